@@ -1,0 +1,73 @@
+"""Who may use what: views and API endpoints declare their roles here, once.
+
+`roles_required` guards a view and records the roles on it; navigation and the
+permission-matrix test read the same record, so what is shown, what is
+reachable and what is tested cannot drift apart.
+"""
+
+from collections.abc import Callable, Iterable
+from functools import wraps
+
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.urls import NoReverseMatch, resolve, reverse
+from rest_framework.permissions import BasePermission
+
+from apps.accounts.roles import INTEGRATION
+
+
+def roles_required(*roles: str) -> Callable:
+    """Decorator for function views: anonymous users go to the login page, other roles get 403."""
+    allowed = frozenset(roles)
+
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapper(request, *args, **kwargs):
+            user = request.user
+            if not user.is_authenticated:
+                return redirect_to_login(request.get_full_path())
+            if user.role not in allowed:
+                raise PermissionDenied("Your role does not give access to this page.")
+            return view(request, *args, **kwargs)
+
+        wrapper.allowed_roles = allowed
+        return wrapper
+
+    return decorator
+
+
+def request_role(request) -> str | None:
+    """The role the request acts with: the user's, or "integration" for an organization key."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return None
+    return getattr(user, "role", None)
+
+
+def user_may_open(user, url_name: str, *args, **kwargs) -> bool:
+    """Whether a signed-in user's role admits the view behind a URL name (for navigation links)."""
+    try:
+        match = resolve(reverse(url_name, args=args, kwargs=kwargs))
+    except NoReverseMatch:
+        return False
+    allowed = getattr(match.func, "allowed_roles", None)
+    return allowed is None or getattr(user, "role", None) in allowed
+
+
+class RolePermission(BasePermission):
+    """DRF permission: the view's `allowed_roles` must contain the caller's role.
+
+    A view that declares no roles admits nobody: new endpoints fail closed.
+    """
+
+    message = "Your role does not allow this operation."
+
+    def has_permission(self, request, view) -> bool:
+        allowed: Iterable[str] | None = getattr(view, "allowed_roles", None)
+        role = request_role(request)
+        return bool(allowed) and role is not None and role in allowed
+
+
+def api_roles(*roles: str, integration: bool = False) -> frozenset[str]:
+    """The role set for an API view; `integration=True` also admits organization API keys."""
+    return frozenset(roles) | ({INTEGRATION} if integration else frozenset())

@@ -1,0 +1,250 @@
+"""Writes on people and keys. Each write leaves an audit event."""
+
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
+from django.core.validators import validate_email
+from django.db import connection, transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+
+from apps.accounts.exceptions import Conflict, DomainError
+from apps.accounts.models import ApiKey, AuditEvent, Invitation, User
+from apps.accounts.roles import Role
+from apps.accounts.tokens import token_generate, token_hash
+
+
+def audit_record(*, actor: User | None, action: str, target: str = "", **detail) -> AuditEvent:
+    """Append one audit event (actor None = the system or an API key)."""
+    return AuditEvent.objects.create(
+        actor=actor if getattr(actor, "pk", None) else None,
+        action=action,
+        target=target,
+        detail=detail,
+    )
+
+
+def _email_clean(email: str) -> str:
+    email = (email or "").strip().lower()
+    try:
+        validate_email(email)
+    except ValidationError as exc:
+        raise DomainError("Enter a valid email address.", field="email") from exc
+    return email
+
+
+def _role_clean(role: str) -> str:
+    if role not in Role.values:
+        raise DomainError(
+            f"Unknown role “{role}”. Choose one of: {', '.join(Role.values)}.", field="role"
+        )
+    return role
+
+
+def _password_clean(password: str, user: User) -> None:
+    try:
+        validate_password(password, user)
+    except ValidationError as exc:
+        raise DomainError(" ".join(exc.messages), field="password") from exc
+
+
+@transaction.atomic
+def user_create(
+    *, email: str, name: str, role: str, password: str | None = None, actor: User | None = None
+) -> User:
+    """Create an active user with a role; without a password the user must be invited to set one."""
+    email = _email_clean(email)
+    role = _role_clean(role)
+    name = (name or "").strip() or email.split("@")[0]
+    if User.objects.filter(email__iexact=email).exists():
+        raise DomainError(f"{email} already belongs to a user of this organization.", field="email")
+    user = User(email=email, name=name, role=role)
+    if password:
+        _password_clean(password, user)
+        user.set_password(password)
+    else:
+        user.set_unusable_password()
+    user.save()
+    audit_record(actor=actor, action="user.created", target=email, role=role)
+    return user
+
+
+def _tenant_url(path: str) -> str:
+    from apps.tenants.services import organization_url
+
+    return organization_url(connection.tenant, path)
+
+
+@transaction.atomic
+def user_invite(*, email: str, name: str, role: str, invited_by: User | None) -> tuple[User, str]:
+    """Create the user (no password yet) and email an invitation link; returns the user and the link."""
+    user = user_create(email=email, name=name, role=role, actor=invited_by)
+    token = secrets.token_urlsafe(32)
+    Invitation.objects.create(
+        email=user.email,
+        role=role,
+        user=user,
+        token_hash=token_hash(token),
+        invited_by=invited_by if getattr(invited_by, "pk", None) else None,
+        expires_at=timezone.now() + timedelta(days=settings.INVITATION_MAX_AGE_DAYS),
+    )
+    link = _tenant_url(reverse("accounts:invitation_accept", args=[token]))
+    organization_name = connection.tenant.name
+    context = {
+        "user": user,
+        "link": link,
+        "organization": organization_name,
+        "invited_by": invited_by,
+        "role": Role(role).label,
+        "days": settings.INVITATION_MAX_AGE_DAYS,
+    }
+    # Sent after commit: a rolled-back invitation must not reach anyone's inbox.
+    transaction.on_commit(
+        lambda: send_mail(
+            subject=f"You are invited to {organization_name} on Handoff",
+            message=render_to_string("accounts/email/invitation.txt", context),
+            from_email=None,
+            recipient_list=[user.email],
+        )
+    )
+    audit_record(actor=invited_by, action="user.invited", target=user.email, role=role)
+    return user, link
+
+
+def invitation_for_token(token: str) -> Invitation | None:
+    """The open invitation a link token belongs to, or None when unknown, used or expired."""
+    invitation = (
+        Invitation.objects.select_related("user").filter(token_hash=token_hash(token)).first()
+    )
+    if invitation is None or not invitation.is_open():
+        return None
+    return invitation
+
+
+@transaction.atomic
+def invitation_accept(*, invitation: Invitation, name: str, password: str) -> User:
+    """Set the invited user's name and password and close the invitation."""
+    invitation = Invitation.objects.select_for_update().select_related("user").get(pk=invitation.pk)
+    if not invitation.is_open():
+        raise Conflict("This invitation has already been used or has expired.", field="token")
+    user = invitation.user
+    if name and name.strip():
+        user.name = name.strip()
+    _password_clean(password, user)
+    user.set_password(password)
+    user.save(update_fields=["name", "password"])
+    invitation.accepted_at = timezone.now()
+    invitation.save(update_fields=["accepted_at"])
+    audit_record(actor=user, action="invitation.accepted", target=user.email)
+    return user
+
+
+def _guard_last_admin(user: User, *, new_role: str, new_active: bool) -> None:
+    if user.role != Role.ADMIN or (new_role == Role.ADMIN and new_active):
+        return
+    others = User.objects.filter(role=Role.ADMIN, is_active=True).exclude(pk=user.pk)
+    if not others.exists():
+        raise Conflict(
+            "The organization needs at least one active admin: make someone else admin first.",
+            field="role" if new_role != Role.ADMIN else "is_active",
+        )
+
+
+@transaction.atomic
+def user_update(
+    *,
+    user: User,
+    actor: User | None,
+    name: str | None = None,
+    role: str | None = None,
+    is_active: bool | None = None,
+) -> User:
+    """Change a user's name, role or active flag; the last active admin cannot be demoted or deactivated."""
+    user = User.objects.select_for_update().get(pk=user.pk)
+    new_role = _role_clean(role) if role is not None else user.role
+    new_active = user.is_active if is_active is None else is_active
+    if actor is not None and getattr(actor, "pk", None) == user.pk and not new_active:
+        raise Conflict("You cannot deactivate yourself.", field="is_active")
+    _guard_last_admin(user, new_role=new_role, new_active=new_active)
+    changes: dict[str, object] = {}
+    if name is not None and name.strip() and name.strip() != user.name:
+        changes["name"] = user.name = name.strip()
+    if new_role != user.role:
+        changes["role"] = new_role
+        audit_record(
+            actor=actor, action="user.role_changed", target=user.email, old=user.role, new=new_role
+        )
+        user.role = new_role
+    if new_active != user.is_active:
+        changes["is_active"] = new_active
+        user.is_active = new_active
+        user.deactivated_at = None if new_active else timezone.now()
+        audit_record(
+            actor=actor,
+            action="user.reactivated" if new_active else "user.deactivated",
+            target=user.email,
+        )
+        if not new_active:
+            # A deactivated person's tokens stop working at once, not at next use.
+            ApiKey.objects.filter(user=user, revoked_at__isnull=True).update(
+                revoked_at=timezone.now()
+            )
+    if changes:
+        user.save()
+    return user
+
+
+@transaction.atomic
+def api_key_create(
+    *, name: str, created_by: User | None, user: User | None = None
+) -> tuple[ApiKey, str]:
+    """Create a personal token (user given) or an organization key; the raw token is returned once."""
+    name = (name or "").strip()
+    if not name:
+        raise DomainError("Give the key a name, e.g. the system that will use it.", field="name")
+    raw, prefix = token_generate()
+    key = ApiKey.objects.create(
+        kind=ApiKey.Kind.PERSONAL if user else ApiKey.Kind.ORGANIZATION,
+        name=name[:100],
+        user=user,
+        prefix=prefix,
+        key_hash=token_hash(raw),
+        created_by=created_by if getattr(created_by, "pk", None) else None,
+    )
+    audit_record(
+        actor=created_by, action="api_key.created", target=f"{key.name} ({prefix})", kind=key.kind
+    )
+    return key, raw
+
+
+@transaction.atomic
+def api_key_revoke(*, api_key: ApiKey, actor: User | None) -> ApiKey:
+    """Revoke a key; it is rejected from the next request on (idempotent)."""
+    if api_key.revoked_at is None:
+        api_key.revoked_at = timezone.now()
+        api_key.save(update_fields=["revoked_at"])
+        audit_record(
+            actor=actor, action="api_key.revoked", target=f"{api_key.name} ({api_key.prefix})"
+        )
+    return api_key
+
+
+@transaction.atomic
+def personal_token_rotate(*, user: User) -> tuple[ApiKey, str]:
+    """Revoke the user's personal tokens and issue a new one (a user has one live personal token)."""
+    for key in ApiKey.objects.filter(user=user, revoked_at__isnull=True):
+        api_key_revoke(api_key=key, actor=user)
+    return api_key_create(name=f"Personal token of {user.email}", created_by=user, user=user)
+
+
+def organization_defaults_provision() -> None:
+    """Create the defaults every new organization starts with (reason codes, calendar, …)."""
+    from apps.accounts.provisioning import provisioners
+
+    for provision in provisioners():
+        provision()

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class IcpConfig(AppConfig):
+    name = "apps.icp"
+    verbose_name = "ICP"

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class MqlConfig(AppConfig):
+    name = "apps.mql"
+    verbose_name = "MQL definitions"

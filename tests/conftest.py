@@ -1,0 +1,117 @@
+"""Shared test set-up: two organizations created once per session on the real PostgreSQL.
+
+Most tests run inside a transaction in the `acme` schema (fixture `acme`). Tests
+that need other processes to see their data (live server, Celery worker) use the
+`committed` helpers and clean up after themselves.
+"""
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django_tenants.utils import schema_context
+
+from tests.support.tenants import SESSION_TENANTS, ensure_session_tenants
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    with django_db_blocker.unblock():
+        ensure_session_tenants()
+
+
+@pytest.fixture
+def acme(db):
+    """The `acme` organization, with the connection switched into its schema for the test."""
+    from apps.tenants.models import Organization
+
+    organization = Organization.objects.get(subdomain=SESSION_TENANTS[0])
+    connection.set_tenant(organization)
+    yield organization
+    connection.set_schema_to_public()
+
+
+@pytest.fixture
+def globex(db):
+    """The second organization (not activated): use schema_context(globex.schema_name)."""
+    from apps.tenants.models import Organization
+
+    return Organization.objects.get(subdomain=SESSION_TENANTS[1])
+
+
+@pytest.fixture
+def make_user(acme):
+    """Create a user of the current tenant with a role: make_user("rep")."""
+    from tests.accounts.factories import UserFactory
+
+    def make(role: str = "rep", **kwargs):
+        return UserFactory(role=role, **kwargs)
+
+    return make
+
+
+def host_of(organization) -> str:
+    return f"{organization.subdomain}.localhost"
+
+
+@pytest.fixture
+def client_as(acme, make_user):
+    """A browser client signed in on acme's host with a new user of the given role."""
+
+    def make(role: str = "rep", user=None) -> Client:
+        client = Client(HTTP_HOST=host_of(acme))
+        user = user or make_user(role)
+        client.force_login(user)
+        client.user = user
+        return client
+
+    return make
+
+
+@pytest.fixture
+def anon_client(acme) -> Client:
+    return Client(HTTP_HOST=host_of(acme))
+
+
+@pytest.fixture
+def public_client(db) -> Client:
+    return Client(HTTP_HOST="localhost")
+
+
+@pytest.fixture
+def api_as(acme, make_user):
+    """An API client on acme's host authenticated with a personal token of a new user of the role,
+    or with an organization API key when role == "integration"."""
+    from apps.accounts.services import api_key_create
+
+    def make(role: str = "admin", user=None) -> Client:
+        if role == "integration":
+            _, token = api_key_create(name="test integration", created_by=None)
+            user = None
+        else:
+            user = user or make_user(role)
+            _, token = api_key_create(name="test token", created_by=user, user=user)
+        client = Client(HTTP_HOST=host_of(acme), HTTP_AUTHORIZATION=f"Bearer {token}")
+        client.user = user
+        client.token = token
+        return client
+
+    return make
+
+
+@pytest.fixture
+def in_schema():
+    """Context manager to read/write in another tenant's schema within a test."""
+    return schema_context
+
+
+def pytest_configure(config):
+    import os
+
+    from django.conf import settings
+
+    # Playwright's sync API runs an event loop in the test thread; the ORM calls the
+    # tests make next to it are still synchronous and safe.
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+    # Real hashing costs ~0.3 s per user; the hasher is not what these tests test.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -1,0 +1,75 @@
+"""Browser journey: sign up an organization, land on its subdomain, invite a rep, log in as the rep."""
+
+import re
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests.support.browser import chromium, screenshot
+from tests.support.processes import live_server
+
+pytestmark = [pytest.mark.browser]
+
+
+def _invitation_link(mail_dir) -> str:
+    bodies = "".join(p.read_text() for p in sorted(mail_dir.glob("*.log")))
+    links = re.findall(r"http://\S+/accounts/invitation/\S+/", bodies)
+    assert links, f"no invitation email in {mail_dir}: {bodies[:500]}"
+    return links[-1]
+
+
+def test_signup_invite_and_rep_login(db, tmp_path):
+    mail_dir = tmp_path / "mail"
+    mail_dir.mkdir()
+    with (
+        live_server(tmp_path, EMAIL_URL="filemail://", EMAIL_FILE_PATH=str(mail_dir)) as port,
+        chromium() as browser,
+    ):
+        page = browser.new_page()
+        page.goto(f"http://localhost:{port}/signup/")
+        page.fill("#id_name", "Nova Robotics")
+        page.fill("#id_subdomain", "www")  # reserved: the form must say so
+        page.fill("#id_admin_name", "Nia Admin")
+        page.fill("#id_admin_email", "nia@nova.test")
+        page.fill("#id_admin_password", "silver-meadow-53")
+        page.click("button[type=submit]")
+        assert "is reserved" in page.inner_text("form")
+
+        page.fill("#id_subdomain", "nova")
+        page.fill("#id_admin_password", "silver-meadow-53")
+        page.click("button[type=submit]")
+        page.wait_for_url(re.compile(r"http://nova\.localhost:\d+/accounts/users/"))
+        assert urlsplit(page.url).hostname == "nova.localhost"
+        assert "Welcome to Nova Robotics" in page.inner_text("main")
+
+        page.fill("#id_email", "riley@nova.test")
+        page.fill("#id_name", "Riley Rep")
+        page.select_option("#id_role", "rep")
+        page.click("text=Send invitation")
+        assert "Invitation sent to riley@nova.test" in page.inner_text("main")
+        assert "riley@nova.test" in page.inner_text("table")
+        screenshot(page, "users-page")
+
+        link = _invitation_link(mail_dir)
+        assert urlsplit(link).hostname == "nova.localhost"
+        rep = browser.new_context().new_page()
+        rep.goto(link)
+        assert "Sales rep" in rep.inner_text("main")
+        rep.fill("#id_name", "Riley Brooks")
+        rep.fill("#id_password", "copper-valley-19")
+        rep.fill("#id_password_again", "copper-valley-19")
+        rep.click("button[type=submit]")
+        rep.wait_for_url(re.compile(r"http://nova\.localhost:\d+/$"))
+        assert "as Sales rep" in rep.inner_text("main")
+        assert "Users" not in rep.inner_text("header")
+
+        rep.click("text=Log out")
+        rep.goto(f"http://nova.localhost:{port}/accounts/login/")
+        rep.fill("#id_username", "riley@nova.test")
+        rep.fill("#id_password", "copper-valley-19")
+        rep.click("button[type=submit]")
+        rep.wait_for_url(re.compile(r"http://nova\.localhost:\d+/$"))
+        assert "Hello, Riley" in rep.inner_text("main")
+        # The rep cannot open the admin's page, even by URL.
+        denied = rep.goto(f"http://nova.localhost:{port}/accounts/users/")
+        assert denied.status == 403
