@@ -54,11 +54,13 @@ TENANT_APPS = [
     "django.contrib.auth",
     "django.contrib.sessions",
     "django.contrib.admin",
+    # Order matters for the demo seed (each app's demo.py runs in this order):
+    # definitions and the signed SLA exist before leads stream in.
     "apps.accounts",
     "apps.icp",
     "apps.mql",
-    "apps.leads",
     "apps.sla",
+    "apps.leads",
     "apps.dispositions",
     "apps.compliance",
     "apps.dashboards",
@@ -92,6 +94,8 @@ DATABASES = {
 DATABASES["default"]["ENGINE"] = "django_tenants.postgresql_backend"
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Lets parallel test runs on one server use separate test databases.
+DATABASES["default"]["TEST"] = {"NAME": env("TEST_DATABASE_NAME", default=None)}
 DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -106,6 +110,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "apps.accounts.context_processors.navigation",
+                "apps.compliance.context_processors.notifications",
             ],
         },
     }

@@ -6,13 +6,24 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from apps.accounts import views as account_views
 
+# One include per app; each app owns its urls.py (pages) and api_urls.py (API).
+APPS = ["icp", "mql", "leads", "sla", "dispositions", "compliance", "dashboards"]
+
 api_v1 = [
     path("", include(("apps.accounts.api_urls", "accounts"))),
+    *[path("", include((f"apps.{app}.api_urls", app))) for app in APPS],
 ]
 
 urlpatterns = [
     path("", account_views.home, name="home"),
     path("accounts/", include("apps.accounts.urls")),
+    path("icp/", include("apps.icp.urls")),
+    path("mql/", include("apps.mql.urls")),
+    path("leads/", include("apps.leads.urls")),
+    path("sla/", include("apps.sla.urls")),
+    path("queue/", include("apps.dispositions.urls")),
+    path("compliance/", include("apps.compliance.urls")),
+    path("dashboards/", include("apps.dashboards.urls")),
     path("api/v1/", include((api_v1, "api"))),
     path(
         "api/schema/",

@@ -1,0 +1,92 @@
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class DefinitionKind(models.TextChoices):
+    MQL = "mql", "MQL"
+    PQL = "pql", "PQL"
+
+
+class DefinitionStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    PUBLISHED = "published", "Published"  # the active version of its kind for new evaluations
+    RETIRED = "retired", "Retired"  # an earlier published version, still readable
+
+
+class MqlDefinitionQuerySet(models.QuerySet):
+    def active(self, kind: str = DefinitionKind.MQL):
+        return self.filter(kind=kind, status=DefinitionStatus.PUBLISHED)
+
+
+class MqlDefinition(models.Model):
+    """One version of the MQL (or PQL) definition: the rule set as JSON (see apps/mql/rules.py)."""
+
+    kind = models.CharField(
+        max_length=8, choices=DefinitionKind.choices, default=DefinitionKind.MQL
+    )
+    version = models.PositiveIntegerField()
+    name = models.CharField(max_length=200)
+    status = models.CharField(
+        max_length=16, choices=DefinitionStatus.choices, default=DefinitionStatus.DRAFT
+    )
+    rules = models.JSONField(default=dict)
+    notes = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    published_at = models.DateTimeField(null=True, blank=True)
+
+    objects = MqlDefinitionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["kind", "-version"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "version"], name="mqldefinition_kind_version_unique"
+            ),
+            # At most one published (active) version per kind.
+            models.UniqueConstraint(
+                fields=["kind"],
+                condition=models.Q(status="published"),
+                name="mqldefinition_one_active_per_kind",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} v{self.version} — {self.name}"
+
+
+class MqlEvent(models.Model):
+    """A lead qualifying under a definition version; a lead back from nurture can qualify again."""
+
+    lead = models.ForeignKey("leads.Lead", on_delete=models.CASCADE, related_name="mql_events")
+    definition = models.ForeignKey(MqlDefinition, on_delete=models.PROTECT, related_name="events")
+    kind = models.CharField(
+        max_length=8, choices=DefinitionKind.choices, default=DefinitionKind.MQL
+    )
+    qualified_at = models.DateTimeField(
+        help_text="mql_at: when the facts made the lead qualify, not when we learned it"
+    )
+    trigger_activity = models.ForeignKey(
+        "leads.Activity", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    score = models.FloatField(null=True, blank=True)
+    # The evaluation at qualified_at: conditions met, score lines, reasons ("why is this an MQL?").
+    explanation = models.JSONField(default=dict, blank=True)
+    recorded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["qualified_at", "id"]
+        indexes = [
+            models.Index(fields=["lead", "qualified_at"], name="mqlevent_lead_time_idx"),
+            models.Index(fields=["qualified_at"], name="mqlevent_time_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.lead_id} at {self.qualified_at:%Y-%m-%d %H:%M}"
