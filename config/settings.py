@@ -196,9 +196,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # SLA review periods and compliance period kinds are the same week/month/quarter set.
+    "ENUM_NAME_OVERRIDES": {"PeriodEnum": "apps.sla.models.ReviewPeriod"},
 }
 # Bulk endpoints take at most this many items per request (413 beyond).
 API_BULK_MAX_ITEMS = 1000
+# Back-tests over more leads than this run in a Celery worker, with progress.
+MQL_BACKTEST_SYNC_MAX_LEADS = env.int("MQL_BACKTEST_SYNC_MAX_LEADS", default=1000)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=10 * 1024 * 1024)
 
 # --- Celery ----------------------------------------------------------------

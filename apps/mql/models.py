@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -90,3 +92,73 @@ class MqlEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.lead_id} at {self.qualified_at:%Y-%m-%d %H:%M}"
+
+
+class DefinitionComment(models.Model):
+    """A comment on one definition version: how sales leaders weigh in before it is published."""
+
+    definition = models.ForeignKey(MqlDefinition, on_delete=models.CASCADE, related_name="comments")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    body = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"comment on {self.definition_id} by {self.author_id}"
+
+
+class BacktestStatus(models.TextChoices):
+    PENDING = "pending", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+class BacktestRun(models.Model):
+    """A definition replayed over the last `days` days of stored history, against the active one."""
+
+    definition = models.ForeignKey(
+        MqlDefinition, on_delete=models.CASCADE, related_name="backtests"
+    )
+    # The version published when the run started (None when there was none).
+    baseline = models.ForeignKey(
+        MqlDefinition, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    days = models.PositiveIntegerField()
+    window_end = models.DateTimeField()
+    status = models.CharField(
+        max_length=16, choices=BacktestStatus.choices, default=BacktestStatus.PENDING
+    )
+    total = models.PositiveIntegerField(default=0, help_text="Leads to replay")
+    processed = models.PositiveIntegerField(default=0)
+    result = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"back-test of {self.definition_id} over {self.days} days"
+
+    @property
+    def window_start(self):
+        return self.window_end - timedelta(days=self.days)
+
+    @property
+    def progress_percent(self) -> int:
+        if self.status == BacktestStatus.DONE:
+            return 100
+        return int(100 * self.processed / self.total) if self.total else 0
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (BacktestStatus.DONE, BacktestStatus.FAILED)

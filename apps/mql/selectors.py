@@ -1,0 +1,303 @@
+"""Reads of the MQL engine: definitions, the engine's view of leads, explanations, back-tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict
+from datetime import date, datetime
+from typing import Any
+
+from django.db.models import Exists, OuterRef, QuerySet
+
+from apps.leads.models import Activity, Lead
+from apps.mql.models import (
+    BacktestRun,
+    DefinitionComment,
+    DefinitionStatus,
+    MqlDefinition,
+    MqlEvent,
+)
+from apps.mql.rules import (
+    ActivityFact,
+    BehaviourCondition,
+    ConditionGroup,
+    Definition,
+    DefinitionError,
+    Evaluation,
+    FieldCondition,
+    describe_definition,
+    evaluate,
+    parse_definition,
+)
+
+# The lead columns the rule engine and the ICP fit read; loading only these keeps a
+# 1,000-lead batch light.
+LEAD_FIELD_COLUMNS = (
+    "id",
+    "external_id",
+    "email",
+    "first_name",
+    "last_name",
+    "title",
+    "seniority",
+    "company",
+    "company_domain",
+    "company_size",
+    "annual_revenue",
+    "industry",
+    "country",
+    "region",
+    "source",
+    "campaign",
+    "stage",
+    "properties",
+)
+
+
+def lead_fields(lead: Lead) -> dict[str, Any]:
+    """The lead as the pure engines see it: field name -> value, plus properties and email_domain."""
+    fields: dict[str, Any] = {name: getattr(lead, name) for name in LEAD_FIELD_COLUMNS}
+    fields.pop("id")
+    email = lead.email or ""
+    fields["email_domain"] = email.rsplit("@", 1)[1].lower() if "@" in email else None
+    fields["properties"] = lead.properties or {}
+    return fields
+
+
+def activity_fact(activity: Activity) -> ActivityFact:
+    return ActivityFact(
+        id=activity.pk,
+        kind=activity.kind,
+        occurred_at=activity.occurred_at,
+        properties=activity.properties or {},
+    )
+
+
+def _group_kinds(group: ConditionGroup) -> set[str]:
+    kinds: set[str] = set()
+    for item in group.conditions:
+        if isinstance(item, ConditionGroup):
+            kinds |= _group_kinds(item)
+        elif isinstance(item, BehaviourCondition):
+            kinds.add(item.activity.kind)
+    return kinds
+
+
+def signal_kinds(definitions: Iterable[Definition]) -> set[str]:
+    """Activity kinds any of the definitions looks at: the only activities worth loading."""
+    kinds: set[str] = set()
+    for defn in definitions:
+        kinds |= _group_kinds(defn.behaviour)
+        kinds |= {
+            rule.signal.kind
+            for rule in defn.scoring.rules
+            if not isinstance(rule.signal, FieldCondition)
+        }
+    return kinds
+
+
+def activity_facts_by_lead(
+    *, lead_ids: Iterable[int], kinds: Iterable[str] | None = None
+) -> dict[int, list[ActivityFact]]:
+    """Activity facts of many leads in one query, grouped by lead (time-ordered)."""
+    qs = Activity.objects.filter(lead_id__in=list(lead_ids))
+    if kinds is not None:
+        qs = qs.filter(kind__in=list(kinds))
+    facts: dict[int, list[ActivityFact]] = {}
+    for activity in qs.only("id", "lead_id", "kind", "occurred_at", "properties").order_by(
+        "occurred_at", "id"
+    ):
+        facts.setdefault(activity.lead_id, []).append(activity_fact(activity))
+    return facts
+
+
+def definition_active_map() -> dict[str, MqlDefinition]:
+    """The published definition of each kind (mql, pql), in one query."""
+    return {
+        d.kind: d
+        for d in MqlDefinition.objects.filter(status=DefinitionStatus.PUBLISHED).select_related(
+            "published_by"
+        )
+    }
+
+
+def definition_parsed(definition: MqlDefinition) -> Definition | None:
+    """The definition's rules parsed, or None when they are not valid (only drafts can be)."""
+    try:
+        return parse_definition(definition.rules)
+    except DefinitionError:
+        return None
+
+
+def definition_list(*, kind: str | None = None) -> QuerySet[MqlDefinition]:
+    qs = MqlDefinition.objects.select_related("created_by", "published_by")
+    if kind:
+        qs = qs.filter(kind=kind)
+    return qs.order_by("kind", "-version")
+
+
+def evaluation_as_dict(
+    evaluation: Evaluation,
+    *,
+    definition: MqlDefinition,
+    at: datetime,
+    trigger_activity_id: int | str | None = None,
+) -> dict[str, Any]:
+    """An evaluation as JSON (stored on MqlEvent.explanation, returned by the API)."""
+    return {
+        "definition": {
+            "id": definition.pk,
+            "kind": definition.kind,
+            "version": definition.version,
+            "name": definition.name,
+        },
+        "evaluated_at": at.isoformat(),
+        "qualified": evaluation.qualified,
+        "fit_met": evaluation.fit_met,
+        "behaviour_met": evaluation.behaviour_met,
+        "score": evaluation.score,
+        "threshold": evaluation.threshold,
+        "trigger_activity_id": trigger_activity_id,
+        "conditions": [asdict(c) for c in evaluation.conditions],
+        "score_lines": [asdict(line) for line in evaluation.score_lines],
+        "reasons": list(evaluation.reasons),
+    }
+
+
+def lead_evaluation(
+    *, lead: Lead, definition: MqlDefinition, now: datetime
+) -> dict[str, Any] | None:
+    """The lead against one definition at `now` (read-only; None when its rules are invalid)."""
+    parsed = definition_parsed(definition)
+    if parsed is None:
+        return None
+    facts = activity_facts_by_lead(lead_ids=[lead.pk], kinds=signal_kinds([parsed]))
+    evaluation = evaluate(
+        parsed, fields=lead_fields(lead), activities=facts.get(lead.pk, []), now=now
+    )
+    return evaluation_as_dict(evaluation, definition=definition, at=now)
+
+
+def backtest_lead_scope(*, run: BacktestRun) -> QuerySet[Lead]:
+    """Leads a back-test replays: those with a signal activity inside the window.
+
+    A lead without one cannot newly qualify in the window (its candidates are its
+    activity times), so skipping it changes no number and saves most of the work.
+    """
+    kinds = signal_kinds(
+        d for d in (definition_parsed(run.definition), _baseline_parsed(run)) if d is not None
+    )
+    in_window = Activity.objects.filter(
+        lead_id=OuterRef("pk"),
+        kind__in=list(kinds),
+        occurred_at__gt=run.window_start,
+        occurred_at__lte=run.window_end,
+    )
+    return Lead.objects.filter(Exists(in_window))
+
+
+def _baseline_parsed(run: BacktestRun) -> Definition | None:
+    return definition_parsed(run.baseline) if run.baseline is not None else None
+
+
+def backtest_lead_chunks(*, run: BacktestRun, size: int) -> Iterator[list[Lead]]:
+    """The scope in primary-key order, `size` leads at a time (keyset pagination, flat memory)."""
+    scope = backtest_lead_scope(run=run).order_by("pk")
+    last = 0
+    while True:
+        chunk = list(scope.filter(pk__gt=last)[:size])
+        if not chunk:
+            return
+        yield chunk
+        last = chunk[-1].pk
+
+
+def definition_comment_list(*, definition: MqlDefinition) -> QuerySet[DefinitionComment]:
+    return DefinitionComment.objects.filter(definition=definition).select_related("author")
+
+
+def backtest_run_list(*, definition: MqlDefinition) -> QuerySet[BacktestRun]:
+    return BacktestRun.objects.filter(definition=definition).select_related("created_by")
+
+
+def backtest_presentation(*, run: BacktestRun) -> dict[str, Any]:
+    """A finished run's result shaped for its page: the two sides and weekly bars (0-100 widths)."""
+    result = run.result or {}
+    weeks = result.get("weeks", [])
+    peak = max([1, *(max(w["draft"], w["baseline"]) for w in weeks)])
+    baseline_title = (
+        f"Active version v{run.baseline.version}" if run.baseline is not None else "Active version"
+    )
+    draft = definition_parsed(run.definition)
+    baseline = _baseline_parsed(run)
+    return {
+        "result": result,
+        "sides": [
+            (
+                "draft",
+                f"This version (v{run.definition.version})",
+                result.get("draft"),
+                describe_definition(draft) if draft else [],
+            ),
+            (
+                "baseline",
+                baseline_title,
+                result.get("baseline"),
+                describe_definition(baseline) if baseline else [],
+            ),
+        ],
+        "weeks": [
+            {
+                **w,
+                "week": date.fromisoformat(w["week"]),
+                "draft_width": round(100 * w["draft"] / peak),
+                "baseline_width": round(100 * w["baseline"] / peak),
+            }
+            for w in weeks
+        ],
+    }
+
+
+def mql_event_history(*, lead: Lead) -> list[MqlEvent]:
+    """Every MQL/PQL event of the lead, oldest first, with its definition version."""
+    return list(
+        MqlEvent.objects.filter(lead=lead)
+        .select_related("definition", "trigger_activity")
+        .order_by("qualified_at", "id")
+    )
+
+
+def mql_explanation(*, lead: Lead) -> dict | None:
+    """ "Why is this an MQL?": the stored evaluation of the lead's latest MQL/PQL event, or None.
+
+    The dict is the event's explanation (definition, conditions, score_lines,
+    reasons, score, threshold) plus `qualified_at` and `kind`.
+    """
+    event = (
+        MqlEvent.objects.filter(lead=lead)
+        .select_related("definition")
+        .order_by("-qualified_at", "-id")
+        .first()
+    )
+    return _explanation_of(event) if event is not None else None
+
+
+def _explanation_of(event: MqlEvent) -> dict:
+    return {
+        **event.explanation,
+        "event_id": event.pk,
+        "kind": event.kind,
+        "qualified_at": event.qualified_at,
+        "score": event.score,
+        "trigger_activity_id": event.trigger_activity_id,
+    }
+
+
+def mql_explanations_for_leads(*, lead_ids: Iterable[int]) -> dict[int, dict]:
+    """mql_explanation for many leads in one query (the rep queue's list view)."""
+    latest: dict[int, MqlEvent] = {}
+    for event in MqlEvent.objects.filter(lead_id__in=list(lead_ids)).order_by(
+        "lead_id", "qualified_at", "id"
+    ):
+        latest[event.lead_id] = event
+    return {lead_id: _explanation_of(event) for lead_id, event in latest.items()}
