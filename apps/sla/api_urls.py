@@ -1,3 +1,41 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from apps.sla import api
+
+urlpatterns = [
+    path("sla/contracts/", api.ContractListApi.as_view(), name="contract_list"),
+    path("sla/templates/", api.TemplateListApi.as_view(), name="template_list"),
+    path("sla/versions/", api.VersionListApi.as_view(), name="version_list"),
+    path("sla/versions/active/", api.VersionActiveApi.as_view(), name="version_active"),
+    path("sla/versions/<int:pk>/", api.VersionDetailApi.as_view(), name="version_detail"),
+    path("sla/versions/<int:pk>/content/", api.VersionContentApi.as_view(), name="version_content"),
+    path("sla/versions/<int:pk>/verify/", api.VersionVerifyApi.as_view(), name="version_verify"),
+    path(
+        "sla/versions/<int:pk>/changes/", api.VersionChangeListApi.as_view(), name="version_changes"
+    ),
+    path("sla/versions/<int:pk>/submit/", api.VersionSubmitApi.as_view(), name="version_submit"),
+    path("sla/versions/<int:pk>/sign/", api.VersionSignApi.as_view(), name="version_sign"),
+    path(
+        "sla/versions/<int:pk>/commitments/",
+        api.CommitmentCreateApi.as_view(),
+        name="commitment_create",
+    ),
+    path(
+        "sla/versions/<int:pk>/commitments/<int:commitment_pk>/",
+        api.CommitmentDetailApi.as_view(),
+        name="commitment_detail",
+    ),
+    path(
+        "sla/versions/<int:pk>/escalation-rules/",
+        api.EscalationRuleCreateApi.as_view(),
+        name="escalation_rule_create",
+    ),
+    path(
+        "sla/versions/<int:pk>/escalation-rules/<int:rule_pk>/",
+        api.EscalationRuleDetailApi.as_view(),
+        name="escalation_rule_detail",
+    ),
+    path("sla/calendars/", api.CalendarListApi.as_view(), name="calendar_list"),
+    path("sla/calendars/<int:pk>/", api.CalendarDetailApi.as_view(), name="calendar_detail"),
+    path("sla/leads/<int:lead_pk>/clocks/", api.LeadClockListApi.as_view(), name="lead_clocks"),
+]

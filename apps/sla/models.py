@@ -218,6 +218,11 @@ class Signature(models.Model):
     def __str__(self) -> str:
         return f"{self.signer} for {self.team} on {self.version}"
 
+    @property
+    def role_label(self) -> str:
+        labels = {"marketing_leader": "Marketing leader", "sales_leader": "Sales leader"}
+        return labels.get(self.role, self.role.replace("_", " ").capitalize())
+
 
 class ClockKind(models.TextChoices):
     FIRST_CONTACT = "first_contact", "First contact"
@@ -276,3 +281,43 @@ class SlaClock(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} clock of {self.lead_id} due {self.due_at:%Y-%m-%d %H:%M}"
+
+
+class ChangeAction(models.TextChoices):
+    CREATED = "created", "Created"
+    EDITED = "edited", "Edited"
+    COMMITMENT_ADDED = "commitment_added", "Commitment added"
+    COMMITMENT_CHANGED = "commitment_changed", "Commitment changed"
+    COMMITMENT_REMOVED = "commitment_removed", "Commitment removed"
+    ESCALATION_ADDED = "escalation_added", "Escalation rule added"
+    ESCALATION_CHANGED = "escalation_changed", "Escalation rule changed"
+    ESCALATION_REMOVED = "escalation_removed", "Escalation rule removed"
+    SUBMITTED = "submitted", "Submitted for signatures"
+    SIGNATURES_WITHDRAWN = "signatures_withdrawn", "Signatures withdrawn"
+    SIGNED = "signed", "Signed"
+    ACTIVATED = "activated", "Activated"
+    SUPERSEDED = "superseded", "Superseded"
+
+
+class SlaVersionChange(models.Model):
+    """Every change to a version with its author: the draft's history and the sign-off trail."""
+
+    version = models.ForeignKey(SlaVersion, on_delete=models.CASCADE, related_name="changes")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    action = models.CharField(max_length=24, choices=ChangeAction.choices)
+    summary = models.CharField(max_length=400)
+    # {"field": {"from": …, "to": …}} for edits; the added/removed row for commitments.
+    detail = models.JSONField(default=dict, blank=True)
+    channel = models.CharField(max_length=16, default="web", help_text="web, api, admin, system")
+    changed_at = models.DateTimeField(default=django_timezone.now)
+
+    class Meta:
+        ordering = ["changed_at", "id"]
+        indexes = [
+            models.Index(fields=["version", "changed_at"], name="slachange_version_time_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} on {self.version_id} by {self.author_id}"

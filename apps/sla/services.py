@@ -1,16 +1,1277 @@
-"""Writes of the SLA app: calendars, contracts, versions, sign-off and SLA clocks."""
+"""Writes of the SLA app: calendars, contracts, versions, sign-off and SLA clocks.
 
-from collections.abc import Iterable, Sequence
-from datetime import datetime
+The sign-off state machine: draft → awaiting_signatures (content frozen and
+hashed) → active (both leaders signed that exact content) → superseded (a later
+version took over from its effective date). A change after submission withdraws
+the signatures and returns the version to draft; a signed version never changes —
+these services refuse (Conflict), and so do the admin, the API and, underneath,
+PostgreSQL triggers (migration 0003).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.mail import send_mail
+from django.db import connection, transaction
+from django.db.models import Max, Q
+from django.urls import reverse
+from django.utils import timezone
+
+from apps.accounts.exceptions import Conflict, DomainError, NotAllowed
+from apps.accounts.roles import Role
+from apps.dispositions.models import FINAL_OUTCOMES, Disposition
+from apps.leads.models import Activity, ActivityFamily, Lead
+from apps.mql.models import MqlDefinition, MqlEvent
+from apps.sla import business_time, clock_rules, selectors
+from apps.sla.agreement_templates import template_get
+from apps.sla.models import (
+    CLOCK_METRICS,
+    BusinessCalendar,
+    ChangeAction,
+    ClockKind,
+    Commitment,
+    EscalationRule,
+    Metric,
+    ReviewPeriod,
+    Signature,
+    SlaClock,
+    SlaContract,
+    SlaVersion,
+    SlaVersionChange,
+    Team,
+    VersionStatus,
+)
+from apps.sla.segments import SegmentError, lead_fields, parse_segment, segment_matches
+from apps.sla.snapshots import NINE_TO_FIVE_WEEK, calendar_from_json, calendar_json
+
+logger = logging.getLogger(__name__)
+
+# Who may draft and edit an SLA version (any change to a submitted one withdraws signatures).
+DRAFTERS = frozenset({Role.MARKETING_LEADER, Role.SALES_LEADER, Role.ADMIN})
+# Each leader signs for their own team only.
+SIGNING_TEAM = {Role.MARKETING_LEADER: Team.MARKETING, Role.SALES_LEADER: Team.SALES}
+SIGNED = (VersionStatus.ACTIVE, VersionStatus.SUPERSEDED)
+REVIEW_AFTER = timedelta(days=30)  # the domain articles: run it 30 days unchanged, then review
+CHANNELS = frozenset({"web", "api", "admin", "system"})
+ESCALATION_ROLES = frozenset({Role.EXECUTIVE, Role.MARKETING_LEADER, Role.SALES_LEADER, Role.ADMIN})
+_MAX_HOURS = 24 * 365
 
 
-def clocks_open(*, mql_events: Sequence) -> list:
-    """SEAM (issue 5 owner replaces): open one clock per applicable time-based commitment of the
-    version in force at each event's qualified_at; close at once those already satisfied."""
-    return []
+# --- roles and the audit trail ---------------------------------------------------
+
+
+def _role(actor) -> str | None:
+    return getattr(actor, "role", None)
+
+
+def _require_drafter(actor) -> None:
+    if _role(actor) not in DRAFTERS or not getattr(actor, "is_active", False):
+        raise NotAllowed(
+            "Only the marketing leader, the sales leader or an admin can draft the SLA."
+        )
+
+
+def _require_admin(actor) -> None:
+    if _role(actor) != Role.ADMIN:
+        raise NotAllowed("Only an admin can edit business calendars.")
+
+
+def _person(actor):
+    """The user to record as author (None for an organization API key or the system)."""
+    return actor if getattr(actor, "pk", None) else None
+
+
+def _log(
+    version: SlaVersion,
+    *,
+    actor,
+    action: str,
+    summary: str,
+    detail: Mapping[str, Any] | None = None,
+    channel: str = "web",
+) -> SlaVersionChange:
+    return SlaVersionChange.objects.create(
+        version=version,
+        author=_person(actor),
+        action=action,
+        summary=summary[:400],
+        detail=dict(detail or {}),
+        channel=channel if channel in CHANNELS else "web",
+    )
+
+
+def version_change_record(
+    *, version: SlaVersion, actor, summary: str, detail: Mapping[str, Any] | None = None
+) -> SlaVersionChange:
+    """Log a draft change made in the Django admin (which edits drafts only)."""
+    if version.status != VersionStatus.DRAFT:
+        raise Conflict("Only a draft can be changed outside the sign-off flow.", field="status")
+    return _log(
+        version,
+        actor=actor,
+        action=ChangeAction.EDITED,
+        summary=summary,
+        detail=detail,
+        channel="admin",
+    )
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if hasattr(value, "pk"):
+        return value.pk
+    return value
+
+
+# --- notifications -------------------------------------------------------------
+
+_EVENT_SUBJECTS = {
+    "submitted": "SLA v{number} is ready for your signature",
+    "signed": "SLA v{number} was signed by {actor} for {team}",
+    "signatures_withdrawn": "SLA v{number} changed: signatures withdrawn",
+    "activated": "SLA v{number} is signed by both leaders and in force from {effective}",
+    "superseded": "SLA v{number} was superseded",
+}
+
+
+def sla_notify(
+    *, version: SlaVersion, event: str, actor=None, detail: Mapping[str, Any] | None = None
+) -> None:
+    """Tell the signers and the executive about a sign-off step (email after commit).
+
+    Extension point for the compliance engineer (issue 7): add the in-app
+    notification here; every step of the sign-off already calls this function.
+    Events: submitted, signed, signatures_withdrawn, activated, superseded.
+    """
+    detail = dict(detail or {})
+    recipients = list(
+        get_user_model()
+        .objects.filter(
+            is_active=True,
+            role__in=[Role.MARKETING_LEADER, Role.SALES_LEADER, Role.EXECUTIVE],
+        )
+        .exclude(email="")
+        .values_list("email", flat=True)
+    )
+    if not recipients:
+        return
+    effective = (
+        timezone.localtime(version.effective_at).strftime("%d %b %Y %H:%M %Z")
+        if version.effective_at
+        else "its effective date"
+    )
+    subject = _EVENT_SUBJECTS.get(event, "SLA v{number}: {event}").format(
+        number=version.number,
+        actor=getattr(actor, "name", "") or getattr(actor, "email", "") or "someone",
+        team=detail.get("team", ""),
+        effective=effective,
+        event=event,
+    )
+    link = _tenant_url(reverse("sla:version_detail", args=[version.pk]))
+    lines = [subject + ".", ""]
+    if detail.get("summary"):
+        lines += [str(detail["summary"]), ""]
+    lines += [f"Open the version: {link}", "", "— Handoff"]
+    body = "\n".join(lines)
+    organization = getattr(connection, "tenant", None)
+    prefix = f"[{organization.name}] " if getattr(organization, "name", None) else ""
+
+    def send() -> None:
+        # A mail relay outage must not undo a signature that is already committed.
+        try:
+            send_mail(
+                subject=prefix + subject,
+                message=body,
+                from_email=None,
+                recipient_list=recipients,
+            )
+        except Exception:
+            logger.exception("SLA notification %s for version %s failed", event, version.pk)
+
+    transaction.on_commit(send)
+
+
+def _tenant_url(path: str) -> str:
+    from apps.tenants.services import organization_url
+
+    tenant = getattr(connection, "tenant", None)
+    if tenant is None or not getattr(tenant, "subdomain", None):
+        return path
+    return organization_url(tenant, path)
+
+
+# --- business calendars -------------------------------------------------------
+
+
+def _calendar_fields(
+    *,
+    name: str,
+    timezone_name: str,
+    week: Any,
+    holiday_country: str,
+    holiday_subdivision: str,
+    closed_dates: Sequence[str | date],
+) -> dict[str, Any]:
+    name = (name or "").strip()
+    if not name:
+        raise DomainError("Give the calendar a name.", field="name")
+    try:
+        data = calendar_json(
+            name=name,
+            timezone=(timezone_name or "").strip(),
+            week=week,
+            holiday_country=(holiday_country or "").strip().upper(),
+            holiday_subdivision=(holiday_subdivision or "").strip().upper(),
+            closed_dates=closed_dates,
+        )
+    except business_time.CalendarError as error:
+        message = str(error)
+        lowered = message.lower()
+        if "timezone" in lowered:
+            field = "timezone"
+        elif "holiday" in lowered or "region" in lowered:
+            field = "holiday_country"
+        elif "closed" in lowered:
+            field = "closed_dates"
+        else:
+            field = "week"
+        raise DomainError(message, field=field) from error
+    return {
+        "name": data["name"][:120],
+        "timezone": data["timezone"],
+        "week": data["week"],
+        "holiday_country": data["holiday_country"],
+        "holiday_subdivision": data["holiday_subdivision"],
+        "closed_dates": data["closed_dates"],
+    }
+
+
+@transaction.atomic
+def calendar_create(
+    *,
+    actor,
+    name: str,
+    timezone_name: str = "UTC",
+    week: Any = None,
+    holiday_country: str = "",
+    holiday_subdivision: str = "",
+    closed_dates: Sequence[str | date] = (),
+    is_default: bool = False,
+) -> BusinessCalendar:
+    """A new business calendar (admins); the first one becomes the default."""
+    if actor is not None:
+        _require_admin(actor)
+    fields = _calendar_fields(
+        name=name,
+        timezone_name=timezone_name,
+        week=NINE_TO_FIVE_WEEK if week is None else week,
+        holiday_country=holiday_country,
+        holiday_subdivision=holiday_subdivision,
+        closed_dates=closed_dates,
+    )
+    is_default = is_default or not BusinessCalendar.objects.exists()
+    if is_default:
+        BusinessCalendar.objects.filter(is_default=True).update(is_default=False)
+    return BusinessCalendar.objects.create(is_default=is_default, **fields)
+
+
+@transaction.atomic
+def calendar_update(
+    *,
+    calendar: BusinessCalendar,
+    actor,
+    name: str,
+    timezone_name: str,
+    week: Any,
+    holiday_country: str = "",
+    holiday_subdivision: str = "",
+    closed_dates: Sequence[str | date] = (),
+    is_default: bool | None = None,
+) -> BusinessCalendar:
+    """Change a calendar. Versions already submitted keep their frozen snapshot; clocks never move."""
+    _require_admin(actor)
+    fields = _calendar_fields(
+        name=name,
+        timezone_name=timezone_name,
+        week=week,
+        holiday_country=holiday_country,
+        holiday_subdivision=holiday_subdivision,
+        closed_dates=closed_dates,
+    )
+    for key, value in fields.items():
+        setattr(calendar, key, value)
+    if is_default:
+        BusinessCalendar.objects.filter(is_default=True).exclude(pk=calendar.pk).update(
+            is_default=False
+        )
+        calendar.is_default = True
+    calendar.save()
+    return calendar
+
+
+def calendar_default_ensure() -> BusinessCalendar:
+    """The organization's default calendar, created Mon–Fri 09:00–17:00 UTC when there is none."""
+    existing = BusinessCalendar.objects.filter(is_default=True).first()
+    if existing is not None:
+        return existing
+    return calendar_create(actor=None, name="Standard business hours", is_default=True)
+
+
+def calendar_snapshot(calendar: BusinessCalendar) -> dict[str, Any]:
+    """The frozen JSON form of a calendar row, as stored in a submitted version."""
+    return calendar_json(
+        name=calendar.name,
+        timezone=calendar.timezone,
+        week=calendar.week or NINE_TO_FIVE_WEEK,
+        holiday_country=calendar.holiday_country,
+        holiday_subdivision=calendar.holiday_subdivision,
+        closed_dates=calendar.closed_dates or [],
+    )
+
+
+# --- contracts and drafts --------------------------------------------------------
+
+
+@transaction.atomic
+def contract_create(*, actor, name: str) -> SlaContract:
+    _require_drafter(actor)
+    name = (name or "").strip()
+    if not name:
+        raise DomainError("Give the agreement a name.", field="name")
+    return SlaContract.objects.create(name=name[:200])
+
+
+def contract_default() -> SlaContract:
+    """The organization's SLA (one is enough for most; the model allows more)."""
+    contract = SlaContract.objects.order_by("id").first()
+    return contract or SlaContract.objects.create(name="Marketing–Sales SLA")
+
+
+def _next_number(contract: SlaContract) -> int:
+    # Lock the contract so two drafts started at once do not take the same number.
+    SlaContract.objects.select_for_update().filter(pk=contract.pk).first()
+    highest = contract.versions.aggregate(n=Max("number"))["n"] or 0
+    return highest + 1
+
+
+def _published_definition() -> MqlDefinition | None:
+    return MqlDefinition.objects.active().order_by("-version").first()
+
+
+@transaction.atomic
+def version_create(
+    *,
+    actor,
+    contract: SlaContract | None = None,
+    template_key: str | None = None,
+    from_version: SlaVersion | None = None,
+    channel: str = "web",
+    effective_at: datetime | None = None,
+) -> SlaVersion:
+    """A new draft: blank, from a template (one click), or as an amendment of an existing version."""
+    _require_drafter(actor)
+    template = None
+    if template_key:
+        template = template_get(template_key)
+        if template is None:
+            raise DomainError(f"Unknown template {template_key!r}.", field="template")
+    if template is not None and from_version is not None:
+        raise DomainError("Start from a template or from a version, not both.", field="template")
+    contract = contract or (from_version.contract if from_version else None) or contract_default()
+    if from_version is not None and from_version.contract_id != contract.pk:
+        raise DomainError("The version belongs to another agreement.", field="from_version")
+    version = SlaVersion.objects.create(
+        contract=contract,
+        number=_next_number(contract),
+        created_by=_person(actor),
+        calendar=(from_version.calendar if from_version else None) or calendar_default_ensure(),
+        mql_definition=(from_version.mql_definition if from_version else None)
+        or _published_definition(),
+        purpose=(from_version.purpose if from_version else template.purpose if template else ""),
+        effective_at=effective_at or timezone.now().replace(second=0, microsecond=0),
+    )
+    if from_version is not None:
+        sources = list(from_version.commitments.order_by("position", "id"))
+        copies = {}
+        for source in sources:
+            copies[source.pk] = Commitment.objects.create(
+                version=version,
+                position=source.position,
+                owner_team=source.owner_team,
+                metric=source.metric,
+                params=source.params,
+                target=source.target,
+                yellow_threshold=source.yellow_threshold,
+                review_period=source.review_period,
+                segment=source.segment,
+                label=source.label,
+            )
+        for rule in from_version.escalation_rules.all():
+            EscalationRule.objects.create(
+                version=version,
+                commitment=copies[rule.commitment_id],
+                threshold=rule.threshold,
+                periods=rule.periods,
+                period_kind=rule.period_kind,
+                notify_role=rule.notify_role,
+            )
+        origin = f"as an amendment of v{from_version.number}"
+    elif template is not None:
+        created = []
+        for position, values in enumerate(template.commitments):
+            fields = _commitment_fields(**values)
+            created.append(Commitment.objects.create(version=version, position=position, **fields))
+        for rule in template.escalations:
+            EscalationRule.objects.create(
+                version=version,
+                commitment=created[rule["commitment"]],
+                **_escalation_fields(
+                    threshold=rule["threshold"],
+                    periods=rule["periods"],
+                    period_kind=rule["period_kind"],
+                    notify_role=rule["notify_role"],
+                    metric=created[rule["commitment"]].metric,
+                ),
+            )
+        origin = f"from the template “{template.name}”"
+    else:
+        origin = "blank"
+    _log(
+        version,
+        actor=actor,
+        action=ChangeAction.CREATED,
+        summary=f"Draft v{version.number} created {origin}",
+        detail={"template": template_key, "from_version": getattr(from_version, "pk", None)},
+        channel=channel,
+    )
+    return version
+
+
+def _lock_editable(version: SlaVersion, *, actor, channel: str) -> SlaVersion:
+    """Lock the version for a change; refuse a signed one; withdraw the signatures of a submitted one."""
+    _require_drafter(actor)
+    locked = SlaVersion.objects.select_for_update().get(pk=version.pk)
+    if locked.status in SIGNED:
+        raise Conflict(
+            f"Version {locked.number} is signed and cannot be changed. Draft a new version instead.",
+            field="status",
+        )
+    if locked.status == VersionStatus.AWAITING_SIGNATURES:
+        now = timezone.now()
+        withdrawn = locked.signatures.filter(withdrawn_at__isnull=True).update(withdrawn_at=now)
+        locked.status = VersionStatus.DRAFT
+        locked.content_hash = ""
+        locked.calendar_snapshot = {}
+        locked.submitted_at = None
+        locked.save(update_fields=["status", "content_hash", "calendar_snapshot", "submitted_at"])
+        summary = "Changed after submission: back to draft"
+        if withdrawn:
+            summary += f", {withdrawn} signature{'s' if withdrawn != 1 else ''} withdrawn"
+        _log(
+            locked,
+            actor=actor,
+            action=ChangeAction.SIGNATURES_WITHDRAWN,
+            summary=summary,
+            detail={"withdrawn": withdrawn},
+            channel=channel,
+        )
+        sla_notify(
+            version=locked,
+            event="signatures_withdrawn",
+            actor=actor,
+            detail={"summary": summary + "; both leaders must sign again after it is resubmitted."},
+        )
+    _copy_state(version, locked)
+    return locked
+
+
+def _copy_state(version: SlaVersion, locked: SlaVersion) -> None:
+    """Let the caller's instance see what the locked copy now holds (status, hash, snapshot)."""
+    if version is not locked:
+        for field in SlaVersion._meta.concrete_fields:
+            setattr(version, field.attname, getattr(locked, field.attname))
+
+
+_VERSION_FIELDS = ("purpose", "calendar", "mql_definition", "effective_at", "review_date")
+
+
+@transaction.atomic
+def version_update(
+    *, version: SlaVersion, actor, channel: str = "web", **changes: Any
+) -> SlaVersion:
+    """Edit a draft's purpose, calendar, MQL definition, effective date or review date."""
+    unknown = set(changes) - set(_VERSION_FIELDS)
+    if unknown:
+        raise DomainError(f"Unknown field {sorted(unknown)[0]}.", field=sorted(unknown)[0])
+    locked = _lock_editable(version, actor=actor, channel=channel)
+    if "purpose" in changes:
+        changes["purpose"] = (changes["purpose"] or "").strip()
+        if len(changes["purpose"]) > 2000:
+            raise DomainError(
+                "Keep the purpose to one paragraph (2,000 characters).", field="purpose"
+            )
+    if "calendar" in changes and changes["calendar"] is None:
+        raise DomainError("Choose a business calendar.", field="calendar")
+    if "mql_definition" in changes:
+        definition = changes["mql_definition"]
+        if definition is not None and definition.kind != "mql":
+            raise DomainError("Choose an MQL definition (not a PQL one).", field="mql_definition")
+    if "effective_at" in changes and changes["effective_at"] is None:
+        raise DomainError("Give the date the agreement takes effect.", field="effective_at")
+    diff = {}
+    for key, value in changes.items():
+        old = getattr(locked, key)
+        if old != value:
+            diff[key] = {"from": _jsonable(old), "to": _jsonable(value)}
+            setattr(locked, key, value)
+    if diff:
+        locked.save(update_fields=list(diff))
+        _log(
+            locked,
+            actor=actor,
+            action=ChangeAction.EDITED,
+            summary="Changed " + ", ".join(k.replace("_", " ") for k in diff),
+            detail=diff,
+            channel=channel,
+        )
+    _copy_state(version, locked)
+    return locked
+
+
+# --- commitments and escalation rules ---------------------------------------------
+
+
+def _number(value: Any, field: str) -> float:
+    if isinstance(value, bool):
+        raise DomainError("Must be a number.", field=field)
+    try:
+        number = float(value)
+    except (TypeError, ValueError) as error:
+        raise DomainError("Must be a number.", field=field) from error
+    if number != number or number in (float("inf"), float("-inf")):
+        raise DomainError("Must be a finite number.", field=field)
+    return number
+
+
+def _whole(value: Any, field: str, *, low: int, high: int) -> int:
+    number = _number(value, field)
+    if not number.is_integer() or not low <= number <= high:
+        raise DomainError(f"Must be a whole number from {low} to {high}.", field=field)
+    return int(number)
+
+
+def _clean_params(metric: str, params: Mapping[str, Any] | None) -> dict[str, Any]:
+    params = dict(params or {})
+    if metric in (Metric.FIRST_CONTACT_TIME, Metric.DISPOSITION_TIME):
+        if "hours" not in params:
+            raise DomainError("Say within how many hours.", field="params.hours")
+        hours = _number(params["hours"], "params.hours")
+        if not 0 < hours <= _MAX_HOURS:
+            raise DomainError(
+                f"Hours must be above 0 and at most {_MAX_HOURS}.", field="params.hours"
+            )
+        clock = params.get("clock", business_time.BUSINESS) or business_time.BUSINESS
+        if clock not in (business_time.BUSINESS, business_time.CALENDAR):
+            raise DomainError("Clock must be business or calendar.", field="params.clock")
+        return {"hours": int(hours) if hours.is_integer() else hours, "clock": clock}
+    if metric == Metric.FOLLOW_UP_CADENCE:
+        return {
+            "touches": _whole(params.get("touches"), "params.touches", low=1, high=100),
+            "days": _whole(params.get("days"), "params.days", low=1, high=365),
+        }
+    if metric == Metric.PIPELINE_COVERAGE:
+        revenue = _number(params.get("revenue_target"), "params.revenue_target")
+        if revenue <= 0:
+            raise DomainError(
+                "The quarterly revenue target must be above 0.", field="params.revenue_target"
+            )
+        return {"revenue_target": int(revenue) if revenue.is_integer() else revenue}
+    return {}
+
+
+RATE_METRICS = frozenset(
+    {
+        Metric.MQL_TO_SQL_RATE,
+        Metric.FIRST_CONTACT_TIME,
+        Metric.FOLLOW_UP_CADENCE,
+        Metric.DISPOSITION_TIME,
+        Metric.REJECTION_REASON_COVERAGE,
+    }
+)
+
+
+def _commitment_fields(
+    *,
+    owner_team: str,
+    metric: str,
+    params: Mapping[str, Any] | None = None,
+    target: Any,
+    yellow_threshold: Any,
+    review_period: str = ReviewPeriod.WEEK,
+    segment: Any = None,
+    label: str = "",
+) -> dict[str, Any]:
+    """Validated commitment values; DomainError names the field at fault."""
+    if owner_team not in Team.values:
+        raise DomainError("Owner team must be marketing, sales or shared.", field="owner_team")
+    if metric not in Metric.values:
+        raise DomainError(f"Unknown metric {metric!r}.", field="metric")
+    if review_period not in ReviewPeriod.values:
+        raise DomainError("Review period must be week, month or quarter.", field="review_period")
+    clean = _clean_params(metric, params)
+    target_value = _number(target, "target")
+    yellow = _number(yellow_threshold, "yellow_threshold")
+    if metric in RATE_METRICS:
+        if not 0 <= target_value <= 1:
+            raise DomainError(
+                "A rate target is a fraction from 0 to 1 (0.9 = 90%).", field="target"
+            )
+        if not 0 <= yellow <= 1:
+            raise DomainError(
+                "A rate threshold is a fraction from 0 to 1.", field="yellow_threshold"
+            )
+    elif target_value < 0 or yellow < 0:
+        raise DomainError("Targets and thresholds cannot be negative.", field="target")
+    if yellow > target_value:
+        raise DomainError(
+            "The yellow threshold must not be above the target (more is better).",
+            field="yellow_threshold",
+        )
+    try:
+        parse_segment(segment)
+    except SegmentError as error:
+        raise DomainError(str(error), field="segment") from error
+    label = (label or "").strip()
+    if len(label) > 200:
+        raise DomainError("Keep the label under 200 characters.", field="label")
+    return {
+        "owner_team": owner_team,
+        "metric": metric,
+        "params": clean,
+        "target": target_value,
+        "yellow_threshold": yellow,
+        "review_period": review_period,
+        "segment": list(segment or []),
+        "label": label,
+    }
+
+
+def _commitment_values(commitment: Commitment) -> dict[str, Any]:
+    return {
+        "owner_team": commitment.owner_team,
+        "metric": commitment.metric,
+        "params": commitment.params,
+        "target": commitment.target,
+        "yellow_threshold": commitment.yellow_threshold,
+        "review_period": commitment.review_period,
+        "segment": commitment.segment,
+        "label": commitment.label,
+    }
+
+
+@transaction.atomic
+def commitment_add(
+    *, version: SlaVersion, actor, channel: str = "web", **values: Any
+) -> Commitment:
+    """Add a commitment at the end of a draft."""
+    locked = _lock_editable(version, actor=actor, channel=channel)
+    fields = _commitment_fields(**values)
+    position = (locked.commitments.aggregate(p=Max("position"))["p"] or -1) + 1
+    commitment = Commitment.objects.create(version=locked, position=position, **fields)
+    _log(
+        locked,
+        actor=actor,
+        action=ChangeAction.COMMITMENT_ADDED,
+        summary=f"Added “{commitment}”",
+        detail={"commitment": commitment.pk, "values": fields},
+        channel=channel,
+    )
+    return commitment
+
+
+@transaction.atomic
+def commitment_update(
+    *, commitment: Commitment, actor, channel: str = "web", **changes: Any
+) -> Commitment:
+    """Change a draft's commitment; unspecified fields keep their value."""
+    locked = _lock_editable(commitment.version, actor=actor, channel=channel)
+    before = _commitment_values(commitment)
+    merged = {**before, **changes}
+    if "metric" in changes and "params" not in changes and changes["metric"] != before["metric"]:
+        raise DomainError("Give the parameters of the new metric.", field="params")
+    fields = _commitment_fields(**merged)
+    diff = {k: {"from": before[k], "to": v} for k, v in fields.items() if before[k] != v}
+    if diff:
+        for key, value in fields.items():
+            setattr(commitment, key, value)
+        commitment.save()
+        _log(
+            locked,
+            actor=actor,
+            action=ChangeAction.COMMITMENT_CHANGED,
+            summary=f"Changed “{commitment}”: " + ", ".join(k.replace("_", " ") for k in diff),
+            detail={"commitment": commitment.pk, "changes": diff},
+            channel=channel,
+        )
+    return commitment
+
+
+@transaction.atomic
+def commitment_remove(*, commitment: Commitment, actor, channel: str = "web") -> None:
+    locked = _lock_editable(commitment.version, actor=actor, channel=channel)
+    summary = f"Removed “{commitment}”"
+    values = _commitment_values(commitment)
+    pk = commitment.pk
+    commitment.delete()
+    _log(
+        locked,
+        actor=actor,
+        action=ChangeAction.COMMITMENT_REMOVED,
+        summary=summary,
+        detail={"commitment": pk, "values": values},
+        channel=channel,
+    )
+
+
+def _escalation_fields(
+    *, threshold: Any, periods: Any, period_kind: str, notify_role: str, metric: str
+) -> dict[str, Any]:
+    value = _number(threshold, "threshold")
+    if metric in RATE_METRICS and not 0 <= value <= 1:
+        raise DomainError(
+            "A rate threshold is a fraction from 0 to 1 (0.8 = 80%).", field="threshold"
+        )
+    if value < 0:
+        raise DomainError("The threshold cannot be negative.", field="threshold")
+    if period_kind not in ReviewPeriod.values:
+        raise DomainError("Periods are weeks, months or quarters.", field="period_kind")
+    if notify_role not in ESCALATION_ROLES:
+        raise DomainError("Escalate to the executive, a leader or the admins.", field="notify_role")
+    return {
+        "threshold": value,
+        "periods": _whole(periods, "periods", low=1, high=52),
+        "period_kind": period_kind,
+        "notify_role": notify_role,
+    }
+
+
+@transaction.atomic
+def escalation_rule_add(
+    *,
+    version: SlaVersion,
+    actor,
+    commitment: Commitment,
+    threshold: Any,
+    periods: Any = 2,
+    period_kind: str = ReviewPeriod.WEEK,
+    notify_role: str = Role.EXECUTIVE,
+    channel: str = "web",
+) -> EscalationRule:
+    """ "If <commitment> is below <threshold> for <periods> consecutive closed <period_kind>s, notify <role>"."""
+    locked = _lock_editable(version, actor=actor, channel=channel)
+    if commitment.version_id != locked.pk:
+        raise DomainError("Choose a commitment of this version.", field="commitment")
+    fields = _escalation_fields(
+        threshold=threshold,
+        periods=periods,
+        period_kind=period_kind,
+        notify_role=notify_role,
+        metric=commitment.metric,
+    )
+    rule = EscalationRule.objects.create(version=locked, commitment=commitment, **fields)
+    _log(
+        locked,
+        actor=actor,
+        action=ChangeAction.ESCALATION_ADDED,
+        summary=f"Added escalation: {rule}",
+        detail={"rule": rule.pk, "values": {**fields, "commitment": commitment.pk}},
+        channel=channel,
+    )
+    return rule
+
+
+@transaction.atomic
+def escalation_rule_update(
+    *, rule: EscalationRule, actor, channel: str = "web", **changes: Any
+) -> EscalationRule:
+    locked = _lock_editable(rule.version, actor=actor, channel=channel)
+    commitment = changes.pop("commitment", rule.commitment)
+    if commitment.version_id != locked.pk:
+        raise DomainError("Choose a commitment of this version.", field="commitment")
+    before = {
+        "threshold": rule.threshold,
+        "periods": rule.periods,
+        "period_kind": rule.period_kind,
+        "notify_role": rule.notify_role,
+    }
+    fields = _escalation_fields(**{**before, **changes}, metric=commitment.metric)
+    diff = {k: {"from": before[k], "to": v} for k, v in fields.items() if before[k] != v}
+    if commitment.pk != rule.commitment_id:
+        diff["commitment"] = {"from": rule.commitment_id, "to": commitment.pk}
+    if diff:
+        for key, value in fields.items():
+            setattr(rule, key, value)
+        rule.commitment = commitment
+        rule.save()
+        _log(
+            locked,
+            actor=actor,
+            action=ChangeAction.ESCALATION_CHANGED,
+            summary=f"Changed escalation: {rule}",
+            detail={"rule": rule.pk, "changes": diff},
+            channel=channel,
+        )
+    return rule
+
+
+@transaction.atomic
+def escalation_rule_remove(*, rule: EscalationRule, actor, channel: str = "web") -> None:
+    locked = _lock_editable(rule.version, actor=actor, channel=channel)
+    summary = f"Removed escalation: {rule}"
+    pk = rule.pk
+    rule.delete()
+    _log(
+        locked,
+        actor=actor,
+        action=ChangeAction.ESCALATION_REMOVED,
+        summary=summary,
+        detail={"rule": pk},
+        channel=channel,
+    )
+
+
+# --- sign-off -------------------------------------------------------------------
+
+
+@transaction.atomic
+def version_submit(*, version: SlaVersion, actor, channel: str = "web") -> SlaVersion:
+    """Freeze the calendar, hash the content and ask both leaders to sign this exact version."""
+    _require_drafter(actor)
+    locked = SlaVersion.objects.select_for_update().get(pk=version.pk)
+    if locked.status != VersionStatus.DRAFT:
+        raise Conflict(
+            f"Only a draft can be submitted; this version is {locked.get_status_display().lower()}.",
+            field="status",
+        )
+    if not locked.commitments.exists():
+        raise DomainError("Add at least one commitment before submitting.", field="commitments")
+    if locked.mql_definition_id is None:
+        raise DomainError(
+            "Choose the MQL definition this agreement relies on.", field="mql_definition"
+        )
+    if locked.effective_at is None:
+        raise DomainError("Give the date the agreement takes effect.", field="effective_at")
+    calendar = locked.calendar or calendar_default_ensure()
+    now = timezone.now()
+    locked.calendar = calendar
+    locked.calendar_snapshot = calendar_snapshot(calendar)
+    if locked.review_date is None:
+        going_live = max(locked.effective_at, now)
+        locked.review_date = timezone.localtime(going_live + REVIEW_AFTER).date()
+    locked.status = VersionStatus.AWAITING_SIGNATURES
+    locked.submitted_at = now
+    locked.content_hash = selectors.version_content_hash(locked)
+    locked.save(
+        update_fields=[
+            "calendar",
+            "calendar_snapshot",
+            "review_date",
+            "status",
+            "submitted_at",
+            "content_hash",
+        ]
+    )
+    _log(
+        locked,
+        actor=actor,
+        action=ChangeAction.SUBMITTED,
+        summary=f"Submitted for signatures (content hash {locked.content_hash[:12]}…)",
+        detail={"content_hash": locked.content_hash},
+        channel=channel,
+    )
+    sla_notify(
+        version=locked,
+        event="submitted",
+        actor=actor,
+        detail={"summary": "The marketing leader and the sales leader are asked to sign it."},
+    )
+    _copy_state(version, locked)
+    return locked
+
+
+@transaction.atomic
+def version_sign(
+    *,
+    version: SlaVersion,
+    actor,
+    channel: str = "web",
+    password: str | None = None,
+    ip_address: str | None = None,
+    user_agent: str = "",
+    content_hash: str | None = None,
+    team: str | None = None,
+) -> Signature:
+    """Sign a submitted version for the actor's team; the second team's signature activates it.
+
+    In the browser the leader re-enters their password; through the API their
+    personal token is the proof. ``content_hash``, when given, must be the hash
+    the signer reviewed.
+    """
+    own_team = SIGNING_TEAM.get(_role(actor))
+    if own_team is None or not getattr(actor, "pk", None) or not actor.is_active:
+        raise NotAllowed("Only the marketing leader and the sales leader can sign the SLA.")
+    if team and team != own_team:
+        raise NotAllowed(f"You can sign for {own_team} only, not for {team}.", field="team")
+    if channel == "web" and not (password and actor.check_password(password)):
+        raise DomainError("That is not your password.", field="password")
+    locked = SlaVersion.objects.select_for_update().get(pk=version.pk)
+    if locked.status != VersionStatus.AWAITING_SIGNATURES:
+        raise Conflict(
+            f"This version is {locked.get_status_display().lower()}; only a submitted version can be signed.",
+            field="status",
+        )
+    current = selectors.version_content_hash(locked)
+    if current != locked.content_hash:
+        # Only a write around the services can get here; refuse rather than sign something else.
+        raise Conflict("The content no longer matches what was submitted.", field="content_hash")
+    if content_hash and content_hash != current:
+        raise Conflict(
+            "The version changed since you reviewed it; read it again before signing.",
+            field="content_hash",
+        )
+    if locked.signatures.filter(team=own_team, withdrawn_at__isnull=True).exists():
+        raise Conflict(f"This version is already signed for {own_team}.", field="team")
+    signature = Signature.objects.create(
+        version=locked,
+        signer=actor,
+        role=actor.role,
+        team=own_team,
+        ip_address=ip_address or None,
+        user_agent=(user_agent or "")[:400],
+        channel=channel if channel in CHANNELS else "web",
+        content_hash=current,
+    )
+    _log(
+        locked,
+        actor=actor,
+        action=ChangeAction.SIGNED,
+        summary=f"Signed for {own_team} by {actor}",
+        detail={"signature": signature.pk, "team": own_team, "content_hash": current},
+        channel=channel,
+    )
+    teams = set(locked.signatures.filter(withdrawn_at__isnull=True).values_list("team", flat=True))
+    if {Team.MARKETING, Team.SALES} <= teams:
+        _version_activate(locked, actor=actor, channel=channel)
+    else:
+        sla_notify(version=locked, event="signed", actor=actor, detail={"team": own_team})
+    _copy_state(version, locked)
+    return signature
+
+
+def _version_activate(version: SlaVersion, *, actor, channel: str) -> None:
+    """Both signed: in force from effective_at; every signed version it overlaps ends there."""
+    now = timezone.now()
+    effective = version.effective_at
+    # Intervals [effective_at, superseded_at) of signed versions never overlap: the newest
+    # signature wins from its effective date on, even one that lies in the past.
+    replaced = list(
+        SlaVersion.objects.select_for_update()
+        .filter(status__in=SIGNED)
+        .exclude(pk=version.pk)
+        .filter(Q(superseded_at__isnull=True) | Q(superseded_at__gt=effective))
+        .order_by("id")
+    )
+    for old in replaced:
+        old.status = VersionStatus.SUPERSEDED
+        old.superseded_at = effective
+        old.save(update_fields=["status", "superseded_at"])
+        _log(
+            old,
+            actor=actor,
+            action=ChangeAction.SUPERSEDED,
+            summary=f"Superseded by v{version.number} from {effective:%Y-%m-%d %H:%M} UTC",
+            detail={"by": version.pk},
+            channel=channel,
+        )
+    version.status = VersionStatus.ACTIVE
+    version.activated_at = now
+    version.save(update_fields=["status", "activated_at"])
+    _log(
+        version,
+        actor=actor,
+        action=ChangeAction.ACTIVATED,
+        summary=f"Signed by both leaders; in force from {effective:%Y-%m-%d %H:%M} UTC",
+        detail={"replaced": [old.pk for old in replaced]},
+        channel=channel,
+    )
+    sla_notify(version=version, event="activated", actor=actor)
+    for old in replaced:
+        sla_notify(version=old, event="superseded", actor=actor)
+    if effective < now:
+        version_pk = version.pk
+        transaction.on_commit(lambda: _clocks_backfill_enqueue(version_pk))
+
+
+def _clocks_backfill_enqueue(version_pk: int) -> None:
+    from apps.sla.tasks import sla_clocks_backfill_task
+
+    version = SlaVersion.objects.filter(pk=version_pk).first()
+    if version is not None and _backfill_events(version).exists():
+        sla_clocks_backfill_task.delay(version_pk)
+
+
+def _backfill_events(version: SlaVersion):
+    events = MqlEvent.objects.filter(
+        qualified_at__gte=version.effective_at, sla_clocks__isnull=True
+    )
+    if version.superseded_at is not None:
+        events = events.filter(qualified_at__lt=version.superseded_at)
+    return events
+
+
+def clocks_backfill(*, version: SlaVersion, batch: int = 2000) -> int:
+    """Open clocks for MQLs that qualified under a just-signed back-dated version and have none.
+
+    MQLs that already have clocks keep them: a later SLA never moves an existing clock.
+    """
+    opened = 0
+    last_id = 0
+    while True:
+        events = list(_backfill_events(version).filter(pk__gt=last_id).order_by("pk")[:batch])
+        if not events:
+            return opened
+        opened += len(clocks_open(mql_events=events))
+        last_id = events[-1].pk
+
+
+# --- SLA clocks -------------------------------------------------------------------
+
+CLOCK_KIND_BY_METRIC = {
+    Metric.FIRST_CONTACT_TIME: ClockKind.FIRST_CONTACT,
+    Metric.FOLLOW_UP_CADENCE: ClockKind.FOLLOW_UP,
+    Metric.DISPOSITION_TIME: ClockKind.DISPOSITION,
+}
+# Leads per round of clocks_sync: keeps IN lists and the fetched facts bounded.
+SYNC_BATCH = 2000
+
+
+class _VersionPlan:
+    """A signed version's clock commitments with their calendars, built once per batch."""
+
+    def __init__(self, version: SlaVersion) -> None:
+        self.version = version
+        self.commitments: list[tuple[Commitment, tuple]] = []
+        self._calendars: dict[str, business_time.BusinessCalendar] = {}
+        for commitment in version.commitments.all():
+            if commitment.metric in CLOCK_METRICS:
+                self.commitments.append((commitment, parse_segment(commitment.segment)))
+
+    @property
+    def needs_lead_fields(self) -> bool:
+        return any(conditions for _, conditions in self.commitments)
+
+    def calendar(self, mode: str) -> business_time.BusinessCalendar:
+        if mode not in self._calendars:
+            self._calendars[mode] = calendar_from_json(self.version.calendar_snapshot, mode=mode)
+        return self._calendars[mode]
+
+    def due_at(self, commitment: Commitment, started_at: datetime) -> datetime:
+        """Deadline computed once, with the version's frozen calendar (never moved afterwards)."""
+        params = commitment.params or {}
+        if commitment.metric == Metric.FOLLOW_UP_CADENCE:
+            # Calendar days of 24 h, as metrics.follow_up_outcome's window.
+            return (started_at.astimezone(UTC) + timedelta(days=float(params["days"]))).astimezone(
+                UTC
+            )
+        mode = params.get("clock", business_time.BUSINESS)
+        hours = timedelta(hours=float(params["hours"]))
+        return business_time.add(self.calendar(mode), started_at, hours).astimezone(UTC)
+
+
+def _signed_versions() -> list[SlaVersion]:
+    # An organization signs a handful of versions over its life: load them all once.
+    return list(
+        SlaVersion.objects.filter(
+            status__in=[VersionStatus.ACTIVE, VersionStatus.SUPERSEDED],
+            effective_at__isnull=False,
+        )
+        .prefetch_related("commitments")
+        .order_by("-effective_at", "-id")
+    )
+
+
+def _in_force(versions: Sequence[SlaVersion], at: datetime) -> SlaVersion | None:
+    """Python twin of SlaVersion.objects.in_force_at over preloaded versions."""
+    for version in versions:
+        if version.effective_at <= at and (
+            version.superseded_at is None or version.superseded_at > at
+        ):
+            return version
+    return None
+
+
+def clocks_open(*, mql_events: Sequence) -> list[SlaClock]:
+    """Open one clock per applicable time-based commitment of the version in force at each
+    event's qualified_at (back-filled events too), then close at once those already satisfied.
+
+    Idempotent: a clock is unique per event and commitment. Queries are bounded for a
+    whole batch: versions, leads (when a segment needs them), the insert, the sync.
+    """
+    events = [event for event in mql_events if event is not None]
+    if not events:
+        return []
+    versions = _signed_versions()
+    if not versions:
+        return []
+    plans: dict[int, _VersionPlan] = {}
+    chosen: list[tuple[object, _VersionPlan]] = []
+    for event in events:
+        version = _in_force(versions, event.qualified_at)
+        if version is None:
+            continue
+        if version.pk not in plans:
+            plans[version.pk] = _VersionPlan(version)
+        chosen.append((event, plans[version.pk]))
+    if not chosen:
+        return []
+    fields_by_lead: dict[int, dict] = {}
+    if any(plan.needs_lead_fields for _, plan in chosen):
+        lead_ids = {event.lead_id for event, plan in chosen if plan.needs_lead_fields}
+        fields_by_lead = {
+            lead.pk: lead_fields(lead) for lead in Lead.objects.filter(pk__in=lead_ids)
+        }
+    now = timezone.now()
+    clocks = []
+    for event, plan in chosen:
+        for commitment, conditions in plan.commitments:
+            if conditions and not segment_matches(
+                conditions, fields_by_lead.get(event.lead_id, {})
+            ):
+                continue
+            clocks.append(
+                SlaClock(
+                    lead_id=event.lead_id,
+                    mql_event_id=event.pk,
+                    commitment=commitment,
+                    sla_version=plan.version,
+                    kind=CLOCK_KIND_BY_METRIC[commitment.metric],
+                    started_at=event.qualified_at,
+                    due_at=plan.due_at(commitment, event.qualified_at),
+                    created_at=now,
+                )
+            )
+    with transaction.atomic():
+        SlaClock.objects.bulk_create(clocks, ignore_conflicts=True, batch_size=1000)
+        clocks_sync(lead_ids={clock.lead_id for clock in clocks}, now=now)
+    return list(
+        SlaClock.objects.filter(mql_event_id__in=[event.pk for event, _ in chosen]).select_related(
+            "commitment"
+        )
+    )
+
+
+def _facts_by_lead(queryset, lead_ids: Iterable[int], since: datetime) -> dict[int, list[datetime]]:
+    """Ascending UTC fact times per lead, from one query."""
+    found: dict[int, list[datetime]] = defaultdict(list)
+    rows = (
+        queryset.filter(lead_id__in=list(lead_ids), occurred_at__gte=since)
+        .order_by("lead_id", "occurred_at", "id")
+        .values_list("lead_id", "occurred_at")
+    )
+    for lead_id, occurred_at in rows:
+        found[lead_id].append(occurred_at.astimezone(UTC))
+    return found
 
 
 def clocks_sync(*, lead_ids: Iterable[int], now: datetime | None = None) -> int:
-    """SEAM (issue 5 owner replaces): set met_at/state of the leads' clocks from stored touches and
-    dispositions (facts may arrive late or out of order). Returns how many clocks changed."""
-    return 0
+    """Set met_at/state of the leads' clocks from stored touches and dispositions (facts may
+    arrive late or out of order). Returns how many clocks changed.
+
+    Three queries per batch of leads (clocks, touches, final dispositions) and one update.
+    A late fact makes the clock breached with met_at set; a clock nobody met stays
+    pending: marking it breached when time runs out is the compliance sweep's job.
+    """
+    now = now or timezone.now()
+    ids = sorted({int(i) for i in lead_ids})
+    changed = 0
+    for start in range(0, len(ids), SYNC_BATCH):
+        changed += _clocks_sync_batch(ids[start : start + SYNC_BATCH], now)
+    return changed
+
+
+def _clocks_sync_batch(lead_ids: list[int], now: datetime) -> int:
+    clocks = list(
+        SlaClock.objects.filter(lead_id__in=lead_ids)
+        .select_related("commitment")
+        .only(
+            "id",
+            "lead_id",
+            "kind",
+            "started_at",
+            "due_at",
+            "met_at",
+            "state",
+            "breached_at",
+            "commitment__params",
+        )
+    )
+    if not clocks:
+        return 0
+    since = min(clock.started_at for clock in clocks)
+    clock_leads = {clock.lead_id for clock in clocks}
+    touches = _facts_by_lead(
+        Activity.objects.filter(family=ActivityFamily.SALES_TOUCH), clock_leads, since
+    )
+    needs_dispositions = {c.lead_id for c in clocks if c.kind != ClockKind.FIRST_CONTACT}
+    finals = (
+        _facts_by_lead(
+            Disposition.objects.filter(outcome__in=FINAL_OUTCOMES), needs_dispositions, since
+        )
+        if needs_dispositions
+        else {}
+    )
+    updated = []
+    for clock in clocks:
+        lead_touches = touches.get(clock.lead_id, [])
+        lead_finals = finals.get(clock.lead_id, [])
+        if clock.kind == ClockKind.FIRST_CONTACT:
+            met_at = clock_rules.first_at_or_after(lead_touches, clock.started_at)
+        elif clock.kind == ClockKind.DISPOSITION:
+            met_at = clock_rules.first_at_or_after(lead_finals, clock.started_at)
+        else:
+            met_at = clock_rules.follow_up_met_at(
+                lead_touches,
+                lead_finals,
+                started_at=clock.started_at,
+                due_at=clock.due_at,
+                touches_needed=int((clock.commitment.params or {}).get("touches", 1)),
+            )
+        update = clock_rules.clock_update(
+            met_at=met_at,
+            due_at=clock.due_at,
+            state=clock.state,
+            breached_at=clock.breached_at,
+            now=now,
+        )
+        if (update.met_at, update.state, update.breached_at) != (
+            clock.met_at,
+            clock.state,
+            clock.breached_at,
+        ):
+            clock.met_at, clock.state, clock.breached_at = (
+                update.met_at,
+                update.state,
+                update.breached_at,
+            )
+            updated.append(clock)
+    SlaClock.objects.bulk_update(updated, ["met_at", "state", "breached_at"], batch_size=1000)
+    return len(updated)

@@ -1,0 +1,177 @@
+"""Django admin for operators. Only drafts can be changed here (and each change is logged
+with its author); signed versions, their commitments, escalation rules and signatures are
+read-only — the services and a PostgreSQL trigger refuse too. A submitted version is
+read-only as well, because editing it must withdraw the signatures, which the app does.
+Sign-off itself only happens in the app or the API."""
+
+from django.contrib import admin
+
+from apps.sla import services
+from apps.sla.models import (
+    BusinessCalendar,
+    Commitment,
+    EscalationRule,
+    Signature,
+    SlaClock,
+    SlaContract,
+    SlaVersion,
+    SlaVersionChange,
+    VersionStatus,
+)
+
+
+def _is_signed(version) -> bool:
+    """Not a plain draft: signed, or submitted and waiting for signatures."""
+    return version is not None and version.status != VersionStatus.DRAFT
+
+
+class SignedVersionReadOnly:
+    """Refuse change and delete on anything that belongs to a signed version."""
+
+    def version_of(self, obj):
+        return getattr(obj, "version", None)
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and _is_signed(self.version_of(obj)):
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and _is_signed(self.version_of(obj)):
+            return False
+        return super().has_delete_permission(request, obj)
+
+
+class CommitmentInline(SignedVersionReadOnly, admin.TabularInline):
+    model = Commitment
+    extra = 0
+
+    def version_of(self, obj):
+        return obj  # the inline receives the parent version
+
+    def has_add_permission(self, request, obj=None):
+        return not _is_signed(obj) and super().has_add_permission(request, obj)
+
+
+class EscalationRuleInline(CommitmentInline):
+    model = EscalationRule
+
+
+class SignatureInline(admin.TabularInline):
+    """Signatures are made by the leaders in the app or the API, never here."""
+
+    model = Signature
+    extra = 0
+    can_delete = False
+    readonly_fields = [f.name for f in Signature._meta.fields]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(SlaVersion)
+class SlaVersionAdmin(SignedVersionReadOnly, admin.ModelAdmin):
+    list_display = ["contract", "number", "status", "effective_at", "superseded_at"]
+    list_filter = ["status"]
+    inlines = [CommitmentInline, EscalationRuleInline, SignatureInline]
+    # The sign-off fields move only through the services (submit, sign, activate).
+    readonly_fields = [
+        "status",
+        "calendar_snapshot",
+        "content_hash",
+        "submitted_at",
+        "activated_at",
+        "superseded_at",
+    ]
+
+    def version_of(self, obj):
+        return obj
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change and form.changed_data:
+            services.version_change_record(
+                version=obj,
+                actor=request.user,
+                summary="Changed in the admin: " + ", ".join(form.changed_data),
+                detail={"fields": form.changed_data},
+            )
+
+    def save_formset(self, request, form, formset, change):
+        super().save_formset(request, form, formset, change)
+        changed = [str(o) for o in formset.new_objects + [o for o, _ in formset.changed_objects]]
+        removed = [str(o) for o in formset.deleted_objects]
+        if changed or removed:
+            services.version_change_record(
+                version=form.instance,
+                actor=request.user,
+                summary=f"{formset.model._meta.verbose_name_plural.capitalize()} changed in the admin",
+                detail={"changed": changed, "removed": removed},
+            )
+
+
+@admin.register(Commitment)
+class CommitmentAdmin(SignedVersionReadOnly, admin.ModelAdmin):
+    list_display = ["version", "position", "owner_team", "metric", "target", "yellow_threshold"]
+    list_filter = ["metric", "owner_team"]
+
+
+@admin.register(EscalationRule)
+class EscalationRuleAdmin(SignedVersionReadOnly, admin.ModelAdmin):
+    list_display = ["version", "commitment", "threshold", "periods", "period_kind", "notify_role"]
+
+
+@admin.register(Signature)
+class SignatureAdmin(admin.ModelAdmin):
+    list_display = ["version", "signer", "team", "signed_at", "channel", "withdrawn_at"]
+    readonly_fields = [f.name for f in Signature._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(SlaContract)
+class SlaContractAdmin(admin.ModelAdmin):
+    list_display = ["name", "created_at"]
+
+
+@admin.register(BusinessCalendar)
+class BusinessCalendarAdmin(admin.ModelAdmin):
+    list_display = ["name", "timezone", "holiday_country", "holiday_subdivision", "is_default"]
+
+
+@admin.register(SlaVersionChange)
+class SlaVersionChangeAdmin(admin.ModelAdmin):
+    list_display = ["changed_at", "version", "author", "action", "summary", "channel"]
+    readonly_fields = [f.name for f in SlaVersionChange._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(SlaClock)
+class SlaClockAdmin(admin.ModelAdmin):
+    list_display = ["lead", "kind", "started_at", "due_at", "met_at", "state"]
+    list_filter = ["kind", "state"]
+    # due_at is computed once at MQL time and never moves.
+    readonly_fields = [
+        "lead",
+        "mql_event",
+        "commitment",
+        "sla_version",
+        "kind",
+        "started_at",
+        "due_at",
+    ]

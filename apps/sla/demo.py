@@ -1,0 +1,104 @@
+"""Demo SLA for Acme Analytics: a New York business calendar with US holidays, the domain
+articles' sample SLA signed by both leaders and in force from 120 days ago (so the 90 days
+of demo history are measured against it), and an amendment waiting for the sales leader.
+
+Runs after the MQL demo (it relies on the published MQL definition) and before the leads
+demo (whose MQLs open clocks under this SLA). Everything goes through the services.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime, timedelta
+
+from apps.accounts.models import User
+from apps.mql.models import DefinitionKind, DefinitionStatus, MqlDefinition
+from apps.sla import services
+from apps.sla.models import SlaVersion
+
+SEED_AGENT = "Handoff demo seed"
+DEMO_PASSWORD = "handoff-demo-2026"  # noqa: S105 - the published demo login (seed_demo.py)
+
+
+def _user(email: str) -> User:
+    return User.objects.get(email=email)
+
+
+def seed(*, now: datetime, rng) -> None:
+    if SlaVersion.objects.exists():
+        return
+    admin = _user("admin@acme.test")
+    marketing = _user("marketing@acme.test")
+    sales = _user("sales@acme.test")
+
+    calendar = services.calendar_create(
+        actor=admin,
+        name="New York office",
+        timezone_name="America/New_York",
+        # A lunch break: two intervals a day (a split shift), eight working hours.
+        week=[[["08:30", "12:30"], ["13:30", "17:30"]]] * 5 + [[], []],
+        holiday_country="US",
+        holiday_subdivision="NY",
+        closed_dates=[f"{now.year}-12-24", f"{now.year}-12-31"],
+        is_default=True,
+    )
+    definition = (
+        MqlDefinition.objects.filter(kind=DefinitionKind.MQL, status=DefinitionStatus.PUBLISHED)
+        .order_by("-version")
+        .first()
+    )
+    if definition is None:
+        sys.stderr.write("    no published MQL definition: the demo SLA is left unsigned\n")
+    effective = (now - timedelta(days=120)).replace(hour=0, minute=0, second=0, microsecond=0)
+    version = services.version_create(
+        actor=marketing, template_key="sample_sla", effective_at=effective
+    )
+    services.version_update(
+        version=version, actor=marketing, calendar=calendar, mql_definition=definition
+    )
+    if definition is None:
+        return
+    services.version_submit(version=version, actor=marketing)
+    for leader in (sales, marketing):
+        services.version_sign(
+            version=version,
+            actor=leader,
+            channel="web",
+            password=DEMO_PASSWORD,
+            ip_address="127.0.0.1",
+            user_agent=SEED_AGENT,
+        )
+
+    # The next round: sales proposes a high-intent tier; marketing has signed, sales not yet.
+    amendment = services.version_create(actor=sales, from_version=version)
+    tier = services.commitment_add(
+        version=amendment,
+        actor=sales,
+        owner_team="sales",
+        metric="first_contact_time",
+        params={"hours": 2, "clock": "business"},
+        target=0.9,
+        yellow_threshold=0.8,
+        review_period="week",
+        segment=[{"field": "source", "op": "in", "value": ["webinar", "demo_request"]}],
+        label="High-intent leads within 2 business hours",
+    )
+    services.escalation_rule_add(
+        version=amendment, actor=sales, commitment=tier, threshold=0.8, periods=2
+    )
+    services.version_update(
+        version=amendment,
+        actor=marketing,
+        effective_at=(now + timedelta(days=7)).replace(hour=0, minute=0, second=0, microsecond=0),
+        purpose=version.purpose
+        + " From v2 on, leads who attended a webinar or asked for a demo get a faster response.",
+    )
+    services.version_submit(version=amendment, actor=sales)
+    services.version_sign(
+        version=amendment,
+        actor=marketing,
+        channel="web",
+        password=DEMO_PASSWORD,
+        ip_address="127.0.0.1",
+        user_agent=SEED_AGENT,
+    )

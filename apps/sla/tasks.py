@@ -1,0 +1,21 @@
+"""Celery tasks of the SLA app; each runs in the schema it was sent from."""
+
+from celery import shared_task
+from django.db import DatabaseError
+
+from apps.sla import services
+from apps.sla.models import SlaVersion
+
+
+@shared_task(
+    ignore_result=True,
+    autoretry_for=(DatabaseError,),
+    max_retries=5,
+    retry_backoff=True,
+)
+def sla_clocks_backfill_task(version_id: int) -> int:
+    """Open clocks for the MQLs a just-signed, back-dated version governs (idempotent)."""
+    version = SlaVersion.objects.filter(pk=version_id).first()
+    if version is None:
+        return 0
+    return services.clocks_backfill(version=version)
