@@ -1,3 +1,18 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from apps.leads import api
+
+urlpatterns = [
+    path("leads/", api.LeadListApi.as_view(), name="lead_list"),
+    path("leads/upsert/", api.LeadUpsertApi.as_view(), name="lead_upsert"),
+    path("leads/<int:pk>/", api.LeadDetailApi.as_view(), name="lead_detail"),
+    path("leads/<int:pk>/reassign/", api.LeadReassignApi.as_view(), name="lead_reassign"),
+    path("leads/<int:pk>/route/", api.LeadRouteApi.as_view(), name="lead_route"),
+    path("activities/ingest/", api.ActivityIngestApi.as_view(), name="activity_ingest"),
+    path("webhooks/<slug:source>/", api.WebhookReceiveApi.as_view(), name="webhook_receive"),
+    path(
+        "webhooks/<slug:source>/<str:token>/",
+        api.WebhookReceiveByTokenApi.as_view(),
+        name="webhook_receive_token",
+    ),
+]

@@ -258,3 +258,107 @@ class RoutingRule(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class FieldMapping(models.Model):
+    """One inbound source's field names -> lead fields, as the organization last saved them."""
+
+    class Source(models.TextChoices):
+        HUBSPOT = "hubspot", "HubSpot"
+        SALESFORCE = "salesforce", "Salesforce"
+        CSV = "csv", "CSV import"
+
+    source = models.CharField(max_length=16, choices=Source.choices, unique=True)
+    # {source field or CSV header: lead item key | "properties.<key>" | "" (ignore)}
+    mapping = models.JSONField(default=dict, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["source"]
+
+    def __str__(self) -> str:
+        return f"{self.get_source_display()} mapping"
+
+
+class WebhookEndpoint(models.Model):
+    """The organization's receiving webhook: a secret URL token and an HMAC signing secret.
+
+    Both are stored in clear on purpose: the URL must be shown again to be pasted into
+    the CRM, and verifying an HMAC needs the secret itself. Rotating replaces them.
+    """
+
+    url_token = models.CharField(max_length=64, unique=True)
+    signing_secret = models.CharField(max_length=64)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    rotated_at = models.DateTimeField(null=True, blank=True)
+    last_received_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"webhook {self.url_token[:6]}…"
+
+
+class ImportJob(models.Model):
+    """One CSV import: the uploaded file, its column mapping, progress and the row-by-row report.
+
+    The file is kept in the database (not on a disk) so any worker can run the import.
+    """
+
+    class Status(models.TextChoices):
+        UPLOADED = "uploaded", "Waiting for column mapping"
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Importing"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    class DateOrder(models.TextChoices):
+        ISO = "iso", "ISO (2025-03-31)"
+        MDY = "mdy", "US (03/31/2025)"
+        DMY = "dmy", "Day first (31/03/2025)"
+
+    filename = models.CharField(max_length=255)
+    content = models.BinaryField()
+    size = models.PositiveIntegerField(default=0)
+    encoding = models.CharField(max_length=16, default="utf-8")
+    delimiter = models.CharField(max_length=1, default=",")
+    headers = models.JSONField(default=list, blank=True)
+    total_rows = models.PositiveIntegerField(default=0)
+    mapping = models.JSONField(default=dict, blank=True)
+    date_order = models.CharField(max_length=3, choices=DateOrder.choices, default=DateOrder.ISO)
+    time_zone = models.CharField(
+        max_length=64, default="UTC", help_text="How to read dates and times without an offset"
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.UPLOADED)
+    processed_rows = models.PositiveIntegerField(default=0)
+    created = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
+    unchanged = models.PositiveIntegerField(default=0)
+    rejected = models.PositiveIntegerField(default=0)
+    # [{"line": n, "external_id": str, "errors": {field: [message]}}], line 1 = the header
+    row_errors = models.JSONField(default=list, blank=True)
+    failure = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"import {self.filename} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in {self.Status.DONE, self.Status.FAILED}
+
+    @property
+    def percent(self) -> int:
+        if self.status == self.Status.DONE:
+            return 100
+        return int(100 * self.processed_rows / self.total_rows) if self.total_rows else 0
