@@ -1,3 +1,16 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from apps.dispositions import api
+
+urlpatterns = [
+    path("dispositions/", api.DispositionCreateApi.as_view(), name="disposition_create"),
+    path("dispositions/bulk/", api.DispositionBulkCreateApi.as_view(), name="disposition_bulk"),
+    path(
+        "leads/<str:external_id>/dispositions/",
+        api.LeadDispositionListApi.as_view(),
+        name="lead_disposition_list",
+    ),
+    path("reason-codes/", api.ReasonCodeListApi.as_view(), name="reason_code_list"),
+    path("touches/", api.TouchCreateApi.as_view(), name="touch_create"),
+    path("touches/bulk/", api.TouchBulkCreateApi.as_view(), name="touch_bulk"),
+]
