@@ -1,3 +1,12 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from apps.compliance import api
+
+urlpatterns = [
+    path("compliance/", api.ComplianceListApi.as_view(), name="compliance_list"),
+    path(
+        "compliance/<int:commitment_id>/leads/",
+        api.CommitmentLeadsApi.as_view(),
+        name="commitment_leads",
+    ),
+]

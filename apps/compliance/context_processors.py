@@ -1,6 +1,16 @@
 """Template context for every tenant page: the notification bell (unread count)."""
 
+from django.conf import settings
+from django.db import connection
+
 
 def notifications(request) -> dict:
-    # SEAM (issue 7 owner replaces): unread in-app notifications of request.user.
-    return {}
+    """``notifications_unread`` for the signed-in person: one indexed COUNT, nothing otherwise."""
+    if connection.schema_name == settings.PUBLIC_SCHEMA_NAME:
+        return {}
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated or getattr(user, "pk", None) is None:
+        return {}
+    from apps.compliance.selectors import notification_unread_count
+
+    return {"notifications_unread": notification_unread_count(user=user)}

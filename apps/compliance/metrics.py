@@ -42,6 +42,7 @@ __all__ = [
     "OpportunityFacts",
     "Outcome",
     "Status",
+    "coverage_result",
     "disposition_at",
     "disposition_outcome",
     "disposition_time",
@@ -55,9 +56,11 @@ __all__ = [
     "mql_volume",
     "percentile",
     "pipeline_coverage",
+    "rate_result",
     "rejection_reason_coverage",
     "response_bucket",
     "status_for",
+    "volume_result",
 ]
 
 DISPOSITION_OUTCOMES = frozenset({"accepted", "rejected", "nurture", "working"})
@@ -250,12 +253,27 @@ def mql_volume(
     when the effective target is 0 (period not started yet, or a zero target).
     ``value`` is always the count.
     """
-    leads = _known_cohort(cohort, as_of)
+    return volume_result(
+        len(_known_cohort(cohort, as_of)),
+        period=period,
+        as_of=as_of,
+        target=target,
+        yellow_threshold=yellow_threshold,
+    )
+
+
+def volume_result(
+    count: int, *, period: Period, as_of: datetime, target: float, yellow_threshold: float
+) -> MetricResult:
+    """``mql_volume`` from the count of cohort MQLs known at as_of (what SQL counts).
+
+    The one place the pro-rating and the status of a volume are decided, shared by
+    the reference function above and the SQL selectors.
+    """
     # Exact rationals, so that 25 MQLs meet 70 * 60 h / 168 h = 25 at Wednesday noon.
     share = elapsed_fraction(period, as_of)
     effective_target = Fraction(target) * share
     effective_yellow = Fraction(yellow_threshold) * share
-    count = len(leads)
     if effective_target <= 0:
         status = Status.GREY
     else:
@@ -411,7 +429,22 @@ def pipeline_coverage(
         ),
         Decimal(0),
     )
+    return coverage_result(
+        amount, revenue_target=revenue_target, target=target, yellow_threshold=yellow_threshold
+    )
+
+
+def coverage_result(
+    amount: Decimal,
+    *,
+    revenue_target: Decimal | float,
+    target: float,
+    yellow_threshold: float,
+) -> MetricResult:
+    """``pipeline_coverage`` from the summed open amount (what SQL sums); GREY without a target."""
     revenue = Decimal(str(revenue_target)) if isinstance(revenue_target, float) else revenue_target
+    revenue = Decimal(revenue)
+    amount = Decimal(amount)
     value = float(amount / revenue) if revenue > 0 else None
     return MetricResult(
         metric=Metric.PIPELINE_COVERAGE,
@@ -422,6 +455,42 @@ def pipeline_coverage(
         yellow_threshold=float(yellow_threshold),
         status=status_for(value, target=target, yellow_threshold=yellow_threshold),
         effective_target=float(target),
+    )
+
+
+def rate_result(
+    metric: str,
+    *,
+    met: int,
+    missed: int,
+    pending: int,
+    target: float,
+    yellow_threshold: float,
+    median_hours: float | None = None,
+    p90_hours: float | None = None,
+    outcomes: Mapping[int, Outcome] | None = None,
+) -> MetricResult:
+    """A rate metric from its met / missed / pending counts (what SQL counts).
+
+    met ÷ (met + missed), 0-1; None (GREY) when nothing is met or missed yet. The one
+    place a rate and its status are decided, shared by the reference functions and
+    the SQL selectors, so both give bit-identical values for the same counts.
+    """
+    denominator = met + missed
+    value = met / denominator if denominator else None
+    return MetricResult(
+        metric=Metric(metric),
+        value=value,
+        numerator=float(met),
+        denominator=float(denominator),
+        target=float(target),
+        yellow_threshold=float(yellow_threshold),
+        status=status_for(value, target=target, yellow_threshold=yellow_threshold),
+        pending=pending,
+        effective_target=float(target),
+        median_hours=median_hours,
+        p90_hours=p90_hours,
+        outcomes=MappingProxyType(dict(outcomes or {})),
     )
 
 
@@ -543,22 +612,16 @@ def _rate_result(
 ) -> MetricResult:
     met = sum(1 for o in outcomes.values() if o is Outcome.MET)
     missed = sum(1 for o in outcomes.values() if o is Outcome.MISSED)
-    pending = len(outcomes) - met - missed
-    denominator = met + missed
-    value = met / denominator if denominator else None
-    return MetricResult(
-        metric=metric,
-        value=value,
-        numerator=float(met),
-        denominator=float(denominator),
-        target=float(target),
-        yellow_threshold=float(yellow_threshold),
-        status=status_for(value, target=target, yellow_threshold=yellow_threshold),
-        pending=pending,
-        effective_target=float(target),
+    return rate_result(
+        metric,
+        met=met,
+        missed=missed,
+        pending=len(outcomes) - met - missed,
+        target=target,
+        yellow_threshold=yellow_threshold,
         median_hours=median_hours,
         p90_hours=p90_hours,
-        outcomes=MappingProxyType(dict(outcomes)),
+        outcomes=outcomes,
     )
 
 

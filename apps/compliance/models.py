@@ -1,4 +1,18 @@
+"""Compliance records: sweep runs, metric snapshots, and the alert outbox with its deliveries.
+
+Alerts are rows first. The sweep inserts an ``Alert`` (unique per clock and kind, or
+per commitment, period and kind) and one ``AlertDelivery`` per channel and
+recipient in the same transaction, with ``ON CONFLICT DO NOTHING``; a Celery task
+then claims pending deliveries (``FOR UPDATE SKIP LOCKED``) and delivers them. A lost
+broker message only delays a delivery: the minute sweep re-enqueues what is pending.
+"""
+
+import uuid
+
+from django.conf import settings
 from django.db import models
+from django.db.models import Q
+from django.utils import timezone
 
 
 class SweepRun(models.Model):
@@ -8,6 +22,8 @@ class SweepRun(models.Model):
     worker = models.CharField(max_length=200, blank=True)
     started_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)
+    # {"breached": n, "warnings": n, "alerts": n, "snapshots": n, ...} for the run's work.
+    stats = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["-started_at"]
@@ -15,3 +31,341 @@ class SweepRun(models.Model):
 
     def __str__(self) -> str:
         return f"sweep {self.schema_name} {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class PeriodKind(models.TextChoices):
+    WEEK = "week", "Week"
+    MONTH = "month", "Month"
+    QUARTER = "quarter", "Quarter"
+
+
+class ComplianceSnapshot(models.Model):
+    """One commitment's numbers for one period as of one moment; frozen (immutable) once closed.
+
+    Refreshed by every sweep while the period is open (as_of = the sweep's time);
+    frozen by the first sweep after the period ends, with as_of = the period's end,
+    so the recorded numbers are reproducible and escalations read a fixed history.
+    """
+
+    commitment = models.ForeignKey(
+        "sla.Commitment", on_delete=models.CASCADE, related_name="compliance_snapshots"
+    )
+    period_kind = models.CharField(max_length=8, choices=PeriodKind.choices)
+    period_start = models.DateField(help_text="First local day of the period")
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    as_of = models.DateTimeField()
+    value = models.FloatField(null=True, blank=True)
+    numerator = models.FloatField()
+    denominator = models.FloatField()
+    target = models.FloatField()
+    yellow_threshold = models.FloatField()
+    effective_target = models.FloatField(null=True, blank=True)
+    status = models.CharField(max_length=8)
+    pending = models.PositiveIntegerField(default=0)
+    median_hours = models.FloatField(null=True, blank=True)
+    p90_hours = models.FloatField(null=True, blank=True)
+    frozen = models.BooleanField(default=False)
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["commitment", "period_kind", "period_start"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["commitment", "period_kind", "period_start"],
+                name="snapshot_one_per_commitment_period",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["period_kind", "period_start"], name="snapshot_period_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.commitment_id} {self.period_kind} {self.period_start} ({self.status})"
+
+
+class AlertKind(models.TextChoices):
+    DUE_SOON = "due_soon", "Due soon"
+    BREACH = "breach", "SLA breach"
+    COMMITMENT_RED = "commitment_red", "Commitment turned red"
+    ESCALATION = "escalation", "Escalation"
+
+
+class Channel(models.TextChoices):
+    IN_APP = "in_app", "In the app"
+    EMAIL = "email", "Email"
+    WEBHOOK = "webhook", "Organization webhook"
+
+
+# Channels a person chooses for themselves; the webhook is the organization's.
+PERSONAL_CHANNELS = (Channel.IN_APP, Channel.EMAIL)
+
+
+class Alert(models.Model):
+    """Something someone must hear about, recorded once; its deliveries say who and how.
+
+    Clock alerts (due soon, breach) are unique per clock and kind; commitment alerts
+    (turned red, escalation) per commitment, period, kind and escalation rule.
+    ``payload`` holds what the message needs (lead and commitment names, due time,
+    values), captured when the alert is raised, so every channel says the same.
+    """
+
+    kind = models.CharField(max_length=16, choices=AlertKind.choices)
+    clock = models.ForeignKey(
+        "sla.SlaClock", null=True, blank=True, on_delete=models.CASCADE, related_name="alerts"
+    )
+    lead = models.ForeignKey(
+        "leads.Lead", null=True, blank=True, on_delete=models.CASCADE, related_name="alerts"
+    )
+    commitment = models.ForeignKey(
+        "sla.Commitment", null=True, blank=True, on_delete=models.CASCADE, related_name="alerts"
+    )
+    escalation_rule = models.ForeignKey(
+        "sla.EscalationRule",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="alerts",
+    )
+    period_kind = models.CharField(max_length=8, choices=PeriodKind.choices, blank=True)
+    period_start = models.DateField(null=True, blank=True)
+    payload = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["clock", "kind"],
+                condition=Q(clock__isnull=False),
+                name="alert_once_per_clock_kind",
+            ),
+            models.UniqueConstraint(
+                fields=["commitment", "period_kind", "period_start", "kind", "escalation_rule"],
+                condition=Q(clock__isnull=True),
+                nulls_distinct=False,
+                name="alert_once_per_commitment_period_kind",
+            ),
+            models.CheckConstraint(
+                condition=Q(clock__isnull=False)
+                | (Q(commitment__isnull=False) & Q(period_start__isnull=False)),
+                name="alert_has_a_subject",
+            ),
+        ]
+        indexes = [models.Index(fields=["-created_at"], name="alert_created_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} alert {self.pk}"
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    DELIVERED = "delivered", "Delivered"
+    FAILED = "failed", "Failed (gave up)"
+    SKIPPED = "skipped", "Skipped"
+
+
+class EmailDigest(models.Model):
+    """One email to one person that carries every alert pending for them (at most one a minute).
+
+    The composition is fixed before sending (the deliveries point here) and ``key``
+    becomes the Message-ID, so a digest re-sent after a crash is the same message.
+    At most one unsent digest per person at a time (partial unique constraint).
+    """
+
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="alert_digests"
+    )
+    key = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["recipient"],
+                condition=Q(sent_at__isnull=True),
+                name="digest_one_unsent_per_recipient",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["recipient", "-sent_at"], name="digest_recipient_sent_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"digest {self.key} to {self.recipient_id}"
+
+
+class AlertDelivery(models.Model):
+    """The outbox row: one alert to one recipient over one channel (the webhook has none)."""
+
+    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="deliveries")
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="alert_deliveries",
+    )
+    status = models.CharField(
+        max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    # Sent with the webhook (X-Handoff-Delivery) so a receiver can drop a repeat.
+    key = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    digest = models.ForeignKey(
+        EmailDigest, null=True, blank=True, on_delete=models.SET_NULL, related_name="deliveries"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["alert", "channel", "recipient"],
+                nulls_distinct=False,
+                name="delivery_once_per_alert_channel_recipient",
+            ),
+        ]
+        indexes = [
+            # The delivery task's and the sweep's scan: small, only what is still owed.
+            models.Index(
+                fields=["channel", "next_attempt_at"],
+                condition=Q(status="pending"),
+                name="delivery_pending_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel} delivery of alert {self.alert_id} ({self.status})"
+
+
+class Notification(models.Model):
+    """An in-app notification: what the bell counts; unique per alert and person."""
+
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
+    )
+    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="notifications")
+    kind = models.CharField(max_length=16, choices=AlertKind.choices)
+    title = models.CharField(max_length=300)
+    body = models.TextField(blank=True)
+    url = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["alert", "recipient"], name="notification_once_per_alert_recipient"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["recipient", "-created_at"], name="notification_list_idx"),
+            # The bell's count on every page: only unread rows are in it.
+            models.Index(
+                fields=["recipient"],
+                condition=Q(read_at__isnull=True),
+                name="notification_unread_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def is_read(self) -> bool:
+        return self.read_at is not None
+
+
+class NotificationMute(models.Model):
+    """A person does not want one kind of alert over one channel."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_mutes"
+    )
+    kind = models.CharField(max_length=16, choices=AlertKind.choices)
+    channel = models.CharField(
+        max_length=8, choices=[(c.value, c.label) for c in PERSONAL_CHANNELS]
+    )
+
+    class Meta:
+        ordering = ["user", "kind", "channel"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "kind", "channel"], name="mute_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} mutes {self.kind} by {self.channel}"
+
+
+def default_webhook_kinds() -> list[str]:
+    # Due-soon warnings are for the rep; a channel of the whole team would drown in them.
+    return [AlertKind.BREACH, AlertKind.COMMITMENT_RED, AlertKind.ESCALATION]
+
+
+class AlertSettings(models.Model):
+    """The organization's alert settings (one row): due-soon share and the optional webhook."""
+
+    due_soon_share = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="Warn when this share of a clock's window is left (0.25 = 25 %); "
+        "empty = the COMPLIANCE_DUE_SOON_SHARE default",
+    )
+    webhook_url = models.URLField(max_length=500, blank=True)
+    # In clear on purpose: signing needs the secret itself (like leads.WebhookEndpoint).
+    webhook_secret = models.CharField(max_length=128, blank=True)
+    webhook_enabled = models.BooleanField(default=False)
+    webhook_kinds = models.JSONField(default=default_webhook_kinds, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        verbose_name_plural = "alert settings"
+        constraints = [
+            models.CheckConstraint(condition=Q(id=1), name="alertsettings_single_row"),
+            models.CheckConstraint(
+                condition=Q(due_soon_share__isnull=True)
+                | (Q(due_soon_share__gt=0) & Q(due_soon_share__lt=1)),
+                name="alertsettings_share_between_0_and_1",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return "alert settings"
+
+    @property
+    def webhook_is_on(self) -> bool:
+        return self.webhook_enabled and bool(self.webhook_url) and bool(self.webhook_secret)
+
+
+class WebhookAttempt(models.Model):
+    """One POST of a delivery to the organization webhook: the delivery log admins read."""
+
+    delivery = models.ForeignKey(
+        AlertDelivery, on_delete=models.CASCADE, related_name="attempts_log"
+    )
+    attempted_at = models.DateTimeField(default=timezone.now)
+    url = models.CharField(max_length=500)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    succeeded = models.BooleanField(default=False)
+    error = models.TextField(blank=True)
+    duration_ms = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-attempted_at", "-id"]
+        indexes = [models.Index(fields=["-attempted_at"], name="webhookattempt_time_idx")]
+
+    def __str__(self) -> str:
+        return f"webhook attempt {self.pk} ({self.status_code or self.error[:30]})"

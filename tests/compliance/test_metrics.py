@@ -3,7 +3,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from apps.compliance.metrics import (
@@ -31,6 +31,9 @@ from apps.compliance.metrics import (
     status_for,
 )
 from apps.compliance.periods import PeriodKind, period_for, period_starting
+
+# Generating cohorts takes a while on a busy CI machine: that is not what these test.
+LOADED_MACHINE = settings(suppress_health_check=[HealthCheck.too_slow], deadline=None)
 
 MET, MISSED, PENDING = Outcome.MET, Outcome.MISSED, Outcome.PENDING
 GREEN, YELLOW, RED, GREY = Status.GREEN, Status.YELLOW, Status.RED, Status.GREY
@@ -662,6 +665,7 @@ def rate_results(cohort: list[MqlFacts], as_of: datetime) -> list[MetricResult]:
     ]
 
 
+@LOADED_MACHINE
 @given(cohort=cohorts(), as_of=as_ofs)
 def test_rates_are_consistent_fractions(cohort, as_of):
     known = sum(f.mql_at <= as_of for f in cohort)
@@ -686,6 +690,7 @@ def test_rates_are_consistent_fractions(cohort, as_of):
         assert len(result.outcomes) == known
 
 
+@LOADED_MACHINE
 @given(cohort=cohorts(), earlier=as_ofs, later=as_ofs)
 def test_decided_outcomes_never_change_as_as_of_grows(cohort, earlier, later):
     earlier, later = min(earlier, later), max(earlier, later)
@@ -700,6 +705,7 @@ def test_decided_outcomes_never_change_as_as_of_grows(cohort, earlier, later):
     assert all(still[lead] is MET for lead, o in converted.items() if o is MET)
 
 
+@LOADED_MACHINE
 @given(cohort=cohorts(), as_of=as_ofs)
 def test_pending_only_while_the_deadline_is_ahead(cohort, as_of):
     for f in cohort:

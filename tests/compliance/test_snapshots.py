@@ -1,0 +1,242 @@
+"""Snapshots (refresh, freeze, recompute), commitments turning red, escalation episodes."""
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from django.core.management import call_command
+
+from apps.compliance import selectors, services
+from apps.compliance.models import Alert, AlertDelivery, ComplianceSnapshot
+from apps.compliance.periods import PeriodKind, following, period_starting
+from tests.compliance import factories as f
+
+WEEK = period_starting(PeriodKind.WEEK, date(2026, 3, 2), "UTC")
+MONDAY = WEEK.start + timedelta(hours=9)  # 09:00, when the 9-to-5 calendar opens
+
+
+@pytest.fixture
+def version(acme):
+    return f.signed_version(
+        effective_at=MONDAY - timedelta(days=60), commitments=(f.FIRST_CONTACT_4H, f.MQL_VOLUME)
+    )
+
+
+def _first_contact(version):
+    return version.commitments.get(metric="first_contact_time")
+
+
+def _mql(version, *, at, contact_after=None, owner=None):
+    lead = f.lead(owner=owner)
+    event = f.mql_event(lead=lead, at=at)
+    clock = f.clock(event=event, commitment=_first_contact(version))
+    if contact_after is not None:
+        f.touch(lead=lead, at=at + contact_after)
+    return clock
+
+
+def test_closed_period_is_frozen_as_of_its_end_and_never_changes_afterwards(version):
+    _mql(version, at=MONDAY, contact_after=timedelta(hours=1))
+    late = _mql(version, at=MONDAY + timedelta(days=4, hours=7))  # Friday 16:00, due Monday 12:00
+    now = WEEK.end + timedelta(hours=1)
+
+    services.snapshots_refresh(now=now)
+
+    snapshot = ComplianceSnapshot.objects.get(
+        commitment=_first_contact(version), period_kind="week", period_start=WEEK.first_day
+    )
+    assert (snapshot.frozen, snapshot.as_of) == (True, WEEK.end)
+    live = selectors.commitment_result(
+        commitment=_first_contact(version), period=WEEK, as_of=WEEK.end
+    )
+    assert (snapshot.value, snapshot.numerator, snapshot.pending) == (1.0, 1.0, 1)
+    assert (live.value, live.numerator, live.pending) == (1.0, 1.0, 1)
+
+    # Facts arriving later (the late clock missed) never rewrite the frozen record...
+    services.snapshots_refresh(now=late.due_at + timedelta(hours=1))
+    services.snapshots_recompute(first_day=WEEK.first_day, last_day=WEEK.last_day, now=now)
+    snapshot.refresh_from_db()
+    assert (snapshot.value, snapshot.pending, snapshot.as_of) == (1.0, 1, WEEK.end)
+
+    # ...unless history is explicitly recomputed (back-fill), still as of the period end.
+    f.touch(lead=late.lead, at=MONDAY + timedelta(days=4, hours=7, minutes=30))  # in the week
+    call_command(
+        "recompute_snapshots",
+        "--from",
+        "2026-03-02",
+        "--to",
+        "2026-03-08",
+        "--schema",
+        "acme",
+        "--include-frozen",
+    )
+    snapshot.refresh_from_db()
+    assert (snapshot.value, snapshot.numerator, snapshot.pending) == (1.0, 2.0, 0)
+
+
+def test_recompute_is_idempotent_and_covers_weeks_months_quarters(version):
+    _mql(version, at=MONDAY, contact_after=timedelta(hours=6))
+    now = datetime(2026, 4, 15, tzinfo=UTC)
+
+    services.snapshots_recompute(first_day=date(2026, 3, 1), last_day=date(2026, 3, 31), now=now)
+    first = {
+        (s.commitment_id, s.period_kind, s.period_start): (s.value, s.frozen, s.as_of)
+        for s in ComplianceSnapshot.objects.all()
+    }
+    services.snapshots_recompute(first_day=date(2026, 3, 1), last_day=date(2026, 3, 31), now=now)
+    second = {
+        (s.commitment_id, s.period_kind, s.period_start): (s.value, s.frozen, s.as_of)
+        for s in ComplianceSnapshot.objects.all()
+    }
+
+    assert first == second
+    kinds = {(kind, start) for _, kind, start in first}
+    # Weeks from 23 Feb (it overlaps 1 March) to 30 March, the month, Q1; all closed by 15 April.
+    assert {start for kind, start in kinds if kind == "week"} == {
+        date(2026, 2, 23) + timedelta(weeks=n) for n in range(6)
+    }
+    assert {(k, s) for k, s in kinds if k != "week"} == {
+        ("month", date(2026, 3, 1)),
+        ("quarter", date(2026, 1, 1)),
+    }
+    assert all(frozen for _, frozen, _ in first.values())
+
+
+def test_open_period_snapshots_refresh_each_sweep(version):
+    _mql(version, at=MONDAY)
+    services.snapshots_refresh(now=MONDAY + timedelta(hours=2))
+    services.snapshots_refresh(now=MONDAY + timedelta(hours=5))
+
+    snapshot = ComplianceSnapshot.objects.get(
+        commitment=_first_contact(version), period_kind="week", period_start=WEEK.first_day
+    )
+    assert (snapshot.frozen, snapshot.as_of) == (False, MONDAY + timedelta(hours=5))
+    assert (snapshot.value, snapshot.status) == (0.0, "red")
+
+
+def test_snapshot_and_live_numbers_are_the_same_for_the_same_moment(version):
+    for hours in (1, 5, 30):
+        _mql(version, at=MONDAY + timedelta(hours=hours), contact_after=timedelta(hours=hours % 7))
+    services.snapshots_refresh(now=WEEK.end + timedelta(minutes=5))
+
+    from_snapshots = selectors.compliance_for_period(period=WEEK, with_outcomes=False)
+    live = selectors.compliance_for_period(period=WEEK, as_of=WEEK.end, with_outcomes=False)
+
+    mine = {version.commitments.get(metric=m).pk for m in ("first_contact_time", "mql_volume")}
+    snap = {r.commitment.pk: r for r in from_snapshots if r.commitment.pk in mine}
+    assert {r.source for r in snap.values()} == {"snapshot"}
+    for item in live:
+        if item.commitment.pk in mine:
+            stored = snap[item.commitment.pk]
+            assert stored.as_of == item.as_of == WEEK.end
+            assert stored.result == item.result
+
+
+# --- turned red -----------------------------------------------------------------------------
+
+
+def test_a_red_commitment_tells_the_owner_team_leader_once_per_period(version, make_user):
+    leader = make_user("sales_leader")
+    marketing_leader = make_user("marketing_leader")
+    _mql(version, at=MONDAY)
+    now = MONDAY + timedelta(hours=5)
+    services.snapshots_refresh(now=now)
+
+    first = services.commitments_red_alert(now=now)
+    second = services.commitments_red_alert(now=now + timedelta(minutes=1))
+
+    # First contact (sales: 0 of 1 on time) and volume (marketing: 1 MQL where 4.7 were due
+    # by Monday 14:00) are both red.
+    assert (first["alerts"], second["alerts"]) == (2, 0)
+    recipients = {
+        alert.commitment.metric: set(alert.deliveries.values_list("recipient_id", flat=True))
+        for alert in Alert.objects.filter(kind="commitment_red")
+    }
+    assert recipients == {"first_contact_time": {leader.pk}, "mql_volume": {marketing_leader.pk}}
+    assert AlertDelivery.objects.count() == 4
+
+
+def test_a_volume_behind_by_less_than_one_mql_is_not_announced(version, make_user):
+    make_user("marketing_leader")
+    early = WEEK.start + timedelta(hours=2)  # 70/week pro-rated: 0.83 MQL expected, 0 is "red"
+    services.snapshots_refresh(now=early)
+    assert services.commitments_red_alert(now=early)["alerts"] == 0
+
+    noon_tuesday = WEEK.start + timedelta(days=1, hours=12)  # 15 expected, yellow from 12
+    services.snapshots_refresh(now=noon_tuesday)
+    assert services.commitments_red_alert(now=noon_tuesday)["alerts"] == 1
+
+
+# --- escalation ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def escalating(acme):
+    draft = f.draft_version(effective_at=MONDAY - timedelta(days=120))
+    commitment = draft.commitments.get()
+    rule = f.escalation_rule(commitment=commitment, threshold=0.8, periods=2)
+    f.sign(draft)
+    return commitment, rule
+
+
+def _frozen_weeks(commitment, values, *, first=date(2026, 1, 5)):
+    period = period_starting(PeriodKind.WEEK, first, "UTC")
+    for value in values:
+        ComplianceSnapshot.objects.update_or_create(
+            commitment=commitment,
+            period_kind="week",
+            period_start=period.first_day,
+            defaults={
+                "starts_at": period.start,
+                "ends_at": period.end,
+                "as_of": period.end,
+                "value": value,
+                "numerator": 0,
+                "denominator": 1,
+                "target": 0.8,
+                "yellow_threshold": 0.6,
+                "status": "red",
+                "frozen": True,
+                "computed_at": period.end,
+            },
+        )
+        period = following(period)
+    return period  # the first week not recorded
+
+
+def test_escalation_fires_after_exactly_k_closed_periods_once_per_episode(escalating, make_user):
+    commitment, rule = escalating
+    executive = make_user("executive")
+
+    week = _frozen_weeks(commitment, [0.9, 0.7])
+    assert services.escalations_evaluate(now=week.start + timedelta(hours=1))["alerts"] == 0
+
+    week = _frozen_weeks(commitment, [0.9, 0.7, 0.6])
+    report = services.escalations_evaluate(now=week.start + timedelta(hours=1))
+    assert report["alerts"] == 1
+    alert = Alert.objects.get(kind="escalation")
+    assert (alert.escalation_rule, alert.period_start) == (rule, date(2026, 1, 19))
+    assert alert.payload["values"] == [0.7, 0.6]
+    assert list(alert.deliveries.values_list("recipient_id", "channel").order_by("channel")) == [
+        (executive.pk, "email"),
+        (executive.pk, "in_app"),
+    ]
+
+    # The same episode going on, and evaluating again, fire nothing more.
+    week = _frozen_weeks(commitment, [0.9, 0.7, 0.6, 0.5])
+    assert services.escalations_evaluate(now=week.start + timedelta(hours=1))["alerts"] == 0
+    assert services.escalations_evaluate(now=week.start + timedelta(hours=2))["alerts"] == 0
+
+    # Recovery then two low weeks again: a new episode.
+    week = _frozen_weeks(commitment, [0.9, 0.7, 0.6, 0.5, 0.85, 0.7, 0.75])
+    assert services.escalations_evaluate(now=week.start + timedelta(hours=1))["alerts"] == 1
+    assert Alert.objects.filter(kind="escalation").count() == 2
+
+
+def test_a_week_without_data_breaks_the_run_and_old_episodes_are_not_paged(escalating):
+    commitment, _ = escalating
+    week = _frozen_weeks(commitment, [0.7, None, 0.7])
+    assert services.escalations_evaluate(now=week.start + timedelta(hours=1))["alerts"] == 0
+
+    # An episode found in back-filled history long ago is not sent now.
+    week = _frozen_weeks(commitment, [0.7, 0.7, 0.9, 0.9, 0.9, 0.9])
+    assert services.escalations_evaluate(now=week.start + timedelta(hours=1))["alerts"] == 0
