@@ -1,0 +1,780 @@
+"""Plotly figures of the dashboards, built from plain data.
+
+Pure module: no ORM, no request, no settings. Every builder takes frozen dataclasses
+(the selectors fill them) and returns a ``plotly.graph_objects.Figure``. Every
+clickable element carries its drill-down link in ``customdata`` (one URL string per
+point); static/dashboards/charts.js follows it on ``plotly_click``. Views serialize
+the figures with ``fig.to_json()``; plotly.js itself is served from static files.
+
+Colour is never the only signal: bars carry their numbers as text, status markers
+also differ by symbol, and the SLA / target lines are labelled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+import plotly.graph_objects as go
+
+from apps.dashboards.calculations import COVERAGE_BAND, coverage_ratio, pareto_cumulative, rate
+
+__all__ = [
+    "CountBar",
+    "CoveragePoint",
+    "FunnelStage",
+    "HourBin",
+    "RateBar",
+    "ReasonBar",
+    "RepBar",
+    "RevenuePoint",
+    "TrendPoint",
+    "VolumePoint",
+    "compliance_trend",
+    "conversion_bars",
+    "first_contact_distribution",
+    "funnel",
+    "mql_volume",
+    "pipeline_coverage",
+    "rejection_pareto",
+    "rep_compliance",
+    "revenue_by_source",
+    "sparkline",
+    "speed_to_lead",
+]
+
+INK = "#1d2330"
+MUTED = "#5b6475"
+BRAND = "#2454d6"
+STATUS_COLOURS = {"green": "#1e7d3b", "yellow": "#b07400", "red": "#b3261e", "grey": "#8a93a3"}
+# Marker shape per status, so a colour-blind reader (or a grey-scale print) still tells them apart.
+STATUS_SYMBOLS = {"green": "circle", "yellow": "diamond", "red": "x", "grey": "circle-open"}
+SOURCE_PALETTE = (
+    "#2454d6",
+    "#1e7d3b",
+    "#b07400",
+    "#7b3fb3",
+    "#b3261e",
+    "#0f7f86",
+    "#5b6475",
+    "#c2559c",
+)
+
+
+# --- inputs -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HourBin:
+    """One bar of the time-to-first-contact distribution: [lower, upper) business hours."""
+
+    label: str
+    lower: float
+    upper: float | None  # None: open-ended last bin
+    count: int
+    link: str | None = None
+
+
+@dataclass(frozen=True)
+class TrendPoint:
+    """One period of a commitment: its value (fraction, count or ratio) and RAG status."""
+
+    label: str
+    value: float | None
+    status: str
+    link: str | None = None
+    numerator: float | None = None
+    denominator: float | None = None
+
+
+@dataclass(frozen=True)
+class VolumePoint:
+    """MQLs of one period against its (pro-rated when the period is still open) target."""
+
+    label: str
+    count: int
+    target: float | None = None
+    is_open: bool = False
+    link: str | None = None
+
+
+@dataclass(frozen=True)
+class RateBar:
+    """A conversion: numerator of denominator (e.g. MQLs that became SQL) for one category."""
+
+    label: str
+    numerator: int
+    denominator: int
+    link: str | None = None
+
+    @property
+    def value(self) -> float | None:
+        return rate(self.numerator, self.denominator)
+
+
+@dataclass(frozen=True)
+class CountBar:
+    label: str
+    count: int
+    link: str | None = None
+
+
+@dataclass(frozen=True)
+class FunnelStage:
+    """Leads that reached a stage; ``median_days`` is the median time spent before the next one."""
+
+    label: str
+    count: int
+    median_days: float | None = None
+    link: str | None = None
+
+
+@dataclass(frozen=True)
+class ReasonBar:
+    """Rejections with one reason code from one source."""
+
+    reason: str
+    source: str
+    count: int
+    link: str | None = None
+
+
+@dataclass(frozen=True)
+class RepBar:
+    """One rep's result on one clock metric: met of met + missed (pending left out)."""
+
+    rep: str
+    metric: str
+    met: int
+    missed: int
+    pending: int = 0
+    link: str | None = None
+
+    @property
+    def value(self) -> float | None:
+        return rate(self.met, self.met + self.missed)
+
+
+@dataclass(frozen=True)
+class CoveragePoint:
+    """Open pipeline expected to close in one quarter against its revenue target."""
+
+    label: str
+    amount: Decimal
+    revenue_target: Decimal | None
+    link: str | None = None
+
+    @property
+    def ratio(self) -> float | None:
+        return coverage_ratio(self.amount, self.revenue_target)
+
+
+@dataclass(frozen=True)
+class RevenuePoint:
+    """Deals closed from one source/channel: won amount and won / lost counts."""
+
+    label: str
+    won_amount: Decimal
+    won: int
+    lost: int
+    link: str | None = None
+
+    @property
+    def win_rate(self) -> float | None:
+        return rate(self.won, self.won + self.lost)
+
+
+# --- builders ---------------------------------------------------------------------------
+#
+# Each builder assembles plain trace and layout dicts and hands them to go.Figure once:
+# plotly validates a figure in one pass that way, several times faster than a chain of
+# update_layout / add_shape calls (which matters with a dozen figures per page).
+
+
+def first_contact_distribution(
+    bins: Sequence[HourBin],
+    *,
+    sla_hours: float | None,
+    clock: str = "business",
+    median_hours: float | None = None,
+    p90_hours: float | None = None,
+) -> go.Figure:
+    """Bars of MQLs per time-to-first-contact bin (business hours) with the SLA line."""
+    within = [b.upper is not None and sla_hours is not None and b.upper <= sla_hours for b in bins]
+    bars = {
+        "type": "bar",
+        "x": [b.label for b in bins],
+        "y": [b.count for b in bins],
+        "text": [str(b.count) for b in bins],
+        "textposition": "outside",
+        "cliponaxis": False,
+        "marker": {"color": [STATUS_COLOURS["green"] if ok else BRAND for ok in within]},
+        "customdata": [b.link for b in bins],
+        "hovertemplate": "%{x}: %{y} MQLs<extra></extra>",
+        "name": "MQLs",
+    }
+    subtitle = []
+    if median_hours is not None:
+        subtitle.append(f"median {median_hours:.1f} h")
+    if p90_hours is not None:
+        subtitle.append(f"p90 {p90_hours:.1f} h")
+    layout = _layout(
+        title=f"Time to first contact ({clock} hours)",
+        subtitle=" · ".join(subtitle),
+        yaxis_title="MQLs",
+    )
+    if sla_hours is not None:
+        # Category axis: bar i is centred on i, so the edge between bins sits at i - 0.5.
+        edge_index = next((i for i, b in enumerate(bins) if b.lower >= sla_hours), len(bins))
+        x = edge_index - 0.5
+        layout["shapes"] = [
+            {
+                "type": "line",
+                "x0": x,
+                "x1": x,
+                "y0": 0,
+                "y1": 1,
+                "yref": "paper",
+                "line": {"color": STATUS_COLOURS["red"], "width": 2, "dash": "dash"},
+            }
+        ]
+        layout["annotations"] = [
+            {
+                "x": x,
+                "y": 1,
+                "yref": "paper",
+                "text": f"SLA {sla_hours:g} {clock} h",
+                "showarrow": False,
+                "xanchor": "left",
+                "yanchor": "bottom",
+                "font": {"color": STATUS_COLOURS["red"]},
+            }
+        ]
+    return go.Figure(data=[bars], layout=layout)
+
+
+def compliance_trend(
+    points: Sequence[TrendPoint],
+    *,
+    target: float,
+    yellow_threshold: float,
+    title: str,
+    subtitle: str = "",
+    unit: str = "rate",
+) -> go.Figure:
+    """A commitment's value per period against its target and yellow threshold lines."""
+    # Every point labelled while they fit; beyond 8, only the latest (hover has the rest).
+    labels = [
+        _format(p.value, unit) if len(points) <= 8 or i == len(points) - 1 else ""
+        for i, p in enumerate(points)
+    ]
+    values = {
+        "type": "scatter",
+        "x": [p.label for p in points],
+        "y": [_scaled(p.value, unit) for p in points],
+        "mode": "lines+markers+text",
+        "text": labels,
+        "textposition": "top center",
+        "line": {"color": INK, "width": 2},
+        "marker": {
+            "size": 12,
+            "color": [STATUS_COLOURS.get(p.status, MUTED) for p in points],
+            "symbol": [STATUS_SYMBOLS.get(p.status, "circle") for p in points],
+            "line": {"width": 1, "color": INK},
+        },
+        "customdata": [p.link for p in points],
+        "hovertext": [_trend_hover(p, unit) for p in points],
+        "hoverinfo": "text",
+        "name": title,
+        "connectgaps": False,
+    }
+    data = [values]
+    layout = _layout(title=title, subtitle=subtitle, yaxis_title=_unit_title(unit))
+    layout["annotations"] = []
+    for value, name, status, dash in (
+        (target, f"Target {_format(target, unit)}", "green", "dash"),
+        (yellow_threshold, f"Yellow threshold {_format(yellow_threshold, unit)}", "yellow", "dot"),
+    ):
+        if not points:
+            continue
+        y = _scaled(value, unit)
+        data.append(
+            {
+                "type": "scatter",
+                "x": [p.label for p in points],
+                "y": [y] * len(points),
+                "mode": "lines",
+                "line": {"color": STATUS_COLOURS[status], "dash": dash, "width": 2},
+                "name": name,
+                "hoverinfo": "skip",
+                "showlegend": False,
+            }
+        )
+        # Labelled at the line's right end rather than in a legend: the words sit by the line.
+        layout["annotations"].append(
+            {
+                "x": 1,
+                "xref": "paper",
+                "y": y,
+                "text": name,
+                "showarrow": False,
+                "xanchor": "right",
+                "yanchor": "bottom",
+                "font": {"size": 12, "color": STATUS_COLOURS[status]},
+            }
+        )
+    if unit == "rate":
+        layout["yaxis"].update(range=[0, 105], ticksuffix="%")
+    return go.Figure(data=data, layout=layout)
+
+
+def mql_volume(points: Sequence[VolumePoint], *, title: str = "MQL volume") -> go.Figure:
+    """MQLs per period (bars) against the target (pro-rated for the open period)."""
+    data = [
+        {
+            "type": "bar",
+            "x": [p.label for p in points],
+            "y": [p.count for p in points],
+            "text": [str(p.count) for p in points],
+            "textposition": "outside",
+            "cliponaxis": False,
+            "marker": {"color": [BRAND if not p.is_open else "#8fa8ea" for p in points]},
+            "customdata": [p.link for p in points],
+            "hovertemplate": "%{x}: %{y} MQLs<extra></extra>",
+            "name": "MQLs",
+        }
+    ]
+    if any(p.target is not None for p in points):
+        data.append(
+            {
+                "type": "scatter",
+                "x": [p.label for p in points],
+                "y": [p.target for p in points],
+                "mode": "lines+markers",
+                "line": {"color": STATUS_COLOURS["green"], "dash": "dash", "shape": "hvh"},
+                "marker": {"symbol": "line-ew-open", "size": 14},
+                "name": "Target (pro-rated while open)",
+                "hovertemplate": "target %{y:.0f}<extra></extra>",
+                "customdata": [p.link for p in points],
+            }
+        )
+    return go.Figure(data=data, layout=_layout(title=title, yaxis_title="MQLs", showlegend=True))
+
+
+def conversion_bars(
+    bars: Sequence[RateBar],
+    *,
+    title: str,
+    subtitle: str = "",
+    horizontal: bool = False,
+) -> go.Figure:
+    """Conversion rate per category (week, source, campaign…) with "n of N" on every bar."""
+    trace, layout = _conversion_parts(bars, title=title, subtitle=subtitle, horizontal=horizontal)
+    return go.Figure(data=[trace], layout=layout)
+
+
+def _conversion_parts(
+    bars: Sequence[RateBar], *, title: str, subtitle: str, horizontal: bool
+) -> tuple[dict, dict]:
+    values = [_scaled(b.value, "rate") for b in bars]
+    # Vertical bars are narrow: the counts go on a second line.
+    joiner = " " if horizontal else "<br>"
+    text = [f"{_format(b.value, 'rate')}{joiner}({b.numerator} of {b.denominator})" for b in bars]
+    labels = [b.label for b in bars]
+    trace = {
+        "type": "bar",
+        "x": values if horizontal else labels,
+        "y": labels if horizontal else values,
+        "orientation": "h" if horizontal else "v",
+        "text": text,
+        # Outside, so a 0 % bar still says "0% (0 of 4)" instead of vanishing.
+        "textposition": "outside",
+        "cliponaxis": False,
+        "marker": {"color": BRAND},
+        "customdata": [b.link for b in bars],
+        "hovertemplate": "%{text}<extra></extra>",
+        "name": "conversion",
+    }
+    layout = _layout(title=title, subtitle=subtitle)
+    rate_axis = {"range": [0, 105], "ticksuffix": "%"}
+    if horizontal:
+        # Room on the right for the "100% (n of N)" label of a full bar.
+        ticks = [0, 25, 50, 75, 100]
+        layout["xaxis"] = {
+            "range": [0, 135],
+            "tickvals": ticks,
+            "ticktext": [f"{t}%" for t in ticks],
+        }
+        layout["yaxis"].update(autorange="reversed")
+        layout["height"] = max(320, 60 + 34 * len(bars))
+    else:
+        layout["yaxis"].update(rate_axis)
+    return trace, layout
+
+
+def speed_to_lead(bars: Sequence[RateBar]) -> go.Figure:
+    """MQL→SQL conversion by first-contact bucket (< 5 min … later, none): the speed-to-lead curve."""
+    trace, layout = _conversion_parts(
+        bars,
+        title="Speed to lead",
+        subtitle="MQL → SQL by time from MQL to first contact",
+        horizontal=False,
+    )
+    curve = {
+        "type": "scatter",
+        "x": [b.label for b in bars],
+        "y": [_scaled(b.value, "rate") for b in bars],
+        "mode": "lines+markers",
+        "line": {"color": INK, "width": 2},
+        "marker": {"size": 9},
+        "customdata": [b.link for b in bars],
+        "hoverinfo": "skip",
+        "name": "curve",
+        "showlegend": False,
+    }
+    layout["xaxis"] = {"title": {"text": "First contact after MQL (calendar time)"}}
+    return go.Figure(data=[trace, curve], layout=layout)
+
+
+def funnel(
+    stages: Sequence[FunnelStage], *, title: str = "Funnel", subtitle: str = ""
+) -> go.Figure:
+    """Lead → MQL → SQL → opportunity → won: counts, conversion from the previous stage and
+    the median time spent in each stage."""
+    text = []
+    for i, stage in enumerate(stages):
+        parts = [f"{stage.count}"]
+        if i > 0:
+            conversion = rate(stage.count, stages[i - 1].count)
+            parts.append(f"{_format(conversion, 'rate')} of {stages[i - 1].label}")
+        if stage.median_days is not None:
+            parts.append(f"median {stage.median_days:.1f} d in stage")
+        text.append(" · ".join(parts))
+    palette = [BRAND, "#3a66dc", "#5079e2", "#6b8fe8", STATUS_COLOURS["green"]]
+    trace = {
+        "type": "funnel",
+        "y": [s.label for s in stages],
+        "x": [s.count for s in stages],
+        "text": text,
+        "textinfo": "text",
+        "marker": {"color": palette[: len(stages)]},
+        "customdata": [s.link for s in stages],
+        "hovertemplate": "%{y}: %{text}<extra></extra>",
+        "connector": {"line": {"color": MUTED}},
+    }
+    return go.Figure(data=[trace], layout=_layout(title=title, subtitle=subtitle))
+
+
+def rejection_pareto(
+    bars: Sequence[ReasonBar], *, title: str = "Rejection reasons (Pareto, by source)"
+) -> go.Figure:
+    """Stacked bars of rejections per reason (sorted by total, descending), one colour per source,
+    with the cumulative share of all rejections on the right axis."""
+    totals: dict[str, int] = {}
+    for bar in bars:
+        totals[bar.reason] = totals.get(bar.reason, 0) + bar.count
+    reasons = sorted(totals, key=lambda r: (-totals[r], r))
+    sources = sorted({bar.source for bar in bars})
+    by_key = {(bar.reason, bar.source): bar for bar in bars}
+    data = []
+    for index, source in enumerate(sources):
+        cells = [by_key.get((reason, source)) for reason in reasons]
+        data.append(
+            {
+                "type": "bar",
+                "x": reasons,
+                "y": [c.count if c else 0 for c in cells],
+                "name": source or "(no source)",
+                "marker": {"color": SOURCE_PALETTE[index % len(SOURCE_PALETTE)]},
+                "customdata": [c.link if c else None for c in cells],
+                "hovertemplate": "%{x} · " + (source or "(no source)") + ": %{y}<extra></extra>",
+            }
+        )
+    cumulative = pareto_cumulative([totals[r] for r in reasons])
+    data.append(
+        {
+            "type": "scatter",
+            "x": reasons,
+            "y": [c * 100 for c in cumulative],
+            "yaxis": "y2",
+            "mode": "lines+markers+text",
+            "text": [f"{c:.0%}" for c in cumulative],
+            "textposition": "bottom right",
+            "line": {"color": INK},
+            "name": "Cumulative share",
+            "hoverinfo": "skip",
+        }
+    )
+    layout = _layout(title=title, yaxis_title="Rejections", showlegend=True)
+    layout["barmode"] = "stack"
+    layout["yaxis2"] = {
+        "overlaying": "y",
+        "side": "right",
+        "range": [0, 110],
+        "ticksuffix": "%",
+        "showgrid": False,
+    }
+    return go.Figure(data=data, layout=layout)
+
+
+def rep_compliance(bars: Sequence[RepBar], *, title: str = "Compliance per rep") -> go.Figure:
+    """Horizontal grouped bars per rep and clock metric, reps ranked by their overall rate."""
+    overall: dict[str, tuple[int, int]] = {}
+    for bar in bars:
+        met, total = overall.get(bar.rep, (0, 0))
+        overall[bar.rep] = (met + bar.met, total + bar.met + bar.missed)
+    reps = sorted(overall, key=lambda r: (-(rate(*overall[r]) or -1.0), r))
+    metrics = list(dict.fromkeys(bar.metric for bar in bars))
+    by_key = {(bar.rep, bar.metric): bar for bar in bars}
+    data = []
+    for index, metric in enumerate(metrics):
+        cells = [by_key.get((rep, metric)) for rep in reps]
+        data.append(
+            {
+                "type": "bar",
+                "y": reps,
+                "x": [_scaled(c.value, "rate") if c else None for c in cells],
+                "orientation": "h",
+                "name": metric,
+                "marker": {"color": SOURCE_PALETTE[index % len(SOURCE_PALETTE)]},
+                "text": [
+                    f"{_format(c.value, 'rate')} ({c.met} of {c.met + c.missed})" if c else ""
+                    for c in cells
+                ],
+                "textposition": "auto",
+                "customdata": [c.link if c else None for c in cells],
+                "hovertemplate": "%{y} · " + metric + ": %{text}<extra></extra>",
+            }
+        )
+    layout = _layout(title=title, showlegend=True)
+    layout["barmode"] = "group"
+    layout["height"] = max(320, 100 + 28 * len(reps) * max(len(metrics), 1))
+    layout["xaxis"] = {"range": [0, 105], "ticksuffix": "%"}
+    layout["yaxis"].update(autorange="reversed")
+    return go.Figure(data=data, layout=layout)
+
+
+def pipeline_coverage(
+    points: Sequence[CoveragePoint], *, band: tuple[float, float] = COVERAGE_BAND
+) -> go.Figure:
+    """Coverage ratio per quarter (open pipeline ÷ revenue target) against the healthy 3x–4x band."""
+    ratios = [p.ratio for p in points]
+    trace = {
+        "type": "bar",
+        "x": [p.label for p in points],
+        "y": ratios,
+        "text": [
+            (f"{r:.1f}x" if r is not None else "no target") + f" ({_money(p.amount)})"
+            for p, r in zip(points, ratios, strict=True)
+        ],
+        "textposition": "outside",
+        "cliponaxis": False,
+        "marker": {"color": [_coverage_colour(r, band) for r in ratios]},
+        "customdata": [p.link for p in points],
+        "hovertemplate": "%{x}: %{text}<extra></extra>",
+        "name": "coverage",
+    }
+    low, high = band
+    layout = _layout(title="Pipeline coverage", yaxis_title="× revenue target")
+    layout["shapes"] = [
+        {
+            "type": "rect",
+            "xref": "paper",
+            "x0": 0,
+            "x1": 1,
+            "y0": low,
+            "y1": high,
+            "fillcolor": STATUS_COLOURS["green"],
+            "opacity": 0.12,
+            "line": {"width": 0},
+            "layer": "below",
+        }
+    ]
+    layout["annotations"] = [
+        {
+            "xref": "paper",
+            "x": 0,
+            "y": high,
+            "text": f"healthy {low:g}x–{high:g}x",
+            "showarrow": False,
+            "xanchor": "left",
+            "yanchor": "top",
+            "font": {"color": STATUS_COLOURS["green"]},
+        }
+    ]
+    top = max([r for r in ratios if r is not None] + [high]) * 1.2
+    layout["yaxis"].update(range=[0, top], ticksuffix="x")
+    return go.Figure(data=[trace], layout=layout)
+
+
+def revenue_by_source(points: Sequence[RevenuePoint]) -> go.Figure:
+    """Won revenue per source/channel (bars) and win rate (markers, right axis)."""
+    labels = [p.label or "(no source)" for p in points]
+    data = [
+        {
+            "type": "bar",
+            "x": labels,
+            "y": [float(p.won_amount) for p in points],
+            "text": [_money(p.won_amount) for p in points],
+            "textposition": "outside",
+            "cliponaxis": False,
+            "marker": {"color": BRAND},
+            "customdata": [p.link for p in points],
+            "hovertemplate": "%{x}: %{text} won<extra></extra>",
+            "name": "Won revenue",
+        },
+        {
+            "type": "scatter",
+            "x": labels,
+            "y": [_scaled(p.win_rate, "rate") for p in points],
+            "yaxis": "y2",
+            "mode": "markers+text",
+            "text": [
+                f"{_format(p.win_rate, 'rate')} win ({p.won} of {p.won + p.lost})" for p in points
+            ],
+            "textposition": "top center",
+            "marker": {"size": 12, "symbol": "diamond", "color": STATUS_COLOURS["green"]},
+            "customdata": [p.link for p in points],
+            "hoverinfo": "text",
+            "name": "Win rate",
+        },
+    ]
+    layout = _layout(
+        title="Win rate and revenue by source", yaxis_title="Won revenue", showlegend=True
+    )
+    layout["yaxis2"] = {
+        "overlaying": "y",
+        "side": "right",
+        "range": [0, 110],
+        "ticksuffix": "%",
+        "showgrid": False,
+    }
+    return go.Figure(data=data, layout=layout)
+
+
+def sparkline(
+    points: Sequence[TrendPoint], *, target: float | None = None, unit: str = "rate"
+) -> go.Figure:
+    """A tiny line of the last periods for a scorecard tile; markers show each period's status."""
+    line = {
+        "type": "scatter",
+        "x": [p.label for p in points],
+        "y": [_scaled(p.value, unit) for p in points],
+        "mode": "lines+markers",
+        "line": {"color": MUTED, "width": 2},
+        "marker": {
+            "size": 7,
+            "color": [STATUS_COLOURS.get(p.status, MUTED) for p in points],
+            "symbol": [STATUS_SYMBOLS.get(p.status, "circle") for p in points],
+        },
+        "customdata": [p.link for p in points],
+        "hovertext": [_trend_hover(p, unit) for p in points],
+        "hoverinfo": "text",
+        "connectgaps": False,
+    }
+    layout = {
+        "height": 60,
+        "margin": {"l": 2, "r": 2, "t": 4, "b": 4},
+        "showlegend": False,
+        "paper_bgcolor": "rgba(0,0,0,0)",
+        "plot_bgcolor": "rgba(0,0,0,0)",
+        "xaxis": {"visible": False, "fixedrange": True},
+        "yaxis": {"visible": False, "fixedrange": True},
+    }
+    if target is not None and points:
+        layout["shapes"] = [
+            {
+                "type": "line",
+                "xref": "paper",
+                "x0": 0,
+                "x1": 1,
+                "y0": _scaled(target, unit),
+                "y1": _scaled(target, unit),
+                "line": {"color": STATUS_COLOURS["green"], "dash": "dot", "width": 1},
+            }
+        ]
+    return go.Figure(data=[line], layout=layout)
+
+
+# --- internals --------------------------------------------------------------------------
+
+
+def _layout(
+    *,
+    title: str,
+    yaxis_title: str | None = None,
+    showlegend: bool = False,
+    subtitle: str = "",
+) -> dict:
+    """The shared layout: readable type, room for a legend above the plot, white background."""
+    heading: dict = {"text": title, "x": 0, "xanchor": "left", "font": {"size": 17}}
+    if subtitle:
+        heading["subtitle"] = {"text": subtitle, "font": {"size": 13, "color": MUTED}}
+    yaxis: dict = {"gridcolor": "#e6e9ef", "zerolinecolor": "#c5ccd8"}
+    if yaxis_title:
+        yaxis["title"] = {"text": yaxis_title}
+    return {
+        "title": heading,
+        "font": {
+            "family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif",
+            "size": 14,
+            "color": INK,
+        },
+        "margin": {"l": 56, "r": 40, "t": 84 if showlegend or subtitle else 56, "b": 56},
+        "height": 400,
+        "showlegend": showlegend,
+        # Above the plot, right-aligned: clear of rotated tick labels.
+        "legend": {"orientation": "h", "x": 1, "xanchor": "right", "y": 1.02, "yanchor": "bottom"},
+        "paper_bgcolor": "#ffffff",
+        "plot_bgcolor": "#ffffff",
+        "hoverlabel": {"font": {"size": 14}},
+        "clickmode": "event",
+        "yaxis": yaxis,
+    }
+
+
+def _scaled(value: float | None, unit: str) -> float | None:
+    if value is None:
+        return None
+    return round(value * 100, 2) if unit == "rate" else value
+
+
+def _format(value: float | None, unit: str) -> str:
+    if value is None:
+        return "no data"
+    if unit == "rate":
+        return f"{value * 100:.0f}%"
+    if unit == "ratio":
+        return f"{value:.1f}x"
+    return f"{value:,.0f}"
+
+
+def _unit_title(unit: str) -> str:
+    return {"rate": "Share of MQLs", "ratio": "× revenue target"}.get(unit, "Count")
+
+
+def _trend_hover(point: TrendPoint, unit: str) -> str:
+    text = f"{point.label}: {_format(point.value, unit)} ({point.status})"
+    if point.numerator is not None and point.denominator is not None and unit == "rate":
+        text += f" — {point.numerator:.0f} of {point.denominator:.0f}"
+    return text
+
+
+def _coverage_colour(ratio: float | None, band: tuple[float, float]) -> str:
+    if ratio is None:
+        return STATUS_COLOURS["grey"]
+    if ratio >= band[0]:
+        return STATUS_COLOURS["green"]
+    return STATUS_COLOURS["yellow"] if ratio >= band[0] * 0.75 else STATUS_COLOURS["red"]
+
+
+def _money(amount: Decimal | float | None) -> str:
+    if amount is None:
+        return "–"
+    value = float(amount)
+    if abs(value) >= 1_000_000:
+        return f"{value / 1_000_000:.1f}M"
+    if abs(value) >= 10_000:
+        return f"{value / 1_000:.0f}k"
+    return f"{value:,.0f}"

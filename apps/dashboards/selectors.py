@@ -1,0 +1,1244 @@
+"""Reads of the dashboards: the scorecard, chart data, drill-down lists.
+
+Compliance numbers come from the compliance engine (apps.compliance.selectors: live
+set-based SQL or its snapshots); everything else is a set-based aggregate: each
+function runs a fixed number of queries whatever the number of leads, and returns
+plain dataclasses for apps/dashboards/charts.py. Every point carries the drill-down
+link to the leads it counts, built from the same filter the aggregate used, so a
+list always matches its number.
+
+Cohorts are the engine's: MQL events of kind "mql" whose ``qualified_at`` falls in
+the period (a lead that qualified twice counts twice in the numbers and once in a
+list of leads), converted when the lead reached SQL at or after that MQL.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from types import MappingProxyType
+
+from django.db.models import (
+    Aggregate,
+    Avg,
+    Case,
+    CharField,
+    Count,
+    Exists,
+    F,
+    FloatField,
+    Func,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import TruncQuarter
+from django.http import Http404
+
+from apps.compliance import metrics
+from apps.compliance import selectors as compliance
+from apps.compliance.metrics import MetricResult, Outcome, Status
+from apps.compliance.periods import (
+    Period,
+    PeriodKind,
+    elapsed_share,
+    following,
+    period_for,
+    previous,
+)
+from apps.dashboards import calculations, charts, tiles
+from apps.dashboards.models import MarketingSpend
+from apps.dashboards.scope import Scope
+from apps.dashboards.slices import CommitmentSlice, LeadSlice, drilldown_url, slice_from_params
+from apps.dispositions.models import Disposition
+from apps.leads.models import Activity, Lead, Stage, StageChange
+from apps.mql.models import MqlEvent
+from apps.sla.models import ClockKind, ClockState, Commitment, SlaClock, Team
+
+__all__ = [
+    "CLOCK_METRIC_LABELS",
+    "RESPONSE_LIMITS",
+    "ChartData",
+    "Scorecard",
+    "campaign_snapshot",
+    "commitment_history",
+    "commitment_period",
+    "commitment_slice_queryset",
+    "compliance_results",
+    "drilldown",
+    "first_contact_bins",
+    "funnel_stages",
+    "lead_slice_queryset",
+    "marketing_spend_list",
+    "mql_to_sql_by",
+    "mql_to_sql_by_period",
+    "mql_volume_points",
+    "open_pipeline",
+    "organization_timezone",
+    "pipeline_at_risk",
+    "pipeline_coverage_points",
+    "rejection_reasons",
+    "rep_compliance",
+    "revenue_by_source",
+    "scorecard",
+    "source_list",
+    "speed_to_lead",
+    "spend_by_channel",
+]
+
+CLOCK_METRIC_LABELS = {
+    "first_contact_time": "First contact",
+    "follow_up_cadence": "Follow-up cadence",
+    "disposition_time": "Disposition",
+}
+# Team order per role: each leader sees their own side's promises first.
+TEAM_ORDER = {
+    "marketing_leader": ("marketing", "shared", "sales"),
+    "marketer": ("marketing", "shared", "sales"),
+    "sales_leader": ("sales", "shared", "marketing"),
+    "rep": ("sales", "shared", "marketing"),
+}
+DEFAULT_TEAM_ORDER = ("marketing", "sales", "shared")
+SPARKLINE_PERIODS = 8
+# Category charts (sources, campaigns) show the largest ones.
+TOP_CATEGORIES = 12
+# Upper bounds (exclusive, calendar seconds) of metrics.response_bucket, for the same
+# bucketing in SQL; a test checks both agree at every boundary.
+RESPONSE_LIMITS = ((5 * 60, "< 5 min"), (3600, "< 1 h"), (4 * 3600, "< 4 h"), (24 * 3600, "< 24 h"))
+_JUST_BEFORE = timedelta(microseconds=1)
+
+
+class Median(Aggregate):
+    """PostgreSQL percentile_cont(0.5): the same median the compliance metrics use."""
+
+    function = "percentile_cont"
+    template = "%(function)s(0.5) WITHIN GROUP (ORDER BY %(expressions)s)"
+    output_field = FloatField()
+
+
+def _epoch(expression) -> Func:
+    return Func(
+        expression, template="EXTRACT(EPOCH FROM %(expressions)s)", output_field=FloatField()
+    )
+
+
+# --- organization ----------------------------------------------------------------------
+
+
+def organization_timezone() -> str:
+    """The organization's timezone, as the compliance engine decides it (periods are in it)."""
+    return compliance.organization_timezone()
+
+
+def source_list() -> list[str]:
+    """Lead sources in use, for the filters (bounded: the first 100 alphabetically)."""
+    return list(
+        Lead.objects.exclude(source="")
+        .order_by("source")
+        .values_list("source", flat=True)
+        .distinct()[:100]
+    )
+
+
+def _leads(*, owner_id: int | None = None, source: str | None = None) -> QuerySet[Lead]:
+    leads = Lead.objects.all()
+    if owner_id is not None:
+        leads = leads.filter(owner_id=owner_id)
+    if source is not None:
+        leads = leads.filter(source=source)
+    return leads
+
+
+def _in_period(field: str, period: Period, as_of: datetime) -> Q:
+    return Q(**{f"{field}__gte": period.start, f"{field}__lt": period.end, f"{field}__lte": as_of})
+
+
+def _events(
+    period: Period,
+    as_of: datetime,
+    *,
+    owner_id: int | None = None,
+    source: str | None = None,
+    campaign: str | None = None,
+) -> QuerySet[MqlEvent]:
+    """The period's MQL cohort as the engine defines it: MQL events qualified in it by as_of."""
+    events = MqlEvent.objects.filter(_in_period("qualified_at", period, as_of), kind="mql")
+    if owner_id is not None:
+        events = events.filter(lead__owner_id=owner_id)
+    if source is not None:
+        events = events.filter(lead__source=source)
+    if campaign is not None:
+        events = events.filter(lead__campaign=campaign)
+    return events
+
+
+def _converted(as_of: datetime) -> Q:
+    """An MQL event that became SQL by as_of: the lead's sql_at at or after it, or (a lead back
+    from nurture that converted again) a later stage change to SQL — metric_sql's rule."""
+    again = StageChange.objects.filter(
+        lead=OuterRef("lead"),
+        to_stage=Stage.SQL,
+        occurred_at__gte=OuterRef("qualified_at"),
+        occurred_at__lte=as_of,
+    )
+    return Q(lead__sql_at__gte=F("qualified_at"), lead__sql_at__lte=as_of) | Q(Exists(again))
+
+
+# --- compliance ------------------------------------------------------------------------
+
+
+def commitment_period(scope: Scope, commitment: Commitment) -> Period:
+    """The period a commitment is judged over for the scope: the picked one, except for an MQL
+    volume target of another review period, judged over its own period containing the
+    picked one (150 MQLs a month is never judged on one week's MQLs, nor on a quarter's).
+    Rates mean the same over any period; pipeline coverage is always the quarter's."""
+    if commitment.metric != "mql_volume" or commitment.review_period == scope.period.kind:
+        return scope.period
+    return period_for(PeriodKind(commitment.review_period), _history_moment(scope), scope.tz)
+
+
+def compliance_results(
+    scope: Scope,
+    *,
+    viewer=None,
+    with_outcomes: bool = False,
+    metrics_only: frozenset[str] | None = None,
+) -> list[compliance.CommitmentResult]:
+    """The engine's results for the scope — each commitment over ``commitment_period`` —
+    restricted to what the viewer's role may read and to the team and source filters.
+    Without a source filter or outcomes, a closed period's numbers come from its snapshots.
+    One engine call per review kind among the commitments (at most three)."""
+    need_outcomes = with_outcomes or scope.source is not None
+    commitments = list(compliance.commitments_in_force(period=scope.period))
+    if metrics_only is not None:
+        commitments = [c for c in commitments if c.metric in metrics_only]
+    if scope.team:
+        commitments = [c for c in commitments if c.owner_team == scope.team]
+    if viewer is not None:
+        allowed = compliance.compliance_scope(viewer)
+        commitments = [c for c in commitments if allowed.admits(c)]
+    groups: dict[Period, list[Commitment]] = defaultdict(list)
+    for commitment in commitments:
+        groups[commitment_period(scope, commitment)].append(commitment)
+    found: dict[int, compliance.CommitmentResult] = {}
+    for period, group in groups.items():
+        as_of = min(scope.as_of, period.end)
+        for item in compliance.compliance_for_period(
+            period=period,
+            # None lets a closed period come from its frozen snapshot (as of its end).
+            as_of=None if as_of >= period.end else as_of,
+            owner_id=scope.owner_id,
+            with_outcomes=need_outcomes,
+            commitments=group,
+        ):
+            found[item.commitment.pk] = item
+    items = [found[c.pk] for c in commitments if c.pk in found]
+    if scope.source is None:
+        return items
+    return _restricted_to_source(items, scope)
+
+
+def _restrict(result: MetricResult, keep: set[int]) -> MetricResult:
+    """The result over the leads in ``keep`` only (a source filter on a rate metric)."""
+    outcomes = {lead: o for lead, o in result.outcomes.items() if lead in keep}
+    met = sum(1 for o in outcomes.values() if o == Outcome.MET)
+    missed = sum(1 for o in outcomes.values() if o == Outcome.MISSED)
+    value = calculations.rate(met, met + missed)
+    return dataclasses.replace(
+        result,
+        value=value,
+        numerator=float(met),
+        denominator=float(met + missed),
+        pending=len(outcomes) - met - missed,
+        status=metrics.status_for(
+            value, target=result.target, yellow_threshold=result.yellow_threshold
+        ),
+        median_hours=None,
+        p90_hours=None,
+        outcomes=MappingProxyType(outcomes),
+    )
+
+
+def _restricted_to_source(items: list, scope: Scope) -> list:
+    """Per-lead outcomes kept for the source's leads (two queries whatever the commitments)."""
+    lead_ids = {lead for item in items for lead in item.result.outcomes}
+    keep = set(
+        Lead.objects.filter(pk__in=lead_ids, source=scope.source).values_list("pk", flat=True)
+    )
+    volume = None
+    restricted = []
+    for item in items:
+        result = item.result
+        if item.commitment.metric == "mql_volume":
+            if volume is None:
+                volume = _events(
+                    item.period, item.as_of, owner_id=scope.owner_id, source=scope.source
+                ).count()
+            # A source has no target of its own: show its count, without a status.
+            result = dataclasses.replace(
+                result, value=float(volume), numerator=float(volume), status=Status.GREY
+            )
+        elif item.commitment.metric != "pipeline_coverage":
+            result = _restrict(result, keep)
+        restricted.append(dataclasses.replace(item, result=result))
+    return restricted
+
+
+def _last_periods(kind: PeriodKind, as_of: datetime, tz: str, count: int) -> list[Period]:
+    """The ``count`` periods of ``kind`` up to the one containing as_of, oldest first."""
+    periods = [period_for(PeriodKind(kind), as_of, tz)]
+    for _ in range(count - 1):
+        periods.append(previous(periods[-1]))
+    periods.reverse()
+    return periods
+
+
+def _history_moment(scope: Scope) -> datetime:
+    # A closed period's as_of is its end, which already belongs to the next period.
+    return min(scope.as_of, scope.period.end - _JUST_BEFORE)
+
+
+def commitment_history(
+    *,
+    commitment: Commitment,
+    count: int,
+    as_of: datetime,
+    kind: str | None = None,
+    owner_id: int | None = None,
+    tz: str | None = None,
+) -> list[tuple[Period, MetricResult]]:
+    """A commitment's last ``count`` periods (its review period unless ``kind``) up to the one
+    containing as_of, oldest first. Reps get theirs computed with the owner filter."""
+    kind = PeriodKind(kind or commitment.review_period)
+    if owner_id is None:
+        return compliance.compliance_history(
+            commitment=commitment, kind=kind, count=count, as_of=as_of
+        )
+    return [
+        (each, item.result)
+        for each in _last_periods(kind, as_of, tz or organization_timezone(), count)
+        for item in compliance.compliance_for_period(
+            period=each,
+            as_of=min(as_of, each.end),
+            owner_id=owner_id,
+            with_outcomes=False,
+            commitments=[commitment],
+        )
+    ]
+
+
+def _histories(scope: Scope, commitments: Sequence[Commitment]) -> dict[int, list]:
+    """The sparkline history of each commitment (its own review period)."""
+    moment = _history_moment(scope)
+    if scope.owner_id is None:
+        return {
+            c.pk: compliance.compliance_history(
+                commitment=c, kind=c.review_period, count=SPARKLINE_PERIODS, as_of=moment
+            )
+            for c in commitments
+        }
+    # Reps: one engine call per period for all the commitments sharing a review period.
+    history: dict[int, list] = defaultdict(list)
+    by_kind: dict[str, list[Commitment]] = defaultdict(list)
+    for commitment in commitments:
+        by_kind[commitment.review_period].append(commitment)
+    for kind, group in by_kind.items():
+        for each in _last_periods(PeriodKind(kind), moment, scope.tz, SPARKLINE_PERIODS):
+            for item in compliance.compliance_for_period(
+                period=each,
+                as_of=min(scope.as_of, each.end),
+                owner_id=scope.owner_id,
+                with_outcomes=False,
+                commitments=group,
+            ):
+                history[item.commitment.pk].append((each, item.result))
+    return history
+
+
+# --- scorecard -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TeamGroup:
+    team: str
+    label: str
+    tiles: list[tiles.Tile]
+
+
+@dataclass(frozen=True)
+class Scorecard:
+    scope: Scope
+    groups: list[TeamGroup]
+    results: list  # compliance CommitmentResults after the filters: what the tiles show
+
+    @property
+    def tiles(self) -> list[tiles.Tile]:
+        return [tile for group in self.groups for tile in group.tiles]
+
+
+def scorecard(
+    *, scope: Scope, viewer=None, role: str | None = None, with_history: bool = True
+) -> Scorecard:
+    """One tile per commitment in force in the scope's period, grouped by team (role order)."""
+    role = role or getattr(viewer, "role", None)
+    items = compliance_results(scope, viewer=viewer)
+    history = _histories(scope, [i.commitment for i in items]) if with_history else {}
+    by_team: dict[str, list[tiles.Tile]] = defaultdict(list)
+    for item in items:
+        by_team[item.commitment.owner_team].append(
+            _tile(scope, item, history.get(item.commitment.pk, []))
+        )
+    order = TEAM_ORDER.get(role or "", DEFAULT_TEAM_ORDER)
+    labels = dict(Team.choices)
+    groups = [
+        TeamGroup(team=team, label=labels.get(team, team.title()), tiles=by_team[team])
+        for team in sorted(by_team, key=lambda t: order.index(t) if t in order else 99)
+    ]
+    return Scorecard(scope=scope, groups=groups, results=items)
+
+
+def _tile(scope: Scope, item, history: list) -> tiles.Tile:
+    commitment, result = item.commitment, item.result
+    text = tiles.status_text(result.status)
+    links = {
+        outcome: drilldown_url(
+            CommitmentSlice(
+                commitment_id=commitment.pk,
+                period=item.period,
+                as_of=item.as_of,
+                outcome=outcome,
+                source=scope.source,
+                owner_id=scope.owner_id,
+            )
+        )
+        for outcome in ("all", "met", "missed", "pending")
+    }
+    unit = tiles.unit_of(commitment.metric)
+    points = [
+        charts.TrendPoint(
+            label=period.label,
+            value=point.value,
+            status=str(point.status),
+            numerator=point.numerator,
+            denominator=point.denominator,
+            link=drilldown_url(
+                CommitmentSlice(
+                    commitment_id=commitment.pk,
+                    period=period,
+                    as_of=min(scope.as_of, period.end),
+                    owner_id=scope.owner_id,
+                )
+            ),
+        )
+        for period, point in history
+    ]
+    spark = None
+    if points:
+        spark = charts.sparkline(points, target=commitment.target, unit=unit).to_json()
+    note = ""
+    if scope.source is not None and commitment.metric == "mql_volume":
+        note = "Not rated: the target covers all sources."
+    elif scope.source is not None and commitment.metric == "pipeline_coverage":
+        note = "All sources: coverage is measured for the whole quarter."
+    return tiles.Tile(
+        commitment_id=commitment.pk,
+        team=commitment.owner_team,
+        title=tiles.commitment_title(commitment),
+        metric=commitment.metric,
+        status=str(result.status),
+        status_label="Not rated" if note.startswith("Not rated") else text.label,
+        icon=text.icon,
+        value=tiles.value_text(commitment.metric, result.value),
+        target=tiles.target_text(commitment.metric, result),
+        counts=tiles.counts_text(commitment, result),
+        numerator=result.numerator,
+        denominator=result.denominator,
+        pending=result.pending,
+        value_number=result.value,
+        links=links,
+        sparkline=spark,
+        trend=tuple(
+            f"{p.label}: {tiles.value_text(commitment.metric, p.value)} "
+            f"({tiles.status_text(p.status).label})"
+            for p in points
+        ),
+        note=note,
+        period_label="" if item.period == scope.period else item.period.label,
+    )
+
+
+# --- drill-down ------------------------------------------------------------------------
+
+
+def _with_response_bucket(events: QuerySet[MqlEvent], as_of: datetime) -> QuerySet[MqlEvent]:
+    """Annotate each MQL event with metrics.response_bucket in SQL (upper bounds exclusive):
+    calendar time from qualified_at to the first sales touch at or after it, by as_of."""
+    first = Subquery(
+        Activity.objects.filter(
+            lead=OuterRef("lead"),
+            family="sales_touch",
+            occurred_at__gte=OuterRef("qualified_at"),
+            occurred_at__lte=as_of,
+        )
+        .order_by()
+        .values("lead")
+        .annotate(first=Min("occurred_at"))
+        .values("first")
+    )
+    whens = [When(first_touch__isnull=True, then=Value("none"))]
+    whens.extend(
+        When(first_touch__lt=F("qualified_at") + timedelta(seconds=seconds), then=Value(label))
+        for seconds, label in RESPONSE_LIMITS
+    )
+    return events.annotate(first_touch=first).annotate(
+        response=Case(*whens, default=Value("later"), output_field=CharField())
+    )
+
+
+_REACHED = {
+    "mql": lambda as_of: Q(mql_at__lte=as_of),
+    "sql": lambda as_of: Q(sql_at__lte=as_of),
+    "opportunity": lambda as_of: Q(opportunity_at__lte=as_of),
+    "won": lambda as_of: Q(stage=Stage.WON, closed_at__lte=as_of),
+    "lost": lambda as_of: Q(stage=Stage.LOST, closed_at__lte=as_of),
+    "closed": lambda as_of: Q(stage__in=[Stage.WON, Stage.LOST], closed_at__lte=as_of),
+}
+
+
+def open_pipeline(as_of: datetime, *, leads: QuerySet[Lead] | None = None) -> QuerySet[Lead]:
+    """Opportunities open at as_of, exactly as the engine's pipeline coverage sums them."""
+    leads = Lead.objects.all() if leads is None else leads
+    return leads.filter(
+        Q(closed_at__isnull=True) | Q(closed_at__gt=as_of),
+        opportunity_at__lte=as_of,
+        amount__isnull=False,
+        expected_close__isnull=False,
+        stage__in=[Stage.OPPORTUNITY, Stage.WON, Stage.LOST],
+    )
+
+
+def _rejections(period: Period, as_of: datetime) -> QuerySet[Disposition]:
+    return Disposition.objects.filter(_in_period("occurred_at", period, as_of), outcome="rejected")
+
+
+def lead_slice_queryset(slice_: LeadSlice, *, owner_id: int | None = None) -> QuerySet[Lead]:
+    """The leads a chart element counted (``owner_id`` forced for reps)."""
+    owner = owner_id if owner_id is not None else slice_.owner_id
+    period, as_of = slice_.period, slice_.as_of
+    leads = _leads(owner_id=owner, source=slice_.source)
+    if slice_.campaign is not None:
+        leads = leads.filter(campaign=slice_.campaign)
+    reached = slice_.reached
+    if slice_.basis == "mql":
+        events = _events(period, as_of)
+        if reached == "sql":
+            events = events.filter(_converted(as_of))
+            reached = None
+        if slice_.response:
+            events = _with_response_bucket(events, as_of).filter(response=slice_.response)
+        leads = leads.filter(pk__in=events.values("lead_id"))
+    elif slice_.basis == "created":
+        leads = leads.filter(_in_period("created_at", period, as_of))
+    elif slice_.basis == "closed":
+        leads = leads.filter(
+            _in_period("closed_at", period, as_of), stage__in=[Stage.WON, Stage.LOST]
+        )
+    elif slice_.basis == "pipeline":
+        leads = open_pipeline(as_of, leads=leads).filter(
+            expected_close__gte=period.first_day, expected_close__lte=period.last_day
+        )
+    elif slice_.basis == "rejected":
+        rejected = _rejections(period, as_of)
+        if slice_.reason_id is not None:
+            rejected = (
+                rejected.filter(reason_code__isnull=True)
+                if slice_.reason_id == 0
+                else rejected.filter(reason_code_id=slice_.reason_id)
+            )
+        leads = leads.filter(pk__in=rejected.values("lead_id"))
+    if reached:
+        leads = leads.filter(_REACHED[reached](as_of))
+    if slice_.hours is not None:
+        low, high = slice_.hours
+        hours = _contact_hours(period=period, as_of=as_of, owner_id=owner, source=slice_.source)
+        ids = {lead for lead, h in hours if h >= low and (high is None or h < high)}
+        leads = leads.filter(pk__in=ids)
+    return leads
+
+
+def commitment_slice_queryset(
+    slice_: CommitmentSlice, *, owner_id: int | None = None
+) -> tuple[Commitment, QuerySet[Lead]]:
+    """The commitment and the leads the engine classified as ``outcome`` (404 if unknown).
+
+    "all" is every lead it measured: met, missed and pending (the cohort for volume,
+    the summed opportunities for coverage, which the engine lists as met).
+    """
+    commitment = (
+        Commitment.objects.select_related("version").filter(pk=slice_.commitment_id).first()
+    )
+    if commitment is None:
+        raise Http404("No such commitment.")
+    owner = owner_id if owner_id is not None else slice_.owner_id
+    if slice_.outcome != "all":
+        outcomes = [slice_.outcome]
+    elif commitment.metric in ("mql_volume", "pipeline_coverage"):
+        outcomes = ["met"]
+    else:
+        outcomes = ["met", "missed", "pending"]
+    found = [
+        compliance.commitment_leads(
+            commitment=commitment,
+            period=slice_.period,
+            outcome=outcome,
+            as_of=slice_.as_of,
+            owner_id=owner,
+        )
+        for outcome in outcomes
+    ]
+    if len(found) == 1:
+        leads = found[0]
+    else:
+        either = Q()
+        for queryset in found:
+            either |= Q(pk__in=queryset.values("pk"))
+        leads = Lead.objects.filter(either)
+    if slice_.source is not None:
+        leads = leads.filter(source=slice_.source)
+    return commitment, leads
+
+
+def drilldown(
+    params: Mapping[str, str], *, owner_id: int | None, tz: str, now: datetime
+) -> tuple[LeadSlice | CommitmentSlice, Commitment | None, QuerySet[Lead]]:
+    """Parse a drill-down query string and list its leads (ScopeError names a bad parameter)."""
+    slice_ = slice_from_params(params, tz=tz, now=now)
+    if isinstance(slice_, CommitmentSlice):
+        found, leads = commitment_slice_queryset(slice_, owner_id=owner_id)
+    else:
+        found, leads = None, lead_slice_queryset(slice_, owner_id=owner_id)
+    return slice_, found, leads.select_related("owner").order_by("-mql_at", "-created_at", "-id")
+
+
+# --- chart data ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChartData:
+    """A chart's points and the figure built from them (what the page and the API serve)."""
+
+    name: str
+    title: str
+    points: list
+    figure: object  # plotly Figure
+    note: str = ""
+
+
+def _short_label(period: Period) -> str:
+    if period.kind is PeriodKind.WEEK:
+        return f"Wk {period.first_day:%d %b}"
+    return period.label
+
+
+def _series(scope: Scope, kind: PeriodKind, count: int) -> list[Period]:
+    return _last_periods(kind, _history_moment(scope), scope.tz, count)
+
+
+def _per_period_counts(scope: Scope, periods: list[Period]) -> dict[int, tuple[int, int]]:
+    """(MQLs, converted) per period in one query; each period as of min(as_of, its end)."""
+    events = _events(
+        Period(kind=periods[0].kind, start=periods[0].start, end=periods[-1].end),
+        scope.as_of,
+        owner_id=scope.owner_id,
+        source=scope.source,
+    )
+    aggregates = {}
+    for index, period in enumerate(periods):
+        moment = min(scope.as_of, period.end)
+        in_period = _in_period("qualified_at", period, moment)
+        aggregates[f"n{index}"] = Count("id", filter=in_period)
+        aggregates[f"s{index}"] = Count("id", filter=in_period & _converted(moment))
+    totals = events.aggregate(**aggregates)
+    return {i: (totals[f"n{i}"], totals[f"s{i}"]) for i in range(len(periods))}
+
+
+def _volume_commitment(scope: Scope) -> Commitment | None:
+    return (
+        compliance.commitments_in_force(period=scope.period)
+        .filter(metric="mql_volume")
+        .order_by("-version__effective_at", "position", "id")
+        .first()
+    )
+
+
+def mql_volume_points(
+    scope: Scope, *, kind: PeriodKind = PeriodKind.WEEK, count: int = 8
+) -> list[charts.VolumePoint]:
+    """MQLs per period (one query) against the volume commitment's target, pro-rated while open."""
+    periods = _series(scope, kind, count)
+    counts = _per_period_counts(scope, periods)
+    commitment = None if scope.source or scope.owner_id else _volume_commitment(scope)
+    points = []
+    for index, period in enumerate(periods):
+        moment = min(scope.as_of, period.end)
+        target = None
+        if commitment is not None:
+            # The target is per the commitment's review period: scale it to this period's
+            # length, then pro-rate the period still running (metrics.volume_result's rule).
+            own = period_for(PeriodKind(commitment.review_period), period.start, scope.tz)
+            ratio = period.duration / own.duration
+            target = commitment.target * ratio * elapsed_share(period, moment)
+        points.append(
+            charts.VolumePoint(
+                label=_short_label(period),
+                count=counts[index][0],
+                target=target,
+                is_open=moment < period.end,
+                link=drilldown_url(
+                    LeadSlice(
+                        basis="mql",
+                        period=period,
+                        as_of=moment,
+                        source=scope.source,
+                        owner_id=scope.owner_id,
+                    )
+                ),
+            )
+        )
+    return points
+
+
+def mql_to_sql_by_period(
+    scope: Scope, *, kind: PeriodKind = PeriodKind.WEEK, count: int = 8
+) -> list[charts.RateBar]:
+    """MQL→SQL conversion of each period's cohort, as the engine's mql_to_sql_rate (one query)."""
+    periods = _series(scope, kind, count)
+    counts = _per_period_counts(scope, periods)
+    return [
+        charts.RateBar(
+            label=_short_label(period),
+            numerator=counts[index][1],
+            denominator=counts[index][0],
+            link=drilldown_url(
+                LeadSlice(
+                    basis="mql",
+                    period=period,
+                    as_of=min(scope.as_of, period.end),
+                    source=scope.source,
+                    owner_id=scope.owner_id,
+                    reached="sql",
+                )
+            ),
+        )
+        for index, period in enumerate(periods)
+    ]
+
+
+def mql_to_sql_by(scope: Scope, *, field: str) -> list[charts.RateBar]:
+    """MQL→SQL conversion of the period's cohort by source or campaign (largest first)."""
+    if field not in ("source", "campaign"):
+        raise ValueError(f"cannot group by {field!r}")
+    rows = (
+        _events(scope.period, scope.as_of, owner_id=scope.owner_id, source=scope.source)
+        .order_by()
+        .values(f"lead__{field}")
+        .annotate(n=Count("id"), sql=Count("id", filter=_converted(scope.as_of)))
+        .order_by("-n", f"lead__{field}")[:TOP_CATEGORIES]
+    )
+    bars = []
+    for row in rows:
+        value = row[f"lead__{field}"]
+        filters = (
+            {"source": value} if field == "source" else {"campaign": value, "source": scope.source}
+        )
+        bars.append(
+            charts.RateBar(
+                label=value or "(none)",
+                numerator=row["sql"],
+                denominator=row["n"],
+                link=drilldown_url(
+                    LeadSlice(
+                        basis="mql",
+                        period=scope.period,
+                        as_of=scope.as_of,
+                        owner_id=scope.owner_id,
+                        reached="sql",
+                        **filters,
+                    )
+                ),
+            )
+        )
+    return bars
+
+
+def campaign_snapshot(scope: Scope, *, limit: int = 200) -> list[dict]:
+    """Per campaign and source: the period's MQLs, how many became SQL, how many were
+    disqualified (one GROUP BY over the engine's cohort), largest first."""
+    return list(
+        _events(scope.period, scope.as_of, owner_id=scope.owner_id, source=scope.source)
+        .order_by()
+        .values(campaign=F("lead__campaign"), source=F("lead__source"))
+        .annotate(
+            mqls=Count("id"),
+            sqls=Count("id", filter=_converted(scope.as_of)),
+            rejected=Count("id", filter=Q(lead__stage=Stage.DISQUALIFIED)),
+        )
+        .order_by("-mqls", "campaign", "source")[:limit]
+    )
+
+
+# (stage, reached filter, time it is entered, filter of the next step, time that step happens)
+FUNNEL = (
+    ("Lead", None, "created_at", "mql", "mql_at"),
+    ("MQL", "mql", "mql_at", "sql", "sql_at"),
+    ("SQL", "sql", "sql_at", "opportunity", "opportunity_at"),
+    ("Opportunity", "opportunity", "opportunity_at", "closed", "closed_at"),
+    ("Won", "won", None, None, None),
+)
+
+
+def funnel_stages(scope: Scope) -> list[charts.FunnelStage]:
+    """Leads created in the period and how far they got by as_of, with the median days each
+    stage lasted before the next step — one aggregate query."""
+    leads = _leads(owner_id=scope.owner_id, source=scope.source).filter(
+        _in_period("created_at", scope.period, scope.as_of)
+    )
+    aggregates = {"n_Lead": Count("id")}
+    for label, reached, enters, next_step, leaves in FUNNEL:
+        if reached:
+            aggregates[f"n_{label}"] = Count("id", filter=_REACHED[reached](scope.as_of))
+        if next_step:
+            # percentile_cont skips NULLs: leads that have not taken the next step yet.
+            aggregates[f"median_{label}"] = Median(
+                Case(
+                    When(
+                        _REACHED[next_step](scope.as_of),
+                        then=_epoch(F(leaves) - F(enters)),
+                    ),
+                    default=None,
+                    output_field=FloatField(),
+                )
+            )
+    totals = leads.aggregate(**aggregates)
+    stages = []
+    for label, reached, _enters, _next_step, _leaves in FUNNEL:
+        median = totals.get(f"median_{label}")
+        stages.append(
+            charts.FunnelStage(
+                label=label,
+                count=totals[f"n_{label}"] or 0,
+                median_days=None if median is None else median / 86400,
+                link=drilldown_url(
+                    LeadSlice(
+                        basis="created",
+                        period=scope.period,
+                        as_of=scope.as_of,
+                        source=scope.source,
+                        owner_id=scope.owner_id,
+                        reached=reached,
+                    )
+                ),
+            )
+        )
+    return stages
+
+
+def rejection_reasons(scope: Scope) -> list[charts.ReasonBar]:
+    """Leads rejected in the period per reason code and source (one GROUP BY)."""
+    dispositions = _rejections(scope.period, scope.as_of)
+    if scope.owner_id is not None:
+        dispositions = dispositions.filter(lead__owner_id=scope.owner_id)
+    if scope.source is not None:
+        dispositions = dispositions.filter(lead__source=scope.source)
+    rows = (
+        dispositions.order_by()
+        .values("reason_code_id", "reason_code__label", "lead__source")
+        .annotate(n=Count("lead_id", distinct=True))
+        .order_by("-n", "reason_code__label", "lead__source")
+    )
+    return [
+        charts.ReasonBar(
+            reason=row["reason_code__label"] or "(no reason given)",
+            source=row["lead__source"] or "",
+            count=row["n"],
+            link=drilldown_url(
+                LeadSlice(
+                    basis="rejected",
+                    period=scope.period,
+                    as_of=scope.as_of,
+                    source=row["lead__source"] or "",
+                    owner_id=scope.owner_id,
+                    reason_id=row["reason_code_id"] or 0,
+                )
+            ),
+        )
+        for row in rows
+    ]
+
+
+def rep_compliance(scope: Scope, *, results: list | None = None) -> list[charts.RepBar]:
+    """Per rep and clock commitment: met / missed / pending, from the engine's per-lead
+    outcomes (so the reps add up to the tile), grouped by the lead's owner in one query."""
+    items = results
+    # Snapshot-backed results carry no per-lead outcomes: ask the engine again with them.
+    if items is None or any(
+        i.commitment.metric in CLOCK_METRIC_LABELS
+        and not i.result.outcomes
+        and (i.result.denominator or i.result.pending)
+        for i in items
+    ):
+        items = compliance_results(
+            scope, with_outcomes=True, metrics_only=frozenset(CLOCK_METRIC_LABELS)
+        )
+    clock_items = [i for i in items if i.commitment.metric in CLOCK_METRIC_LABELS]
+    lead_ids = {lead for i in clock_items for lead in i.result.outcomes}
+    owners = {
+        pk: (owner_id, name or email)
+        for pk, owner_id, name, email in Lead.objects.filter(pk__in=lead_ids).values_list(
+            "pk", "owner_id", "owner__name", "owner__email"
+        )
+    }
+    tallies: dict[tuple, list] = {}
+    for item in clock_items:
+        for lead, outcome in item.result.outcomes.items():
+            owner_id, name = owners.get(lead, (None, None))
+            key = (owner_id, name if owner_id else "Unassigned", item.commitment.pk)
+            tally = tallies.setdefault(key, [0, 0, 0, item])
+            tally[{"met": 0, "missed": 1, "pending": 2}[str(outcome)]] += 1
+    bars = [
+        charts.RepBar(
+            rep=name,
+            metric=tiles.commitment_title(item.commitment),
+            met=met,
+            missed=missed,
+            pending=pending,
+            link=drilldown_url(
+                CommitmentSlice(
+                    commitment_id=item.commitment.pk,
+                    period=item.period,
+                    as_of=item.as_of,
+                    outcome="missed",
+                    source=scope.source,
+                    owner_id=owner_id,
+                )
+            )
+            if owner_id
+            else None,
+        )
+        for (owner_id, name, _pk), (met, missed, pending, item) in tallies.items()
+    ]
+    return sorted(bars, key=lambda b: (b.rep, b.metric))
+
+
+def speed_to_lead(scope: Scope) -> list[charts.RateBar]:
+    """MQL→SQL conversion by first-contact bucket (metrics.response_bucket, in SQL), one GROUP BY."""
+    events = _events(scope.period, scope.as_of, owner_id=scope.owner_id, source=scope.source)
+    rows = (
+        _with_response_bucket(events, scope.as_of)
+        .order_by()
+        .values("response")
+        .annotate(n=Count("id"), sql=Count("id", filter=_converted(scope.as_of)))
+    )
+    found = {row["response"]: (row["sql"], row["n"]) for row in rows}
+    return [
+        charts.RateBar(
+            label=bucket,
+            numerator=found.get(bucket, (0, 0))[0],
+            denominator=found.get(bucket, (0, 0))[1],
+            link=drilldown_url(
+                LeadSlice(
+                    basis="mql",
+                    period=scope.period,
+                    as_of=scope.as_of,
+                    source=scope.source,
+                    owner_id=scope.owner_id,
+                    response=bucket,
+                )
+            ),
+        )
+        for bucket in metrics.RESPONSE_BUCKETS
+    ]
+
+
+def _coverage_target(scope: Scope) -> Decimal | None:
+    commitment = (
+        compliance.commitments_in_force(period=scope.period)
+        .filter(metric="pipeline_coverage")
+        .order_by("-version__effective_at", "position", "id")
+        .first()
+    )
+    if commitment is None or not (commitment.params or {}).get("revenue_target"):
+        return None
+    return Decimal(str(commitment.params["revenue_target"]))
+
+
+def pipeline_coverage_points(scope: Scope, *, quarters: int = 4) -> list[charts.CoveragePoint]:
+    """Open pipeline per quarter of expected close (the scope's quarter and the next ones)
+    against the revenue target of the pipeline-coverage commitment, one GROUP BY."""
+    first = period_for(PeriodKind.QUARTER, _history_moment(scope), scope.tz)
+    periods = [first]
+    for _ in range(quarters - 1):
+        periods.append(following(periods[-1]))
+    rows = (
+        open_pipeline(scope.as_of, leads=_leads(owner_id=scope.owner_id, source=scope.source))
+        .filter(expected_close__gte=first.first_day, expected_close__lte=periods[-1].last_day)
+        .annotate(quarter=TruncQuarter("expected_close"))
+        .order_by()
+        .values("quarter")
+        .annotate(amount=Sum("amount"))
+    )
+    amounts = {row["quarter"]: row["amount"] for row in rows}
+    target = _coverage_target(scope)
+    return [
+        charts.CoveragePoint(
+            label=period.label,
+            amount=amounts.get(period.first_day) or Decimal(0),
+            revenue_target=target,
+            link=drilldown_url(
+                LeadSlice(
+                    basis="pipeline",
+                    period=period,
+                    as_of=scope.as_of,
+                    source=scope.source,
+                    owner_id=scope.owner_id,
+                )
+            ),
+        )
+        for period in periods
+    ]
+
+
+def revenue_by_source(scope: Scope, *, limit: int = TOP_CATEGORIES) -> list[charts.RevenuePoint]:
+    """Deals closed in the period per source: won amount, won and lost counts (one GROUP BY)."""
+    rows = (
+        _leads(owner_id=scope.owner_id, source=scope.source)
+        .filter(
+            _in_period("closed_at", scope.period, scope.as_of),
+            stage__in=[Stage.WON, Stage.LOST],
+        )
+        .order_by()
+        .values("source")
+        .annotate(
+            won=Count("id", filter=Q(stage=Stage.WON)),
+            lost=Count("id", filter=Q(stage=Stage.LOST)),
+            amount=Sum("amount", filter=Q(stage=Stage.WON)),
+        )
+        .order_by(F("amount").desc(nulls_last=True), "source")[:limit]
+    )
+    return [
+        charts.RevenuePoint(
+            label=row["source"],
+            won_amount=row["amount"] or Decimal(0),
+            won=row["won"],
+            lost=row["lost"],
+            link=drilldown_url(
+                LeadSlice(
+                    basis="closed",
+                    period=scope.period,
+                    as_of=scope.as_of,
+                    source=row["source"],
+                    owner_id=scope.owner_id,
+                )
+            ),
+        )
+        for row in rows
+    ]
+
+
+def _first_contact_commitment(scope: Scope) -> Commitment | None:
+    return (
+        compliance.commitments_in_force(period=scope.period)
+        .filter(metric="first_contact_time")
+        .order_by("-version__effective_at", "position", "id")
+        .first()
+    )
+
+
+def _contact_hours(
+    *,
+    period: Period,
+    as_of: datetime,
+    owner_id: int | None,
+    source: str | None,
+    commitment: Commitment | None = None,
+) -> list[tuple[int, float]]:
+    """(lead, business hours from MQL to first contact) per MQL event of the cohort measured by
+    a first-contact clock and contacted by as_of — the engine's ``hours``, computed with the
+    calendar frozen into each clock's SLA version. Two queries."""
+    from apps.sla import business_time
+    from apps.sla.models import SlaVersion
+    from apps.sla.selectors import calendar_for_version
+
+    clocks = SlaClock.objects.filter(mql_event=OuterRef("pk"), kind=ClockKind.FIRST_CONTACT)
+    if commitment is not None:
+        clocks = clocks.filter(commitment=commitment)
+    events = (
+        _events(period, as_of, owner_id=owner_id, source=source)
+        .annotate(version_id=Subquery(clocks.order_by("id").values("sla_version_id")[:1]))
+        .filter(version_id__isnull=False)
+    )
+    rows = [
+        (lead, version, qualified, first)
+        for lead, version, qualified, first in _with_response_bucket(events, as_of).values_list(
+            "lead_id", "version_id", "qualified_at", "first_touch"
+        )
+        if first is not None
+    ]
+    calendars = {
+        version.pk: calendar_for_version(version, mode=business_time.BUSINESS)
+        for version in SlaVersion.objects.filter(pk__in={row[1] for row in rows})
+    }
+    return [
+        (lead, business_time.between(calendars[version], qualified, first).total_seconds() / 3600)
+        for lead, version, qualified, first in rows
+    ]
+
+
+def first_contact_bins(scope: Scope) -> tuple[list[charts.HourBin], dict]:
+    """Time-to-first-contact histogram bins (business hours) and the SLA it is judged against."""
+    commitment = _first_contact_commitment(scope)
+    params = (commitment.params or {}) if commitment else {}
+    sla_hours = float(params["hours"]) if params.get("hours") else None
+    hours = [
+        h
+        for _lead, h in _contact_hours(
+            period=scope.period,
+            as_of=scope.as_of,
+            owner_id=scope.owner_id,
+            source=scope.source,
+            commitment=commitment,
+        )
+    ]
+    edges = calculations.contact_hour_edges(sla_hours)
+    counts = calculations.hour_bins(hours, edges)
+    bins = []
+    for index, lower in enumerate(edges):
+        upper = edges[index + 1] if index + 1 < len(edges) else None
+        bins.append(
+            charts.HourBin(
+                label=calculations.edge_label(lower, upper),
+                lower=lower,
+                upper=upper,
+                count=counts[index],
+                link=drilldown_url(
+                    LeadSlice(
+                        basis="mql",
+                        period=scope.period,
+                        as_of=scope.as_of,
+                        source=scope.source,
+                        owner_id=scope.owner_id,
+                        hours=(lower, upper),
+                    )
+                ),
+            )
+        )
+    return bins, {
+        "sla_hours": sla_hours,
+        "clock": "business",
+        "median_hours": metrics.percentile(hours, 0.5),
+        "p90_hours": metrics.percentile(hours, 0.9),
+    }
+
+
+def compliance_trend(
+    scope: Scope, *, commitment: Commitment, count: int = 12
+) -> list[charts.TrendPoint]:
+    """A commitment's value over its last ``count`` review periods (the engine's history)."""
+    history = commitment_history(
+        commitment=commitment,
+        count=count,
+        as_of=_history_moment(scope),
+        owner_id=scope.owner_id,
+        tz=scope.tz,
+    )
+    return [
+        charts.TrendPoint(
+            label=_short_label(period),
+            value=result.value,
+            status=str(result.status),
+            numerator=result.numerator,
+            denominator=result.denominator,
+            link=drilldown_url(
+                CommitmentSlice(
+                    commitment_id=commitment.pk,
+                    period=period,
+                    as_of=min(scope.as_of, period.end),
+                    outcome="missed" if tiles.unit_of(commitment.metric) == "rate" else "all",
+                    owner_id=scope.owner_id,
+                )
+            ),
+        )
+        for period, result in history
+    ]
+
+
+def pipeline_at_risk(scope: Scope, *, results: list | None = None) -> calculations.PipelineAtRisk:
+    """Missed first-contact clocks of the period × the organization's own win-rate gap between
+    in-SLA and out-of-SLA MQLs of the last 12 months × its average won amount (two queries
+    besides the engine's numbers)."""
+    items = results if results is not None else compliance_results(scope)
+    missed = sum(
+        int(i.result.denominator - i.result.numerator)
+        for i in items
+        if i.commitment.metric == "first_contact_time"
+    )
+    since = scope.as_of - timedelta(days=365)
+    leads = _leads(owner_id=scope.owner_id, source=scope.source)
+    rows = (
+        SlaClock.objects.filter(
+            kind=ClockKind.FIRST_CONTACT,
+            started_at__gte=since,
+            started_at__lte=scope.as_of,
+            state__in=[ClockState.MET, ClockState.BREACHED],
+            lead__in=leads,
+        )
+        .order_by()
+        .values("state")
+        .annotate(
+            total=Count("lead_id", distinct=True),
+            won=Count("lead_id", distinct=True, filter=Q(lead__stage=Stage.WON)),
+        )
+    )
+    by_state = {row["state"]: (row["won"], row["total"]) for row in rows}
+    average = leads.filter(
+        stage=Stage.WON, closed_at__gte=since, closed_at__lte=scope.as_of, amount__isnull=False
+    ).aggregate(avg=Avg("amount"))["avg"]
+    in_won, in_total = by_state.get(ClockState.MET, (0, 0))
+    out_won, out_total = by_state.get(ClockState.BREACHED, (0, 0))
+    return calculations.pipeline_at_risk(
+        missed=missed,
+        in_sla_won=in_won,
+        in_sla_total=in_total,
+        out_sla_won=out_won,
+        out_sla_total=out_total,
+        average_won_amount=Decimal(average).quantize(Decimal("0.01"))
+        if average is not None
+        else None,
+    )
+
+
+# --- marketing spend ---------------------------------------------------------------------
+
+
+def marketing_spend_list() -> QuerySet[MarketingSpend]:
+    return MarketingSpend.objects.select_related("entered_by").order_by("-month", "channel")
+
+
+def spend_by_channel(*, period: Period) -> dict[str, Decimal]:
+    """Spend per channel over the months of a period (one GROUP BY)."""
+    rows = (
+        MarketingSpend.objects.filter(month__gte=period.first_day, month__lte=period.last_day)
+        .order_by()
+        .values("channel")
+        .annotate(total=Sum("amount"))
+    )
+    return {row["channel"]: row["total"] for row in rows}

@@ -1,0 +1,422 @@
+"""Dashboard pages: scorecard, charts, drill-down, review reports, marketing spend."""
+
+from __future__ import annotations
+
+import csv
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from apps.accounts.access import roles_required, user_may_open
+from apps.accounts.exceptions import DomainError
+from apps.accounts.roles import ALL_ROLES, Role
+from apps.compliance.periods import following, previous
+from apps.dashboards import catalog, reports, selectors, services
+from apps.dashboards.forms import SpendForm
+from apps.dashboards.models import MarketingSpend, ReportKind, ReportSubscription
+from apps.dashboards.scope import (
+    PERIOD_CHOICES,
+    TEAM_CHOICES,
+    Scope,
+    ScopeError,
+    period_from_token,
+    period_token,
+    scope_from_params,
+)
+from apps.dashboards.slices import BASES, CommitmentSlice
+
+REPORT_ROLES = services.REPORT_ROLES
+SPEND_ROLES = frozenset({Role.ADMIN, Role.EXECUTIVE, Role.MARKETING_LEADER})
+DRILLDOWN_PAGE_SIZE = 50
+# CSV export of a drill-down list: enough for any meeting, bounded for the server.
+DRILLDOWN_CSV_LIMIT = 10_000
+
+
+def _owner_filter(request: HttpRequest) -> int | None:
+    """Reps see their own leads and numbers only."""
+    return request.user.pk if request.user.role == Role.REP else None
+
+
+def _scope(request: HttpRequest, *, default_choice: str = "this_week") -> tuple[Scope, str | None]:
+    """The scope from the query string; on a bad value, the default scope and the message."""
+    tz = selectors.organization_timezone()
+    now = timezone.now()
+    try:
+        scope = scope_from_params(
+            request.GET,
+            now=now,
+            tz=tz,
+            owner_id=_owner_filter(request),
+            default_choice=default_choice,
+        )
+        return scope, None
+    except ScopeError as exc:
+        scope = scope_from_params(
+            {}, now=now, tz=tz, owner_id=_owner_filter(request), default_choice=default_choice
+        )
+        return scope, exc.message
+
+
+def _figure_json(chart: selectors.ChartData) -> str:
+    # plotly's own encoder (numpy arrays, dates); the template puts it in a data attribute.
+    return chart.figure.to_json()
+
+
+def _optional_link(user, url_name: str, label: str) -> dict | None:
+    """A link to another app's page when that page exists and the user's role may open it."""
+    try:
+        url = reverse(url_name)
+    except NoReverseMatch:
+        return None
+    return {"url": url, "label": label} if user_may_open(user, url_name) else None
+
+
+def _first_link(user, candidates: list[tuple[str, str]]) -> dict | None:
+    for name, label in candidates:
+        link = _optional_link(user, name, label)
+        if link:
+            return link
+    return None
+
+
+def _filter_context(scope: Scope, error: str | None) -> dict:
+    return {
+        "scope": scope,
+        "scope_query": urlencode(scope.params()),
+        "period_choices": PERIOD_CHOICES,
+        "team_choices": TEAM_CHOICES,
+        "sources": selectors.source_list(),
+        "scope_error": error,
+    }
+
+
+@roles_required(*ALL_ROLES)
+def scorecard(request: HttpRequest) -> HttpResponse:
+    """The first screen: one tile per commitment, grouped by team, refreshed by htmx polling."""
+    scope, error = _scope(request)
+    role = request.user.role
+    card = selectors.scorecard(scope=scope, viewer=request.user)
+    context = {"card": card, **_filter_context(scope, error)}
+    if request.htmx:
+        return render(request, "dashboards/scorecard.html#tiles", context)
+    extras: dict = {}
+    if role in (Role.EXECUTIVE, Role.ADMIN, Role.SALES_LEADER):
+        extras["at_risk"] = selectors.pipeline_at_risk(scope, results=card.results)
+    if role in (Role.MARKETING_LEADER, Role.MARKETER, Role.EXECUTIVE):
+        sources = catalog.chart_build("mql-to-sql-source", scope=scope, role=role)
+        extras["sources_chart"] = {"chart": sources, "figure": _figure_json(sources)}
+        extras["feedback_link"] = _first_link(
+            request.user,
+            [("dispositions:feedback", "Sales feedback on MQLs")],
+        )
+    if role in (Role.SALES_LEADER, Role.EXECUTIVE):
+        extras["rep_rows"] = selectors.rep_compliance(scope, results=card.results)
+        extras["queue_link"] = _first_link(
+            request.user,
+            [("dispositions:team_queue", "Team queue")],
+        )
+    if role == Role.REP:
+        extras["queue_link"] = _first_link(
+            request.user,
+            [("dispositions:queue", "My queue"), ("dispositions:my_queue", "My queue")],
+        )
+    context.update(extras)
+    context["reports_link"] = user_may_open(request.user, "dashboards:reports")
+    return render(request, "dashboards/scorecard.html", context)
+
+
+@roles_required(*ALL_ROLES)
+def chart_list(request: HttpRequest) -> HttpResponse:
+    """Every chart the role may see, for the picked period; each element drills down."""
+    scope, error = _scope(request, default_choice="this_quarter")
+    role = request.user.role
+    panels = []
+    for spec in catalog.charts_for_role(role):
+        chart = spec.build(scope)
+        panels.append({"spec": spec, "chart": chart, "figure": _figure_json(chart)})
+    at_risk = None
+    if role != Role.REP:
+        at_risk = selectors.pipeline_at_risk(scope)
+    return render(
+        request,
+        "dashboards/charts.html",
+        {"panels": panels, "at_risk": at_risk, **_filter_context(scope, error)},
+    )
+
+
+def _slice_title(found, slice_) -> str:
+    if isinstance(slice_, CommitmentSlice):
+        from apps.dashboards.tiles import commitment_title
+
+        outcome = {"all": "all leads", "met": "met", "missed": "missed", "pending": "pending"}[
+            slice_.outcome
+        ]
+        return f"{commitment_title(found)} — {outcome}, {slice_.period.label}"
+    parts = [f"{BASES[slice_.basis]}: {slice_.period.label}"]
+    if slice_.source is not None:
+        parts.append(f"source {slice_.source or '(none)'}")
+    if slice_.campaign is not None:
+        parts.append(f"campaign {slice_.campaign or '(none)'}")
+    if slice_.reached:
+        parts.append(
+            f"reached {slice_.reached.upper() if len(slice_.reached) == 3 else slice_.reached}"
+        )
+    if slice_.response:
+        parts.append(f"first contact {slice_.response}")
+    if slice_.hours is not None:
+        low, high = slice_.hours
+        parts.append(f"first contact {low:g}–{'' if high is None else f'{high:g}'} business h")
+    if slice_.reason_id is not None:
+        parts.append("no reason given" if slice_.reason_id == 0 else "one rejection reason")
+    return " · ".join(parts)
+
+
+@roles_required(*ALL_ROLES)
+def drilldown(request: HttpRequest) -> HttpResponse:
+    """The leads behind a number: the same filter the tile or chart element counted with."""
+    if not request.GET.get("period"):
+        return render(request, "dashboards/drilldown.html", {"missing": True}, status=400)
+    try:
+        slice_, found, leads = selectors.drilldown(
+            request.GET,
+            owner_id=_owner_filter(request),
+            tz=selectors.organization_timezone(),
+            now=timezone.now(),
+        )
+    except ScopeError as exc:
+        return render(
+            request,
+            "dashboards/drilldown.html",
+            {"error": exc.message, "field": exc.field},
+            status=400,
+        )
+    title = _slice_title(found, slice_)
+    if request.GET.get("format") == "csv":
+        return _leads_csv(
+            leads, filename=f"leads-{period_token(slice_.period).replace(':', '-')}.csv"
+        )
+    page = Paginator(leads, DRILLDOWN_PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "dashboards/drilldown.html",
+        {
+            "title": title,
+            "slice": slice_,
+            "page": page,
+            "query": query.urlencode(),
+            "tz": selectors.organization_timezone(),
+        },
+    )
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+def _leads_csv(leads, *, filename: str) -> StreamingHttpResponse:
+    writer = csv.writer(_Echo())
+    header = [
+        "id",
+        "name",
+        "email",
+        "company",
+        "source",
+        "campaign",
+        "owner",
+        "stage",
+        "mql_at",
+        "sql_at",
+        "amount",
+    ]
+
+    def rows():
+        yield writer.writerow(header)
+        for lead in leads[:DRILLDOWN_CSV_LIMIT]:
+            yield writer.writerow(
+                [
+                    lead.pk,
+                    lead.full_name,
+                    lead.email,
+                    lead.company,
+                    lead.source,
+                    lead.campaign,
+                    str(lead.owner) if lead.owner else "",
+                    lead.stage,
+                    lead.mql_at.isoformat() if lead.mql_at else "",
+                    lead.sql_at.isoformat() if lead.sql_at else "",
+                    lead.amount if lead.amount is not None else "",
+                ]
+            )
+
+    response = StreamingHttpResponse(rows(), content_type="text/csv")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+# --- reports ------------------------------------------------------------------------------
+
+
+@roles_required(*REPORT_ROLES)
+def report_list(request: HttpRequest) -> HttpResponse:
+    subscribed = set(
+        ReportSubscription.objects.filter(user=request.user, is_active=True).values_list(
+            "report", flat=True
+        )
+    )
+    items = [
+        {
+            "kind": kind,
+            "label": label,
+            "url": reverse(f"dashboards:{kind}"),
+            "subscribed": kind in subscribed,
+        }
+        for kind, label in ReportKind.choices
+    ]
+    return render(request, "dashboards/reports.html", {"items": items})
+
+
+def _report_page(request: HttpRequest, kind: str) -> HttpResponse:
+    tz = selectors.organization_timezone()
+    now = timezone.now()
+    token = request.GET.get("period")
+    error = None
+    period = reports.default_period(kind, now=now, tz=tz)
+    if token:
+        try:
+            candidate = period_from_token(token, tz=tz)
+        except ScopeError as exc:
+            error = exc.message
+        else:
+            if candidate.kind != reports.PERIOD_KIND[ReportKind(kind)]:
+                error = f"This report covers a {reports.PERIOD_KIND[ReportKind(kind)]}."
+            else:
+                period = candidate
+    report = reports.build_report(kind, period=period, now=now, tz=tz)
+    table_key = request.GET.get("csv")
+    if table_key:
+        table = report.table(table_key)
+        if table is None:
+            return HttpResponse(
+                f"Unknown table “{table_key}”.", status=404, content_type="text/plain"
+            )
+        response = HttpResponse(reports.table_csv(table), content_type="text/csv")
+        response["Content-Disposition"] = (
+            f'attachment; filename="{kind}-{period.first_day.isoformat()}-{table.key}.csv"'
+        )
+        return response
+    subscription = ReportSubscription.objects.filter(user=request.user, report=kind).first()
+    figures = [{"chart": chart, "figure": _figure_json(chart)} for chart in report.figures]
+    return render(
+        request,
+        f"dashboards/report_{kind}.html",
+        {
+            "report": report,
+            "figures": figures,
+            "kind": kind,
+            "subscribed": bool(subscription and subscription.is_active),
+            "error": error,
+            "previous_token": period_token(previous(period)),
+            "next_token": period_token(following(period))
+            if following(period).start <= now
+            else None,
+            "period_token": period_token(period),
+            "tz": tz,
+            "spend_link": user_may_open(request.user, "dashboards:spend"),
+        },
+    )
+
+
+@roles_required(*REPORT_ROLES)
+def huddle(request: HttpRequest) -> HttpResponse:
+    return _report_page(request, ReportKind.HUDDLE)
+
+
+@roles_required(*REPORT_ROLES)
+def monthly(request: HttpRequest) -> HttpResponse:
+    return _report_page(request, ReportKind.MONTHLY)
+
+
+@roles_required(*REPORT_ROLES)
+def qbr(request: HttpRequest) -> HttpResponse:
+    return _report_page(request, ReportKind.QBR)
+
+
+@roles_required(*REPORT_ROLES)
+@require_POST
+def report_subscription(request: HttpRequest, report: str) -> HttpResponse:
+    """Subscribe to (or pause) a report's email; htmx gets the button back."""
+    active = request.POST.get("active") == "1"
+    error = None
+    try:
+        services.report_subscription_set(user=request.user, report=report, active=active)
+    except DomainError as exc:
+        error = exc.message
+    if request.htmx:
+        subscribed = ReportSubscription.objects.filter(
+            user=request.user, report=report, is_active=True
+        ).exists()
+        return render(
+            request,
+            "dashboards/_subscription.html",
+            {"kind": report, "subscribed": subscribed, "error": error},
+            status=400 if error else 200,
+        )
+    if error:
+        messages.error(request, error)
+    else:
+        messages.success(
+            request,
+            "Subscribed: the report arrives by email when its period closes (09:00)."
+            if active
+            else "Email paused for this report.",
+        )
+    return redirect(request.POST.get("next") or reverse("dashboards:reports"))
+
+
+# --- marketing spend -------------------------------------------------------------------------
+
+
+@roles_required(*SPEND_ROLES)
+def spend(request: HttpRequest) -> HttpResponse:
+    """Spend per month and channel: the input of CAC in the QBR."""
+    today = timezone.now().astimezone(ZoneInfo(selectors.organization_timezone())).date()
+    form = SpendForm(request.POST or None, initial={"month": today.strftime("%Y-%m")})
+    if request.method == "POST" and form.is_valid():
+        try:
+            saved = services.marketing_spend_set(
+                month=form.cleaned_data["month"],
+                channel=form.cleaned_data["channel"],
+                amount=form.cleaned_data["amount"],
+                actor=request.user,
+            )
+        except DomainError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        else:
+            messages.success(request, f"Saved {saved.channel} for {saved.month:%B %Y}.")
+            return redirect("dashboards:spend")
+    page = Paginator(selectors.marketing_spend_list(), 50).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "dashboards/spend.html",
+        {"form": form, "page": page, "sources": selectors.source_list()},
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+@roles_required(*SPEND_ROLES)
+@require_POST
+def spend_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    item = get_object_or_404(MarketingSpend, pk=pk)
+    services.marketing_spend_delete(spend=item, actor=request.user)
+    messages.success(request, f"Removed {item.channel} for {item.month:%B %Y}.")
+    return redirect("dashboards:spend")

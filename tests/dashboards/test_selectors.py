@@ -1,0 +1,244 @@
+"""Selectors on a known dataset: tiles, drill-downs that match every number, bounded queries."""
+
+from datetime import timedelta
+from decimal import Decimal
+from urllib.parse import parse_qsl, urlsplit
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from apps.compliance.metrics import RESPONSE_BUCKETS, response_bucket
+from apps.dashboards import catalog, selectors
+from apps.dashboards.scope import Scope
+from apps.leads.models import Lead
+from apps.mql.models import MqlEvent
+from tests.dashboards.factories import TZ, known_dataset, mql_lead
+
+
+@pytest.fixture
+def dataset(acme):
+    return known_dataset()
+
+
+def _scope(data, **kwargs) -> Scope:
+    return Scope(period=data.week, as_of=data.week.end, tz=TZ, choice="custom", **kwargs)
+
+
+def _drill(link: str, *, owner_id=None):
+    params = dict(parse_qsl(urlsplit(link).query))
+    _slice, _found, leads = selectors.drilldown(
+        params, owner_id=owner_id, tz=TZ, now=timezone.now()
+    )
+    return leads
+
+
+def _tiles(card) -> dict:
+    return {tile.metric: tile for tile in card.tiles}
+
+
+def test_scorecard_tiles_state_value_status_and_counts(dataset):
+    card = selectors.scorecard(scope=_scope(dataset), role="executive")
+    tiles = _tiles(card)
+    first = tiles["first_contact_time"]
+    assert (first.value, first.status, first.status_label, first.icon) == (
+        "60%",
+        "red",
+        "Off target",
+        "✖",
+    )
+    assert first.counts == "6 of 10 contacted within 4 business hours"
+    assert tiles["mql_to_sql_rate"].status == "green"
+    assert tiles["rejection_reason_coverage"].counts == "2 of 3 rejections carry a reason code"
+    assert tiles["rejection_reason_coverage"].status == "yellow"
+    assert tiles["mql_volume"].value == "10"
+    assert tiles["pipeline_coverage"].value == "1.2x"
+    # Executive order: marketing, sales, shared; each tile has an 8-period sparkline.
+    assert [g.team for g in card.groups] == ["marketing", "sales", "shared"]
+    assert first.sparkline and len(first.trend) == 8
+
+
+def test_leaders_see_their_own_team_first_and_team_filter(dataset):
+    sales = selectors.scorecard(scope=_scope(dataset), role="sales_leader", with_history=False)
+    assert sales.groups[0].team == "sales"
+    marketing = selectors.scorecard(
+        scope=_scope(dataset), role="marketing_leader", with_history=False
+    )
+    assert marketing.groups[0].team == "marketing"
+    only_sales = selectors.scorecard(scope=_scope(dataset, team="sales"), with_history=False)
+    assert {t.team for t in only_sales.tiles} == {"sales"}
+
+
+def test_drilldown_lists_match_every_tile(dataset):
+    card = selectors.scorecard(scope=_scope(dataset), role="executive", with_history=False)
+    for tile in card.tiles:
+        if tile.has_outcomes:
+            assert _drill(tile.links["met"]).count() == tile.numerator, tile.title
+            assert _drill(tile.links["missed"]).count() == tile.denominator - tile.numerator
+            assert _drill(tile.links["pending"]).count() == tile.pending
+        elif tile.metric == "mql_volume":
+            assert _drill(tile.links["all"]).count() == tile.numerator == 10
+
+
+def test_rep_tiles_and_drilldowns_cover_their_own_leads_only(dataset):
+    scope = _scope(dataset, owner_id=dataset.rep_b.pk)
+    card = selectors.scorecard(scope=scope, role="rep", with_history=False)
+    first = _tiles(card)["first_contact_time"]
+    assert first.counts == "2 of 5 contacted within 4 business hours"
+    leads = _drill(first.links["all"], owner_id=dataset.rep_b.pk)
+    assert leads.count() == 5
+    assert set(leads.values_list("owner_id", flat=True)) == {dataset.rep_b.pk}
+    # A rep cannot widen the list by editing the link: the owner is forced.
+    everyone = first.links["all"].replace(f"&owner={dataset.rep_b.pk}", "")
+    assert _drill(everyone, owner_id=dataset.rep_b.pk).count() == 5
+
+
+def test_source_filter_recomputes_rates_from_the_engines_outcomes(dataset):
+    card = selectors.scorecard(scope=_scope(dataset, source="paid_search"), with_history=False)
+    tiles = _tiles(card)
+    # paid_search: 4 MQLs — contacted in 3 h (met), 1 h (met), 1 d 6 h (late), never.
+    assert tiles["first_contact_time"].counts == "2 of 4 contacted within 4 business hours"
+    assert _drill(tiles["first_contact_time"].links["met"]).count() == 2
+    assert tiles["mql_volume"].value == "4" and tiles["mql_volume"].status == "grey"
+
+
+def _chart_points(scope):
+    return {spec.name: spec.build(scope).points for spec in catalog.CHARTS.values()}
+
+
+def test_every_chart_element_drills_down_to_the_leads_it_counts(dataset):
+    scope = _scope(dataset)
+    points = _chart_points(scope)
+    for point in points["mql-volume"]:
+        assert _drill(point.link).count() == point.count
+    for name in ("mql-to-sql-weekly", "mql-to-sql-source", "mql-to-sql-campaign"):
+        for bar in points[name]:
+            assert _drill(bar.link).count() == bar.numerator, name
+    for bar in points["speed-to-lead"]:
+        assert _drill(bar.link).count() == bar.denominator
+    for stage in points["funnel"]:
+        assert _drill(stage.link).count() == stage.count
+    for bar in points["rejections"]:
+        assert _drill(bar.link).count() == bar.count
+    for item in points["first-contact"]:
+        assert _drill(item.link).count() == item.count
+    for bar in points["reps"]:
+        if bar.link:
+            assert _drill(bar.link).count() == bar.missed
+    for point in points["coverage"]:
+        total = sum((lead.amount for lead in _drill(point.link)), Decimal(0))
+        assert total == point.amount
+    assert sum(p.count for p in points["rejections"]) == 3
+    assert [b.denominator for b in points["speed-to-lead"]] == [1, 2, 3, 0, 3, 1]
+
+
+def test_sql_response_buckets_agree_with_metrics_response_bucket(acme):
+    data = known_dataset()
+    base = data.week.start + timedelta(days=4, hours=9)
+    # One lead at each boundary: 299 s, 300 s, 3599 s, 3600 s, 4 h, 24 h.
+    for seconds in (299, 300, 3599, 3600, 14400, 86400):
+        mql_lead(version=data.version, mql_at=base, first_touch=base + timedelta(seconds=seconds))
+    events = selectors._with_response_bucket(
+        MqlEvent.objects.filter(qualified_at=base), data.week.end
+    ).values_list("qualified_at", "first_touch", "response")
+    assert len(events) == 6
+    for mql_at, first, bucket in events:
+        assert bucket == response_bucket((first - mql_at).total_seconds())
+    assert [label for _, label in selectors.RESPONSE_LIMITS] == list(RESPONSE_BUCKETS[:4])
+
+
+def test_pipeline_at_risk_from_missed_clocks_and_own_history(dataset):
+    scope = _scope(dataset)
+    # Give the history a gap: two on-time leads won 50 000 each, late ones none.
+    won = [lead for lead in dataset.leads if lead.source == "webinar"][:2]
+    Lead.objects.filter(pk__in=[w.pk for w in won]).update(
+        stage="won", closed_at=timezone.now() - timedelta(days=1), amount=Decimal(50000)
+    )
+    risk = selectors.pipeline_at_risk(scope)
+    assert risk.missed == 4
+    # In SLA: 8 met clocks (6 in the week + 2 older opportunities), 2 won; out: 4, none won.
+    assert risk.in_sla_rate == pytest.approx(2 / 8) and risk.out_sla_rate == 0
+    assert risk.amount == Decimal(4 * 50000) * Decimal("0.25")
+
+
+def _count_queries(func) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        func()
+    return len(queries)
+
+
+def test_scorecard_and_charts_run_the_same_number_of_queries_for_10_and_200_leads(acme):
+    small = known_dataset()
+    scope = _scope(small)
+
+    def everything():
+        selectors.scorecard(scope=scope, role="executive")
+        for spec in catalog.CHARTS.values():
+            spec.build(scope)
+
+    per_chart_small = {
+        name: _count_queries(lambda s=spec: s.build(scope)) for name, spec in catalog.CHARTS.items()
+    }
+    scorecard_small = _count_queries(lambda: selectors.scorecard(scope=scope, role="executive"))
+    for i in range(190):
+        at = small.week.start + timedelta(days=4, hours=9, minutes=i)
+        mql_lead(
+            version=small.version,
+            mql_at=at,
+            owner=small.rep_a if i % 2 else small.rep_b,
+            first_touch=at + timedelta(minutes=i % 90),
+            source=("webinar", "events", "ads")[i % 3],
+            campaign=f"Campaign {i % 7}",
+            sql_at=at + timedelta(hours=3) if i % 4 == 0 else None,
+        )
+    assert (
+        Lead.objects.filter(mql_at__gte=small.week.start, mql_at__lt=small.week.end).count() == 200
+    )
+    assert (
+        _count_queries(lambda: selectors.scorecard(scope=scope, role="executive"))
+        == scorecard_small
+    )
+    for name, spec in catalog.CHARTS.items():
+        assert _count_queries(lambda s=spec: s.build(scope)) == per_chart_small[name], name
+    # And in absolute terms every chart stays small; the trend is the largest: without frozen
+    # snapshots yet, the engine computes each of its 12 periods live (2-3 queries each).
+    assert per_chart_small.pop("compliance-trend") <= 40
+    assert max(per_chart_small.values()) <= 16
+    everything()
+
+
+def test_a_monthly_volume_target_is_judged_over_its_month_even_when_a_week_is_picked(acme):
+    from apps.compliance.periods import PeriodKind, period_for
+    from tests.dashboards.factories import signed_version
+
+    now = timezone.now()
+    version = signed_version(
+        effective_at=now - timedelta(days=400),
+        commitments=[
+            {
+                "owner_team": "marketing",
+                "metric": "mql_volume",
+                "params": {},
+                "target": 150,
+                "yellow_threshold": 120,
+                "review_period": "month",
+            }
+        ],
+    )
+    month = period_for(PeriodKind.MONTH, now, TZ)
+    week = period_for(PeriodKind.WEEK, now, TZ)
+    # Three MQLs this month; one of them outside this week when the month started earlier.
+    moments = [
+        month.start + timedelta(hours=1),
+        now - timedelta(minutes=2),
+        now - timedelta(minutes=1),
+    ]
+    for moment in moments:
+        mql_lead(version=version, mql_at=moment)
+    scope = Scope(period=week, as_of=now, tz=TZ, choice="this_week")
+    tile = selectors.scorecard(scope=scope, with_history=False).tiles[0]
+    assert tile.period_label == month.label
+    assert tile.value == "3" and tile.target.startswith("target ")
+    assert "so far (150 for the period)" in tile.target
+    assert _drill(tile.links["all"]).count() == 3
