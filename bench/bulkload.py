@@ -31,7 +31,8 @@ def copy_objects(model, objects) -> int:
         for obj in objects:
             row = []
             for f in fields:
-                value = f.get_db_prep_save(getattr(obj, f.attname), connection)
+                # pre_save fills auto_now fields the way Model.save would.
+                value = f.get_db_prep_save(f.pre_save(obj, True), connection)
                 if hasattr(value, "dumps"):  # JSON adapters
                     value = value.dumps(value.obj)
                 row.append(value)
