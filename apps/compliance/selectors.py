@@ -43,9 +43,10 @@ from apps.compliance.models import (
 from apps.compliance.periods import Period, PeriodKind, period_for, period_starting, previous
 from apps.compliance.working_time import working_index
 from apps.leads.models import Lead
+from apps.mql.rules import lead_fields
 from apps.sla.business_time import BUSINESS
 from apps.sla.models import Commitment, SlaClock, SlaVersion, Team, VersionStatus
-from apps.sla.segments import lead_fields, parse_segment, segment_matches
+from apps.sla.segments import parse_segment, segment_matches
 
 SIGNED = (VersionStatus.ACTIVE, VersionStatus.SUPERSEDED)
 # Metrics whose target is the whole organization's: a person's own share has no status.

@@ -25,7 +25,7 @@ from django.db.models.functions import Coalesce, Least, NullIf
 from apps.icp.fit import FitResult, IcpCriteria, criteria_from_dict, evaluate_fit
 from apps.icp.models import APPROVER_ROLES, IcpApproval, IcpRevision
 from apps.leads.models import Lead, Stage
-from apps.mql.selectors import lead_fields
+from apps.mql.rules import lead_fields
 
 
 def icp_revision_list() -> QuerySet[IcpRevision]:

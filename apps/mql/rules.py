@@ -75,6 +75,8 @@ FIELD_LABELS: dict[str, str] = {
     "stage": "Stage",
 }
 LEAD_FIELDS = frozenset(FIELD_LABELS)
+# Read straight off a lead; email_domain is derived from email.
+LEAD_ATTRIBUTES = tuple(name for name in FIELD_LABELS if name != "email_domain")
 NUMERIC_FIELDS = frozenset({"company_size", "annual_revenue"})
 COUNT_MODES = frozenset({"activities", "distinct_days"})
 
@@ -85,6 +87,7 @@ __all__ = [
     "ENGAGEMENT_KINDS",
     "FIELD_LABELS",
     "FIELD_OPS",
+    "LEAD_ATTRIBUTES",
     "LEAD_FIELDS",
     "PROPERTY_MATCHES",
     "SALES_TOUCH_KINDS",
@@ -108,6 +111,7 @@ __all__ = [
     "describe_field_condition",
     "evaluate",
     "first_qualification",
+    "lead_fields",
     "parse_definition",
 ]
 
@@ -1176,3 +1180,16 @@ def first_qualification(
             evaluation=evaluation,
         )
     return None
+
+
+def lead_fields(lead: Any) -> dict[str, Any]:
+    """A lead (or any object with its attributes) as the engine reads it: email_domain derived, properties a dict.
+
+    The one place that turns a lead into rule-engine fields, so MQL rules, ICP fit and
+    SLA segments all see the same values.
+    """
+    fields: dict[str, Any] = {name: getattr(lead, name, None) for name in LEAD_ATTRIBUTES}
+    email = fields.get("email") or ""
+    fields["email_domain"] = email.rsplit("@", 1)[1].lower() if "@" in email else None
+    fields["properties"] = getattr(lead, "properties", None) or {}
+    return fields

@@ -27,41 +27,9 @@ from apps.mql.rules import (
     FieldCondition,
     describe_definition,
     evaluate,
+    lead_fields,
     parse_definition,
 )
-
-# The lead columns the rule engine and the ICP fit read; loading only these keeps a
-# 1,000-lead batch light.
-LEAD_FIELD_COLUMNS = (
-    "id",
-    "external_id",
-    "email",
-    "first_name",
-    "last_name",
-    "title",
-    "seniority",
-    "company",
-    "company_domain",
-    "company_size",
-    "annual_revenue",
-    "industry",
-    "country",
-    "region",
-    "source",
-    "campaign",
-    "stage",
-    "properties",
-)
-
-
-def lead_fields(lead: Lead) -> dict[str, Any]:
-    """The lead as the pure engines see it: field name -> value, plus properties and email_domain."""
-    fields: dict[str, Any] = {name: getattr(lead, name) for name in LEAD_FIELD_COLUMNS}
-    fields.pop("id")
-    email = lead.email or ""
-    fields["email_domain"] = email.rsplit("@", 1)[1].lower() if "@" in email else None
-    fields["properties"] = lead.properties or {}
-    return fields
 
 
 def activity_fact(activity: Activity) -> ActivityFact:

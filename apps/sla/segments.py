@@ -17,28 +17,7 @@ from apps.mql.rules import (
     parse_definition,
 )
 
-__all__ = ["SegmentError", "describe_segment", "lead_fields", "parse_segment", "segment_matches"]
-
-# Lead attributes a segment may test (the MQL rule engine's field names).
-_LEAD_ATTRIBUTES = (
-    "external_id",
-    "email",
-    "first_name",
-    "last_name",
-    "title",
-    "seniority",
-    "company",
-    "company_domain",
-    "company_size",
-    "annual_revenue",
-    "industry",
-    "country",
-    "region",
-    "source",
-    "campaign",
-    "stage",
-    "properties",
-)
+__all__ = ["SegmentError", "describe_segment", "parse_segment", "segment_matches"]
 
 
 class SegmentError(ValueError):
@@ -64,11 +43,6 @@ def parse_segment(segment: Any) -> tuple[FieldCondition, ...]:
             )
         ) from error
     return tuple(c for c in definition.fit.conditions if isinstance(c, FieldCondition))
-
-
-def lead_fields(lead: Any) -> dict[str, Any]:
-    """The attributes of a Lead (or any object with them) as the rule engine reads them."""
-    return {name: getattr(lead, name, None) for name in _LEAD_ATTRIBUTES}
 
 
 def segment_matches(conditions: Sequence[FieldCondition], fields: Mapping[str, Any]) -> bool:

@@ -28,6 +28,7 @@ from apps.accounts.roles import Role
 from apps.dispositions.models import FINAL_OUTCOMES, Disposition
 from apps.leads.models import Activity, ActivityFamily, Lead
 from apps.mql.models import MqlDefinition, MqlEvent
+from apps.mql.rules import lead_fields
 from apps.sla import business_time, clock_rules, selectors
 from apps.sla.agreement_templates import template_get
 from apps.sla.models import (
@@ -47,7 +48,7 @@ from apps.sla.models import (
     Team,
     VersionStatus,
 )
-from apps.sla.segments import SegmentError, lead_fields, parse_segment, segment_matches
+from apps.sla.segments import SegmentError, parse_segment, segment_matches
 from apps.sla.snapshots import NINE_TO_FIVE_WEEK, calendar_from_json, calendar_json
 
 logger = logging.getLogger(__name__)

@@ -880,3 +880,18 @@ def test_many_activities_with_a_capped_score_never_qualify():
         defn, fields=fields, activities=activities, not_before=None, now=NOW
     )
     assert found is None
+
+
+def test_lead_fields_derives_the_email_domain_for_every_caller():
+    from types import SimpleNamespace
+
+    from apps.mql.rules import LEAD_ATTRIBUTES, lead_fields
+
+    lead = SimpleNamespace(**dict.fromkeys(LEAD_ATTRIBUTES), properties=None)
+    lead.email = "Kim@Example.COM"
+    lead.company_size = 250
+    fields = lead_fields(lead)
+    assert fields["email_domain"] == "example.com"
+    assert fields["company_size"] == 250
+    assert fields["properties"] == {}
+    assert lead_fields(SimpleNamespace(email=""))["email_domain"] is None
