@@ -671,10 +671,11 @@ def _per_period_counts(scope: Scope, periods: list[Period]) -> dict[int, tuple[i
     return {i: (totals[f"n{i}"], totals[f"s{i}"]) for i in range(len(periods))}
 
 
-def _volume_commitment(scope: Scope) -> Commitment | None:
+def _commitment_in_force(scope: Scope, metric: str) -> Commitment | None:
+    """The first commitment on `metric` of the newest version in force for the scope's period."""
     return (
         compliance.commitments_in_force(period=scope.period)
-        .filter(metric="mql_volume")
+        .filter(metric=metric)
         .order_by("-version__effective_at", "position", "id")
         .first()
     )
@@ -686,7 +687,9 @@ def mql_volume_points(
     """MQLs per period (one query) against the volume commitment's target, pro-rated while open."""
     periods = _series(scope, kind, count)
     counts = _per_period_counts(scope, periods)
-    commitment = None if scope.source or scope.owner_id else _volume_commitment(scope)
+    commitment = (
+        None if scope.source or scope.owner_id else _commitment_in_force(scope, "mql_volume")
+    )
     points = []
     for index, period in enumerate(periods):
         moment = min(scope.as_of, period.end)
@@ -970,12 +973,7 @@ def speed_to_lead(scope: Scope) -> list[charts.RateBar]:
 
 
 def _coverage_target(scope: Scope) -> Decimal | None:
-    commitment = (
-        compliance.commitments_in_force(period=scope.period)
-        .filter(metric="pipeline_coverage")
-        .order_by("-version__effective_at", "position", "id")
-        .first()
-    )
+    commitment = _commitment_in_force(scope, "pipeline_coverage")
     if commitment is None or not (commitment.params or {}).get("revenue_target"):
         return None
     return Decimal(str(commitment.params["revenue_target"]))
@@ -1054,15 +1052,6 @@ def revenue_by_source(scope: Scope, *, limit: int = TOP_CATEGORIES) -> list[char
     ]
 
 
-def _first_contact_commitment(scope: Scope) -> Commitment | None:
-    return (
-        compliance.commitments_in_force(period=scope.period)
-        .filter(metric="first_contact_time")
-        .order_by("-version__effective_at", "position", "id")
-        .first()
-    )
-
-
 def _contact_hours(
     *,
     period: Period,
@@ -1105,7 +1094,7 @@ def _contact_hours(
 
 def first_contact_bins(scope: Scope) -> tuple[list[charts.HourBin], dict]:
     """Time-to-first-contact histogram bins (business hours) and the SLA it is judged against."""
-    commitment = _first_contact_commitment(scope)
+    commitment = _commitment_in_force(scope, "first_contact_time")
     params = (commitment.params or {}) if commitment else {}
     sla_hours = float(params["hours"]) if params.get("hours") else None
     hours = [
