@@ -200,14 +200,40 @@ def bench_dashboards(org: Organization) -> dict:
             "weekly_huddle": reverse("dashboards:huddle"),
             "compliance_api_week": f"/api/v1/compliance/?period=week&start={week}",
         }
+        # Charts are stored (apps/dashboards/snapshots.py): measure the first view with
+        # nothing stored (every chart computed in the request), then the stored reads.
+        from apps.dashboards.models import ChartSnapshot
+        from apps.dashboards.snapshots import charts_refresh
+
+        ChartSnapshot.objects.all().delete()
         for name, url in pages.items():
+            started = time.perf_counter()
             with CaptureQueriesContext(connection) as queries:
                 status = client.get(url).status_code
+            first_ms = round((time.perf_counter() - started) * 1000, 1)
+            with CaptureQueriesContext(connection) as again:
+                client.get(url)
             results[name] = {
                 "status": status,
                 "queries": len(queries),
+                "queries_next_view": len(again),
+                "first_view_ms": first_ms,
                 **timed(lambda url=url: client.get(url), repeat=5),
             }
+        # What the worker spends every DASHBOARD_CHARTS_REFRESH_SECONDS on this organization:
+        # every chart of this week, month and quarter.
+        started = time.perf_counter()
+        done = charts_refresh()
+        results["charts_refresh"] = {
+            "charts": done["computed"],
+            "seconds": round(time.perf_counter() - started, 1),
+            "slowest_ms": [
+                f"{chart} ({kind}): {ms}"
+                for chart, kind, ms in ChartSnapshot.objects.filter(frozen=False)
+                .order_by("-compute_ms")
+                .values_list("chart", "period_kind", "compute_ms")[:6]
+            ],
+        }
     return results
 
 
@@ -297,7 +323,10 @@ def main() -> None:
             "mql_events": MqlEvent.objects.count(),
             "sla_clocks": SlaClock.objects.count(),
         }
-    report = {
+    # A partial run (--skip) keeps the other sections of the last results.
+    previous = RESULTS / "latest.json"
+    report = json.loads(previous.read_text()) if previous.exists() else {}
+    report |= {
         "when": timezone.now().isoformat(timespec="seconds"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
         "data": sizes,

@@ -220,7 +220,16 @@ CELERY_BEAT_SCHEDULE = {
         "task": "apps.tenants.tasks.tenants_fan_out_task",
         "schedule": env.float("SWEEP_INTERVAL_SECONDS", default=60.0),
     },
+    "tenants-charts-refresh": {
+        "task": "apps.tenants.tasks.tenants_fan_out_task",
+        "args": ["charts"],
+        "schedule": env.float("DASHBOARD_CHARTS_REFRESH_SECONDS", default=300.0),
+    },
 }
+# Chart snapshots (apps/dashboards/snapshots.py): an open period's stored chart is served
+# while younger than MAX_AGE, served and recomputed behind while younger than STALE.
+DASHBOARD_CHARTS_MAX_AGE_SECONDS = env.int("DASHBOARD_CHARTS_MAX_AGE_SECONDS", default=300)
+DASHBOARD_CHARTS_STALE_SECONDS = env.int("DASHBOARD_CHARTS_STALE_SECONDS", default=3600)
 
 # --- Security --------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True

@@ -34,3 +34,37 @@ def test_fan_out_runs_one_sweep_per_tenant_in_its_own_schema(db, tmp_path):
         # The row was written from inside the worker while connected to that schema.
         assert {name for name, _ in runs} == {schema}
         assert all(worker.startswith("fanout@") for _, worker in runs)
+
+
+def _chart_rows(schema: str) -> int:
+    from apps.dashboards.models import ChartSnapshot
+
+    with schema_context(schema):
+        return ChartSnapshot.objects.count()
+
+
+def test_fan_out_keeps_each_tenants_default_charts_warm(db, tmp_path):
+    from django.db import connections
+
+    from apps.dashboards import catalog
+
+    expected = 3 * (len(catalog.CHARTS) + 1)  # this week, month, quarter; + pipeline at risk
+    try:
+        with celery_worker(tmp_path, name="charts") as (_proc, log):
+            assert tenants_fan_out_task.delay("charts").id
+            for schema in SESSION_TENANTS:
+                wait_until(
+                    lambda s=schema: _chart_rows(s) >= expected,
+                    timeout=90,
+                    message=f"default charts in {schema}\n{log.read_text()[-2000:]}",
+                )
+    finally:
+        # The worker committed them: remove them (outside the test's transaction) so no
+        # later test reads another test's numbers.
+        cleanup = connections.create_connection("default")
+        try:
+            with cleanup.cursor() as cursor:
+                for schema in SESSION_TENANTS:
+                    cursor.execute(f'DELETE FROM "{schema}".dashboards_chartsnapshot')  # noqa: S608
+        finally:
+            cleanup.close()

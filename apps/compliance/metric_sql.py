@@ -104,12 +104,17 @@ class CohortFilter:
     segment_sql: str = ""
     segment_params: tuple[Any, ...] = ()
     segment_lead_ids: tuple[int, ...] | None = None
+    # The dashboards' source filter (the lead's source as it is now).
+    source: str | None = None
 
     def sql(self, params: dict[str, Any], *, with_segment: bool = True) -> str:
         parts = []
         if self.owner_id is not None:
             params["owner_id"] = self.owner_id
             parts.append("AND l.owner_id = %(owner_id)s")
+        if self.source is not None:
+            params["source"] = self.source
+            parts.append("AND l.source = %(source)s")
         if with_segment and self.segment_sql:
             for index, value in enumerate(self.segment_params):
                 params[f"seg{index}"] = value
@@ -340,6 +345,27 @@ def aggregate_sql(outcomes: Query) -> Query:
            percentile_cont(0.9) WITHIN GROUP (ORDER BY o.hours)
     FROM ({outcomes.sql}) o"""  # noqa: S608 - table names and placeholders only; values are bound
     return Query(sql, outcomes.params)
+
+
+def owner_counts_sql(outcomes: Query) -> Query:
+    """(owner_id, met, missed, pending) per current owner of the measured leads, one row each."""
+    sql = f"""
+    SELECT l.owner_id,
+           count(*) FILTER (WHERE o.outcome = 'met'),
+           count(*) FILTER (WHERE o.outcome = 'missed'),
+           count(*) FILTER (WHERE o.outcome = 'pending')
+    FROM ({outcomes.sql}) o
+    JOIN {LEAD} l ON l.id = o.lead_id
+    GROUP BY l.owner_id"""  # noqa: S608 - table names and placeholders only; values are bound
+    return Query(sql, outcomes.params)
+
+
+def hours_sql(outcomes: Query) -> Query:
+    """The hours column where set (first_contact_time: the contacted MQL events)."""
+    return Query(
+        f"SELECT o.hours FROM ({outcomes.sql}) o WHERE o.hours IS NOT NULL",  # noqa: S608 - table names and placeholders only; values are bound
+        outcomes.params,
+    )
 
 
 def lead_outcomes_sql(outcomes: Query) -> Query:

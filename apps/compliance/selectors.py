@@ -167,15 +167,21 @@ def _work_params(commitment: Commitment, period: Period, as_of: datetime) -> dic
 
 
 def _cohort_filter(
-    commitment: Commitment, *, owner_id: int | None, candidate_lead_ids: Query | None
+    commitment: Commitment,
+    *,
+    owner_id: int | None,
+    candidate_lead_ids: Query | None,
+    source: str | None = None,
 ) -> metric_sql.CohortFilter:
     conditions = parse_segment(commitment.segment)
     if not conditions:
-        return metric_sql.CohortFilter(owner_id=owner_id)
+        return metric_sql.CohortFilter(owner_id=owner_id, source=source)
     translated = metric_sql.segment_sql(conditions)
     if translated is not None:
         sql, values = translated
-        return metric_sql.CohortFilter(owner_id=owner_id, segment_sql=sql, segment_params=values)
+        return metric_sql.CohortFilter(
+            owner_id=owner_id, source=source, segment_sql=sql, segment_params=values
+        )
     # No exact SQL form (properties.*, email_domain, ...): decide in Python on the
     # candidate leads of this period only, with the same FieldCondition.holds.
     ids = []
@@ -187,7 +193,7 @@ def _cohort_filter(
             for lead in leads.iterator(chunk_size=2000)
             if segment_matches(conditions, lead_fields(lead))
         ]
-    return metric_sql.CohortFilter(owner_id=owner_id, segment_lead_ids=tuple(ids))
+    return metric_sql.CohortFilter(owner_id=owner_id, source=source, segment_lead_ids=tuple(ids))
 
 
 def _candidates(commitment: Commitment, period: Period, as_of: datetime) -> Query:
@@ -208,11 +214,16 @@ def _candidates(commitment: Commitment, period: Period, as_of: datetime) -> Quer
 
 
 def _outcomes_query(
-    commitment: Commitment, period: Period, as_of: datetime, owner_id: int | None
+    commitment: Commitment,
+    period: Period,
+    as_of: datetime,
+    owner_id: int | None,
+    source: str | None = None,
 ) -> Query:
     cohort = _cohort_filter(
         commitment,
         owner_id=owner_id,
+        source=source,
         candidate_lead_ids=None
         if commitment.metric in metric_sql.CLOCK_METRICS
         else _candidates(commitment, period, as_of),
@@ -274,6 +285,41 @@ def commitment_result(
         p90_hours=p90,
         outcomes=outcomes,
     )
+
+
+def commitment_owner_counts(
+    *,
+    commitment: Commitment,
+    period: Period,
+    as_of: datetime,
+    owner_id: int | None = None,
+    source: str | None = None,
+) -> dict[int | None, tuple[int, int, int]]:
+    """(met, missed, pending) of a clock commitment per current owner of the leads (None:
+    unassigned), over the same MQL events as commitment_result counts: one query."""
+    if commitment.metric not in metric_sql.CLOCK_METRICS:
+        raise ValueError(f"{commitment.metric} is not measured by clocks")
+    query = _outcomes_query(commitment, period, as_of, owner_id, source)
+    return {
+        owner: (met, missed, pending)
+        for owner, met, missed, pending in _fetch(metric_sql.owner_counts_sql(query))
+    }
+
+
+def first_contact_hours(
+    *,
+    commitment: Commitment,
+    period: Period,
+    as_of: datetime,
+    owner_id: int | None = None,
+    source: str | None = None,
+) -> list[float]:
+    """Business hours from MQL to first contact of each contacted MQL event of a first-contact
+    commitment (the values behind its median and p90), in the calendar of its version: one query."""
+    if commitment.metric != Metric.FIRST_CONTACT_TIME:
+        raise ValueError("hours are measured for first_contact_time only")
+    query = _outcomes_query(commitment, period, as_of, owner_id, source)
+    return [hours for (hours,) in _fetch(metric_sql.hours_sql(query))]
 
 
 def _pipeline_result(

@@ -16,7 +16,7 @@ from rest_framework.views import APIView
 from apps.accounts.access import api_roles
 from apps.accounts.exceptions import DomainError
 from apps.accounts.roles import ALL_ROLES, Role
-from apps.dashboards import catalog, selectors
+from apps.dashboards import selectors, snapshots
 from apps.dashboards.scope import PERIOD_CHOICES, TEAM_CHOICES, Scope, ScopeError, scope_from_params
 
 
@@ -121,6 +121,10 @@ class ChartOutputSerializer(serializers.Serializer):
     period = PeriodOutputSerializer()
     points = serializers.ListField(child=serializers.DictField())
     figure = serializers.DictField(help_text="A plotly figure (data + layout), as fig.to_json()")
+    as_of = serializers.DateTimeField(
+        help_text="The moment the numbers describe: charts are stored and refreshed every few "
+        "minutes while their period is open, frozen once it has closed"
+    )
 
 
 class ChartGetApi(APIView):
@@ -144,7 +148,8 @@ class ChartGetApi(APIView):
             extra["commitment"] = options.validated_data["commitment"]
         if "trend_kind" in options.validated_data:
             extra["kind"] = options.validated_data["trend_kind"]
-        data = catalog.chart_build(chart, scope=scope, role=request.user.role, **extra)
+        stored = snapshots.chart_read(chart, scope=scope, role=request.user.role, options=extra)
+        data = stored.data
         return Response(
             ChartOutputSerializer(
                 {
@@ -154,6 +159,7 @@ class ChartGetApi(APIView):
                     "period": scope.period,
                     "points": [_plain(point) for point in data.points],
                     "figure": json.loads(data.figure.to_json()),
+                    "as_of": stored.as_of,
                 }
             ).data
         )

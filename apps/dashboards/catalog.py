@@ -13,7 +13,7 @@ from apps.dashboards import charts, selectors, tiles
 from apps.dashboards.scope import Scope
 from apps.sla.models import Commitment
 
-__all__ = ["CHARTS", "ChartSpec", "chart_build", "charts_for_role"]
+__all__ = ["CHARTS", "ChartSpec", "chart_build", "chart_spec", "charts_for_role"]
 
 
 @dataclass(frozen=True)
@@ -227,11 +227,16 @@ def charts_for_role(role: str | None) -> list[ChartSpec]:
     return [spec for spec in CHARTS.values() if role != "rep" or spec.for_reps]
 
 
-def chart_build(
-    name: str, *, scope: Scope, role: str | None = None, **options
-) -> selectors.ChartData:
-    """Build one chart by name; DomainError (field "chart") for an unknown or withheld one."""
+def chart_spec(name: str, *, role: str | None = None) -> ChartSpec:
+    """The chart by name; DomainError (field "chart") for an unknown or withheld one."""
     spec = CHARTS.get(name)
     if spec is None or spec not in charts_for_role(role):
         raise DomainError(f"Unknown chart “{name}”.", field="chart")
-    return spec.build(scope, **options)
+    return spec
+
+
+def chart_build(
+    name: str, *, scope: Scope, role: str | None = None, **options
+) -> selectors.ChartData:
+    """Build one chart by name, live (the pages read it through apps.dashboards.snapshots)."""
+    return chart_spec(name, role=role).build(scope, **options)

@@ -79,3 +79,37 @@ class ReportDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.subscription} {self.period_label}"
+
+
+class ChartSnapshot(models.Model):
+    """One chart's computed data for one scope (period, filters, options), stored so the charts
+    page reads a row instead of re-running whole-cohort aggregates on every view.
+
+    A closed period's snapshot is frozen (as of the period's end, like the compliance
+    snapshots); an open period's is refreshed every few minutes by the worker and on demand
+    (apps/dashboards/snapshots.py). ``payload`` holds the points, the note and the plotly
+    figure exactly as the chart builders made them.
+    """
+
+    key = models.CharField(max_length=64, unique=True, help_text="sha256 of chart and scope")
+    chart = models.CharField(max_length=40)
+    period_kind = models.CharField(max_length=8)
+    period_start = models.DateTimeField()
+    period_end = models.DateTimeField()
+    # The scope to rebuild it from (query parameters, owner, chart options).
+    scope = models.JSONField(default=dict)
+    as_of = models.DateTimeField(help_text="The moment the numbers describe")
+    computed_at = models.DateTimeField(default=timezone.now)
+    compute_ms = models.PositiveIntegerField(default=0)
+    frozen = models.BooleanField(default=False, help_text="The period had closed: never recomputed")
+    refresh_requested_at = models.DateTimeField(null=True, blank=True)
+    payload = models.JSONField(default=dict)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["period_start", "period_end"], name="chartsnap_period_idx"),
+            models.Index(fields=["frozen", "computed_at"], name="chartsnap_open_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.chart} {self.period_kind} {self.period_start:%Y-%m-%d} as of {self.as_of}"

@@ -32,6 +32,7 @@ from django.db.models import (
     F,
     FloatField,
     Func,
+    IntegerField,
     Min,
     OuterRef,
     Q,
@@ -44,6 +45,7 @@ from django.db.models import (
 from django.db.models.functions import TruncQuarter
 from django.http import Http404
 
+from apps.accounts.models import User
 from apps.compliance import metrics
 from apps.compliance import selectors as compliance
 from apps.compliance.metrics import MetricResult, Outcome, Status
@@ -190,7 +192,11 @@ def _converted(as_of: datetime) -> Q:
         occurred_at__gte=OuterRef("qualified_at"),
         occurred_at__lte=as_of,
     )
-    return Q(lead__sql_at__gte=F("qualified_at"), lead__sql_at__lte=as_of) | Q(Exists(again))
+    # sql_at keeps the lead's first SQL time, so only a lead that was SQL before this MQL
+    # can have converted again: the cheap comparison spares the EXISTS for all the others.
+    return Q(lead__sql_at__gte=F("qualified_at"), lead__sql_at__lte=as_of) | Q(
+        Q(lead__sql_at__lt=F("qualified_at")) & Q(Exists(again))
+    )
 
 
 # --- compliance ------------------------------------------------------------------------
@@ -653,8 +659,11 @@ def _series(scope: Scope, kind: PeriodKind, count: int) -> list[Period]:
     return _last_periods(kind, _history_moment(scope), scope.tz, count)
 
 
-def _per_period_counts(scope: Scope, periods: list[Period]) -> dict[int, tuple[int, int]]:
-    """(MQLs, converted) per period in one query; each period as of min(as_of, its end)."""
+def _per_period_counts(
+    scope: Scope, periods: list[Period], *, converted: bool = True
+) -> dict[int, tuple[int, int]]:
+    """(MQLs, converted) per period in one query; each period as of min(as_of, its end).
+    Without ``converted`` the second number is 0 and the query reads the MQL events only."""
     events = _events(
         Period(kind=periods[0].kind, start=periods[0].start, end=periods[-1].end),
         scope.as_of,
@@ -666,9 +675,10 @@ def _per_period_counts(scope: Scope, periods: list[Period]) -> dict[int, tuple[i
         moment = min(scope.as_of, period.end)
         in_period = _in_period("qualified_at", period, moment)
         aggregates[f"n{index}"] = Count("id", filter=in_period)
-        aggregates[f"s{index}"] = Count("id", filter=in_period & _converted(moment))
+        if converted:
+            aggregates[f"s{index}"] = Count("id", filter=in_period & _converted(moment))
     totals = events.aggregate(**aggregates)
-    return {i: (totals[f"n{i}"], totals[f"s{i}"]) for i in range(len(periods))}
+    return {i: (totals[f"n{i}"], totals.get(f"s{i}", 0)) for i in range(len(periods))}
 
 
 def _commitment_in_force(scope: Scope, metric: str) -> Commitment | None:
@@ -686,7 +696,7 @@ def mql_volume_points(
 ) -> list[charts.VolumePoint]:
     """MQLs per period (one query) against the volume commitment's target, pro-rated while open."""
     periods = _series(scope, kind, count)
-    counts = _per_period_counts(scope, periods)
+    counts = _per_period_counts(scope, periods, converted=False)
     commitment = (
         None if scope.source or scope.owner_id else _commitment_in_force(scope, "mql_volume")
     )
@@ -889,46 +899,57 @@ def rejection_reasons(scope: Scope) -> list[charts.ReasonBar]:
 
 
 def rep_compliance(scope: Scope, *, results: list | None = None) -> list[charts.RepBar]:
-    """Per rep and clock commitment: met / missed / pending, from the engine's per-lead
-    outcomes (so the reps add up to the tile), grouped by the lead's owner in one query."""
-    items = results
-    # Snapshot-backed results carry no per-lead outcomes: ask the engine again with them.
-    if items is None or any(
-        i.commitment.metric in CLOCK_METRIC_LABELS
-        and not i.result.outcomes
-        and (i.result.denominator or i.result.pending)
-        for i in items
-    ):
-        items = compliance_results(
-            scope, with_outcomes=True, metrics_only=frozenset(CLOCK_METRIC_LABELS)
+    """Per rep and clock commitment: met / missed / pending over the same MQL events as the
+    tile (so the reps add up to it), grouped by the lead's current owner in SQL — one query
+    per clock commitment, whatever the number of leads. ``results`` (the scorecard's) name
+    the commitments and their periods; without them, those in force for the scope."""
+    if results is not None:
+        clock_items = [
+            (i.commitment, i.period, i.as_of)
+            for i in results
+            if i.commitment.metric in CLOCK_METRIC_LABELS
+        ]
+    else:
+        commitments = [
+            c
+            for c in compliance.commitments_in_force(period=scope.period)
+            if c.metric in CLOCK_METRIC_LABELS and (not scope.team or c.owner_team == scope.team)
+        ]
+        clock_items = [(c, scope.period, scope.as_of) for c in commitments]
+    counted = [
+        (
+            commitment,
+            period,
+            as_of,
+            compliance.commitment_owner_counts(
+                commitment=commitment,
+                period=period,
+                as_of=as_of,
+                owner_id=scope.owner_id,
+                source=scope.source,
+            ),
         )
-    clock_items = [i for i in items if i.commitment.metric in CLOCK_METRIC_LABELS]
-    lead_ids = {lead for i in clock_items for lead in i.result.outcomes}
-    owners = {
-        pk: (owner_id, name or email)
-        for pk, owner_id, name, email in Lead.objects.filter(pk__in=lead_ids).values_list(
-            "pk", "owner_id", "owner__name", "owner__email"
+        for commitment, period, as_of in clock_items
+    ]
+    owner_ids = {owner for *_rest, counts in counted for owner in counts if owner is not None}
+    names = {
+        pk: name or email
+        for pk, name, email in User.objects.filter(pk__in=owner_ids).values_list(
+            "pk", "name", "email"
         )
     }
-    tallies: dict[tuple, list] = {}
-    for item in clock_items:
-        for lead, outcome in item.result.outcomes.items():
-            owner_id, name = owners.get(lead, (None, None))
-            key = (owner_id, name if owner_id else "Unassigned", item.commitment.pk)
-            tally = tallies.setdefault(key, [0, 0, 0, item])
-            tally[{"met": 0, "missed": 1, "pending": 2}[str(outcome)]] += 1
     bars = [
         charts.RepBar(
-            rep=name,
-            metric=tiles.commitment_title(item.commitment),
+            rep=names.get(owner_id, "Unassigned") if owner_id else "Unassigned",
+            metric=tiles.commitment_title(commitment),
             met=met,
             missed=missed,
             pending=pending,
             link=drilldown_url(
                 CommitmentSlice(
-                    commitment_id=item.commitment.pk,
-                    period=item.period,
-                    as_of=item.as_of,
+                    commitment_id=commitment.pk,
+                    period=period,
+                    as_of=as_of,
                     outcome="missed",
                     source=scope.source,
                     owner_id=owner_id,
@@ -937,21 +958,52 @@ def rep_compliance(scope: Scope, *, results: list | None = None) -> list[charts.
             if owner_id
             else None,
         )
-        for (owner_id, name, _pk), (met, missed, pending, item) in tallies.items()
+        for commitment, period, as_of, counts in counted
+        for owner_id, (met, missed, pending) in counts.items()
     ]
     return sorted(bars, key=lambda b: (b.rep, b.metric))
+
+
+def _response_index(as_of: datetime) -> Func:
+    """The index of metrics.response_bucket in ("none", *RESPONSE_LIMITS labels, "later") of
+    each MQL event, as one expression: width_bucket reads the first-touch subquery once,
+    where a CASE over it would run it once per branch."""
+    first = Subquery(
+        Activity.objects.filter(
+            lead=OuterRef("lead"),
+            family="sales_touch",
+            occurred_at__gte=OuterRef("qualified_at"),
+            occurred_at__lte=as_of,
+        )
+        .order_by()
+        .values("lead")
+        .annotate(first=Min("occurred_at"))
+        .values("first")
+    )
+    # Never contacted: -1, before the first bound (index 0). Upper bounds are exclusive,
+    # as in metrics.response_bucket: 300 s exactly is "< 1 h".
+    seconds = Func(_epoch(first - F("qualified_at")), Value(-1.0), function="COALESCE")
+    bounds = (
+        "ARRAY[" + ",".join(["0"] + [f"{limit}" for limit, _ in RESPONSE_LIMITS]) + "]::float8[]"
+    )
+    return Func(
+        seconds,
+        template=f"width_bucket(%(expressions)s, {bounds})",
+        output_field=IntegerField(),
+    )
 
 
 def speed_to_lead(scope: Scope) -> list[charts.RateBar]:
     """MQL→SQL conversion by first-contact bucket (metrics.response_bucket, in SQL), one GROUP BY."""
     events = _events(scope.period, scope.as_of, owner_id=scope.owner_id, source=scope.source)
     rows = (
-        _with_response_bucket(events, scope.as_of)
+        events.annotate(response=_response_index(scope.as_of))
         .order_by()
         .values("response")
         .annotate(n=Count("id"), sql=Count("id", filter=_converted(scope.as_of)))
     )
-    found = {row["response"]: (row["sql"], row["n"]) for row in rows}
+    labels = ("none", *(label for _, label in RESPONSE_LIMITS), "later")
+    found = {labels[row["response"]]: (row["sql"], row["n"]) for row in rows}
     return [
         charts.RateBar(
             label=bucket,
@@ -1097,16 +1149,26 @@ def first_contact_bins(scope: Scope) -> tuple[list[charts.HourBin], dict]:
     commitment = _commitment_in_force(scope, "first_contact_time")
     params = (commitment.params or {}) if commitment else {}
     sla_hours = float(params["hours"]) if params.get("hours") else None
-    hours = [
-        h
-        for _lead, h in _contact_hours(
+    if commitment is not None:
+        # The engine's own hours column (business time in SQL): the histogram and the
+        # tile's median are the same numbers by construction.
+        hours = compliance.first_contact_hours(
+            commitment=commitment,
             period=scope.period,
             as_of=scope.as_of,
             owner_id=scope.owner_id,
             source=scope.source,
-            commitment=commitment,
         )
-    ]
+    else:
+        hours = [
+            h
+            for _lead, h in _contact_hours(
+                period=scope.period,
+                as_of=scope.as_of,
+                owner_id=scope.owner_id,
+                source=scope.source,
+            )
+        ]
     edges = calculations.contact_hour_edges(sla_hours)
     counts = calculations.hour_bins(hours, edges)
     bins = []
@@ -1174,7 +1236,11 @@ def pipeline_at_risk(scope: Scope, *, results: list | None = None) -> calculatio
     """Missed first-contact clocks of the period × the organization's own win-rate gap between
     in-SLA and out-of-SLA MQLs of the last 12 months × its average won amount (two queries
     besides the engine's numbers)."""
-    items = results if results is not None else compliance_results(scope)
+    items = (
+        results
+        if results is not None
+        else compliance_results(scope, metrics_only=frozenset({"first_contact_time"}))
+    )
     missed = sum(
         int(i.result.denominator - i.result.numerator)
         for i in items
@@ -1182,15 +1248,16 @@ def pipeline_at_risk(scope: Scope, *, results: list | None = None) -> calculatio
     )
     since = scope.as_of - timedelta(days=365)
     leads = _leads(owner_id=scope.owner_id, source=scope.source)
+    clocks = SlaClock.objects.filter(
+        kind=ClockKind.FIRST_CONTACT,
+        started_at__gte=since,
+        started_at__lte=scope.as_of,
+        state__in=[ClockState.MET, ClockState.BREACHED],
+    )
+    if scope.owner_id is not None or scope.source is not None:
+        clocks = clocks.filter(lead__in=leads)
     rows = (
-        SlaClock.objects.filter(
-            kind=ClockKind.FIRST_CONTACT,
-            started_at__gte=since,
-            started_at__lte=scope.as_of,
-            state__in=[ClockState.MET, ClockState.BREACHED],
-            lead__in=leads,
-        )
-        .order_by()
+        clocks.order_by()
         .values("state")
         .annotate(
             total=Count("lead_id", distinct=True),

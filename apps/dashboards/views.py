@@ -18,7 +18,7 @@ from apps.accounts.access import roles_required, user_may_open
 from apps.accounts.exceptions import DomainError
 from apps.accounts.roles import ALL_ROLES, Role
 from apps.compliance.periods import following, previous
-from apps.dashboards import catalog, reports, selectors, services
+from apps.dashboards import catalog, reports, selectors, services, snapshots
 from apps.dashboards.forms import SpendForm
 from apps.dashboards.models import MarketingSpend, ReportKind, ReportSubscription
 from apps.dashboards.scope import (
@@ -137,17 +137,33 @@ def chart_list(request: HttpRequest) -> HttpResponse:
     """Every chart the role may see, for the picked period; each element drills down."""
     scope, error = _scope(request, default_choice="this_quarter")
     role = request.user.role
-    panels = []
-    for spec in catalog.charts_for_role(role):
-        chart = spec.build(scope)
-        panels.append({"spec": spec, "chart": chart, "figure": _figure_json(chart)})
-    at_risk = None
+    specs = catalog.charts_for_role(role)
+    names = [spec.name for spec in specs]
     if role != Role.REP:
-        at_risk = selectors.pipeline_at_risk(scope)
+        names.append(snapshots.AT_RISK)
+    # Stored chart data (one query); missing or outdated charts are computed here.
+    stored = snapshots.charts_read(names, scope=scope)
+    by_name = {item.data.name: item for item in stored}
+    panels = [
+        {
+            "spec": spec,
+            "chart": by_name[spec.name].data,
+            "figure": _figure_json(by_name[spec.name].data),
+        }
+        for spec in specs
+    ]
+    at_risk = by_name[snapshots.AT_RISK].data.points[0] if snapshots.AT_RISK in by_name else None
     return render(
         request,
         "dashboards/charts.html",
-        {"panels": panels, "at_risk": at_risk, **_filter_context(scope, error)},
+        {
+            "panels": panels,
+            "at_risk": at_risk,
+            # The oldest moment any number on the page describes.
+            "figures_as_of": min(item.as_of for item in stored),
+            "figures_live": scope.is_open,
+            **_filter_context(scope, error),
+        },
     )
 
 

@@ -4,17 +4,23 @@ from celery import shared_task
 from django_tenants.utils import tenant_context
 
 from apps.compliance.tasks import tenant_sweep_task
+from apps.dashboards.tasks import charts_refresh_task
 from apps.tenants.selectors import organization_active_list
+
+# What beat may fan out (CELERY_BEAT_SCHEDULE names the job).
+FAN_OUT_JOBS = {"sweep": tenant_sweep_task, "charts": charts_refresh_task}
 
 
 @shared_task(ignore_result=True)
-def tenants_fan_out_task() -> int:
-    """Queue the sweep for every active organization; returns how many were queued."""
+def tenants_fan_out_task(job: str = "sweep") -> int:
+    """Queue ``job`` (the minute sweep by default) for every active organization; returns how
+    many were queued."""
+    task = FAN_OUT_JOBS[job]
     count = 0
     for organization in organization_active_list().only("pk", "schema_name"):
         # Sent from inside the tenant's context, the task carries the schema name
         # in its headers and tenant-schemas-celery switches to it on the worker.
         with tenant_context(organization):
-            tenant_sweep_task.delay()
+            task.delay()
         count += 1
     return count

@@ -145,6 +145,14 @@ def test_sql_response_buckets_agree_with_metrics_response_bucket(acme):
     assert len(events) == 6
     for mql_at, first, bucket in events:
         assert bucket == response_bucket((first - mql_at).total_seconds())
+    # The chart's single-pass form (width_bucket over the first touch) agrees too.
+    labels = ("none", *(label for _, label in selectors.RESPONSE_LIMITS), "later")
+    indexed = (
+        MqlEvent.objects.filter(qualified_at=base)
+        .annotate(index=selectors._response_index(data.week.end))
+        .values_list("index", flat=True)
+    )
+    assert sorted(labels[i] for i in indexed) == sorted(bucket for *_, bucket in events)
     assert [label for _, label in selectors.RESPONSE_LIMITS] == list(RESPONSE_BUCKETS[:4])
 
 

@@ -1,12 +1,13 @@
 """Recompute compliance snapshots for a date range (idempotent): for back-filled history."""
 
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from apps.compliance.services import snapshots_recompute
+from apps.dashboards.snapshots import snapshots_forget
 from apps.tenants.selectors import organization_active_list
 
 
@@ -22,7 +23,8 @@ class Command(BaseCommand):
         "Compute the snapshot of every commitment for each week, month and quarter overlapping "
         "--from..--to, in one organization (--schema) or all. Closed periods are stored frozen, "
         "as of their end; running it again changes nothing. Frozen snapshots are kept unless "
-        "--include-frozen (use it after importing history into periods already frozen)."
+        "--include-frozen (use it after importing history into periods already frozen; it also "
+        "forgets the stored charts of those periods)."
     )
 
     def add_arguments(self, parser):
@@ -51,4 +53,14 @@ class Command(BaseCommand):
                     now=now,
                     include_frozen=options["include_frozen"],
                 )
-            self.stdout.write(f"{organization.schema_name}: {written} snapshot(s) written")
+                forgotten = 0
+                if options["include_frozen"]:
+                    # Stored charts of those periods are recomputed on their next read.
+                    forgotten = snapshots_forget(
+                        start=datetime.combine(first, time.min, tzinfo=UTC) - timedelta(days=1),
+                        end=datetime.combine(last, time.max, tzinfo=UTC) + timedelta(days=1),
+                    )
+            self.stdout.write(
+                f"{organization.schema_name}: {written} snapshot(s) written"
+                + (f", {forgotten} stored chart(s) forgotten" if forgotten else "")
+            )
