@@ -481,6 +481,25 @@ def snapshots_refresh(*, now: datetime) -> dict[str, int]:
     return {"frozen": frozen, "refreshed": refreshed}
 
 
+def snapshots_invalidate(*, moments: Sequence[datetime]) -> int:
+    """Unfreeze the snapshots of every period containing one of ``moments`` (facts there moved:
+    an MQL re-dated by a late, older fact); the next sweep recomputes them as of their end and
+    freezes them again. Tells the other keepers of past numbers (``history_changed``).
+    One UPDATE; returns how many snapshots were unfrozen."""
+    if not moments:
+        return 0
+    from django.db.models import Q
+
+    from apps.compliance.signals import history_changed
+
+    containing = Q(pk__in=[])
+    for moment in set(moments):
+        containing |= Q(starts_at__lte=moment, ends_at__gt=moment)
+    unfrozen = ComplianceSnapshot.objects.filter(containing, frozen=True).update(frozen=False)
+    history_changed.send(sender=ComplianceSnapshot, moments=sorted(set(moments)))
+    return unfrozen
+
+
 def snapshots_recompute(
     *,
     first_day: date,

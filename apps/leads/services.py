@@ -360,7 +360,12 @@ def leads_upsert(*, items: Sequence[Any], channel: str, actor) -> BulkResult:
     )
 
 
-def _facts_stored(*, lead_ids: list[int], touched_by_sales: list[int]) -> None:
+def _facts_stored(
+    *,
+    lead_ids: list[int],
+    touched_by_sales: list[int],
+    earliest_new_activity: dict[int, datetime] | None = None,
+) -> None:
     """Let the MQL engine and the SLA clocks see new facts, inside the ingesting transaction."""
     # Imported here: the MQL and SLA services call back into this module (routing),
     # and the dependency between these apps is a cycle only at call time.
@@ -368,7 +373,9 @@ def _facts_stored(*, lead_ids: list[int], touched_by_sales: list[int]) -> None:
     from apps.sla import services as sla_services
 
     if lead_ids:
-        mql_services.leads_qualify(lead_ids=lead_ids)
+        # With the activities' earliest times, an activity older than a lead's MQL moment
+        # re-dates that MQL (and its clocks).
+        mql_services.leads_qualify(lead_ids=lead_ids, earliest_new_activity=earliest_new_activity)
     if touched_by_sales:
         sla_services.clocks_sync(lead_ids=touched_by_sales)
 
@@ -382,7 +389,7 @@ SELECT * FROM unnest(
     %s::jsonb[], %s::bigint[], %s::text[], %s::timestamptz[]
 )
 ON CONFLICT (external_id) DO NOTHING
-RETURNING lead_id, family
+RETURNING lead_id, family, occurred_at
 """
 
 
@@ -429,7 +436,7 @@ def activities_ingest(*, items: Sequence[Any], channel: str, actor) -> BulkResul
         else:
             rows.append((item, external_id, lead_ids[item.lead], user.pk if user else None))
 
-    inserted: list[tuple[int, str]] = []
+    inserted: list[tuple[int, str, datetime]] = []
     if rows:
         with connection.cursor() as cursor:
             cursor.execute(
@@ -447,11 +454,17 @@ def activities_ingest(*, items: Sequence[Any], channel: str, actor) -> BulkResul
                 ],
             )
             inserted = cursor.fetchall()
-    touched = sorted({lead_id for lead_id, _ in inserted})
+    touched = sorted({lead_id for lead_id, _, _ in inserted})
     touched_by_sales = sorted(
-        {lead_id for lead_id, family in inserted if family == ActivityFamily.SALES_TOUCH}
+        {lead_id for lead_id, family, _ in inserted if family == ActivityFamily.SALES_TOUCH}
     )
-    _facts_stored(lead_ids=touched, touched_by_sales=touched_by_sales)
+    earliest: dict[int, datetime] = {}
+    for lead_id, _, occurred_at in inserted:
+        if lead_id not in earliest or occurred_at < earliest[lead_id]:
+            earliest[lead_id] = occurred_at
+    _facts_stored(
+        lead_ids=touched, touched_by_sales=touched_by_sales, earliest_new_activity=earliest
+    )
     errors.sort(key=lambda e: e["index"])
     return BulkResult(
         created=len(inserted),

@@ -17,22 +17,32 @@ Qualification rules (leads_qualify):
   to stage `mql` like an MQL does: for sales both are "a qualified lead to work".
 - `mql_at` is the moment the stored facts, walked in time order, first met the
   definition; the same facts delivered in any order give the same moment.
+- Across batches too: when an ingest stores an activity older than the latest MQL
+  event of a lead that is already an MQL (or further on), that event is walked again
+  under its own definition version and the bounds it was first evaluated under; if
+  the facts met the definition earlier, the event, the lead's mql_at, the stage
+  change into mql and the SLA clocks move to that moment (re-dated, never later),
+  and the event keeps the moment it moved from (at the same moment, only its score
+  and explanation follow the late facts). Events before a return to nurture are
+  closed history and never move.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import json
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Max
+from django.db.models import Exists, Max, OuterRef, Q
 from django.utils import timezone
 
 from apps.accounts.exceptions import Conflict, DomainError, NotAllowed
 from apps.accounts.roles import Role
+from apps.accounts.services import audit_record
 from apps.leads.models import Lead, Stage, StageChange
 from apps.mql.backtest import LeadHistory, Tally
 from apps.mql.models import (
@@ -45,6 +55,7 @@ from apps.mql.models import (
     MqlEvent,
 )
 from apps.mql.rules import (
+    ActivityFact,
     Definition,
     DefinitionError,
     Qualification,
@@ -114,13 +125,40 @@ def _nurture_not_before(
     return max(min(moments), changed or returned_at)
 
 
+@dataclass(frozen=True)
+class _Redate:
+    """A settled lead's latest MQL event and the earlier moment the walk found for it."""
+
+    event: MqlEvent
+    lead: Lead
+    change: StageChange | None  # the stage change into mql that the event made
+    qualification: Qualification
+
+
+def _latest_return_before(returns: list[datetime], moment: datetime) -> datetime | None:
+    earlier = [at for at in returns if at < moment]
+    return max(earlier) if earlier else None
+
+
 @transaction.atomic
-def leads_qualify(*, lead_ids: Iterable[int], now: datetime | None = None) -> list[MqlEvent]:
+def leads_qualify(
+    *,
+    lead_ids: Iterable[int],
+    now: datetime | None = None,
+    earliest_new_activity: Mapping[int, datetime] | None = None,
+) -> list[MqlEvent]:
     """Evaluate the touched leads against the active MQL and PQL definitions; hand off the new ones.
 
+    `earliest_new_activity` (lead id -> the earliest occurred_at among the activities
+    this batch stored for it) turns on the re-date path: a lead that is already an
+    MQL and just received a fact not newer than its latest MQL event is walked again
+    (see _redates_find); leads that received nothing older cost no query at all.
+
     Set-based: one query each for the definitions, the leads (locked), their last
-    return to nurture, their last MQL event and their activities, whatever the batch
-    size; then two writes per newly qualified lead (its stage change). Idempotent.
+    MQL event, their stage changes (returns to nurture, and the moves into mql of the
+    events to re-date), the events to re-date and the activities, whatever the batch
+    size; then two writes per newly qualified lead (its stage change) and a fixed
+    number of bulk writes for the re-dated ones. Idempotent. Returns the new events.
     """
     now = now or timezone.now()
     ids = sorted(set(lead_ids))
@@ -131,42 +169,85 @@ def leads_qualify(*, lead_ids: Iterable[int], now: datetime | None = None) -> li
         parsed = definition_parsed(row)
         if parsed is not None:
             active[kind] = (row, parsed)
-    if not active:
+    wanted = set(ids)
+    older = {
+        int(pk): at
+        for pk, at in (earliest_new_activity or {}).items()
+        if int(pk) in wanted and at is not None
+    }
+    scopes: list[Q] = []
+    if active:
+        scopes.append(Q(stage__in=_QUALIFIABLE))
+    if older:
+        # Coarse in SQL (an event not older than the oldest new fact of the whole batch),
+        # exact per lead below: a batch of live traffic matches nothing and costs nothing.
+        newer_event = MqlEvent.objects.filter(
+            lead=OuterRef("pk"), qualified_at__gte=min(older.values())
+        )
+        scopes.append(Q(pk__in=list(older)) & ~Q(stage__in=_QUALIFIABLE) & Q(Exists(newer_event)))
+    if not scopes:
         return []
+    scope = scopes[0]
+    for extra in scopes[1:]:
+        scope |= extra
     # Locked in id order, so two ingests touching the same leads serialise here and
-    # the second one sees the first one's MQL events.
+    # the second one sees the first one's MQL events (and re-dates).
     leads = list(
-        Lead.objects.filter(pk__in=ids, stage__in=_QUALIFIABLE)
-        .order_by("pk")
-        .select_for_update(of=("self",))
+        Lead.objects.filter(scope, pk__in=ids).order_by("pk").select_for_update(of=("self",))
     )
     if not leads:
         return []
-    lead_pks = [lead.pk for lead in leads]
-    nurture_pks = [lead.pk for lead in leads if lead.stage == Stage.NURTURE]
-    returned: dict[int, datetime] = {}
-    if nurture_pks:
-        returned = dict(
-            StageChange.objects.filter(lead_id__in=nurture_pks, to_stage=Stage.NURTURE)
-            .values("lead_id")
-            .annotate(at=Max("occurred_at"))
-            .values_list("lead_id", "at")
-        )
+    fresh = [lead for lead in leads if lead.stage in _QUALIFIABLE]
+    settled = [lead for lead in leads if lead.stage not in _QUALIFIABLE]
     last_event = dict(
-        MqlEvent.objects.filter(lead_id__in=lead_pks)
+        MqlEvent.objects.filter(lead_id__in=[lead.pk for lead in leads])
         .values("lead_id")
         .annotate(at=Max("qualified_at"))
         .values_list("lead_id", "at")
     )
-    facts = activity_facts_by_lead(
-        lead_ids=lead_pks, kinds=signal_kinds(parsed for _, parsed in active.values())
-    )
+    # Only a fact not newer than the latest event can move it (or change its evaluation).
+    movable = [
+        lead for lead in settled if lead.pk in last_event and older[lead.pk] <= last_event[lead.pk]
+    ]
+    movable_pks = [lead.pk for lead in movable]
+    nurture_pks = [lead.pk for lead in fresh if lead.stage == Stage.NURTURE]
+    returns: dict[int, list[datetime]] = {}
+    moves_into_mql: dict[int, list[StageChange]] = {}
+    if nurture_pks or movable_pks:
+        for change in StageChange.objects.filter(
+            Q(lead_id__in=nurture_pks, to_stage=Stage.NURTURE)
+            | Q(lead_id__in=movable_pks, to_stage__in=[Stage.NURTURE, Stage.MQL])
+        ).order_by("occurred_at", "id"):
+            if change.to_stage == Stage.NURTURE:
+                returns.setdefault(change.lead_id, []).append(change.occurred_at)
+            else:
+                moves_into_mql.setdefault(change.lead_id, []).append(change)
+    events_of: dict[int, list[MqlEvent]] = {}
+    if movable_pks:
+        for event in (
+            MqlEvent.objects.filter(lead_id__in=movable_pks)
+            .select_related("definition")
+            .order_by("qualified_at", "id")
+        ):
+            events_of.setdefault(event.lead_id, []).append(event)
+    own_parsed: dict[int, Definition | None] = {}
+    for events in events_of.values():
+        definition = events[-1].definition
+        if definition.pk not in own_parsed:
+            own_parsed[definition.pk] = definition_parsed(definition)
+    active_kinds = signal_kinds(parsed for _, parsed in active.values())
+    kinds = active_kinds | signal_kinds(p for p in own_parsed.values() if p is not None)
+    walked = [lead.pk for lead in fresh] + movable_pks
+    facts = activity_facts_by_lead(lead_ids=walked, kinds=kinds) if walked else {}
 
     candidates: list[_Candidate] = []
-    for lead in leads:
+    for lead in fresh:
         activities = facts.get(lead.pk, [])
+        if kinds != active_kinds:
+            activities = [a for a in activities if a.kind in active_kinds]
         if lead.stage == Stage.NURTURE:
-            returned_at = returned.get(lead.pk, lead.stage_changed_at)
+            lead_returns = returns.get(lead.pk)
+            returned_at = max(lead_returns) if lead_returns else lead.stage_changed_at
             if last_event.get(lead.pk) is not None and last_event[lead.pk] >= returned_at:
                 continue  # already qualified again since its return
             activities = [a for a in activities if a.occurred_at > returned_at]
@@ -190,6 +271,19 @@ def leads_qualify(*, lead_ids: Iterable[int], now: datetime | None = None) -> li
                 best = _Candidate(lead, row, found)
         if best is not None:
             candidates.append(best)
+
+    redates = _redates_find(
+        movable,
+        events_of=events_of,
+        returns=returns,
+        moves_into_mql=moves_into_mql,
+        facts=facts,
+        kinds_of=lambda parsed: active_kinds | signal_kinds([parsed]),
+        own_parsed=own_parsed,
+        now=now,
+    )
+    if redates:
+        _events_redate(redates, now=now)
     if not candidates:
         return []
 
@@ -224,6 +318,177 @@ def leads_qualify(*, lead_ids: Iterable[int], now: datetime | None = None) -> li
     leads_route(lead_ids=[c.lead.pk for c in candidates])
     clocks_open(mql_events=events)
     return events
+
+
+def _redates_find(
+    leads: list[Lead],
+    *,
+    events_of: Mapping[int, list[MqlEvent]],
+    returns: Mapping[int, list[datetime]],
+    moves_into_mql: Mapping[int, list[StageChange]],
+    facts: Mapping[int, list[ActivityFact]],
+    kinds_of: Callable[[Definition], set[str]],
+    own_parsed: Mapping[int, Definition | None],
+    now: datetime,
+) -> list[_Redate]:
+    """The settled leads whose latest MQL event the stored facts, walked in time order, date earlier.
+
+    Only the latest event, and only while it is the lead's current qualification: a
+    return to nurture after it closes it (sales judged that MQL; its clocks, dispositions
+    and the return itself are history). It is walked again exactly as leads_qualify
+    evaluated it: under its own definition version, from the stage it qualified from
+    (`lead`: not before the last field change; `nurture`: only facts after the return,
+    not before the first of them), and never before the previous MQL event. Only an
+    earlier moment moves it: a later one would mean facts were removed. At the same
+    moment, it is returned too when the late facts change its evaluation there (they
+    add points to the score at mql_at): the write refreshes score and explanation.
+    """
+    found: list[_Redate] = []
+    for lead in leads:
+        events = events_of.get(lead.pk, [])
+        if not events:
+            continue
+        event = events[-1]
+        old_at = event.qualified_at
+        lead_returns = returns.get(lead.pk, [])
+        if any(at >= old_at for at in lead_returns):
+            continue  # returned to nurture after it: closed history
+        parsed = own_parsed.get(event.definition_id)
+        if parsed is None:
+            continue
+        change = next(
+            (c for c in reversed(moves_into_mql.get(lead.pk, [])) if c.occurred_at == old_at),
+            None,
+        )
+        returned_at = _latest_return_before(lead_returns, old_at)
+        if change is not None and change.from_stage in (Stage.LEAD, Stage.NURTURE):
+            from_stage = change.from_stage
+        else:
+            from_stage = Stage.NURTURE if returned_at is not None else Stage.LEAD
+        kinds = kinds_of(parsed)
+        activities = [a for a in facts.get(lead.pk, []) if a.kind in kinds]
+        if from_stage == Stage.NURTURE and returned_at is not None:
+            activities = [a for a in activities if a.occurred_at > returned_at]
+            not_before = _nurture_not_before(returned_at, activities, lead.fields_changed_at)
+            if not_before is None:
+                continue
+        else:
+            not_before = lead.fields_changed_at
+        if len(events) > 1:
+            previous_at = events[-2].qualified_at
+            not_before = max(not_before, previous_at) if not_before else previous_at
+        fields = lead_fields(lead)
+        fields["stage"] = from_stage  # what the lead's stage was when it qualified
+        walk = first_qualification(
+            parsed, fields=fields, activities=activities, not_before=not_before, now=now
+        )
+        if walk is None or walk.at > old_at:
+            continue
+        if walk.at == old_at and not _evaluation_changed(event, walk):
+            continue
+        found.append(_Redate(event=event, lead=lead, change=change, qualification=walk))
+    return found
+
+
+_REDATE_KEYS = ("redated_from", "redated_at", "redates")
+
+
+def _evaluation_changed(event: MqlEvent, walk: Qualification) -> bool:
+    """Whether the older facts change the evaluation at the event's own moment (the score
+    at mql_at counts the points of the history that arrived late)."""
+    stored = {k: v for k, v in (event.explanation or {}).items() if k not in _REDATE_KEYS}
+    fresh = evaluation_as_dict(
+        walk.evaluation,
+        definition=event.definition,
+        at=walk.at,
+        trigger_activity_id=walk.trigger_activity_id,
+    )
+    # Through JSON, as stored: tuples become lists.
+    return json.loads(json.dumps(fresh)) != stored
+
+
+# The audit log keeps a sample of each batch's re-dates (a back-fill can move thousands).
+_AUDIT_SAMPLE = 100
+
+
+def _events_redate(redates: list[_Redate], *, now: datetime) -> None:
+    """Write what the walks found, in bulk (one update per table).
+
+    A moved event takes its lead's mql_at, its stage change into mql and its SLA clocks
+    along, and keeps the moment it moved from. An event whose moment stands but whose
+    evaluation there changed (late history adds points) only gets the new score and
+    explanation, as in-order delivery would have given it.
+    """
+    recorded = timezone.now()
+    events: list[MqlEvent] = []
+    moved: list[MqlEvent] = []
+    moments: list[datetime] = []
+    leads: list[Lead] = []
+    changes: list[StageChange] = []
+    for redate in redates:
+        event, lead, walk = redate.event, redate.lead, redate.qualification
+        old_at = event.qualified_at
+        kept = {k: v for k, v in (event.explanation or {}).items() if k in _REDATE_KEYS}
+        if walk.at < old_at:
+            move = {
+                "from": old_at.isoformat(),
+                "to": walk.at.isoformat(),
+                "recorded_at": now.isoformat(),
+            }
+            kept = {
+                # "Re-dated from <from> when an earlier fact arrived on <recorded_at>".
+                "redated_from": move["from"],
+                "redated_at": move["recorded_at"],
+                "redates": [*(kept.get("redates") or []), move],
+            }
+            moved.append(event)
+            moments.extend([old_at, walk.at])
+            lead.mql_at = walk.at
+            if lead.stage == Stage.MQL and lead.stage_changed_at == old_at:
+                lead.stage_changed_at = walk.at  # still in the stage that event moved it to
+            lead.updated_at = recorded
+            leads.append(lead)
+            if redate.change is not None:
+                redate.change.occurred_at = walk.at
+                changes.append(redate.change)
+        event.qualified_at = walk.at
+        event.trigger_activity_id = walk.trigger_activity_id
+        event.score = walk.evaluation.score
+        event.explanation = {
+            **evaluation_as_dict(
+                walk.evaluation,
+                definition=event.definition,
+                at=walk.at,
+                trigger_activity_id=walk.trigger_activity_id,
+            ),
+            **kept,
+        }
+        events.append(event)
+    MqlEvent.objects.bulk_update(
+        events, ["qualified_at", "trigger_activity", "score", "explanation"]
+    )
+    if not moved:
+        return
+    Lead.objects.bulk_update(leads, ["mql_at", "stage_changed_at", "updated_at"])
+    if changes:
+        StageChange.objects.bulk_update(changes, ["occurred_at"])
+    from apps.sla.services import clocks_redate
+
+    clocks_redate(mql_events=moved, now=now)
+    # Past periods' compliance snapshots (and stored charts) counted the old moment.
+    from apps.compliance.services import snapshots_invalidate
+
+    snapshots_invalidate(moments=moments)
+    audit_record(
+        actor=None,
+        action="mql.redated",
+        target=f"{len(moved)} MQL event{'s' if len(moved) != 1 else ''}",
+        count=len(moved),
+        moves=[
+            {"lead_id": e.lead_id, "event_id": e.pk, **e.explanation["redates"][-1]}
+            for e in moved[:_AUDIT_SAMPLE]
+        ],
+    )
 
 
 # --- definitions -------------------------------------------------------------

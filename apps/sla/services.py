@@ -1085,6 +1085,27 @@ class _VersionPlan:
             self._calendars[mode] = calendar_from_json(self.version.calendar_snapshot, mode=mode)
         return self._calendars[mode]
 
+    def applicable(self, fields: Mapping[str, Any]) -> list[Commitment]:
+        """The commitments that give a clock to an MQL of a lead with these fields."""
+        return [
+            commitment
+            for commitment, conditions in self.commitments
+            if not conditions or segment_matches(conditions, fields)
+        ]
+
+    def clock(self, event, commitment: Commitment, *, created_at: datetime) -> SlaClock:
+        """A new clock of the event under the commitment, started at its qualified_at."""
+        return SlaClock(
+            lead_id=event.lead_id,
+            mql_event_id=event.pk,
+            commitment=commitment,
+            sla_version=self.version,
+            kind=CLOCK_KIND_BY_METRIC[commitment.metric],
+            started_at=event.qualified_at,
+            due_at=self.due_at(commitment, event.qualified_at),
+            created_at=created_at,
+        )
+
     def due_at(self, commitment: Commitment, started_at: datetime) -> datetime:
         """Deadline computed once, with the version's frozen calendar (never moved afterwards)."""
         params = commitment.params or {}
@@ -1151,25 +1172,11 @@ def clocks_open(*, mql_events: Sequence) -> list[SlaClock]:
             lead.pk: lead_fields(lead) for lead in Lead.objects.filter(pk__in=lead_ids)
         }
     now = timezone.now()
-    clocks = []
-    for event, plan in chosen:
-        for commitment, conditions in plan.commitments:
-            if conditions and not segment_matches(
-                conditions, fields_by_lead.get(event.lead_id, {})
-            ):
-                continue
-            clocks.append(
-                SlaClock(
-                    lead_id=event.lead_id,
-                    mql_event_id=event.pk,
-                    commitment=commitment,
-                    sla_version=plan.version,
-                    kind=CLOCK_KIND_BY_METRIC[commitment.metric],
-                    started_at=event.qualified_at,
-                    due_at=plan.due_at(commitment, event.qualified_at),
-                    created_at=now,
-                )
-            )
+    clocks = [
+        plan.clock(event, commitment, created_at=now)
+        for event, plan in chosen
+        for commitment in plan.applicable(fields_by_lead.get(event.lead_id, {}))
+    ]
     with transaction.atomic():
         SlaClock.objects.bulk_create(clocks, ignore_conflicts=True, batch_size=1000)
         clocks_sync(lead_ids={clock.lead_id for clock in clocks}, now=now)
@@ -1178,6 +1185,107 @@ def clocks_open(*, mql_events: Sequence) -> list[SlaClock]:
             "commitment"
         )
     )
+
+
+def clocks_redate(*, mql_events: Sequence, now: datetime | None = None) -> int:
+    """Follow MQL events whose qualified_at moved earlier (a late, older fact re-dated them).
+
+    The MQL engine calls this after saving the events' new qualified_at. Each event's
+    clocks then start at that moment under the SLA version in force at it, as if the
+    facts had arrived in order:
+
+    - same version as its clocks: started_at and due_at are recomputed in place;
+    - another version: each clock is re-keyed in place to the new version's commitment
+      of the same kind that applies to the lead, so its alerts (unique per clock and
+      kind) stay attached and the sweep raises no second breach or due-soon alert;
+      a commitment left without a clock gets a new one, a clock whose kind the new
+      version lacks is deleted (its alerts with it);
+    - no version in force: its clocks are deleted.
+
+    A breached clock's breached_at, which is its due time, moves with it; then
+    clocks_sync judges met/breached from the stored facts (a touch between the new and
+    the old start now counts; an earlier deadline can turn a met clock breached). A
+    pending clock now past due stays pending until the sweep breaches and alerts it,
+    like any other. Bounded queries for the whole batch; returns the clocks changed.
+    """
+    events = [event for event in mql_events if event is not None]
+    if not events:
+        return 0
+    now = now or timezone.now()
+    own: dict[int, list[SlaClock]] = defaultdict(list)
+    for clock in (
+        SlaClock.objects.filter(mql_event_id__in=[event.pk for event in events])
+        .select_related("commitment")
+        .order_by("pk")
+    ):
+        own[clock.mql_event_id].append(clock)
+    versions = _signed_versions()
+    plans: dict[int, _VersionPlan] = {}
+    targets: list[tuple[Any, _VersionPlan | None]] = []
+    for event in events:
+        version = _in_force(versions, event.qualified_at)
+        if version is not None and version.pk not in plans:
+            plans[version.pk] = _VersionPlan(version)
+        targets.append((event, plans[version.pk] if version is not None else None))
+    # Segments are read only when the version changes: a clock keeps the commitment its
+    # segment chose when it opened (the lead's fields may have changed since).
+    needs_fields = {
+        event.lead_id
+        for event, plan in targets
+        if plan is not None
+        and plan.needs_lead_fields
+        and not (own[event.pk] and all(c.sla_version_id == plan.version.pk for c in own[event.pk]))
+    }
+    fields_by_lead = (
+        {lead.pk: lead_fields(lead) for lead in Lead.objects.filter(pk__in=needs_fields)}
+        if needs_fields
+        else {}
+    )
+    moved: list[SlaClock] = []
+    opened: list[SlaClock] = []
+    deleted: list[int] = []
+    for event, plan in targets:
+        clocks = own[event.pk]
+        if plan is None:
+            deleted += [clock.pk for clock in clocks]
+            continue
+        if clocks and all(clock.sla_version_id == plan.version.pk for clock in clocks):
+            pairs = [(clock, clock.commitment) for clock in clocks]
+        else:
+            spare = list(clocks)
+            pairs = []
+            for commitment in plan.applicable(fields_by_lead.get(event.lead_id, {})):
+                kind = CLOCK_KIND_BY_METRIC[commitment.metric]
+                clock = next((c for c in spare if c.kind == kind), None)
+                if clock is None:
+                    opened.append(plan.clock(event, commitment, created_at=now))
+                    continue
+                spare.remove(clock)
+                pairs.append((clock, commitment))
+            deleted += [clock.pk for clock in spare]
+        for clock, commitment in pairs:
+            due_at = plan.due_at(commitment, event.qualified_at)
+            if (clock.commitment_id, clock.started_at, clock.due_at) == (
+                commitment.pk,
+                event.qualified_at,
+                due_at,
+            ):
+                continue
+            clock.commitment, clock.sla_version = commitment, plan.version
+            clock.started_at, clock.due_at = event.qualified_at, due_at
+            if clock.breached_at is not None:
+                clock.breached_at = due_at  # it ran out at its (new) due time
+            moved.append(clock)
+    with transaction.atomic():
+        if deleted:
+            SlaClock.objects.filter(pk__in=deleted).delete()
+        SlaClock.objects.bulk_update(
+            moved, ["commitment", "sla_version", "started_at", "due_at", "breached_at"]
+        )
+        SlaClock.objects.bulk_create(opened, ignore_conflicts=True)
+        if moved or opened or deleted:
+            clocks_sync(lead_ids={event.lead_id for event in events}, now=now)
+    return len(moved) + len(opened) + len(deleted)
 
 
 def _facts_by_lead(queryset, lead_ids: Iterable[int], since: datetime) -> dict[int, list[datetime]]:

@@ -20,7 +20,7 @@ def seams(monkeypatch):
     calls = {"qualify": [], "clocks": []}
     monkeypatch.setattr(
         "apps.mql.services.leads_qualify",
-        lambda *, lead_ids, now=None: calls["qualify"].append(sorted(lead_ids)) or [],
+        lambda *, lead_ids, now=None, **_: calls["qualify"].append(sorted(lead_ids)) or [],
     )
     monkeypatch.setattr(
         "apps.sla.services.clocks_sync",

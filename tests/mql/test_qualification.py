@@ -224,6 +224,7 @@ def test_a_thousand_activity_batch_is_evaluated_in_a_bounded_number_of_queries(
     # Routing and clocks bound their own queries (their owners test them); this counts ours.
     monkeypatch.setattr("apps.leads.services.leads_route", lambda **kw: [])
     monkeypatch.setattr("apps.sla.services.clocks_open", lambda **kw: [])
+    monkeypatch.setattr("apps.sla.services.clocks_redate", lambda **kw: 0)
     leads = LeadFactory.create_batch(100)
     for i, lead in enumerate(leads):
         for j in range(10):
@@ -243,6 +244,27 @@ def test_a_thousand_activity_batch_is_evaluated_in_a_bounded_number_of_queries(
         events = leads_qualify(lead_ids=ids, now=NOW)
 
     assert len(events) == 10
+
+    # A later batch of live facts for every lead: nothing is older than an MQL, so no MQL is
+    # walked again, and the ten MQLs are not even read (the lock query leaves them out).
+    for lead in leads:
+        ActivityFactory(lead=lead, occurred_at=NOW, properties={"url": "/blog/new"})
+    live = dict.fromkeys(ids, NOW)
+    with django_assert_max_num_queries(2 * 6):
+        assert leads_qualify(lead_ids=ids, now=NOW, earliest_new_activity=live) == []
+
+    # A batch of back-filled demo requests, older than the ten MQLs: they are all re-dated
+    # with a fixed number of statements (reads as above plus their events and stage
+    # changes; one bulk update per table; unfreezing the periods' snapshots; the audit row).
+    older = NOW - timedelta(days=8)
+    mqls = [event.lead_id for event in events]
+    for lead_id in mqls:
+        demo_request(Lead.objects.get(pk=lead_id), older)
+    backfill = dict.fromkeys(mqls, older)
+    with django_assert_max_num_queries(2 * 14) as redating:
+        assert leads_qualify(lead_ids=mqls, now=NOW, earliest_new_activity=backfill) == []
+    assert MqlEvent.objects.filter(lead_id__in=ids, qualified_at=older).count() == 10
+    assert len(redating.captured_queries) < 2 * (8 + 4 * 10)  # cheaper than qualifying them
 
 
 def test_ingest_of_back_filled_history_in_two_batches_out_of_order(mql_definition, make_user):
@@ -284,8 +306,14 @@ def test_ingest_of_back_filled_history_in_two_batches_out_of_order(mql_definitio
         actor=actor,
     )
     lead.refresh_from_db()
-    # Once an MQL, always an MQL: the late history does not re-date the hand-off.
-    assert lead.mql_at == first_mql_at and MqlEvent.objects.filter(lead=lead).count() == 1
+    # Still one MQL, but re-dated to the older demo request, as if the history had
+    # arrived in order; the event remembers the moment it was first given.
+    assert lead.mql_at == demo_at and lead.stage == Stage.MQL
+    [event] = MqlEvent.objects.filter(lead=lead)
+    assert event.qualified_at == demo_at
+    assert event.trigger_activity.external_id == "ext-2"
+    assert event.explanation["redated_from"] == first_mql_at.isoformat()
+    assert lead.stage_changes.get(to_stage=Stage.MQL).occurred_at == demo_at
 
     # In a single batch, delivery order does not matter: the earliest qualifying fact wins.
     leads_upsert(

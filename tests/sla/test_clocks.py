@@ -228,3 +228,136 @@ def test_new_organizations_get_a_nine_to_five_calendar(acme):
     assert calendar.is_default
     assert calendar.timezone == "UTC"
     assert calendar.week == [[["09:00", "17:00"]]] * 5 + [[], []]
+
+
+# --- re-dated MQLs (a late, older fact moved qualified_at earlier) --------------------------
+
+
+def _redate(event, at):
+    event.qualified_at = at
+    event.save(update_fields=["qualified_at"])
+    return event
+
+
+def test_redate_moves_the_clocks_in_place_and_judges_the_facts_again(acme):
+    f.signed_version(effective_at=MONDAY_10 - timedelta(days=30))
+    lead = f.lead()
+    event = f.mql_event(lead=lead, at=SATURDAY_10)
+    before = _by_kind(services.clocks_open(mql_events=[event]))
+    # A call on Friday, before the old start: it did not count; from Friday 11:00 it does.
+    call = f.touch(lead=lead, at=datetime(2026, 3, 6, 12, 0, tzinfo=UTC))
+    friday_11 = datetime(2026, 3, 6, 11, 0, tzinfo=UTC)
+
+    assert services.clocks_redate(mql_events=[_redate(event, friday_11)]) == 3
+
+    after = _by_kind(SlaClock.objects.filter(mql_event=event))
+    assert {k: c.pk for k, c in after.items()} == {k: c.pk for k, c in before.items()}
+    first = after[ClockKind.FIRST_CONTACT]
+    assert (first.started_at, first.due_at) == (friday_11, datetime(2026, 3, 6, 15, 0, tzinfo=UTC))
+    assert (first.state, first.met_at) == (ClockState.MET, call.occurred_at)
+    assert after[ClockKind.DISPOSITION].due_at == friday_11 + timedelta(hours=48)
+    assert after[ClockKind.FOLLOW_UP].due_at == friday_11 + timedelta(days=14)
+    # Idempotent: nothing left to move.
+    assert services.clocks_redate(mql_events=[event]) == 0
+
+
+def test_redate_an_earlier_deadline_breaches_a_clock_that_was_met(acme):
+    f.signed_version(effective_at=MONDAY_10 - timedelta(days=30), commitments=[f.FIRST_CONTACT_4H])
+    lead = f.lead()
+    event = f.mql_event(lead=lead, at=MONDAY_10)
+    f.touch(lead=lead, at=MONDAY_10 + timedelta(hours=3))
+    (clock,) = services.clocks_open(mql_events=[event])
+    assert clock.state == ClockState.MET
+
+    services.clocks_redate(mql_events=[_redate(event, MONDAY_10 - timedelta(hours=72))])
+
+    clock.refresh_from_db()
+    # Friday 10:00 + 4 business hours = Friday 14:00: Monday's call came late.
+    assert clock.due_at == datetime(2026, 2, 27, 14, 0, tzinfo=UTC)
+    assert (clock.state, clock.breached_at) == (ClockState.BREACHED, clock.due_at)
+
+
+def test_redate_a_breached_clock_keeps_its_alert_and_moves_its_breach_time(acme, make_user):
+    from apps.compliance.models import Alert
+    from apps.compliance.services import clocks_breach
+
+    make_user("sales_leader")
+    f.signed_version(effective_at=MONDAY_10 - timedelta(days=30), commitments=[f.FIRST_CONTACT_4H])
+    event = f.mql_event(lead=f.lead(), at=MONDAY_10)
+    (clock,) = services.clocks_open(mql_events=[event])
+    clocks_breach(now=clock.due_at + timedelta(hours=1))
+    assert Alert.objects.filter(clock=clock, kind="breach").count() == 1
+
+    services.clocks_redate(mql_events=[_redate(event, MONDAY_10 - timedelta(hours=1))])
+    clocks_breach(now=clock.due_at + timedelta(hours=2))
+
+    clock.refresh_from_db()
+    assert clock.due_at == datetime(2026, 3, 2, 13, 0, tzinfo=UTC)
+    assert (clock.state, clock.breached_at) == (ClockState.BREACHED, clock.due_at)
+    assert Alert.objects.filter(clock__mql_event=event, kind="breach").count() == 1
+
+
+def test_redate_across_versions_rekeys_clocks_to_the_version_in_force_then(acme):
+    switch = MONDAY_10 - timedelta(days=10)
+    old = f.signed_version(
+        effective_at=MONDAY_10 - timedelta(days=100),
+        superseded_at=switch,
+        commitments=[
+            {**f.FIRST_CONTACT_4H, "params": {"hours": 8, "clock": "business"}},
+            f.DISPOSITION_48H,
+        ],
+    )
+    f.signed_version(effective_at=switch, commitments=[f.FIRST_CONTACT_4H, f.FOLLOW_UP_6_IN_14])
+    event = f.mql_event(lead=f.lead(), at=MONDAY_10)
+    before = _by_kind(services.clocks_open(mql_events=[event]))
+    monday_before_switch = datetime(2026, 2, 16, 9, 0, tzinfo=UTC)
+
+    services.clocks_redate(mql_events=[_redate(event, monday_before_switch)])
+
+    after = _by_kind(SlaClock.objects.filter(mql_event=event).select_related("commitment"))
+    assert set(after) == {ClockKind.FIRST_CONTACT, ClockKind.DISPOSITION}
+    assert {c.sla_version_id for c in after.values()} == {old.pk}
+    first = after[ClockKind.FIRST_CONTACT]
+    assert first.pk == before[ClockKind.FIRST_CONTACT].pk  # re-keyed: its alerts stay with it
+    assert first.commitment.version_id == old.pk
+    assert (first.started_at, first.due_at) == (
+        monday_before_switch,
+        datetime(2026, 2, 16, 17, 0, tzinfo=UTC),
+    )
+    assert after[ClockKind.DISPOSITION].due_at == monday_before_switch + timedelta(hours=48)
+
+
+def test_redate_before_any_version_removes_the_clocks(acme):
+    f.signed_version(effective_at=MONDAY_10 - timedelta(days=1))
+    event = f.mql_event(lead=f.lead(), at=MONDAY_10)
+    services.clocks_open(mql_events=[event])
+
+    services.clocks_redate(mql_events=[_redate(event, MONDAY_10 - timedelta(days=5))])
+
+    assert not SlaClock.objects.filter(mql_event=event).exists()
+
+
+@pytest.mark.parametrize("batch", [40])
+def test_redate_is_bounded_in_queries(acme, django_assert_max_num_queries, batch):
+    switch = MONDAY_10 - timedelta(days=10)
+    f.signed_version(
+        effective_at=MONDAY_10 - timedelta(days=100),
+        superseded_at=switch,
+        commitments=[
+            {**f.FIRST_CONTACT_4H, "segment": [{"field": "company_size", "op": "gte", "value": 1}]},
+            f.DISPOSITION_48H,
+        ],
+    )
+    f.signed_version(effective_at=switch, commitments=[f.FIRST_CONTACT_4H, f.FOLLOW_UP_6_IN_14])
+    events = []
+    for i in range(batch):
+        lead = f.lead()
+        f.touch(lead=lead, at=MONDAY_10 - timedelta(days=11, hours=i))
+        events.append(f.mql_event(lead=lead, at=MONDAY_10 - timedelta(hours=i % 3)))
+    services.clocks_open(mql_events=events)
+    # Half stay under the same version, half move before the switch (re-key, open, delete).
+    for i, event in enumerate(events):
+        _redate(event, event.qualified_at - timedelta(days=1 if i % 2 else 12))
+    # django-tenants sends a SET search_path before each query: the counts are doubled.
+    with django_assert_max_num_queries(2 * 20):
+        assert services.clocks_redate(mql_events=events) == batch // 2 * 2 + batch // 2 * 3
