@@ -57,8 +57,11 @@ AT_RISK = "at-risk"
 DEFAULT_CHOICES = ("this_quarter", "this_month", "this_week")
 # A refresh asked for longer ago than this without result is asked again (a lost task).
 _REFRESH_RETRY = timedelta(minutes=10)
-# Open-period snapshots not read or refreshed for this long are deleted.
+# Open-period snapshots not refreshed for this long are deleted ...
 _OPEN_KEPT = timedelta(days=2)
+# ... and frozen ones after this long, so custom periods and filters viewed once do not pile
+# up; one viewed again is recomputed as of its period's end.
+_FROZEN_KEPT = timedelta(days=90)
 
 _POINT_TYPES: dict[str, type] = {
     cls.__name__: cls
@@ -331,7 +334,8 @@ def charts_refresh(
     *, keys: Sequence[str] | None = None, now: datetime | None = None
 ) -> dict[str, int]:
     """Recompute the snapshots named by ``keys`` (stale ones a reader asked for), or, without
-    keys, every chart of the default scopes; then drop open-period rows nobody refreshed.
+    keys, every chart of the default scopes; then drop rows kept long enough (_OPEN_KEPT,
+    _FROZEN_KEPT).
     Returns counts: {"computed": n, "skipped": n, "deleted": n}."""
     now = now or timezone.now()
     computed = skipped = 0
@@ -355,7 +359,8 @@ def charts_refresh(
                 _save([_computed(name, scope, {}, now=now)[0]])
                 computed += 1
     deleted, _ = ChartSnapshot.objects.filter(
-        frozen=False, computed_at__lt=now - _OPEN_KEPT
+        Q(frozen=False, computed_at__lt=now - _OPEN_KEPT)
+        | Q(frozen=True, computed_at__lt=now - _FROZEN_KEPT)
     ).delete()
     return {"computed": computed, "skipped": skipped, "deleted": deleted}
 

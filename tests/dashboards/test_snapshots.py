@@ -147,10 +147,24 @@ def test_the_worker_refresh_keeps_the_default_scopes_warm_and_drops_old_open_row
         as_of=now - timedelta(days=23),
         computed_at=now - timedelta(days=3),
     )
+    frozen_long_ago, frozen_recent = (
+        ChartSnapshot.objects.create(
+            key=key * 64,
+            chart="funnel",
+            period_kind="week",
+            period_start=now - timedelta(days=200),
+            period_end=now - timedelta(days=193),
+            as_of=now - timedelta(days=193),
+            computed_at=now - timedelta(days=age),
+            frozen=True,
+        )
+        for key, age in (("y", 100), ("z", 10))
+    )
     done = snapshots.charts_refresh(now=now)
     per_scope = len(catalog.CHARTS) + 1  # and the pipeline-at-risk number
-    assert done == {"computed": 3 * per_scope, "skipped": 0, "deleted": 1}
-    assert not ChartSnapshot.objects.filter(pk=old.pk).exists()
+    assert done == {"computed": 3 * per_scope, "skipped": 0, "deleted": 2}
+    assert not ChartSnapshot.objects.filter(pk__in=[old.pk, frozen_long_ago.pk]).exists()
+    assert ChartSnapshot.objects.filter(pk=frozen_recent.pk).exists()
     quarter = period_for(PeriodKind.QUARTER, now, TZ)
     stored = ChartSnapshot.objects.filter(period_kind="quarter", period_start=quarter.start)
     assert stored.count() == per_scope
