@@ -15,6 +15,10 @@ change them without a restart of the code that imports this module.
     COMPLIANCE_ESCALATION_LOOKBACK          2  closed periods in which a newly fired
                                                escalation is still sent (a sweep outage)
     COMPLIANCE_SWEEP_RUNS_KEPT_DAYS         7  SweepRun rows kept (one per tenant a minute)
+    COMPLIANCE_WEBHOOK_ALLOW_PRIVATE        0  1/true: the organization webhook may point at
+                                               private, loopback and link-local addresses
+                                               (self-hosted installs, the tests' local
+                                               receiver); read with ``flag()``
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import os
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
 DEFAULTS: dict[str, float] = {
     "COMPLIANCE_DUE_SOON_SHARE": 0.25,
@@ -34,7 +39,11 @@ DEFAULTS: dict[str, float] = {
     "COMPLIANCE_WEBHOOK_TIMEOUT_SECONDS": 5,
     "COMPLIANCE_ESCALATION_LOOKBACK": 2,
     "COMPLIANCE_SWEEP_RUNS_KEPT_DAYS": 7,
+    "COMPLIANCE_WEBHOOK_ALLOW_PRIVATE": 0,
 }
+
+TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+FALSE_WORDS = frozenset({"0", "false", "no", "off"})
 
 
 def value(name: str) -> float:
@@ -43,6 +52,22 @@ def value(name: str) -> float:
     if configured is None:
         configured = os.environ.get(name) or None
     return float(configured) if configured is not None else DEFAULTS[name]
+
+
+def flag(name: str) -> bool:
+    """The on/off tunable ``name`` (one of DEFAULTS): a bool or number setting, or an
+    environment variable 1/0, true/false, yes/no, on/off (anything else is an error)."""
+    configured = getattr(settings, name, None)
+    if configured is None:
+        configured = os.environ.get(name) or None
+    if configured is None:
+        return bool(DEFAULTS[name])
+    if isinstance(configured, bool | int | float):
+        return bool(configured)
+    word = str(configured).strip().lower()
+    if word in TRUE_WORDS | FALSE_WORDS:
+        return word in TRUE_WORDS
+    raise ImproperlyConfigured(f"{name} must be 1/0, true/false, yes/no or on/off, not {word!r}.")
 
 
 def retry_delay(attempts: int) -> timedelta:

@@ -87,7 +87,7 @@ class AlertSettingsForm(forms.Form):
         max_length=500,
         assume_scheme="https",
         label="Webhook URL",
-        help_text="Slack incoming webhook or any endpoint taking JSON {text, blocks}.",
+        help_text="Slack incoming webhook or any public http(s) endpoint taking JSON {text, blocks}.",
     )
     webhook_secret = forms.CharField(
         required=False,

@@ -13,7 +13,11 @@ and a worker that dies releases its locks with its connection):
   message with the same Message-ID (``<digest-{key}@handoff>``), which receivers dedupe.
 * webhook: at least once, same reasoning: the POST happens inside the transaction that
   marks the delivery; a repeat carries the same body, signature and X-Handoff-Delivery
-  key. Failures retry with exponential backoff and are logged for admins.
+  key. Failures retry with exponential backoff and are logged for admins. Before each
+  POST the URL is checked again (``destinations``: public addresses only, unless
+  COMPLIANCE_WEBHOOK_ALLOW_PRIVATE) and the connection goes to the addresses checked; a
+  refused destination fails the delivery at once (logged with the reason), a host name
+  that does not resolve is an ordinary failed attempt.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
-from apps.compliance import alert_text, config, selectors
+from apps.compliance import alert_text, config, destinations, selectors
 from apps.compliance.models import (
     Alert,
     AlertDelivery,
@@ -320,12 +324,12 @@ def webhook_deliver(*, now: datetime) -> int:
             )
             if delivery is None:
                 return succeeded
-            ok = _webhook_post(delivery, now=now)
-        if not ok:
+            outcome = _webhook_post(delivery, now=now)
+        if outcome is False:
             # The receiver is failing: the rest waits for the next run instead of
             # each spending a timeout now.
             return succeeded
-        succeeded += 1
+        succeeded += bool(outcome)
     return succeeded
 
 
@@ -334,7 +338,7 @@ def webhook_request(delivery: AlertDelivery, *, url: str, secret: str) -> urllib
     alert = delivery.alert
     message = alert_text.alert_message(alert.kind, alert.payload)
     body = alert_text.slack_body(alert.kind, message, _absolute(alert_path(alert)))
-    return urllib.request.Request(  # noqa: S310 - the URL is an admin-set http(s) address
+    return urllib.request.Request(  # noqa: S310 - opened only through destinations.pinned_opener
         url,
         data=body,
         method="POST",
@@ -348,32 +352,40 @@ def webhook_request(delivery: AlertDelivery, *, url: str, secret: str) -> urllib
     )
 
 
-def _webhook_post(delivery: AlertDelivery, *, now: datetime) -> bool:
-    """One attempt; False only when the receiver failed (a skipped delivery is not a failure)."""
+def _webhook_post(delivery: AlertDelivery, *, now: datetime) -> bool | None:
+    """One attempt: True delivered, False the receiver failed, None nothing was sent
+    (the webhook is off, or the destination is refused): not the receiver's failure."""
     settings_row = selectors.alert_settings()
     if not settings_row.webhook_is_on:
         delivery.status = DeliveryStatus.SKIPPED
         delivery.last_error = "The organization webhook was turned off."
         delivery.save(update_fields=["status", "last_error"])
-        return True
+        return None
     url = settings_row.webhook_url
-    if not url.startswith(("https://", "http://")):
-        delivery.status = DeliveryStatus.FAILED
-        delivery.last_error = "The webhook URL is not an http(s) URL."
-        delivery.save(update_fields=["status", "last_error"])
-        return True
-    request = webhook_request(delivery, url=url, secret=settings_row.webhook_secret)
     started = time.monotonic()
-    status_code, error = None, ""
+    status_code, error, refused = None, "", False
     try:
-        with urllib.request.urlopen(  # noqa: S310 - scheme checked above
-            request, timeout=config.value("COMPLIANCE_WEBHOOK_TIMEOUT_SECONDS")
-        ) as response:
-            status_code = response.status
-    except urllib.error.HTTPError as failure:
-        status_code, error = failure.code, f"HTTP {failure.code}"
-    except (urllib.error.URLError, OSError, ValueError) as failure:
-        error = f"{type(failure).__name__}: {getattr(failure, 'reason', failure)}"
+        # Checked again now, not only when saved: the name may resolve elsewhere today
+        # (DNS rebinding). The POST then goes to exactly the addresses checked here.
+        destination = destinations.webhook_destination(
+            url, allow_private=config.flag("COMPLIANCE_WEBHOOK_ALLOW_PRIVATE")
+        )
+    except destinations.DestinationRefused as refusal:
+        error = f"Not sent: {refusal.message}"
+        # A name that does not resolve may come back: an ordinary failed attempt. A
+        # forbidden URL or address fails this delivery now, without retries.
+        refused = not refusal.transient
+    else:
+        request = webhook_request(delivery, url=url, secret=settings_row.webhook_secret)
+        try:
+            with destinations.pinned_opener(destination).open(
+                request, timeout=config.value("COMPLIANCE_WEBHOOK_TIMEOUT_SECONDS")
+            ) as response:
+                status_code = response.status
+        except urllib.error.HTTPError as failure:
+            status_code, error = failure.code, f"HTTP {failure.code}"
+        except (urllib.error.URLError, OSError, ValueError) as failure:
+            error = f"{type(failure).__name__}: {getattr(failure, 'reason', failure)}"
     duration_ms = int((time.monotonic() - started) * 1000)
     ok = status_code is not None and 200 <= status_code < 300
     WebhookAttempt.objects.create(
@@ -390,7 +402,9 @@ def _webhook_post(delivery: AlertDelivery, *, now: datetime) -> bool:
         delivery.status = DeliveryStatus.DELIVERED
         delivery.delivered_at = now
         delivery.last_error = ""
-    elif delivery.attempts >= config.value("COMPLIANCE_DELIVERY_MAX_ATTEMPTS"):
+    elif refused or delivery.attempts >= config.value("COMPLIANCE_DELIVERY_MAX_ATTEMPTS"):
+        if refused:
+            logger.warning("webhook delivery %s refused: %s", delivery.key, error)
         delivery.status = DeliveryStatus.FAILED
         delivery.last_error = error or "gave up"
     else:
@@ -399,4 +413,6 @@ def _webhook_post(delivery: AlertDelivery, *, now: datetime) -> bool:
     delivery.save(
         update_fields=["status", "attempts", "delivered_at", "next_attempt_at", "last_error"]
     )
-    return ok
+    # A refused destination costs no timeout, so the rest of the run goes on (and is
+    # refused in turn unless the URL was fixed meanwhile).
+    return None if refused else ok

@@ -32,7 +32,7 @@ from django.utils import timezone
 
 from apps.accounts.models import User
 from apps.accounts.roles import Role
-from apps.compliance import config, metric_sql, selectors
+from apps.compliance import config, destinations, metric_sql, selectors
 from apps.compliance.metrics import Metric, MetricResult, Status, escalation_episodes
 from apps.compliance.models import (
     PERSONAL_CHANNELS,
@@ -758,10 +758,14 @@ def alert_settings_update(
 
     if due_soon_share is not None and not 0 < due_soon_share < 1:
         raise DomainError("Enter a share between 1 % and 99 %.", field="due_soon_share")
-    if webhook_url and not webhook_url.startswith(("https://", "http://")):
-        raise DomainError(
-            "The webhook URL must start with https:// or http://.", field="webhook_url"
+    if webhook_url:
+        # Checked on every save, not only when the URL changes: the address behind an
+        # unchanged host name may have moved. The outbox checks again before each POST.
+        problem = destinations.webhook_url_problem(
+            webhook_url, allow_private=config.flag("COMPLIANCE_WEBHOOK_ALLOW_PRIVATE")
         )
+        if problem:
+            raise DomainError(problem, field="webhook_url")
     unknown = set(webhook_kinds) - set(AlertKind.values)
     if unknown:
         raise DomainError(

@@ -3,77 +3,24 @@
 import hashlib
 import hmac
 import json
-import threading
-from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from datetime import timedelta
 from smtplib import SMTPException
 
 import pytest
 from django.core import mail
 from django.core.mail.backends.locmem import EmailBackend
 
-from apps.compliance import outbox, services
+from apps.compliance import outbox
 from apps.compliance.models import AlertDelivery, AlertSettings, EmailDigest, WebhookAttempt
-from tests.compliance import factories as f
-
-MONDAY = datetime(2026, 3, 2, 9, tzinfo=UTC)
-SECRET = "test-signing-secret"
+from tests.compliance.conftest import MONDAY, SECRET
+from tests.compliance.receiver import Receiver, closed_port
 
 
-class Receiver:
-    """A local webhook endpoint (http.server in a thread) answering with scripted status codes."""
-
-    def __init__(self, statuses):
-        self.statuses = list(statuses)
-        self.requests: list[dict] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.requests.append({"headers": dict(self.headers), "body": body})
-                status = receiver.statuses.pop(0) if receiver.statuses else 200
-                self.send_response(status)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def breach(acme, make_user):
-    """One breach alert (to a rep and a sales leader), with the webhook configured at ``url``."""
-
-    def make(url: str, kinds=("breach",)):
-        AlertSettings.objects.update_or_create(
-            pk=1,
-            defaults={
-                "webhook_url": url,
-                "webhook_secret": SECRET,
-                "webhook_enabled": True,
-                "webhook_kinds": list(kinds),
-            },
-        )
-        version = f.signed_version(effective_at=MONDAY - timedelta(days=30))
-        lead = f.lead(owner=make_user("rep"), first_name="Jane", last_name="Doe", company="Initech")
-        make_user("sales_leader")
-        f.clock(event=f.mql_event(lead=lead, at=MONDAY), commitment=version.commitments.get())
-        services.clocks_breach(now=MONDAY + timedelta(hours=5))
-        return AlertDelivery.objects.filter(channel="webhook").first()
-
-    return make
+@pytest.fixture(autouse=True)
+def local_receivers_allowed(settings):
+    # The receivers of these tests listen on 127.0.0.1, which the destination rules
+    # refuse by default (tests/compliance/test_destinations.py covers that side).
+    settings.COMPLIANCE_WEBHOOK_ALLOW_PRIVATE = True
 
 
 def test_webhook_is_signed_slack_compatible_and_retried_with_backoff(breach, settings):
@@ -121,7 +68,7 @@ def test_webhook_is_signed_slack_compatible_and_retried_with_backoff(breach, set
 def test_webhook_gives_up_after_the_maximum_attempts(breach, settings):
     settings.COMPLIANCE_DELIVERY_MAX_ATTEMPTS = 2
     # Nothing listens there: a refused connection is a failed attempt, logged with its reason.
-    delivery = breach("http://127.0.0.1:9/hook")
+    delivery = breach(f"http://127.0.0.1:{closed_port()}/hook")
     t0 = MONDAY + timedelta(hours=5)
     outbox.webhook_deliver(now=t0)
     outbox.webhook_deliver(now=t0 + timedelta(hours=1))
@@ -133,7 +80,7 @@ def test_webhook_gives_up_after_the_maximum_attempts(breach, settings):
 
 
 def test_a_webhook_turned_off_skips_what_was_owed(breach):
-    delivery = breach("http://127.0.0.1:9/hook")
+    delivery = breach(f"http://127.0.0.1:{closed_port()}/hook")
     AlertSettings.objects.filter(pk=1).update(webhook_enabled=False)
 
     outbox.webhook_deliver(now=MONDAY + timedelta(hours=5))
@@ -149,7 +96,7 @@ class FailingBackend(EmailBackend):
 
 
 def test_a_failed_digest_is_retried_as_the_same_message(breach, settings):
-    breach("http://127.0.0.1:9/hook", kinds=())
+    breach(f"http://127.0.0.1:{closed_port()}/hook", kinds=())
     t0 = MONDAY + timedelta(hours=5)
     settings.EMAIL_BACKEND = "tests.compliance.test_outbox.FailingBackend"
 

@@ -116,7 +116,8 @@ def test_preferences_mute_kinds_and_channels(client_as):
     assert 'name="send__due_soon__email"' in page
 
 
-def test_admin_sets_the_webhook_and_due_soon_share(client_as):
+def test_admin_sets_the_webhook_and_due_soon_share(client_as, fake_dns):
+    fake_dns["hooks.example.test"] = ["93.184.216.34"]
     client = client_as("admin")
     response = client.post(
         "/compliance/settings/",
