@@ -1,6 +1,7 @@
 """A real Celery worker proves that beat's fan-out runs the sweep inside each tenant's schema."""
 
 import pytest
+from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from apps.compliance.models import SweepRun
@@ -11,26 +12,29 @@ from tests.support.tenants import SESSION_TENANTS
 pytestmark = [pytest.mark.worker]
 
 
-def _runs(schema: str) -> list[tuple[str, str]]:
+def _runs(schema: str, since) -> list[tuple[str, str]]:
     with schema_context(schema):
-        return list(SweepRun.objects.values_list("schema_name", "worker"))
+        return list(
+            SweepRun.objects.filter(started_at__gte=since).values_list("schema_name", "worker")
+        )
 
 
 def test_fan_out_runs_one_sweep_per_tenant_in_its_own_schema(db, tmp_path):
     # The test's own transaction writes nothing; under READ COMMITTED it sees the
     # rows the worker process commits.
-    before = {schema: len(_runs(schema)) for schema in SESSION_TENANTS}
+    # Only this test's runs: other tests' workers may have left theirs behind.
+    since = timezone.now()
     with celery_worker(tmp_path, name="fanout") as (_proc, log):
         queued = tenants_fan_out_task.delay()
         assert queued.id
         for schema in SESSION_TENANTS:
             wait_until(
-                lambda s=schema: len(_runs(s)) > before[s],
+                lambda s=schema: len(_runs(s, since)) > 0,
                 timeout=45,
                 message=f"a sweep in {schema}\n{log.read_text()[-2000:]}",
             )
     for schema in SESSION_TENANTS:
-        runs = _runs(schema)
+        runs = _runs(schema, since)
         # The row was written from inside the worker while connected to that schema.
         assert {name for name, _ in runs} == {schema}
         assert all(worker.startswith("fanout@") for _, worker in runs)
