@@ -485,10 +485,9 @@ def _tile(scope: Scope, item, history: list) -> tiles.Tile:
 # --- drill-down ------------------------------------------------------------------------
 
 
-def _with_response_bucket(events: QuerySet[MqlEvent], as_of: datetime) -> QuerySet[MqlEvent]:
-    """Annotate each MQL event with metrics.response_bucket in SQL (upper bounds exclusive):
-    calendar time from qualified_at to the first sales touch at or after it, by as_of."""
-    first = Subquery(
+def _first_touch(as_of: datetime) -> Subquery:
+    """Per MQL event: its lead's first sales touch at or after qualified_at, by as_of."""
+    return Subquery(
         Activity.objects.filter(
             lead=OuterRef("lead"),
             family="sales_touch",
@@ -500,6 +499,12 @@ def _with_response_bucket(events: QuerySet[MqlEvent], as_of: datetime) -> QueryS
         .annotate(first=Min("occurred_at"))
         .values("first")
     )
+
+
+def _with_response_bucket(events: QuerySet[MqlEvent], as_of: datetime) -> QuerySet[MqlEvent]:
+    """Annotate each MQL event with metrics.response_bucket in SQL (upper bounds exclusive):
+    calendar time from qualified_at to the first sales touch at or after it, by as_of."""
+    first = _first_touch(as_of)
     whens = [When(first_touch__isnull=True, then=Value("none"))]
     whens.extend(
         When(first_touch__lt=F("qualified_at") + timedelta(seconds=seconds), then=Value(label))
@@ -968,18 +973,7 @@ def _response_index(as_of: datetime) -> Func:
     """The index of metrics.response_bucket in ("none", *RESPONSE_LIMITS labels, "later") of
     each MQL event, as one expression: width_bucket reads the first-touch subquery once,
     where a CASE over it would run it once per branch."""
-    first = Subquery(
-        Activity.objects.filter(
-            lead=OuterRef("lead"),
-            family="sales_touch",
-            occurred_at__gte=OuterRef("qualified_at"),
-            occurred_at__lte=as_of,
-        )
-        .order_by()
-        .values("lead")
-        .annotate(first=Min("occurred_at"))
-        .values("first")
-    )
+    first = _first_touch(as_of)
     # Never contacted: -1, before the first bound (index 0). Upper bounds are exclusive,
     # as in metrics.response_bucket: 300 s exactly is "< 1 h".
     seconds = Func(_epoch(first - F("qualified_at")), Value(-1.0), function="COALESCE")
