@@ -36,35 +36,13 @@ SWITCH = NOW - timedelta(days=12)  # the SLA version in force changes here
 
 # Qualifying takes a combination: points decay, so the moment depends on the whole history.
 COMBO_RULES = {
-    "fit": MQL_RULES["fit"],
-    "behaviour": MQL_RULES["behaviour"],
+    **MQL_RULES,
     "scoring": {
+        # The pricing visit and the demo request of MQL_RULES, plus blog reading, against a
+        # higher threshold: no single signal is enough.
         "threshold": 70,
         "rules": [
-            {
-                "id": "pricing_visit",
-                "signal": {
-                    "type": "activity",
-                    "kind": "page_view",
-                    "property": "url",
-                    "match": "contains",
-                    "value": "/pricing",
-                },
-                "points": 40,
-                "decay": {"type": "half_life", "days": 7},
-            },
-            {
-                "id": "demo_request",
-                "signal": {
-                    "type": "activity",
-                    "kind": "form_submit",
-                    "property": "form",
-                    "match": "equals",
-                    "value": "demo-request",
-                },
-                "points": 60,
-                "decay": {"type": "linear", "days": 30},
-            },
+            *MQL_RULES["scoring"]["rules"],
             {
                 "id": "blog",
                 "signal": {
