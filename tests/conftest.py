@@ -10,6 +10,7 @@ from django.db import connection
 from django.test import Client
 from django_tenants.utils import schema_context
 
+from tests.support.clock import is_shifted, shifted_now, start_session_clock
 from tests.support.tenants import SESSION_TENANTS, ensure_session_tenants
 
 
@@ -104,10 +105,29 @@ def in_schema():
     return schema_context
 
 
+def pytest_addoption(parser):
+    parser.addoption(
+        "--as-of",
+        metavar="INSTANT",
+        default=None,
+        help="run the session as if now were INSTANT (ISO 8601 with its UTC offset, "
+        "e.g. 2028-02-29T00:30+11:00); the clock keeps ticking from there. "
+        "Also read from HANDOFF_TEST_AS_OF.",
+    )
+
+
+def pytest_report_header(config):
+    if is_shifted():
+        return f"clock shifted: tests run as if now were {shifted_now():%Y-%m-%d %H:%M:%S %Z}"
+    return None
+
+
 def pytest_configure(config):
     import os
 
     from django.conf import settings
+
+    start_session_clock(config.getoption("--as-of"))
 
     # Playwright's sync API runs an event loop in the test thread; the ORM calls the
     # tests make next to it are still synchronous and safe.

@@ -3,13 +3,12 @@ and opens the weekly huddle; the scorecard is saved as test-artifacts/scorecard.
 
 import re
 import subprocess
-import sys
 
 import pytest
 
 from tests.dashboards.browser_setup import PASSWORD
 from tests.support.browser import chromium, screenshot
-from tests.support.processes import ROOT, child_env, live_server
+from tests.support.processes import ROOT, child_env, live_server, python_argv
 
 pytestmark = [pytest.mark.browser]
 
@@ -18,7 +17,7 @@ SUBDOMAIN = "dashjourney"
 
 def _setup(action: str) -> None:
     subprocess.run(
-        [sys.executable, "-m", "tests.dashboards.browser_setup", action, SUBDOMAIN],
+        python_argv("-m", "tests.dashboards.browser_setup", action, SUBDOMAIN),
         cwd=ROOT,
         env=child_env(),
         check=True,

@@ -1,6 +1,6 @@
 """Selectors on a known dataset: tiles, drill-downs that match every number, bounded queries."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from urllib.parse import parse_qsl, urlsplit
 
@@ -161,7 +161,10 @@ def test_pipeline_at_risk_from_missed_clocks_and_own_history(dataset):
     # Give the history a gap: two on-time leads won 50 000 each, late ones none.
     won = [lead for lead in dataset.leads if lead.source == "webinar"][:2]
     Lead.objects.filter(pk__in=[w.pk for w in won]).update(
-        stage="won", closed_at=timezone.now() - timedelta(days=1), amount=Decimal(50000)
+        # Won before the scope's moment (the end of last week), whatever day today is.
+        stage="won",
+        closed_at=scope.as_of - timedelta(days=1),
+        amount=Decimal(50000),
     )
     risk = selectors.pipeline_at_risk(scope)
     assert risk.missed == 4
@@ -220,7 +223,9 @@ def test_a_monthly_volume_target_is_judged_over_its_month_even_when_a_week_is_pi
     from apps.compliance.periods import PeriodKind, period_for
     from tests.dashboards.factories import signed_version
 
-    now = timezone.now()
+    # Pinned: a Wednesday in mid-month, so the month began before the week (on the first
+    # days of a month, or just after midnight, "this month" has no room before "now").
+    now = datetime(2026, 11, 18, 12, tzinfo=UTC)
     version = signed_version(
         effective_at=now - timedelta(days=400),
         commitments=[

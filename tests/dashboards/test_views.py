@@ -243,7 +243,11 @@ def test_qbr_cac_divides_spend_by_won_deals(dataset, client_as):
     from apps.compliance.periods import PeriodKind, period_for, previous
     from apps.leads.models import Lead
 
-    quarter = previous(period_for(PeriodKind.QUARTER, dataset.now, "UTC"))
+    # A quarter that ended before any of the dataset's leads (the oldest is 30 days before the
+    # scored week), so its QBR holds only what this test adds, whatever day today is.
+    quarter = previous(
+        period_for(PeriodKind.QUARTER, dataset.week.start - timedelta(days=31), "UTC")
+    )
     won_at = quarter.start + timedelta(days=10)
     Lead.objects.filter(pk__in=[lead.pk for lead in dataset.leads[:2]]).update(
         stage="won", closed_at=won_at, amount=Decimal(30000), source="webinar"

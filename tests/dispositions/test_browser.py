@@ -1,7 +1,6 @@
 import json
 import re
 import subprocess
-import sys
 
 import pytest
 from django_tenants.utils import schema_context
@@ -10,7 +9,7 @@ from apps.dispositions.models import Disposition, ReasonCode
 from apps.leads.models import Activity, Lead
 from tests.dispositions.journey_data import PASSWORD, SCHEMA
 from tests.support.browser import chromium, screenshot
-from tests.support.processes import ROOT, child_env, live_server
+from tests.support.processes import ROOT, child_env, live_server, python_argv
 
 pytestmark = [pytest.mark.browser]
 
@@ -18,7 +17,7 @@ pytestmark = [pytest.mark.browser]
 def _journey_data(*args: str) -> str:
     """Run tests/dispositions/journey_data.py in its own process: its writes are committed."""
     done = subprocess.run(
-        [sys.executable, "-m", "tests.dispositions.journey_data", *args],
+        python_argv("-m", "tests.dispositions.journey_data", *args),
         cwd=ROOT,
         env=child_env(),
         capture_output=True,

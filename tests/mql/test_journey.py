@@ -8,7 +8,6 @@ committed path), so the published definition never leaks into the shared test te
 
 import json
 import subprocess
-import sys
 import urllib.request
 from datetime import UTC, datetime, timedelta
 
@@ -16,7 +15,14 @@ import pytest
 from django_tenants.utils import schema_context
 
 from tests.support.browser import chromium, screenshot
-from tests.support.processes import ROOT, celery_worker, child_env, live_server, wait_until
+from tests.support.processes import (
+    ROOT,
+    celery_worker,
+    child_env,
+    live_server,
+    python_argv,
+    wait_until,
+)
 
 SUBDOMAIN = "mqljourney"
 PASSWORD = "amber-harbour-72"
@@ -63,7 +69,7 @@ for org in Organization.objects.filter(subdomain="{SUBDOMAIN}"):
 
 def manage_shell(code: str) -> str:
     done = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", code],
+        python_argv("manage.py", "shell", "-c", code),
         cwd=ROOT,
         env=child_env(),
         capture_output=True,

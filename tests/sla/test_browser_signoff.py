@@ -9,12 +9,11 @@ created and dropped by a separate process (signed SLA versions cannot be deleted
 
 import re
 import subprocess
-import sys
 
 import pytest
 
 from tests.support.browser import chromium, screenshot
-from tests.support.processes import ROOT, child_env, live_server
+from tests.support.processes import ROOT, child_env, live_server, python_argv
 
 pytestmark = [pytest.mark.browser]
 
@@ -50,7 +49,7 @@ if org is not None:
 
 def _manage_shell(code: str) -> None:
     subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", code],
+        python_argv("manage.py", "shell", "-c", code),
         cwd=ROOT,
         env=child_env(),
         check=True,

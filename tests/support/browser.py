@@ -5,6 +5,8 @@ import shutil
 from contextlib import contextmanager
 from pathlib import Path
 
+from tests.support.clock import install_in_browser_context, is_shifted
+
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 # Flags from this environment's notes: no sandbox as root, and no background
 # networking, which would try to reach hosts that a closed network refuses.
@@ -41,10 +43,31 @@ def chromium():
         browser = p.chromium.launch(
             executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS
         )
+        _share_the_session_clock(browser)
         try:
             yield browser
         finally:
             browser.close()
+
+
+def _share_the_session_clock(browser) -> None:
+    """Every page and context of this browser runs on the test session's clock
+    (shifted with `--as-of`), so the page's countdowns agree with the server's."""
+    if not is_shifted():
+        return
+    new_context, new_page = browser.new_context, browser.new_page
+
+    def context_on_session_clock(**kwargs):
+        context = new_context(**kwargs)
+        install_in_browser_context(context)
+        return context
+
+    def page_on_session_clock(**kwargs):
+        page = new_page(**kwargs)
+        install_in_browser_context(page.context)
+        return page
+
+    browser.new_context, browser.new_page = context_on_session_clock, page_on_session_clock
 
 
 def screenshot(page, name: str) -> Path:

@@ -11,7 +11,16 @@ from pathlib import Path
 from django.conf import settings
 from django.db import connection
 
+from tests.support.clock import is_shifted
+
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def python_argv(*args: str) -> list[str]:
+    """argv to run a Python program, on the session's shifted clock when there is one."""
+    if is_shifted():
+        return [sys.executable, "-m", "tests.support.shifted", *args]
+    return [sys.executable, *args]
 
 
 def free_port() -> int:
@@ -69,7 +78,7 @@ def live_server(tmp_path: Path, **env: str):
     log = tmp_path / "server.log"
     with log.open("w") as out:
         proc = subprocess.Popen(
-            [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
+            python_argv("manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"),
             cwd=ROOT,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -86,8 +95,7 @@ def live_server(tmp_path: Path, **env: str):
 def celery_worker(tmp_path: Path, *, name: str = "w1", beat: bool = False, **env: str):
     """A real Celery worker process (solo pool), optionally with an embedded beat scheduler."""
     log = tmp_path / f"worker-{name}.log"
-    argv = [
-        sys.executable,
+    argv = python_argv(
         "-m",
         "celery",
         "-A",
@@ -99,7 +107,7 @@ def celery_worker(tmp_path: Path, *, name: str = "w1", beat: bool = False, **env
         f"{name}@%h",
         "--without-gossip",
         "--without-mingle",
-    ]
+    )
     if beat:
         argv += ["-B", "-s", str(tmp_path / f"beat-{name}")]
     with log.open("w") as out:
