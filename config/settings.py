@@ -197,7 +197,10 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     # SLA review periods and compliance period kinds are the same week/month/quarter set.
-    "ENUM_NAME_OVERRIDES": {"PeriodEnum": "apps.sla.models.ReviewPeriod"},
+    "ENUM_NAME_OVERRIDES": {
+        "PeriodEnum": "apps.sla.models.ReviewPeriod",
+        "ReasonCodeOutcomeEnum": "apps.dispositions.models.REASON_CODE_OUTCOME_CHOICES",
+    },
 }
 # Bulk endpoints take at most this many items per request (413 beyond).
 API_BULK_MAX_ITEMS = 1000

@@ -11,7 +11,7 @@ from functools import wraps
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.urls import NoReverseMatch, resolve, reverse
-from rest_framework.permissions import BasePermission
+from rest_framework.permissions import SAFE_METHODS, BasePermission
 
 from apps.accounts.roles import INTEGRATION
 
@@ -71,3 +71,15 @@ class RolePermission(BasePermission):
 def api_roles(*roles: str, integration: bool = False) -> frozenset[str]:
     """The role set for an API view; `integration=True` also admits organization API keys."""
     return frozenset(roles) | ({INTEGRATION} if integration else frozenset())
+
+
+class ReadWriteRoles:
+    """For an API view with reads and writes on one URL: `read_roles` for GET (and HEAD,
+    OPTIONS), `write_roles` for the rest. RolePermission reads `allowed_roles`."""
+
+    read_roles: frozenset[str] = frozenset()
+    write_roles: frozenset[str] = frozenset()
+
+    @property
+    def allowed_roles(self) -> frozenset[str]:
+        return self.read_roles if self.request.method in SAFE_METHODS else self.write_roles

@@ -52,11 +52,16 @@ def team_members() -> QuerySet[User]:
 # --- reason codes ------------------------------------------------------------
 
 
-def reason_code_list(*, include_retired: bool = True) -> QuerySet[ReasonCode]:
-    """The picklist for the settings page: live codes by outcome and position, retired last."""
+def reason_code_list(
+    *, include_retired: bool = True, outcome: str | None = None
+) -> QuerySet[ReasonCode]:
+    """The picklist for the settings page: live codes by outcome and position, retired last;
+    each with ``uses``, the number of dispositions that carry it."""
     qs = ReasonCode.objects.annotate(uses=Count("dispositions"))
     if not include_retired:
         qs = qs.filter(retired_at__isnull=True)
+    if outcome is not None:
+        qs = qs.filter(outcome=outcome)
     return qs.order_by(F("retired_at").asc(nulls_first=True), "outcome", "position", "id")
 
 

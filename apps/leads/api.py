@@ -188,7 +188,10 @@ class ActivityIngestApi(APIView):
         description=(
             'A list of activities (or {"items": [...]}), at most 1000: external_id, lead (the lead\'s '
             "external_id), kind, occurred_at (ISO 8601 with offset), properties, actor (user email, sales "
-            "touches only), note. An activity for an unknown lead is rejected (it does not create the "
+            "touches only), note. Kinds: engagement page_view, form_submit, content_download, "
+            "webinar_registered, webinar_attended, email_open, email_click, product_event; sales touches "
+            "call, email, meeting, sms, social (`email_sent` is accepted for `email` and is the name "
+            "stored and returned). An activity for an unknown lead is rejected (it does not create the "
             "lead): upsert the lead and resend."
         ),
     )

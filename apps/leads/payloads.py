@@ -27,6 +27,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 from apps.leads.geography import country_code
 from apps.leads.models import SALES_TOUCH_KINDS, ActivityKind, Stage
 from apps.leads.seniority import derive_seniority
+from apps.leads.touch_kinds import TOUCH_KIND_ALIASES, canonical_activity_kind
 
 # Clocks of the senders drift; a few minutes "in the future" is a clock, not a forgery.
 FUTURE_TOLERANCE = timedelta(minutes=5)
@@ -80,6 +81,8 @@ ACTIVITY_KEYS = frozenset(
     {"external_id", "lead", "kind", "occurred_at", "properties", "actor", "note"}
 )
 ACTIVITY_KINDS = frozenset(ActivityKind.values)
+# What a sender may write: the stored names and DESIGN.md's touch names ("email").
+ACCEPTED_ACTIVITY_KINDS = ACTIVITY_KINDS | frozenset(TOUCH_KIND_ALIASES)
 
 # Common spellings of acquisition channels in HubSpot and Salesforce exports.
 SOURCE_ALIASES = {
@@ -407,10 +410,10 @@ def parse_activity_item(
     if external_id_required or raw.get("external_id") not in (None, ""):
         external_id = _external_id(raw.get("external_id"), "external_id", errors)
     lead = _external_id(raw.get("lead"), "lead", errors)
-    kind = raw.get("kind")
+    kind = canonical_activity_kind(raw.get("kind"))
     if kind not in ACTIVITY_KINDS:
         errors["kind"] = [
-            f"Unknown kind “{kind}”; one of {', '.join(sorted(ACTIVITY_KINDS))}."
+            f"Unknown kind “{kind}”; one of {', '.join(sorted(ACCEPTED_ACTIVITY_KINDS))}."
             if kind not in (None, "")
             else "This field is required."
         ]

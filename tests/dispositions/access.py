@@ -35,6 +35,11 @@ ACCESS = {
         API_READERS, kwargs=lambda env: {"external_id": "no-such-lead"}
     ),
     "api:dispositions:reason_code_list": Row(API_READERS),
+    "api:dispositions:reason_code_detail": Row(API_READERS, kwargs=_missing),
+    # POST-only: the allowed roles get 405 on GET, everyone else 403.
+    "api:dispositions:reason_code_reorder": Row(REASON_CODE_EDITORS),
+    "api:dispositions:reason_code_retire": Row(REASON_CODE_EDITORS, kwargs=_missing),
+    "api:dispositions:reason_code_restore": Row(REASON_CODE_EDITORS, kwargs=_missing),
     "api:dispositions:touch_create": Row(API_WORKERS),
     "api:dispositions:touch_bulk": Row(API_WORKERS),
 }

@@ -102,6 +102,38 @@ def test_activity_ingest_is_idempotent_over_http(acme, integration, make_user):
     assert Activity.objects.count() == 2
 
 
+def test_activity_ingest_takes_design_touch_names(acme, integration, make_user):
+    rep = make_user("rep")
+    LeadFactory(external_id="L-email")
+    at = T0.isoformat()
+    response = post_json(
+        integration,
+        reverse("api:leads:activity_ingest"),
+        [
+            {
+                "external_id": "m1",
+                "lead": "L-email",
+                "kind": "email",
+                "occurred_at": at,
+                "actor": rep.email,
+            },
+            {
+                "external_id": "m2",
+                "lead": "L-email",
+                "kind": "email_sent",
+                "occurred_at": at,
+                "actor": rep.email,
+            },
+        ],
+    )
+    assert response.status_code == 200, response.content
+    assert response.json()["created"] == 2
+    stored = set(
+        Activity.objects.filter(external_id__in=["m1", "m2"]).values_list("kind", "family")
+    )
+    assert stored == {("email_sent", "sales_touch")}
+
+
 def test_ingestion_roles(acme, api_as):
     for role, allowed in [
         ("marketing_leader", True),
