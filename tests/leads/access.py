@@ -28,6 +28,10 @@ ACCESS = {
     "api:leads:lead_reassign": Row(ROUTING, kwargs=lambda env: {"pk": 999999}),
     "api:leads:lead_route": Row(ROUTING, kwargs=lambda env: {"pk": 999999}),
     "api:leads:activity_ingest": Row(INGEST),
+    "api:leads:routing_rule_list": Row(ROUTING),
+    "api:leads:routing_rule_detail": Row(ROUTING, kwargs=lambda env: {"pk": 999999}),
+    # POST-only: the allowed roles get 405 on GET, everyone else 403.
+    "api:leads:routing_rule_reorder": Row(ROUTING),
     # The CRM proves itself with the URL token or the HMAC signature, not a session or key.
     "api:leads:webhook_receive": Row(PUBLIC, kwargs=lambda env: {"source": "hubspot"}),
     "api:leads:webhook_receive_token": Row(
