@@ -199,7 +199,12 @@ SPECTACULAR_SETTINGS = {
     # SLA review periods and compliance period kinds are the same week/month/quarter set.
     "ENUM_NAME_OVERRIDES": {
         "PeriodEnum": "apps.sla.models.ReviewPeriod",
+        "OutcomeEnum": "apps.dispositions.models.Outcome",
         "ReasonCodeOutcomeEnum": "apps.dispositions.models.REASON_CODE_OUTCOME_CHOICES",
+        "AlertKindEnum": "apps.compliance.models.AlertKind",
+        "DeliveryStatusEnum": "apps.compliance.models.DeliveryStatus",
+        # The compliance status keeps its name beside the delivery status.
+        "StatusEnum": ["green", "yellow", "red", "grey"],
     },
 }
 # Bulk endpoints take at most this many items per request (413 beyond).

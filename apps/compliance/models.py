@@ -105,7 +105,8 @@ class Alert(models.Model):
     """Something someone must hear about, recorded once; its deliveries say who and how.
 
     Clock alerts (due soon, breach) are unique per clock and kind; commitment alerts
-    (turned red, escalation) per commitment, period, kind and escalation rule.
+    (turned red, escalation) per commitment, period, kind and escalation rule. An alert
+    without deliveries (``found_in_backfill``) is a record of history, not a message.
     ``payload`` holds what the message needs (lead and commitment names, due time,
     values), captured when the alert is raised, so every channel says the same.
     """
@@ -130,6 +131,10 @@ class Alert(models.Model):
     period_kind = models.CharField(max_length=8, choices=PeriodKind.choices, blank=True)
     period_start = models.DateField(null=True, blank=True)
     payload = models.JSONField(default=dict, blank=True)
+    # An escalation episode found in back-filled history, older than the closed periods the
+    # sweep still sends about: recorded (the scorecard and the API show it), nobody notified.
+    # A database default too, so the sweep's raw INSERTs need not name it.
+    found_in_backfill = models.BooleanField(default=False, db_default=False)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -33,6 +33,7 @@ from django.utils import timezone
 from apps.accounts.models import User
 from apps.accounts.roles import Role
 from apps.compliance import config, destinations, metric_sql, selectors
+from apps.compliance.escalation_history import escalation_history_record
 from apps.compliance.metrics import Metric, MetricResult, Status, escalation_episodes
 from apps.compliance.models import (
     PERSONAL_CHANNELS,
@@ -642,7 +643,8 @@ def escalations_evaluate(*, now: datetime) -> dict[str, int]:
 
     The whole frozen history feeds the episode detection, so an episode's firing period is
     stable; it is sent when it is among the last COMPLIANCE_ESCALATION_LOOKBACK closed periods
-    (so a back-fill of old history does not page the executive about last year).
+    (so a back-fill of old history does not page the executive about last year). Older
+    episodes are recorded as history, notifying nobody (escalation_history.py).
     """
     tz = selectors.organization_timezone(now=now)
     rules = list(
@@ -651,8 +653,9 @@ def escalations_evaluate(*, now: datetime) -> dict[str, int]:
         ).select_related("commitment")
     )
     if not rules:
-        return {"alerts": 0, "deliveries": 0}
+        return {"alerts": 0, "deliveries": 0, "backfilled": 0}
     lookback = int(config.value("COMPLIANCE_ESCALATION_LOOKBACK"))
+    backfilled: list[dict] = []
     history: dict[tuple[int, str], dict[date, float | None]] = {}
     for commitment_id, kind, start, value in ComplianceSnapshot.objects.filter(
         frozen=True, commitment__in=[r.commitment_id for r in rules]
@@ -669,10 +672,9 @@ def escalations_evaluate(*, now: datetime) -> dict[str, int]:
             periods.append(following(periods[-1]))
         values = [values_by_start.get(p.first_day) for p in periods]
         for index in escalation_episodes(values, threshold=rule.threshold, periods=rule.periods):
-            if index < len(periods) - lookback:
-                continue
+            found_in_backfill = index < len(periods) - lookback
             period = periods[index]
-            rows.append(
+            (backfilled if found_in_backfill else rows).append(
                 {
                     "kind": AlertKind.ESCALATION,
                     "commitment_id": rule.commitment_id,
@@ -701,7 +703,8 @@ def escalations_evaluate(*, now: datetime) -> dict[str, int]:
         (a, user) for a, _, rule_id in created for user in recipients.get(roles.get(rule_id), [])
     ]
     deliveries = _deliveries_create(alert_ids=[a for a, _, _ in created], recipients=pairs, now=now)
-    return {"alerts": len(created), "deliveries": deliveries}
+    recorded = escalation_history_record(rows=backfilled, now=now)
+    return {"alerts": len(created), "deliveries": deliveries, "backfilled": recorded}
 
 
 # --- people's notifications and preferences ---------------------------------------------------

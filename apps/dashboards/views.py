@@ -17,7 +17,9 @@ from django.views.decorators.http import require_POST
 from apps.accounts.access import roles_required, user_may_open
 from apps.accounts.exceptions import DomainError
 from apps.accounts.roles import ALL_ROLES, Role
+from apps.compliance.alert_selectors import recent_escalations
 from apps.compliance.periods import following, previous
+from apps.compliance.selectors import compliance_scope
 from apps.dashboards import catalog, reports, selectors, services, snapshots
 from apps.dashboards.forms import SpendForm
 from apps.dashboards.models import MarketingSpend, ReportKind, ReportSubscription
@@ -127,6 +129,8 @@ def scorecard(request: HttpRequest) -> HttpResponse:
             request.user,
             [("dispositions:queue", "My queue"), ("dispositions:my_queue", "My queue")],
         )
+    if role != Role.REP:  # reps read their own compliance, not the organization's escalations
+        extras["escalations"] = recent_escalations(teams=compliance_scope(request.user).teams)
     context.update(extras)
     context["reports_link"] = user_may_open(request.user, "dashboards:reports")
     return render(request, "dashboards/scorecard.html", context)

@@ -9,6 +9,8 @@ from datetime import datetime, timedelta
 from django.db.models import Max
 from django.utils import timezone
 
+from apps.compliance.models import ComplianceSnapshot
+from apps.compliance.periods import PeriodKind, following, period_starting
 from apps.dispositions.models import Disposition, ReasonCode
 from apps.leads.models import Activity, Lead, StageChange, activity_family
 from apps.mql.models import DefinitionStatus, MqlDefinition, MqlEvent
@@ -213,3 +215,30 @@ def stage_change(*, lead: Lead, to_stage: str, at: datetime, from_stage: str = "
     return StageChange.objects.create(
         lead=lead, from_stage=from_stage, to_stage=to_stage, occurred_at=at
     )
+
+
+def frozen_weeks(commitment: Commitment, values, *, first, tz: str = "UTC"):
+    """Frozen weekly snapshots of ``commitment`` with these values, from the week starting on
+    ``first`` (None = a grey week); returns the first week not recorded."""
+    period = period_starting(PeriodKind.WEEK, first, tz)
+    for value in values:
+        ComplianceSnapshot.objects.update_or_create(
+            commitment=commitment,
+            period_kind="week",
+            period_start=period.first_day,
+            defaults={
+                "starts_at": period.start,
+                "ends_at": period.end,
+                "as_of": period.end,
+                "value": value,
+                "numerator": 0,
+                "denominator": 0 if value is None else 1,
+                "target": commitment.target,
+                "yellow_threshold": commitment.yellow_threshold,
+                "status": "grey" if value is None else "red",
+                "frozen": True,
+                "computed_at": period.end,
+            },
+        )
+        period = following(period)
+    return period
