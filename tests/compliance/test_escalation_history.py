@@ -2,11 +2,13 @@
 episodes are sent as before. Built from real clocks and touches, with the snapshots computed as
 the back-fill command computes them."""
 
+import random
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from django.utils import timezone
 
-from apps.compliance import services
+from apps.compliance import demo, services
 from apps.compliance.models import Alert, AlertDelivery, Notification
 from apps.compliance.outbox import in_app_deliver
 from tests.compliance import factories as f
@@ -105,3 +107,26 @@ def test_the_sweep_reports_what_it_recorded(escalating):
     run = services.tenant_sweep(worker="test", now=MUCH_LATER)
     assert run.stats["escalations"]["backfilled"] == 1
     assert run.stats["escalations"]["alerts"] == 0
+
+
+def test_the_demo_shows_an_old_episode_of_its_history_without_paging_anyone(acme, make_user):
+    """The demo seed computes 90 days of snapshots, then sweeps once: a long red run at the
+    start of the history is an episode found in back-fill."""
+    now = timezone.now()
+    draft = f.draft_version(effective_at=now - timedelta(days=120))
+    commitment = draft.commitments.get()
+    f.escalation_rule(commitment=commitment, threshold=0.8, periods=2)
+    f.sign(draft)
+    executive, rep = make_user("executive"), make_user("rep")
+    for days in range(4, 90, 2):  # every MQL called three days later: far too late
+        lead = f.lead(owner=rep)
+        event = f.mql_event(lead=lead, at=now - timedelta(days=days, hours=2))
+        f.clock(event=event, commitment=commitment)
+        f.touch(lead=lead, at=event.qualified_at + timedelta(days=3), actor=rep)
+
+    demo.seed(now=now, rng=random.Random(7))
+
+    episode = Alert.objects.get(kind="escalation")
+    assert episode.found_in_backfill is True
+    assert episode.period_start < (now - timedelta(weeks=8)).date()
+    assert not Notification.objects.filter(recipient=executive).exists()
