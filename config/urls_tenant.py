@@ -41,3 +41,5 @@ urlpatterns = [
 ]
 
 handler403 = "apps.accounts.views.permission_denied"
+handler404 = "apps.accounts.views.page_not_found"
+handler400 = "apps.accounts.views.bad_request"

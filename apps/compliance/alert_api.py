@@ -25,10 +25,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts.access import api_roles
-from apps.accounts.api_errors import error_responses
 from apps.accounts.exceptions import DomainError
 from apps.accounts.models import User
 from apps.accounts.roles import ALL_ROLES, Role
+from apps.accounts.schema import PAGE, error_responses, id_in_path, paginated
 from apps.compliance import alert_selectors, selectors, services
 from apps.compliance.alert_text import alert_message
 from apps.compliance.models import Alert, AlertKind, DeliveryStatus, Notification
@@ -296,8 +296,9 @@ class AlertListApi(APIView):
     allowed_roles = ALERT_READERS
 
     @extend_schema(
-        parameters=[OrganizationAlertFilterSerializer],
-        responses={200: AlertOutputSerializer(many=True), **error_responses(400)},
+        operation_id="v1_alerts_list",
+        parameters=[OrganizationAlertFilterSerializer, PAGE],
+        responses={200: paginated(AlertOutputSerializer), **error_responses(400, 404)},
     )
     def get(self, request):
         filters = OrganizationAlertFilterSerializer(data=request.query_params)
@@ -323,7 +324,10 @@ class AlertDetailApi(APIView):
 
     allowed_roles = ALERT_READERS
 
-    @extend_schema(responses={200: AlertOutputSerializer, **error_responses(404)})
+    @extend_schema(
+        parameters=[id_in_path(description="The alert's id")],
+        responses={200: AlertOutputSerializer, **error_responses(404)},
+    )
     def get(self, request, pk: int):
         alert = alert_selectors.alert_list().filter(pk=pk).first()
         if alert is None:
@@ -337,8 +341,9 @@ class NotificationListApi(APIView):
     allowed_roles = PEOPLE
 
     @extend_schema(
-        parameters=[AlertFilterSerializer],
-        responses={200: NotificationOutputSerializer(many=True), **error_responses(400)},
+        operation_id="v1_notifications_list",
+        parameters=[AlertFilterSerializer, PAGE],
+        responses={200: paginated(NotificationOutputSerializer), **error_responses(400, 404)},
     )
     def get(self, request):
         filters = AlertFilterSerializer(data=request.query_params)
@@ -355,7 +360,9 @@ class NotificationReadApi(APIView):
     allowed_roles = PEOPLE
 
     @extend_schema(
-        request=None, responses={200: NotificationOutputSerializer, **error_responses(404)}
+        request=None,
+        parameters=[id_in_path(description="The notification's id")],
+        responses={200: NotificationOutputSerializer, **error_responses(404)},
     )
     def post(self, request, pk: int):
         try:
@@ -397,8 +404,13 @@ class CommitmentEscalationListApi(APIView):
     allowed_roles = ESCALATION_READERS
 
     @extend_schema(
-        parameters=[EscalationFilterSerializer],
-        responses={200: EscalationOutputSerializer(many=True), **error_responses(400, 404)},
+        operation_id="v1_compliance_escalations_list",
+        parameters=[
+            id_in_path("commitment_id", "The commitment's id"),
+            EscalationFilterSerializer,
+            PAGE,
+        ],
+        responses={200: paginated(EscalationOutputSerializer), **error_responses(400, 404)},
     )
     def get(self, request, commitment_id: int):
         commitment = Commitment.objects.filter(pk=commitment_id).first()

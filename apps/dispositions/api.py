@@ -16,9 +16,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts.access import ReadWriteRoles, api_roles
-from apps.accounts.api_errors import error_responses
 from apps.accounts.exceptions import DomainError, NotAllowed
 from apps.accounts.roles import ALL_ROLES, Role
+from apps.accounts.schema import JSON_ONLY, PAGE, error_responses, id_in_path, paginated
 from apps.dispositions import selectors, services
 from apps.dispositions.models import (
     REASON_CODE_OUTCOME_CHOICES,
@@ -315,10 +315,12 @@ class ReasonCodeListApi(ReadWriteRoles, APIView):
 
     read_roles = READERS
     write_roles = REASON_CODE_EDITORS
+    parser_classes = JSON_ONLY
 
     @extend_schema(
-        parameters=[ReasonCodeFilterSerializer],
-        responses={200: ReasonCodeDetailOutputSerializer(many=True), **error_responses(400)},
+        operation_id="v1_reason_codes_list",
+        parameters=[ReasonCodeFilterSerializer, PAGE],
+        responses={200: paginated(ReasonCodeDetailOutputSerializer), **error_responses(400, 404)},
     )
     def get(self, request):
         filters = ReasonCodeFilterSerializer(data=request.query_params)
@@ -335,7 +337,7 @@ class ReasonCodeListApi(ReadWriteRoles, APIView):
 
     @extend_schema(
         request=ReasonCodeCreateInputSerializer,
-        responses={201: ReasonCodeDetailOutputSerializer, **error_responses(400)},
+        responses={201: ReasonCodeDetailOutputSerializer, **error_responses(400, 415)},
     )
     def post(self, request):
         data = ReasonCodeCreateInputSerializer(data=request.data)
@@ -352,14 +354,19 @@ class ReasonCodeDetailApi(ReadWriteRoles, APIView):
 
     read_roles = READERS
     write_roles = REASON_CODE_EDITORS
+    parser_classes = JSON_ONLY
 
-    @extend_schema(responses={200: ReasonCodeDetailOutputSerializer, **error_responses(404)})
+    @extend_schema(
+        parameters=[id_in_path()],
+        responses={200: ReasonCodeDetailOutputSerializer, **error_responses(404)},
+    )
     def get(self, request, pk: int):
         return Response(ReasonCodeDetailOutputSerializer(_reason_code(pk)).data)
 
     @extend_schema(
         request=ReasonCodeRenameInputSerializer,
-        responses={200: ReasonCodeDetailOutputSerializer, **error_responses(400, 404)},
+        parameters=[id_in_path()],
+        responses={200: ReasonCodeDetailOutputSerializer, **error_responses(400, 404, 415)},
     )
     def patch(self, request, pk: int):
         code = _reason_code(pk)
@@ -377,7 +384,9 @@ class ReasonCodeRetireApi(APIView):
     allowed_roles = REASON_CODE_EDITORS
 
     @extend_schema(
-        request=None, responses={200: ReasonCodeDetailOutputSerializer, **error_responses(404)}
+        request=None,
+        parameters=[id_in_path()],
+        responses={200: ReasonCodeDetailOutputSerializer, **error_responses(404)},
     )
     def post(self, request, pk: int):
         services.reason_code_retire(reason_code=_reason_code(pk), actor=request.user)
@@ -391,6 +400,7 @@ class ReasonCodeRestoreApi(APIView):
 
     @extend_schema(
         request=None,
+        parameters=[id_in_path()],
         responses={200: ReasonCodeDetailOutputSerializer, **error_responses(400, 404)},
     )
     def post(self, request, pk: int):
@@ -406,10 +416,11 @@ class ReasonCodeReorderApi(APIView):
     """
 
     allowed_roles = REASON_CODE_EDITORS
+    parser_classes = JSON_ONLY
 
     @extend_schema(
         request=ReasonCodeReorderInputSerializer,
-        responses={200: ReasonCodeReorderOutputSerializer, **error_responses(400, 409)},
+        responses={200: ReasonCodeReorderOutputSerializer, **error_responses(400, 409, 415)},
     )
     def post(self, request):
         data = ReasonCodeReorderInputSerializer(data=request.data)

@@ -19,8 +19,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts.access import api_roles
-from apps.accounts.api_errors import error_responses
 from apps.accounts.roles import Role
+from apps.accounts.schema import JSON_ONLY, PAGE, error_responses, id_in_path, paginated
 from apps.leads import selectors, services
 from apps.leads.models import RoutingRule
 from apps.leads.routing import ROUTING_FIELDS, ROUTING_OPS, describe_condition
@@ -128,8 +128,13 @@ class RoutingRuleListApi(APIView):
     """GET the rules in evaluation order (fallback last); POST adds a rule at the end."""
 
     allowed_roles = ROUTING_MANAGERS
+    parser_classes = JSON_ONLY
 
-    @extend_schema(responses={200: RoutingRuleOutputSerializer(many=True), **error_responses()})
+    @extend_schema(
+        operation_id="v1_routing_rules_list",
+        parameters=[PAGE],
+        responses={200: paginated(RoutingRuleOutputSerializer), **error_responses(404)},
+    )
     def get(self, request):
         paginator = PageNumberPagination()
         page = paginator.paginate_queryset(_rules(), request, view=self)
@@ -137,7 +142,7 @@ class RoutingRuleListApi(APIView):
 
     @extend_schema(
         request=RoutingRuleInputSerializer,
-        responses={201: RoutingRuleOutputSerializer, **error_responses(400)},
+        responses={201: RoutingRuleOutputSerializer, **error_responses(400, 415)},
     )
     def post(self, request):
         data = RoutingRuleInputSerializer(data=request.data)
@@ -162,14 +167,19 @@ class RoutingRuleDetailApi(APIView):
     assignments keep their record)."""
 
     allowed_roles = ROUTING_MANAGERS
+    parser_classes = JSON_ONLY
 
-    @extend_schema(responses={200: RoutingRuleOutputSerializer, **error_responses(404)})
+    @extend_schema(
+        parameters=[id_in_path()],
+        responses={200: RoutingRuleOutputSerializer, **error_responses(404)},
+    )
     def get(self, request, pk: int):
         return Response(RoutingRuleOutputSerializer(_rule(pk)).data)
 
     @extend_schema(
         request=RoutingRuleInputSerializer(partial=True),
-        responses={200: RoutingRuleOutputSerializer, **error_responses(400, 404)},
+        parameters=[id_in_path()],
+        responses={200: RoutingRuleOutputSerializer, **error_responses(400, 404, 415)},
     )
     def patch(self, request, pk: int):
         rule = _rule(pk)
@@ -187,7 +197,10 @@ class RoutingRuleDetailApi(APIView):
         )
         return Response(RoutingRuleOutputSerializer(_rule(pk)).data)
 
-    @extend_schema(responses={204: OpenApiResponse(description="Deleted"), **error_responses(404)})
+    @extend_schema(
+        parameters=[id_in_path()],
+        responses={204: OpenApiResponse(description="Deleted"), **error_responses(404)},
+    )
     def delete(self, request, pk: int):
         services.routing_rule_delete(rule=_rule(pk), actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -201,10 +214,11 @@ class RoutingRuleReorderApi(APIView):
     """
 
     allowed_roles = ROUTING_MANAGERS
+    parser_classes = JSON_ONLY
 
     @extend_schema(
         request=RoutingRuleReorderInputSerializer,
-        responses={200: RoutingRuleReorderOutputSerializer, **error_responses(400, 409)},
+        responses={200: RoutingRuleReorderOutputSerializer, **error_responses(400, 409, 415)},
     )
     def post(self, request):
         data = RoutingRuleReorderInputSerializer(data=request.data)

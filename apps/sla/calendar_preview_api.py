@@ -25,9 +25,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts.access import api_roles
-from apps.accounts.api_errors import error_responses
 from apps.accounts.exceptions import DomainError
 from apps.accounts.roles import ALL_ROLES
+from apps.accounts.schema import JSON_ONLY, error_responses, id_in_path
 from apps.sla import selectors, services
 from apps.sla.business_time import BUSINESS, CALENDAR
 from apps.sla.models import BusinessCalendar
@@ -173,7 +173,7 @@ class CalendarPreviewApi(APIView):
     allowed_roles = READERS
 
     @extend_schema(
-        parameters=[PreviewQuerySerializer],
+        parameters=[id_in_path(description="The calendar's id"), PreviewQuerySerializer],
         responses={200: PreviewOutputSerializer, **error_responses(400, 404)},
     )
     def get(self, request, pk: int):
@@ -199,10 +199,11 @@ class CalendarDraftPreviewApi(APIView):
     arrival: when is such a lead due? Nothing is stored."""
 
     allowed_roles = READERS
+    parser_classes = JSON_ONLY
 
     @extend_schema(
         request=DraftPreviewInputSerializer,
-        responses={200: PreviewOutputSerializer, **error_responses(400)},
+        responses={200: PreviewOutputSerializer, **error_responses(400, 415)},
     )
     def post(self, request):
         body = DraftPreviewInputSerializer(data=request.data)
