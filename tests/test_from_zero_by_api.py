@@ -9,10 +9,10 @@ and per month, as of chosen moments. The README's "From zero by API" section is 
 The month is the calendar month before the current one (in the organization's zone), so the
 test runs the same on any day; the facts sit on working days of its first two full weeks.
 
-STAND-IN: there is no `manage.py create_token` or password-to-token exchange yet (another work
-stream builds them), so `personal_token` and `organization_key` mint tokens through
-`manage.py shell` with the same service the profile page uses. Swap those two helpers for the
-real means when they land; nothing else here needs to change.
+Tokens: the first one comes from `manage.py create_token`, the leaders' from the password-to-
+token exchange (`POST auth/token/`) and the integration's key from `POST api-keys/`. Another work
+stream builds those three; until they are in this checkout, each helper below falls back to a
+STAND-IN that mints the token through `manage.py shell` with the service the profile page uses.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.core.management import get_commands
 
 from tests.support.clock import shifted_now
 from tests.support.processes import ROOT, child_env, live_server, python_argv
@@ -69,7 +70,7 @@ for org in Organization.objects.filter(subdomain="{SUBDOMAIN}"):
 
 
 def _mint(email: str | None, name: str) -> str:
-    """STAND-IN for `manage.py create_token` / the token exchange (not built yet)."""
+    """STAND-IN for the token means not in this checkout yet: the profile page's service."""
     code = f"""
 from django_tenants.utils import schema_context
 from apps.accounts.models import User
@@ -82,18 +83,48 @@ with schema_context(Organization.objects.get(subdomain="{SUBDOMAIN}").schema_nam
     return manage("shell", "-c", code).splitlines()[-1]
 
 
-def personal_token(email: str) -> str:
-    return _mint(email, "from-zero test")  # STAND-IN: `manage.py create_token --email …`
+def first_token() -> str:
+    """The admin's first token, without a browser."""
+    if "create_token" not in get_commands():
+        return _mint(ADMIN, "first token")  # STAND-IN until `manage.py create_token` exists
+    return manage(
+        "create_token", "--organization", SUBDOMAIN, "--email", ADMIN,
+        "--scopes", "read,write,admin",
+    ).splitlines()[-1]  # fmt: skip
 
 
-def organization_key() -> str:
-    return _mint(None, "CRM sync")  # STAND-IN: `POST /api/v1/api-keys/` (admins)
+def personal_token(port: int, email: str, scopes: list[str]) -> str:
+    """A person's token from their password (the token exchange)."""
+    status, body = Api(port, None).call(
+        "POST", "auth/token/", {"email": email, "password": PASSWORD, "scopes": scopes}
+    )
+    if status == 404:
+        return _mint(email, "from-zero test")  # STAND-IN until the exchange exists
+    assert status == 201, body
+    return body["token"]
+
+
+def organization_key(admin: Api) -> str:
+    """The integration's organization API key, created by the admin."""
+    status, body = admin.call("POST", "api-keys/", {"name": "CRM sync"})
+    if status == 404:
+        return _mint(None, "CRM sync")  # STAND-IN until organization keys have an API
+    assert status == 201, body
+    return body["token"]
+
+
+def _body(raw: bytes):
+    """JSON, or the text of a non-JSON answer (the debug server's 404 page)."""
+    try:
+        return json.loads(raw) if raw else None
+    except ValueError:
+        return raw.decode(errors="replace")[:500]
 
 
 class Api:
     """JSON over HTTP to the organization's host, with a bearer token."""
 
-    def __init__(self, port: int, token: str) -> None:
+    def __init__(self, port: int, token: str | None) -> None:
         self.port, self.token = port, token
 
     def call(self, method: str, path: str, body=None, *, query: str = "") -> tuple[int, object]:
@@ -104,16 +135,15 @@ class Api:
             method=method,
             headers={
                 "Host": f"{SUBDOMAIN}.localhost:{self.port}",
-                "Authorization": f"Bearer {self.token}",
                 "Content-Type": "application/json",
+                **({"Authorization": f"Bearer {self.token}"} if self.token else {}),
             },
         )
         try:
             with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 - local test server
-                raw = response.read()
-                return response.status, json.loads(raw) if raw else None
+                return response.status, _body(response.read())
         except urllib.error.HTTPError as error:
-            return error.code, json.loads(error.read() or b"null")
+            return error.code, _body(error.read())
 
     def ok(self, method: str, path: str, body=None, *, params=None, expect=(200, 201)):
         query = urllib.parse.urlencode(params or {})
@@ -186,16 +216,17 @@ def test_from_an_empty_organization_to_a_scored_month(organization, tmp_path):
     facts = plan(week1, week2)
     wed1_11 = facts.pop("_wed1")
     with live_server(tmp_path) as port:
-        admin = Api(port, personal_token(ADMIN))  # STAND-IN: the very first token
+        admin = Api(port, first_token())
 
         # 1. People, by the admin.
         for email, name, role in USERS:
             admin.ok(
                 "POST", "users/", {"email": email, "name": name, "role": role, "password": PASSWORD}
             )
-        marketing = Api(port, personal_token("maya@fromzero.test"))  # STAND-IN
-        sales = Api(port, personal_token("sam@fromzero.test"))  # STAND-IN
-        crm = Api(port, organization_key())  # STAND-IN: the integration's key
+        signer = ["read", "write", "sign"]
+        marketing = Api(port, personal_token(port, "maya@fromzero.test", signer))
+        sales = Api(port, personal_token(port, "sam@fromzero.test", signer))
+        crm = Api(port, organization_key(admin))
 
         # 2. The business calendar: Berlin, Mon–Fri 09–17; its preview answers like the page.
         calendar = admin.ok("GET", "sla/calendars/")["results"][0]
