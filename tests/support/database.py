@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+from collections.abc import Iterator
 from urllib.parse import quote
 
 import psycopg
 import pytest
 from django.conf import settings
-from django.db import connections
+from django.db import connections, transaction
 from psycopg import errors, sql
+
+from apps.tenants.database_roles import owner_connection
 
 TEST_APP_ROLE = "handoff_test_app"
 CREDENTIALS = ("USER", "PASSWORD")
@@ -113,3 +116,48 @@ def app_database_url() -> str:
 def owner_database_url() -> str:
     """DATABASE_OWNER_URL for a process the tests start."""
     return _url(_owner or {k: connections["default"].settings_dict[k] for k in CREDENTIALS})
+
+
+# Tables whose triggers keep evidence (apps/sla/migrations/0006, apps/accounts/migrations/0003).
+EVIDENCE_TABLES = (
+    "sla_slaversion",
+    "sla_commitment",
+    "sla_escalationrule",
+    "sla_signature",
+    "sla_slaversionchange",
+    "mql_mqldefinition",
+    "accounts_auditevent",
+)
+_MODES = {"O": "ENABLE", "A": "ENABLE ALWAYS", "R": "ENABLE REPLICA", "D": "DISABLE"}
+
+
+@contextlib.contextmanager
+def evidence_guards_lifted(schema: str, tables=EVIDENCE_TABLES) -> Iterator[None]:
+    """As the owner, in one transaction: the tables' triggers off, the block, then every
+    trigger back in the mode it had. Test clean-up only — which is exactly what the app's
+    role cannot do (it owns no table)."""
+    with owner_connection():
+        connection = connections["default"]
+        connection.set_schema(schema)
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT c.relname, t.tgname, t.tgenabled FROM pg_trigger t "
+                "JOIN pg_class c ON c.oid = t.tgrelid "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE NOT t.tgisinternal AND n.nspname = %s AND c.relname = ANY(%s)",
+                [schema, list(tables)],
+            )
+            states = cursor.fetchall()
+            for table in tables:
+                cursor.execute(
+                    sql.SQL("ALTER TABLE {} DISABLE TRIGGER USER").format(sql.Identifier(table))
+                )
+            yield
+            # Django's foreign keys are deferred: check them now, before touching the tables.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            for table, name, mode in states:
+                cursor.execute(
+                    sql.SQL("ALTER TABLE {} {} TRIGGER {}").format(
+                        sql.Identifier(table), sql.SQL(_MODES[mode]), sql.Identifier(name)
+                    )
+                )
