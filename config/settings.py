@@ -211,7 +211,11 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     # SLA review periods and compliance period kinds are the same week/month/quarter set.
-    "ENUM_NAME_OVERRIDES": {"PeriodEnum": "apps.sla.models.ReviewPeriod"},
+    "ENUM_NAME_OVERRIDES": {
+        "PeriodEnum": "apps.sla.models.ReviewPeriod",
+        "TokenKindEnum": "apps.accounts.models.ApiKey.Kind",
+        "ScopeEnum": "apps.accounts.models.Scope",
+    },
 }
 # Bearer tokens (apps/accounts/tokens.py): personal tokens expire after this many days
 # unless asked otherwise; organization API keys never do unless given an expiry.

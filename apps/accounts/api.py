@@ -178,13 +178,13 @@ class ApiKeyListApi(APIView):
     class FilterSerializer(serializers.Serializer):
         active = serializers.BooleanField(required=False, allow_null=True, default=None)
 
-    class InputSerializer(serializers.Serializer):
+    class ApiKeyCreateInputSerializer(serializers.Serializer):
         name = serializers.CharField(max_length=100)
         scopes = serializers.ListField(
-            child=serializers.ChoiceField(choices=[Scope.READ, Scope.WRITE]),
+            child=serializers.ChoiceField(choices=Scope.choices),
             required=False,
             allow_empty=False,
-            help_text="default: read and write",
+            help_text="read and/or write (the default: both); an integration has no other",
         )
         expires_in_minutes = expiry_field(required=False, allow_null=True)
 
@@ -197,9 +197,9 @@ class ApiKeyListApi(APIView):
         page = paginator.paginate_queryset(keys, request, view=self)
         return paginator.get_paginated_response(ApiKeyOutputSerializer(page, many=True).data)
 
-    @extend_schema(request=InputSerializer, responses={201: ApiKeyCreatedSerializer})
+    @extend_schema(request=ApiKeyCreateInputSerializer, responses={201: ApiKeyCreatedSerializer})
     def post(self, request):
-        data = self.InputSerializer(data=request.data)
+        data = self.ApiKeyCreateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
         key, raw = services.api_key_create(
@@ -256,7 +256,7 @@ class TokenExchangeApi(APIView):
     permission_classes = [AllowAny]
     throttle_classes = [TokenExchangeThrottle, TokenExchangeEmailThrottle]
 
-    class InputSerializer(serializers.Serializer):
+    class TokenExchangeInputSerializer(serializers.Serializer):
         email = serializers.EmailField()
         password = serializers.CharField(max_length=200, trim_whitespace=False)
         otp = serializers.CharField(
@@ -269,9 +269,13 @@ class TokenExchangeApi(APIView):
         )
         expires_in_minutes = expiry_field(required=False, allow_null=True)
 
-    @extend_schema(request=InputSerializer, responses={201: ApiKeyCreatedSerializer})
+    @extend_schema(
+        request=TokenExchangeInputSerializer,
+        responses={201: ApiKeyCreatedSerializer},
+        auth=[],
+    )
     def post(self, request):
-        data = self.InputSerializer(data=request.data)
+        data = self.TokenExchangeInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
         key, raw = services.token_exchange(
