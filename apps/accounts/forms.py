@@ -47,6 +47,8 @@ class ApiKeyForm(forms.Form):
         ],
         initial=[Scope.READ, Scope.WRITE],
         widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text="None ticked: read and write.",
     )
     expires_in_days = forms.IntegerField(
         min_value=1, max_value=366, required=False, label="Expires in (days)",

@@ -351,7 +351,7 @@ def api_key_list(request: HttpRequest) -> HttpResponse:
             _, new_token = services.api_key_create(
                 name=form.cleaned_data["name"],
                 created_by=request.user,
-                scopes=form.cleaned_data["scopes"],
+                scopes=form.cleaned_data["scopes"] or None,
                 expires_in=timedelta(days=days) if days else None,
             )
         except DomainError as error:
