@@ -9,10 +9,12 @@ Owner forgeries run on the owner's own connection inside a transaction that is r
 back, so acme is left as it was.
 """
 
+import io
 from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
+from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
 from django.test import override_settings
 from django.utils import timezone
@@ -349,3 +351,18 @@ def test_sla_seal_vouches_once_for_legacy_evidence_that_still_holds(acme):
     assert good_result.is_intact
     assert not tampered_result.is_intact
     assert (again.signatures_sealed, again.versions_sealed) == (0, 0)
+
+
+def test_sla_seal_command_checks_every_version(acme):
+    version, _, _ = _sign_off()
+    out = io.StringIO()
+    call_command("sla_seal", "--schema", "acme", "--check", stdout=out)
+    assert f"acme v{version.number}: intact" in out.getvalue()
+    SlaVersion.objects.filter(pk=version.pk).update(
+        status=VersionStatus.SUPERSEDED, superseded_at=timezone.now()
+    )
+    out = io.StringIO()
+    with pytest.raises(CommandError, match="does not hold"):
+        call_command("sla_seal", "--schema", "acme", "--check", stdout=out)
+    assert "NOT INTACT" in out.getvalue() and "seal_broken" in out.getvalue()
+    connection.set_tenant(acme)
