@@ -28,7 +28,7 @@ from apps.accounts.access import api_roles
 from apps.accounts.exceptions import DomainError
 from apps.accounts.models import User
 from apps.accounts.roles import ALL_ROLES, Role
-from apps.accounts.schema import PAGE, error_responses, id_in_path, paginated
+from apps.accounts.schema import error_responses
 from apps.compliance import alert_selectors, selectors, services
 from apps.compliance.alert_text import alert_message
 from apps.compliance.models import Alert, AlertKind, DeliveryStatus, Notification
@@ -132,7 +132,7 @@ def _person(value: str) -> User:
 
 
 def _paginated(request, view, queryset, serializer_class):
-    paginator = PageNumberPagination()
+    paginator = view.pagination_class()
     page = paginator.paginate_queryset(queryset, request, view=view)
     return paginator.get_paginated_response(
         serializer_class(page, many=True, context={"request": request}).data
@@ -294,11 +294,12 @@ class AlertListApi(APIView):
     """GET the organization's alerts, newest first (paginated), with deliveries and readers."""
 
     allowed_roles = ALERT_READERS
+    # The schema documents the paginated envelope this class writes (next, previous, results).
+    pagination_class = PageNumberPagination
 
     @extend_schema(
-        operation_id="v1_alerts_list",
-        parameters=[OrganizationAlertFilterSerializer, PAGE],
-        responses={200: paginated(AlertOutputSerializer), **error_responses(400, 404)},
+        parameters=[OrganizationAlertFilterSerializer],
+        responses={200: AlertOutputSerializer(many=True), **error_responses(400, 404)},
     )
     def get(self, request):
         filters = OrganizationAlertFilterSerializer(data=request.query_params)
@@ -325,7 +326,6 @@ class AlertDetailApi(APIView):
     allowed_roles = ALERT_READERS
 
     @extend_schema(
-        parameters=[id_in_path(description="The alert's id")],
         responses={200: AlertOutputSerializer, **error_responses(404)},
     )
     def get(self, request, pk: int):
@@ -339,11 +339,12 @@ class NotificationListApi(APIView):
     """GET your in-app notifications, newest first (paginated); `read=false` for the unread."""
 
     allowed_roles = PEOPLE
+    # The schema documents the paginated envelope this class writes (next, previous, results).
+    pagination_class = PageNumberPagination
 
     @extend_schema(
-        operation_id="v1_notifications_list",
-        parameters=[AlertFilterSerializer, PAGE],
-        responses={200: paginated(NotificationOutputSerializer), **error_responses(400, 404)},
+        parameters=[AlertFilterSerializer],
+        responses={200: NotificationOutputSerializer(many=True), **error_responses(400, 404)},
     )
     def get(self, request):
         filters = AlertFilterSerializer(data=request.query_params)
@@ -361,7 +362,6 @@ class NotificationReadApi(APIView):
 
     @extend_schema(
         request=None,
-        parameters=[id_in_path(description="The notification's id")],
         responses={200: NotificationOutputSerializer, **error_responses(404)},
     )
     def post(self, request, pk: int):
@@ -402,15 +402,12 @@ class CommitmentEscalationListApi(APIView):
     sent, and those found in back-filled history (``found_in_backfill``, nobody notified)."""
 
     allowed_roles = ESCALATION_READERS
+    # The schema documents the paginated envelope this class writes (next, previous, results).
+    pagination_class = PageNumberPagination
 
     @extend_schema(
-        operation_id="v1_compliance_escalations_list",
-        parameters=[
-            id_in_path("commitment_id", "The commitment's id"),
-            EscalationFilterSerializer,
-            PAGE,
-        ],
-        responses={200: paginated(EscalationOutputSerializer), **error_responses(400, 404)},
+        parameters=[EscalationFilterSerializer],
+        responses={200: EscalationOutputSerializer(many=True), **error_responses(400, 404)},
     )
     def get(self, request, commitment_id: int):
         commitment = Commitment.objects.filter(pk=commitment_id).first()

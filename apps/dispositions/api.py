@@ -18,7 +18,7 @@ from rest_framework.views import APIView
 from apps.accounts.access import ReadWriteRoles, api_roles
 from apps.accounts.exceptions import DomainError, NotAllowed
 from apps.accounts.roles import ALL_ROLES, Role
-from apps.accounts.schema import JSON_ONLY, PAGE, error_responses, id_in_path, paginated
+from apps.accounts.schema import JSON_ONLY, error_responses
 from apps.dispositions import selectors, services
 from apps.dispositions.models import (
     REASON_CODE_OUTCOME_CHOICES,
@@ -316,11 +316,15 @@ class ReasonCodeListApi(ReadWriteRoles, APIView):
     read_roles = READERS
     write_roles = REASON_CODE_EDITORS
     parser_classes = JSON_ONLY
+    # The schema documents the paginated envelope this class writes (next, previous, results).
+    pagination_class = PageNumberPagination
 
     @extend_schema(
-        operation_id="v1_reason_codes_list",
-        parameters=[ReasonCodeFilterSerializer, PAGE],
-        responses={200: paginated(ReasonCodeDetailOutputSerializer), **error_responses(400, 404)},
+        parameters=[ReasonCodeFilterSerializer],
+        responses={
+            200: ReasonCodeDetailOutputSerializer(many=True),
+            **error_responses(400, 404),
+        },
     )
     def get(self, request):
         filters = ReasonCodeFilterSerializer(data=request.query_params)
@@ -329,7 +333,7 @@ class ReasonCodeListApi(ReadWriteRoles, APIView):
         qs = selectors.reason_code_list(outcome=filters.validated_data.get("outcome"))
         if active is not None:
             qs = qs.filter(retired_at__isnull=active)
-        paginator = PageNumberPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(qs, request, view=self)
         return paginator.get_paginated_response(
             ReasonCodeDetailOutputSerializer(page, many=True).data
@@ -357,7 +361,6 @@ class ReasonCodeDetailApi(ReadWriteRoles, APIView):
     parser_classes = JSON_ONLY
 
     @extend_schema(
-        parameters=[id_in_path()],
         responses={200: ReasonCodeDetailOutputSerializer, **error_responses(404)},
     )
     def get(self, request, pk: int):
@@ -365,7 +368,6 @@ class ReasonCodeDetailApi(ReadWriteRoles, APIView):
 
     @extend_schema(
         request=ReasonCodeRenameInputSerializer,
-        parameters=[id_in_path()],
         responses={200: ReasonCodeDetailOutputSerializer, **error_responses(400, 404, 415)},
     )
     def patch(self, request, pk: int):
@@ -385,7 +387,6 @@ class ReasonCodeRetireApi(APIView):
 
     @extend_schema(
         request=None,
-        parameters=[id_in_path()],
         responses={200: ReasonCodeDetailOutputSerializer, **error_responses(404)},
     )
     def post(self, request, pk: int):
@@ -400,7 +401,6 @@ class ReasonCodeRestoreApi(APIView):
 
     @extend_schema(
         request=None,
-        parameters=[id_in_path()],
         responses={200: ReasonCodeDetailOutputSerializer, **error_responses(400, 404)},
     )
     def post(self, request, pk: int):

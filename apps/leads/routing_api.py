@@ -20,7 +20,7 @@ from rest_framework.views import APIView
 
 from apps.accounts.access import api_roles
 from apps.accounts.roles import Role
-from apps.accounts.schema import JSON_ONLY, PAGE, error_responses, id_in_path, paginated
+from apps.accounts.schema import JSON_ONLY, error_responses
 from apps.leads import selectors, services
 from apps.leads.models import RoutingRule
 from apps.leads.routing import ROUTING_FIELDS, ROUTING_OPS, describe_condition
@@ -129,14 +129,12 @@ class RoutingRuleListApi(APIView):
 
     allowed_roles = ROUTING_MANAGERS
     parser_classes = JSON_ONLY
+    # The schema documents the paginated envelope this class writes (next, previous, results).
+    pagination_class = PageNumberPagination
 
-    @extend_schema(
-        operation_id="v1_routing_rules_list",
-        parameters=[PAGE],
-        responses={200: paginated(RoutingRuleOutputSerializer), **error_responses(404)},
-    )
+    @extend_schema(responses={200: RoutingRuleOutputSerializer(many=True), **error_responses(404)})
     def get(self, request):
-        paginator = PageNumberPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(_rules(), request, view=self)
         return paginator.get_paginated_response(RoutingRuleOutputSerializer(page, many=True).data)
 
@@ -170,7 +168,6 @@ class RoutingRuleDetailApi(APIView):
     parser_classes = JSON_ONLY
 
     @extend_schema(
-        parameters=[id_in_path()],
         responses={200: RoutingRuleOutputSerializer, **error_responses(404)},
     )
     def get(self, request, pk: int):
@@ -178,7 +175,6 @@ class RoutingRuleDetailApi(APIView):
 
     @extend_schema(
         request=RoutingRuleInputSerializer(partial=True),
-        parameters=[id_in_path()],
         responses={200: RoutingRuleOutputSerializer, **error_responses(400, 404, 415)},
     )
     def patch(self, request, pk: int):
@@ -198,7 +194,6 @@ class RoutingRuleDetailApi(APIView):
         return Response(RoutingRuleOutputSerializer(_rule(pk)).data)
 
     @extend_schema(
-        parameters=[id_in_path()],
         responses={204: OpenApiResponse(description="Deleted"), **error_responses(404)},
     )
     def delete(self, request, pk: int):

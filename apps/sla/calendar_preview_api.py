@@ -27,7 +27,7 @@ from rest_framework.views import APIView
 from apps.accounts.access import api_roles
 from apps.accounts.exceptions import DomainError
 from apps.accounts.roles import ALL_ROLES
-from apps.accounts.schema import JSON_ONLY, error_responses, id_in_path
+from apps.accounts.schema import JSON_ONLY, error_responses
 from apps.sla import selectors, services
 from apps.sla.business_time import BUSINESS, CALENDAR
 from apps.sla.models import BusinessCalendar
@@ -173,7 +173,7 @@ class CalendarPreviewApi(APIView):
     allowed_roles = READERS
 
     @extend_schema(
-        parameters=[id_in_path(description="The calendar's id"), PreviewQuerySerializer],
+        parameters=[PreviewQuerySerializer],
         responses={200: PreviewOutputSerializer, **error_responses(400, 404)},
     )
     def get(self, request, pk: int):
