@@ -9,10 +9,9 @@ and per month, as of chosen moments. The README's "From zero by API" section is 
 The month is the calendar month before the current one (in the organization's zone), so the
 test runs the same on any day; the facts sit on working days of its first two full weeks.
 
-Tokens: the first one comes from `manage.py create_token`, the leaders' from the password-to-
-token exchange (`POST auth/token/`) and the integration's key from `POST api-keys/`. Another work
-stream builds those three; until they are in this checkout, each helper below falls back to a
-STAND-IN that mints the token through `manage.py shell` with the service the profile page uses.
+Tokens, without a browser either: the admin's first one from `manage.py create_token`, the
+leaders' from the password-to-token exchange (with the `sign` scope signing needs), the
+integration's organization API key from `POST api-keys/`.
 """
 
 from __future__ import annotations
@@ -27,7 +26,6 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.core.management import get_commands
 
 from tests.support.clock import shifted_now
 from tests.support.processes import ROOT, child_env, live_server, python_argv
@@ -69,24 +67,8 @@ for org in Organization.objects.filter(subdomain="{SUBDOMAIN}"):
 """
 
 
-def _mint(email: str | None, name: str) -> str:
-    """STAND-IN for the token means not in this checkout yet: the profile page's service."""
-    code = f"""
-from django_tenants.utils import schema_context
-from apps.accounts.models import User
-from apps.accounts.services import api_key_create
-from apps.tenants.models import Organization
-with schema_context(Organization.objects.get(subdomain="{SUBDOMAIN}").schema_name):
-    user = User.objects.get(email="{email}") if {email!r} else None
-    print(api_key_create(name="{name}", created_by=user, user=user)[1])
-"""
-    return manage("shell", "-c", code).splitlines()[-1]
-
-
 def first_token() -> str:
-    """The admin's first token, without a browser."""
-    if "create_token" not in get_commands():
-        return _mint(ADMIN, "first token")  # STAND-IN until `manage.py create_token` exists
+    """The admin's first token: the one command besides the organization's."""
     return manage(
         "create_token", "--organization", SUBDOMAIN, "--email", ADMIN,
         "--scopes", "read,write,admin",
@@ -94,23 +76,17 @@ def first_token() -> str:
 
 
 def personal_token(port: int, email: str, scopes: list[str]) -> str:
-    """A person's token from their password (the token exchange)."""
+    """A person's token for their password (the token exchange)."""
     status, body = Api(port, None).call(
         "POST", "auth/token/", {"email": email, "password": PASSWORD, "scopes": scopes}
     )
-    if status == 404:
-        return _mint(email, "from-zero test")  # STAND-IN until the exchange exists
     assert status == 201, body
     return body["token"]
 
 
 def organization_key(admin: Api) -> str:
     """The integration's organization API key, created by the admin."""
-    status, body = admin.call("POST", "api-keys/", {"name": "CRM sync"})
-    if status == 404:
-        return _mint(None, "CRM sync")  # STAND-IN until organization keys have an API
-    assert status == 201, body
-    return body["token"]
+    return admin.ok("POST", "api-keys/", {"name": "CRM sync"})["token"]
 
 
 def _body(raw: bytes):
