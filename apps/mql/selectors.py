@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict
 from datetime import date, datetime
 from typing import Any
 
@@ -17,14 +16,11 @@ from apps.mql.models import (
     MqlDefinition,
     MqlEvent,
 )
+from apps.mql.qualification import evaluation_as_dict, signal_kinds
 from apps.mql.rules import (
     ActivityFact,
-    BehaviourCondition,
-    ConditionGroup,
     Definition,
     DefinitionError,
-    Evaluation,
-    FieldCondition,
     describe_definition,
     evaluate,
     lead_fields,
@@ -39,29 +35,6 @@ def activity_fact(activity: Activity) -> ActivityFact:
         occurred_at=activity.occurred_at,
         properties=activity.properties or {},
     )
-
-
-def _group_kinds(group: ConditionGroup) -> set[str]:
-    kinds: set[str] = set()
-    for item in group.conditions:
-        if isinstance(item, ConditionGroup):
-            kinds |= _group_kinds(item)
-        elif isinstance(item, BehaviourCondition):
-            kinds.add(item.activity.kind)
-    return kinds
-
-
-def signal_kinds(definitions: Iterable[Definition]) -> set[str]:
-    """Activity kinds any of the definitions looks at: the only activities worth loading."""
-    kinds: set[str] = set()
-    for defn in definitions:
-        kinds |= _group_kinds(defn.behaviour)
-        kinds |= {
-            rule.signal.kind
-            for rule in defn.scoring.rules
-            if not isinstance(rule.signal, FieldCondition)
-        }
-    return kinds
 
 
 def activity_facts_by_lead(
@@ -102,34 +75,6 @@ def definition_list(*, kind: str | None = None) -> QuerySet[MqlDefinition]:
     if kind:
         qs = qs.filter(kind=kind)
     return qs.order_by("kind", "-version")
-
-
-def evaluation_as_dict(
-    evaluation: Evaluation,
-    *,
-    definition: MqlDefinition,
-    at: datetime,
-    trigger_activity_id: int | str | None = None,
-) -> dict[str, Any]:
-    """An evaluation as JSON (stored on MqlEvent.explanation, returned by the API)."""
-    return {
-        "definition": {
-            "id": definition.pk,
-            "kind": definition.kind,
-            "version": definition.version,
-            "name": definition.name,
-        },
-        "evaluated_at": at.isoformat(),
-        "qualified": evaluation.qualified,
-        "fit_met": evaluation.fit_met,
-        "behaviour_met": evaluation.behaviour_met,
-        "score": evaluation.score,
-        "threshold": evaluation.threshold,
-        "trigger_activity_id": trigger_activity_id,
-        "conditions": [asdict(c) for c in evaluation.conditions],
-        "score_lines": [asdict(line) for line in evaluation.score_lines],
-        "reasons": list(evaluation.reasons),
-    }
 
 
 def lead_evaluation(
