@@ -5,10 +5,11 @@ tenant whatever the number of leads. Each step is its own transaction and is
 idempotent on its own, so a sweep killed at any point, or two sweeps running at
 once, neither lose nor repeat an alert:
 
-1. ``clocks_breach``: one UPDATE marks pending clocks past due (and not satisfied by
-   the facts) breached; one INSERT ... SELECT raises a breach alert for every
-   recently breached clock without one (ON CONFLICT DO NOTHING on the unique
-   (clock, kind)), and the deliveries of the new alerts go in with them.
+1. ``clocks_breach``: one UPDATE (apps.sla.clocks, the clocks' one write path) marks
+   pending clocks past due (and not satisfied by the facts) breached; one INSERT ...
+   SELECT raises a breach alert for every recently breached clock without one (ON
+   CONFLICT DO NOTHING on the unique (clock, kind)), and the deliveries of the new
+   alerts go in with them.
 2. ``due_soon_warn``: one INSERT ... SELECT per calendar raises due-soon warnings
    for open clocks with at most the configured share of their window left.
 3. ``snapshots_refresh``: freeze the periods that closed, refresh the open ones.
@@ -28,6 +29,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from apps.accounts.models import User
@@ -56,6 +58,7 @@ from apps.compliance.periods import (
     previous,
 )
 from apps.compliance.working_time import working_index
+from apps.sla import clocks
 from apps.sla.business_time import BUSINESS
 from apps.sla.models import Commitment, EscalationRule, SlaVersion, Team
 
@@ -129,28 +132,8 @@ def sweep_runs_prune(*, now: datetime) -> int:
     return deleted
 
 
-# The clock is satisfied by the facts known up to {until}: a touch (first contact), a
-# final disposition (disposition), N touches or a final disposition (follow-up cadence).
-_SATISFIED = f"""
-    CASE k.kind
-      WHEN 'first_contact' THEN EXISTS (
-        SELECT 1 FROM {metric_sql.ACTIVITY} a
-        WHERE a.lead_id = k.lead_id AND a.family = 'sales_touch'
-          AND a.occurred_at >= k.started_at AND a.occurred_at <= {{until}})
-      WHEN 'disposition' THEN EXISTS (
-        SELECT 1 FROM {metric_sql.DISPOSITION} d
-        WHERE d.lead_id = k.lead_id AND d.outcome = ANY(%(final)s)
-          AND d.occurred_at >= k.started_at AND d.occurred_at <= {{until}})
-      ELSE (
-        SELECT count(*) FROM {metric_sql.ACTIVITY} a
-        WHERE a.lead_id = k.lead_id AND a.family = 'sales_touch'
-          AND a.occurred_at >= k.started_at AND a.occurred_at <= {{until}}
-      ) >= COALESCE((c.params->>'touches')::int, 1)
-      OR EXISTS (
-        SELECT 1 FROM {metric_sql.DISPOSITION} d
-        WHERE d.lead_id = k.lead_id AND d.outcome = ANY(%(final)s)
-          AND d.occurred_at >= k.started_at AND d.occurred_at <= {{until}})
-    END"""  # noqa: S608 - table names and placeholders only; values are bound
+# The clock is satisfied by the facts known up to {until} (the clocks module's definition).
+_SATISFIED = clocks.CLOCK_SATISFIED
 
 _CLOCK_PAYLOAD = """
     jsonb_build_object(
@@ -177,22 +160,9 @@ def clocks_breach(*, now: datetime) -> dict[str, int]:
     that breached more than COMPLIANCE_BREACH_ALERT_MAX_AGE_HOURS ago (imported history)
     are marked but not alerted. Two statements plus the deliveries, in one transaction.
     """
-    params = {
-        "now": now,
-        "final": list(metric_sql.FINAL),
-        "tz": selectors.organization_timezone(now=now),
-    }
-    with connection.cursor() as cursor:
-        query = metric_sql.bind(
-            f"""
-            UPDATE {metric_sql.CLOCK} k SET state = 'breached', breached_at = k.due_at
-            FROM {COMMITMENT} c
-            WHERE c.id = k.commitment_id AND k.state = 'pending' AND k.due_at < %(now)s
-              AND NOT ({_SATISFIED.format(until="k.due_at")})""",  # noqa: S608 - table names and placeholders only; values are bound
-            params,
-        )
-        cursor.execute(query.sql, query.params)
-        breached = cursor.rowcount
+    # The clocks module marks them (the one write path of clocks); alerts are ours.
+    breached = clocks.clocks_breach(now=now)
+    params = {"now": now, "tz": selectors.organization_timezone(now=now)}
     params["since"] = now - timedelta(hours=config.value("COMPLIANCE_BREACH_ALERT_MAX_AGE_HOURS"))
     rows = _execute(
         f"""
@@ -484,20 +454,14 @@ def snapshots_refresh(*, now: datetime) -> dict[str, int]:
 def snapshots_invalidate(*, moments: Sequence[datetime]) -> int:
     """Unfreeze the snapshots of every period containing one of ``moments`` (facts there moved:
     an MQL re-dated by a late, older fact); the next sweep recomputes them as of their end and
-    freezes them again. Tells the other keepers of past numbers (``history_changed``).
-    One UPDATE; returns how many snapshots were unfrozen."""
+    freezes them again. (The hand-off pipeline, which re-dates, tells the dashboards' stored
+    charts too.) One UPDATE; returns how many snapshots were unfrozen."""
     if not moments:
         return 0
-    from django.db.models import Q
-
-    from apps.compliance.signals import history_changed
-
     containing = Q(pk__in=[])
     for moment in set(moments):
         containing |= Q(starts_at__lte=moment, ends_at__gt=moment)
-    unfrozen = ComplianceSnapshot.objects.filter(containing, frozen=True).update(frozen=False)
-    history_changed.send(sender=ComplianceSnapshot, moments=sorted(set(moments)))
-    return unfrozen
+    return ComplianceSnapshot.objects.filter(containing, frozen=True).update(frozen=False)
 
 
 def snapshots_recompute(
