@@ -378,9 +378,9 @@ def snapshots_forget(*, start: datetime | None = None, end: datetime | None = No
     return deleted
 
 
-def history_changed_forget(*, moments: Sequence[datetime], **_signal) -> int:
-    """Receiver of compliance's ``history_changed``: drop the stored charts of every period
-    containing one of the moments (one DELETE); they are recomputed on their next read."""
+def history_changed_forget(*, moments: Sequence[datetime]) -> int:
+    """History moved (an MQL re-dated by the hand-off pipeline): drop the stored charts of every
+    period containing one of the moments (one DELETE); they are recomputed on their next read."""
     if not moments:
         return 0
     containing = Q(pk__in=[])

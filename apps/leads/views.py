@@ -19,6 +19,7 @@ from django.views.decorators.http import require_POST
 from apps.accounts.access import roles_required
 from apps.accounts.exceptions import DomainError
 from apps.accounts.roles import ALL_ROLES, Role
+from apps.handoff import channels
 from apps.leads import selectors, services
 from apps.leads.csv_rows import ENCODINGS
 from apps.leads.field_mapping import DEFAULT_MAPPINGS, LEAD_TARGETS, PROPERTY_PREFIX
@@ -141,7 +142,7 @@ def lead_reassign(request: HttpRequest, pk: int) -> HttpResponse:
     form = ReassignForm(request.POST)
     if form.is_valid():
         try:
-            services.lead_reassign(
+            channels.lead_reassign(
                 lead=lead,
                 owner=form.cleaned_data["owner"],
                 actor=request.user,
@@ -161,7 +162,7 @@ def lead_reassign(request: HttpRequest, pk: int) -> HttpResponse:
 def lead_route(request: HttpRequest, pk: int) -> HttpResponse:
     lead = get_object_or_404(selectors.lead_visible_list(user=request.user), pk=pk)
     try:
-        assignment = services.lead_route_now(lead=lead, actor=request.user)
+        assignment = channels.lead_route_now(lead=lead, actor=request.user)
     except DomainError as exc:
         messages.error(request, exc.message)
     else:
