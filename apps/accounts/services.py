@@ -15,8 +15,10 @@ from django.utils import timezone
 
 from apps.accounts.exceptions import Conflict, DomainError
 from apps.accounts.models import ApiKey, AuditEvent, Invitation, User
+from apps.accounts.provisioning import provisioners
 from apps.accounts.roles import Role
 from apps.accounts.tokens import token_generate, token_hash
+from apps.tenants.addresses import organization_url
 
 
 def audit_record(*, actor: User | None, action: str, target: str = "", **detail) -> AuditEvent:
@@ -75,8 +77,6 @@ def user_create(
 
 
 def _tenant_url(path: str) -> str:
-    from apps.tenants.services import organization_url
-
     return organization_url(connection.tenant, path)
 
 
@@ -244,7 +244,5 @@ def personal_token_rotate(*, user: User) -> tuple[ApiKey, str]:
 
 def organization_defaults_provision() -> None:
     """Create the defaults every new organization starts with (reason codes, calendar, …)."""
-    from apps.accounts.provisioning import provisioners
-
     for provision in provisioners():
         provision()

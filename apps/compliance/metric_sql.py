@@ -37,10 +37,10 @@ from typing import Any
 
 from apps.compliance.metrics import FINAL_OUTCOMES, Metric
 from apps.dispositions.models import Disposition
+from apps.leads.field_conditions import FieldCondition, is_number
 from apps.leads.models import Activity, Lead, StageChange
 from apps.mql.models import MqlEvent
 from apps.mql.rules import NUMERIC_FIELDS
-from apps.mql.scoring import FieldCondition, is_number
 from apps.sla.models import SlaClock
 
 LEAD = Lead._meta.db_table

@@ -32,6 +32,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from apps.accounts.exceptions import DomainError
 from apps.accounts.models import User
 from apps.accounts.roles import Role
 from apps.compliance import config, destinations, metric_sql, selectors
@@ -58,11 +59,17 @@ from apps.compliance.periods import (
     previous,
 )
 from apps.compliance.working_time import working_index
+from apps.dashboards import services as dashboard_services
 from apps.sla import clocks
 from apps.sla.business_time import BUSINESS
 from apps.sla.models import Commitment, EscalationRule, SlaVersion, Team
+from apps.sla.selectors import calendar_for_version
+from config.celery_app import app as celery_app
 
 logger = logging.getLogger(__name__)
+
+# Queued by name when alerts are owed (apps/compliance/tasks.py registers it under it).
+ALERT_DELIVERIES_TASK = "apps.compliance.tasks.alert_deliveries_task"
 
 ALERT = Alert._meta.db_table
 DELIVERY = AlertDelivery._meta.db_table
@@ -118,11 +125,7 @@ def tenant_sweep(*, worker: str | None = None, now: datetime | None = None) -> S
 
 
 def _dashboard_reports_send_due(*, now: datetime) -> int:
-    # Imported here: the dashboards read compliance (selectors), not the other way round.
-    from apps.dashboards import services as dashboards
-
-    send = getattr(dashboards, "reports_send_due", None)
-    return send(now=now) if send is not None else 0
+    return dashboard_services.reports_send_due(now=now)
 
 
 def sweep_runs_prune(*, now: datetime) -> int:
@@ -206,7 +209,6 @@ def due_soon_warn(*, now: datetime) -> dict[str, int]:
         WHERE k.state = 'pending' AND k.due_at > %(now)s GROUP BY k.sla_version_id""",  # noqa: S608 - table names and placeholders only; values are bound
         {"now": now},
     )
-    from apps.sla.selectors import calendar_for_version
 
     alerts: list[tuple[int, int]] = []
     versions = SlaVersion.objects.in_bulk([row[0] for row in spans])
@@ -318,10 +320,9 @@ def deliveries_enqueue() -> None:
     """
 
     def send() -> None:
-        from apps.compliance.tasks import alert_deliveries_task
-
         try:
-            alert_deliveries_task.apply_async(retry=False)
+            # By name: the task module imports this one (tasks call services, not back).
+            celery_app.send_task(ALERT_DELIVERIES_TASK, retry=False)
         except Exception:
             logger.warning("could not enqueue alert delivery; the next sweep will", exc_info=True)
 
@@ -691,7 +692,6 @@ def notifications_mark_all_read(*, user, now: datetime | None = None) -> int:
 @transaction.atomic
 def notification_mutes_set(*, user, muted: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
     """Replace the user's mutes by ``muted`` (pairs of alert kind and personal channel)."""
-    from apps.accounts.exceptions import DomainError
 
     wanted = set()
     for kind, channel in muted:
@@ -718,7 +718,6 @@ def alert_settings_update(
     webhook_secret: str | None = None,
 ) -> AlertSettings:
     """Save the organization's alert settings; ``webhook_secret`` None keeps the current one."""
-    from apps.accounts.exceptions import DomainError
 
     if due_soon_share is not None and not 0 < due_soon_share < 1:
         raise DomainError("Enter a share between 1 % and 99 %.", field="due_soon_share")

@@ -27,10 +27,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from apps.leads.field_conditions import as_decimal, is_number
 from apps.leads.models import Activity
 from apps.mql.qualification import ActivityNeed, NeedGroup, Requirements
 from apps.mql.rules import NUMERIC_FIELDS, ConditionGroup, FieldCondition
-from apps.mql.scoring import ActivityMatch, as_decimal, is_number
+from apps.mql.scoring import ActivityMatch
 
 ACTIVITY = Activity._meta.db_table
 # Whitespace str.strip() removes that is ASCII (the rest is non-ASCII: kept by the guard).

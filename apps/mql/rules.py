@@ -22,10 +22,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from apps.leads.field_conditions import FIELD_OPS, field_value, is_missing, is_number
 from apps.leads.seniority import SENIORITY_LABELS
 from apps.mql.scoring import (
     DECAY_KINDS,
-    FIELD_OPS,
     PROPERTY_MATCHES,
     ActivityFact,
     ActivityMatch,
@@ -33,9 +33,6 @@ from apps.mql.scoring import (
     FieldCondition,
     ScoreLine,
     ScoreRule,
-    field_value,
-    is_missing,
-    is_number,
     score,
     score_timeline,
 )

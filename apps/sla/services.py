@@ -43,7 +43,7 @@ from apps.sla.models import (
 )
 from apps.sla.segments import SegmentError, parse_segment
 from apps.sla.snapshots import NINE_TO_FIVE_WEEK, calendar_json
-from apps.tenants.services import organization_url
+from apps.tenants.addresses import organization_url
 from config.celery_app import app as celery_app
 
 logger = logging.getLogger(__name__)

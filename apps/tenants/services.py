@@ -9,6 +9,9 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django_tenants.utils import schema_context
 
+from apps.accounts.models import Role, User
+from apps.accounts.services import organization_defaults_provision, user_create
+from apps.tenants.addresses import organization_domain
 from apps.tenants.exceptions import OrganizationError
 from apps.tenants.models import Domain, Organization
 
@@ -22,18 +25,6 @@ RESERVED_SUBDOMAINS = frozenset(
         "test", "www",
     }
 )  # fmt: skip
-
-
-def organization_domain(subdomain: str) -> str:
-    """The host name an organization is served on: <subdomain>.<BASE_DOMAIN>."""
-    return f"{subdomain}.{settings.BASE_DOMAIN}"
-
-
-def organization_url(organization: Organization, path: str = "/") -> str:
-    """Absolute URL of a path on the organization's host, with the dev port when there is one."""
-    host = organization_domain(organization.subdomain)
-    port = f":{settings.SITE_PORT}" if settings.SITE_PORT else ""
-    return f"{settings.SITE_SCHEME}://{host}{port}{path}"
 
 
 def subdomain_validate(subdomain: str) -> str:
@@ -62,9 +53,6 @@ def organization_create(
     admin_password: str,
 ) -> Organization:
     """Create an organization with its own schema and domain, and its first admin user."""
-    from apps.accounts.models import Role, User
-    from apps.accounts.services import organization_defaults_provision, user_create
-
     name = (name or "").strip()
     if not name:
         raise OrganizationError("name", "Enter the organization's name.")
