@@ -98,9 +98,11 @@ def hand_off(
             now=now,
         )
         routed = lead_services.leads_route(
-            lead_ids=[event.lead_id for event in qualified.events], now=now
+            lead_ids=[event.lead_id for event in qualified.events],
+            now=now,
+            locked=qualified.leads,
         )
-        clocks.clocks_open(mql_events=qualified.events, now=now)
+        clocks.clocks_start(mql_events=qualified.events, now=now)
     _redated_follow(qualified.redated, leads=qualified.leads, now=now)
     if touched.clocks_touched:
         clocks.clocks_sync(lead_ids=touched.clocks_touched, now=now)

@@ -358,12 +358,15 @@ def leads_store(
 
 # --- activities -------------------------------------------------------------------------
 
+# One JSON document of rows: arrays of JSON texts would be escaped element by element in
+# Python (psycopg quotes array items with a regex); one string is escaped by libpq.
 _ACTIVITY_INSERT = """
 INSERT INTO {table} (lead_id, kind, family, occurred_at, external_id, properties, actor_id, note, recorded_at)
-SELECT * FROM unnest(
-    %s::bigint[], %s::varchar[], %s::varchar[], %s::timestamptz[], %s::varchar[],
-    %s::jsonb[], %s::bigint[], %s::text[], %s::timestamptz[]
-)
+SELECT v.lead_id, v.kind, v.family, v.occurred_at, v.external_id, v.properties, v.actor_id,
+       v.note, %s
+FROM jsonb_to_recordset(%s::jsonb) AS v(
+    lead_id bigint, kind varchar, family varchar, occurred_at timestamptz, external_id varchar,
+    properties jsonb, actor_id bigint, note text)
 ON CONFLICT (external_id) DO NOTHING
 RETURNING lead_id, family, occurred_at
 """
@@ -420,19 +423,22 @@ def activities_store(
     inserted: list[tuple[int, str, datetime]] = []
     if rows:
         with connection.cursor() as cursor:
+            document = [
+                {
+                    "lead_id": lead_id,
+                    "kind": item.kind,
+                    "family": activity_family(item.kind).value,
+                    "occurred_at": item.occurred_at.isoformat(),
+                    "external_id": external_id,
+                    "properties": item.properties,
+                    "actor_id": actor_id,
+                    "note": item.note,
+                }
+                for item, external_id, lead_id, actor_id in rows
+            ]
             cursor.execute(
                 _ACTIVITY_INSERT.format(table=connection.ops.quote_name(Activity._meta.db_table)),
-                [
-                    [lead_id for _, _, lead_id, _ in rows],
-                    [item.kind for item, _, _, _ in rows],
-                    [activity_family(item.kind).value for item, _, _, _ in rows],
-                    [item.occurred_at for item, _, _, _ in rows],
-                    [external_id for _, external_id, _, _ in rows],
-                    [json.dumps(item.properties, default=str) for item, _, _, _ in rows],
-                    [actor_id for _, _, _, actor_id in rows],
-                    [item.note for item, _, _, _ in rows],
-                    [now] * len(rows),
-                ],
+                [now, json.dumps(document, default=str)],
             )
             inserted = cursor.fetchall()
     touched = sorted({lead_id for lead_id, _, _ in inserted})
@@ -514,14 +520,18 @@ def _assign_by_rules(
             Prefetch("pool", queryset=User.objects.order_by("pk"))
         )
     )
-    # The fallback catches what no rule matched, whatever its position says.
-    ordered = [r for r in rules if not r.is_fallback] + [r for r in rules if r.is_fallback]
+    # The fallback catches what no rule matched, whatever its position says; an empty pool
+    # cannot take a lead: the next rule is tried.
+    pools = {rule.pk: list(rule.pool.all()) for rule in rules}
+    ordered = [
+        rule
+        for rule in [r for r in rules if not r.is_fallback] + [r for r in rules if r.is_fallback]
+        if any(user.is_active for user in pools[rule.pk])
+    ]
     chosen: list[tuple[Lead, RoutingRule]] = []
     for lead in leads:
-        fields = _routing_fields(lead)
+        fields = _routing_fields(lead) if any(not r.is_fallback for r in ordered) else {}
         for rule in ordered:
-            if not any(user.is_active for user in rule.pool.all()):
-                continue  # an empty pool cannot take a lead: try the next rule
             if rule.is_fallback or rule_matches(rule.conditions, fields):
                 chosen.append((lead, rule))
                 break
@@ -537,7 +547,7 @@ def _assign_by_rules(
     }
     assignments = []
     for lead, rule in chosen:
-        pool = list(rule.pool.all())
+        pool = pools[rule.pk]
         current = locked[rule.pk]
         position = current.cursor
         for _ in range(len(pool)):
@@ -561,21 +571,70 @@ def _assign_by_rules(
         )
     RoutingRule.objects.bulk_update(locked.values(), ["cursor"])
     _rows_update(Lead, [lead for lead, _ in chosen], ["owner", "assigned_at", "updated_at"])
-    return Assignment.objects.bulk_create(assignments)
+    return _assignments_insert(assignments)
+
+
+_ASSIGNMENT_INSERT = """
+INSERT INTO {table} (lead_id, owner_id, assigned_at, rule_id, assigned_by_id, reason)
+SELECT v.lead_id, v.owner_id, v.assigned_at, v.rule_id, v.assigned_by_id, v.reason
+FROM jsonb_to_recordset(%s::jsonb) AS v(
+    lead_id bigint, owner_id bigint, assigned_at timestamptz, rule_id bigint,
+    assigned_by_id bigint, reason varchar)
+RETURNING id, lead_id
+"""
+
+
+def _assignments_insert(assignments: list[Assignment]) -> list[Assignment]:
+    """The assignment records in one statement (rows as one JSON document); their ids set.
+
+    One assignment per lead in a batch, so each returned id is found by its lead.
+    """
+    if not assignments:
+        return []
+    document = [
+        {
+            "lead_id": a.lead_id,
+            "owner_id": a.owner_id,
+            "assigned_at": a.assigned_at,
+            "rule_id": a.rule_id,
+            "assigned_by_id": a.assigned_by_id,
+            "reason": a.reason,
+        }
+        for a in assignments
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _ASSIGNMENT_INSERT.format(table=connection.ops.quote_name(Assignment._meta.db_table)),
+            [json.dumps(document, default=datetime.isoformat)],
+        )
+        ids = {lead_id: pk for pk, lead_id in cursor.fetchall()}
+    for assignment in assignments:
+        assignment.pk = ids[assignment.lead_id]
+        assignment._state.adding = False
+    return assignments
 
 
 @transaction.atomic
-def leads_route(*, lead_ids: Iterable[int], now: datetime | None = None) -> list[Assignment]:
+def leads_route(
+    *,
+    lead_ids: Iterable[int],
+    now: datetime | None = None,
+    locked: Mapping[int, Lead] | None = None,
+) -> list[Assignment]:
     """Assign an owner to each lead without one by the ordered routing rules (round robin per pool).
 
-    Leads that already have an owner keep it; leads no rule (and no fallback) takes stay unassigned.
+    Leads that already have an owner keep it; leads no rule (and no fallback) takes stay
+    unassigned. `locked`: the leads, already locked for update by the caller (by id).
     """
     ids = sorted(set(lead_ids))
     if not ids:
         return []
-    leads = list(
-        Lead.objects.select_for_update().filter(pk__in=ids, owner__isnull=True).order_by("pk")
-    )
+    if locked is not None:
+        leads = [locked[pk] for pk in ids if locked[pk].owner_id is None]
+    else:
+        leads = list(
+            Lead.objects.select_for_update().filter(pk__in=ids, owner__isnull=True).order_by("pk")
+        )
     if not leads:
         return []
     return _assign_by_rules(leads, now=now or timezone.now(), assigned_by=None)

@@ -18,6 +18,7 @@ no-op. Callers lock the leads (select_for_update, in id order) before deciding m
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -64,21 +65,25 @@ def stage_apply(lead: Lead, to_stage: str, occurred_at: datetime) -> None:
         setattr(lead, stamp, occurred_at)
 
 
+# A batch's rows travel as one JSON document (jsonb_to_recordset): one string that libpq
+# escapes, where arrays would be quoted element by element in Python.
 _LEADS_UPDATE = f"""
 UPDATE {LEAD} AS l SET stage = v.stage, stage_changed_at = v.stage_changed_at,
        mql_at = v.mql_at, sql_at = v.sql_at, opportunity_at = v.opportunity_at,
        closed_at = v.closed_at, updated_at = %s
-FROM unnest(%s::bigint[], %s::varchar[], %s::timestamptz[], %s::timestamptz[],
-            %s::timestamptz[], %s::timestamptz[], %s::timestamptz[])
-     AS v(id, stage, stage_changed_at, mql_at, sql_at, opportunity_at, closed_at)
+FROM jsonb_to_recordset(%s::jsonb) AS v(
+    id bigint, stage varchar, stage_changed_at timestamptz, mql_at timestamptz,
+    sql_at timestamptz, opportunity_at timestamptz, closed_at timestamptz)
 WHERE l.id = v.id
 """  # noqa: S608 - table name from the model; every value is a parameter
 
 _HISTORY_INSERT = f"""
 INSERT INTO {STAGE_CHANGE} (lead_id, from_stage, to_stage, occurred_at, actor_id, channel,
                             recorded_at)
-SELECT v.*, %s FROM unnest(%s::bigint[], %s::varchar[], %s::varchar[], %s::timestamptz[],
-                           %s::bigint[], %s::varchar[]) AS v
+SELECT v.lead_id, v.from_stage, v.to_stage, v.occurred_at, v.actor_id, v.channel, %s
+FROM jsonb_to_recordset(%s::jsonb) AS v(
+    lead_id bigint, from_stage varchar, to_stage varchar, occurred_at timestamptz,
+    actor_id bigint, channel varchar)
 """  # noqa: S608 - table name from the model; every value is a parameter
 
 
@@ -107,25 +112,33 @@ def stages_move(
             _LEADS_UPDATE,
             [
                 now,
-                [lead.pk for lead in moved],
-                [lead.stage for lead in moved],
-                [lead.stage_changed_at for lead in moved],
-                [lead.mql_at for lead in moved],
-                [lead.sql_at for lead in moved],
-                [lead.opportunity_at for lead in moved],
-                [lead.closed_at for lead in moved],
+                json.dumps(
+                    [
+                        {"id": lead.pk, **{name: getattr(lead, name) for name in STAGE_FIELDS}}
+                        for lead in moved
+                    ],
+                    default=datetime.isoformat,
+                ),
             ],
         )
         cursor.execute(
             _HISTORY_INSERT,
             [
                 now,
-                [move.lead_id for move, _ in applied],
-                [from_stage for _, from_stage in applied],
-                [move.to_stage for move, _ in applied],
-                [move.occurred_at for move, _ in applied],
-                [move.actor_id for move, _ in applied],
-                [move.channel for move, _ in applied],
+                json.dumps(
+                    [
+                        {
+                            "lead_id": move.lead_id,
+                            "from_stage": from_stage,
+                            "to_stage": move.to_stage,
+                            "occurred_at": move.occurred_at,
+                            "actor_id": move.actor_id,
+                            "channel": move.channel,
+                        }
+                        for move, from_stage in applied
+                    ],
+                    default=datetime.isoformat,
+                ),
             ],
         )
     return applied

@@ -201,10 +201,12 @@ def _need_sql(need: ActivityNeed | NeedGroup, p: _Params) -> str:
             kind = p(match.kind)
             prop = _property_sql(match, p)
             tests.append(f"(a.kind = {kind}" + (f" AND {prop})" if prop != _TRUE else ")"))
-        # One probe of the lead's activities for all the alternatives.
+        # One index probe of the lead's activities for all the alternatives. A scalar
+        # subquery rather than EXISTS: the planner may turn an EXISTS into a hash of every
+        # matching activity of the table, a cost that grows with the table, not the batch.
         return (
-            f"EXISTS (SELECT 1 FROM {ACTIVITY} a WHERE a.lead_id = l.id"  # noqa: S608 - table name from the model; values are parameters
-            f" AND ({' OR '.join(tests)}))"
+            f"coalesce((SELECT TRUE FROM {ACTIVITY} a WHERE a.lead_id = l.id"  # noqa: S608 - table name from the model; values are parameters
+            f" AND ({' OR '.join(tests)}) LIMIT 1), FALSE)"
         )
     parts = [_need_sql(child, p) for child in need.needs]
     if not parts:

@@ -45,10 +45,12 @@ def activity_facts_by_lead(
     if kinds is not None:
         qs = qs.filter(kind__in=list(kinds))
     facts: dict[int, list[ActivityFact]] = {}
-    for activity in qs.only("id", "lead_id", "kind", "occurred_at", "properties").order_by(
-        "occurred_at", "id"
+    for pk, lead_id, kind, occurred_at, properties in qs.order_by("occurred_at", "id").values_list(
+        "id", "lead_id", "kind", "occurred_at", "properties"
     ):
-        facts.setdefault(activity.lead_id, []).append(activity_fact(activity))
+        facts.setdefault(lead_id, []).append(
+            ActivityFact(id=pk, kind=kind, occurred_at=occurred_at, properties=properties or {})
+        )
     return facts
 
 

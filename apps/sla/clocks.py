@@ -3,7 +3,7 @@
 Every function takes a whole batch and costs a fixed number of statements, whatever
 its size (arrays joined with unnest, UPDATE … FROM, INSERT … SELECT):
 
-- ``clocks_open``: one clock per applicable time-based commitment of the SLA version
+- ``clocks_start`` (``clocks_open`` reads them back): one clock per applicable time-based commitment of the SLA version
   in force at each MQL event's moment; due times are computed here, once, with that
   version's frozen calendar, and never move afterwards (an SLA change never moves an
   existing clock);
@@ -21,6 +21,7 @@ the back-fill task. Nothing else writes SlaClock rows.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -37,6 +38,7 @@ from apps.sla import business_time, clock_rules
 from apps.sla.models import (
     CLOCK_METRICS,
     ClockKind,
+    ClockState,
     Commitment,
     Metric,
     SlaClock,
@@ -143,50 +145,76 @@ def _fields_by_lead(lead_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
     return {lead.pk: lead_fields(lead) for lead in Lead.objects.filter(pk__in=ids)}
 
 
+# A batch's rows travel as one JSON document (jsonb_to_recordset): one string that libpq
+# escapes, where arrays would be quoted element by element in Python.
+_CLOCK_COLUMNS = (
+    "lead_id",
+    "mql_event_id",
+    "commitment_id",
+    "sla_version_id",
+    "kind",
+    "started_at",
+    "due_at",
+    "state",
+    "created_at",
+)
 _CLOCK_INSERT = f"""
 INSERT INTO {CLOCK} (lead_id, mql_event_id, commitment_id, sla_version_id, kind, started_at,
                      due_at, state, created_at)
-SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::varchar[],
-                     %s::timestamptz[], %s::timestamptz[], %s::varchar[], %s::timestamptz[])
+SELECT * FROM jsonb_to_recordset(%s::jsonb) AS v(
+    lead_id bigint, mql_event_id bigint, commitment_id bigint, sla_version_id bigint,
+    kind varchar, started_at timestamptz, due_at timestamptz, state varchar,
+    created_at timestamptz)
 ON CONFLICT (mql_event_id, commitment_id) DO NOTHING
 """  # noqa: S608 - table name from the model; every value is a parameter
 
 
+def _rows_insert(rows: Sequence[tuple]) -> None:
+    """New clocks in one statement; a clock already open for its event and commitment stays.
+
+    Rows: (lead_id, mql_event_id, commitment_id, sla_version_id, kind, started_at, due_at,
+    state, created_at).
+    """
+    if rows:
+        document = [dict(zip(_CLOCK_COLUMNS, row, strict=True)) for row in rows]
+        with connection.cursor() as cursor:
+            cursor.execute(_CLOCK_INSERT, [json.dumps(document, default=datetime.isoformat)])
+
+
 def _clocks_insert(clocks: Sequence[SlaClock]) -> None:
-    """New clocks in one statement; a clock already open for its event and commitment stays."""
-    if not clocks:
-        return
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _CLOCK_INSERT,
-            [
-                [c.lead_id for c in clocks],
-                [c.mql_event_id for c in clocks],
-                [c.commitment_id for c in clocks],
-                [c.sla_version_id for c in clocks],
-                [c.kind for c in clocks],
-                [c.started_at for c in clocks],
-                [c.due_at for c in clocks],
-                [c.state for c in clocks],
-                [c.created_at for c in clocks],
-            ],
-        )
+    _rows_insert(
+        [
+            (
+                c.lead_id,
+                c.mql_event_id,
+                c.commitment_id,
+                c.sla_version_id,
+                c.kind,
+                c.started_at,
+                c.due_at,
+                c.state,
+                c.created_at,
+            )
+            for c in clocks
+        ]
+    )
 
 
-def clocks_open(*, mql_events: Sequence, now: datetime | None = None) -> list[SlaClock]:
+def clocks_start(*, mql_events: Sequence, now: datetime | None = None) -> int:
     """Open one clock per applicable time-based commitment of the version in force at each
     event's qualified_at (back-filled events too), then close at once those already satisfied.
 
     Idempotent: a clock is unique per event and commitment. A fixed number of statements
     for the whole batch: versions, leads (when a segment needs them), the insert, the
-    sync, and the clocks returned (every clock of the events, new or not).
+    leads with a touch or final disposition since (only those are synced). Returns how
+    many clocks it meant to open.
     """
     events = [event for event in mql_events if event is not None]
     if not events:
-        return []
+        return 0
     versions = _signed_versions()
     if not versions:
-        return []
+        return 0
     plans: dict[int, _VersionPlan] = {}
     chosen: list[tuple[Any, _VersionPlan]] = []
     for event in events:
@@ -197,24 +225,61 @@ def clocks_open(*, mql_events: Sequence, now: datetime | None = None) -> list[Sl
             plans[version.pk] = _VersionPlan(version)
         chosen.append((event, plans[version.pk]))
     if not chosen:
-        return []
+        return 0
     fields_by_lead = _fields_by_lead(
         {event.lead_id for event, plan in chosen if plan.needs_lead_fields}
     )
     now = now or timezone.now()
-    clocks = [
-        plan.clock(event, commitment, created_at=now)
+    rows = [
+        (
+            event.lead_id,
+            event.pk,
+            commitment.pk,
+            plan.version.pk,
+            CLOCK_KIND_BY_METRIC[commitment.metric],
+            event.qualified_at,
+            plan.due_at(commitment, event.qualified_at),
+            ClockState.PENDING,
+            now,
+        )
         for event, plan in chosen
         for commitment in plan.applicable(fields_by_lead.get(event.lead_id, {}))
     ]
     with transaction.atomic():
-        _clocks_insert(clocks)
-        clocks_sync(lead_ids={clock.lead_id for clock in clocks}, now=now)
+        _rows_insert(rows)
+        since = min(event.qualified_at for event, _ in chosen)
+        satisfied = _leads_with_facts({row[0] for row in rows}, since=since)
+        if satisfied:
+            clocks_sync(lead_ids=satisfied, now=now)
+    return len(rows)
+
+
+def clocks_open(*, mql_events: Sequence, now: datetime | None = None) -> list[SlaClock]:
+    """clocks_start, then every clock of the events (new or not), with its commitment."""
+    events = [event for event in mql_events if event is not None]
+    if not clocks_start(mql_events=events, now=now):
+        return []
     return list(
-        SlaClock.objects.filter(mql_event_id__in=[event.pk for event, _ in chosen]).select_related(
+        SlaClock.objects.filter(mql_event_id__in=[event.pk for event in events]).select_related(
             "commitment"
         )
     )
+
+
+_FACT_LEADS = f"""
+SELECT DISTINCT lead_id FROM {ACTIVITY}
+WHERE lead_id = ANY(%(leads)s) AND family = 'sales_touch' AND occurred_at >= %(since)s
+UNION
+SELECT DISTINCT lead_id FROM {DISPOSITION}
+WHERE lead_id = ANY(%(leads)s) AND outcome = ANY(%(final)s) AND occurred_at >= %(since)s
+"""  # noqa: S608 - table names from the models; every value is a parameter
+
+
+def _leads_with_facts(lead_ids: Iterable[int], *, since: datetime) -> list[int]:
+    """The leads with a sales touch or a final disposition at or after `since`: one query."""
+    with connection.cursor() as cursor:
+        cursor.execute(_FACT_LEADS, {"leads": sorted(lead_ids), "since": since, "final": _FINAL})
+        return [row[0] for row in cursor.fetchall()]
 
 
 _CLOCK_MOVE = f"""
@@ -367,17 +432,15 @@ def clocks_sync(*, lead_ids: Iterable[int], now: datetime | None = None) -> int:
 
 _CLOCK_STATE = f"""
 UPDATE {CLOCK} AS k SET met_at = v.met_at, state = v.state, breached_at = v.breached_at
-FROM unnest(%s::bigint[], %s::timestamptz[], %s::varchar[], %s::timestamptz[])
-     AS v(id, met_at, state, breached_at)
+FROM jsonb_to_recordset(%s::jsonb) AS v(
+    id bigint, met_at timestamptz, state varchar, breached_at timestamptz)
 WHERE k.id = v.id
 """  # noqa: S608 - table name from the model; every value is a parameter
 
 
 def _clocks_sync_batch(lead_ids: list[int], now: datetime) -> int:
     clocks = list(
-        SlaClock.objects.filter(lead_id__in=lead_ids)
-        .select_related("commitment")
-        .only(
+        SlaClock.objects.filter(lead_id__in=lead_ids).values_list(
             "id",
             "lead_id",
             "kind",
@@ -391,12 +454,12 @@ def _clocks_sync_batch(lead_ids: list[int], now: datetime) -> int:
     )
     if not clocks:
         return 0
-    since = min(clock.started_at for clock in clocks)
-    clock_leads = {clock.lead_id for clock in clocks}
+    since = min(clock[3] for clock in clocks)
+    clock_leads = {clock[1] for clock in clocks}
     touches = _facts_by_lead(
         Activity.objects.filter(family=ActivityFamily.SALES_TOUCH), clock_leads, since
     )
-    needs_dispositions = {c.lead_id for c in clocks if c.kind != ClockKind.FIRST_CONTACT}
+    needs_dispositions = {c[1] for c in clocks if c[2] != ClockKind.FIRST_CONTACT}
     finals = (
         _facts_by_lead(
             Disposition.objects.filter(outcome__in=FINAL_OUTCOMES), needs_dispositions, since
@@ -404,51 +467,34 @@ def _clocks_sync_batch(lead_ids: list[int], now: datetime) -> int:
         if needs_dispositions
         else {}
     )
-    updated = []
-    for clock in clocks:
-        lead_touches = touches.get(clock.lead_id, [])
-        lead_finals = finals.get(clock.lead_id, [])
-        if clock.kind == ClockKind.FIRST_CONTACT:
-            met_at = clock_rules.first_at_or_after(lead_touches, clock.started_at)
-        elif clock.kind == ClockKind.DISPOSITION:
-            met_at = clock_rules.first_at_or_after(lead_finals, clock.started_at)
+    updated: list[tuple] = []
+    for pk, lead_id, kind, started_at, due_at, met_at, state, breached_at, params in clocks:
+        lead_touches = touches.get(lead_id, [])
+        lead_finals = finals.get(lead_id, [])
+        if kind == ClockKind.FIRST_CONTACT:
+            met = clock_rules.first_at_or_after(lead_touches, started_at)
+        elif kind == ClockKind.DISPOSITION:
+            met = clock_rules.first_at_or_after(lead_finals, started_at)
         else:
-            met_at = clock_rules.follow_up_met_at(
+            met = clock_rules.follow_up_met_at(
                 lead_touches,
                 lead_finals,
-                started_at=clock.started_at,
-                due_at=clock.due_at,
-                touches_needed=int((clock.commitment.params or {}).get("touches", 1)),
+                started_at=started_at,
+                due_at=due_at,
+                touches_needed=int((params or {}).get("touches", 1)),
             )
         update = clock_rules.clock_update(
-            met_at=met_at,
-            due_at=clock.due_at,
-            state=clock.state,
-            breached_at=clock.breached_at,
-            now=now,
+            met_at=met, due_at=due_at, state=state, breached_at=breached_at, now=now
         )
-        if (update.met_at, update.state, update.breached_at) != (
-            clock.met_at,
-            clock.state,
-            clock.breached_at,
-        ):
-            clock.met_at, clock.state, clock.breached_at = (
-                update.met_at,
-                update.state,
-                update.breached_at,
-            )
-            updated.append(clock)
+        if (update.met_at, update.state, update.breached_at) != (met_at, state, breached_at):
+            updated.append((pk, update.met_at, update.state, update.breached_at))
     if updated:
         with connection.cursor() as cursor:
-            cursor.execute(
-                _CLOCK_STATE,
-                [
-                    [c.pk for c in updated],
-                    [c.met_at for c in updated],
-                    [c.state for c in updated],
-                    [c.breached_at for c in updated],
-                ],
-            )
+            document = [
+                {"id": pk, "met_at": met_at, "state": state, "breached_at": breached_at}
+                for pk, met_at, state, breached_at in updated
+            ]
+            cursor.execute(_CLOCK_STATE, [json.dumps(document, default=datetime.isoformat)])
     return len(updated)
 
 
@@ -517,5 +563,5 @@ def clocks_backfill(*, version: SlaVersion, batch: int = 2000) -> int:
         events = list(backfill_events(version).filter(pk__gt=last_id).order_by("pk")[:batch])
         if not events:
             return opened
-        opened += len(clocks_open(mql_events=events))
+        opened += clocks_start(mql_events=events)
         last_id = events[-1].pk

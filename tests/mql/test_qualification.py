@@ -207,7 +207,7 @@ def test_new_mqls_are_routed_and_their_clocks_opened(mql_definition, monkeypatch
         lambda *, lead_ids, **kw: calls.append(("route", list(lead_ids))) or [],
     )
     monkeypatch.setattr(
-        "apps.sla.clocks.clocks_open",
+        "apps.sla.clocks.clocks_start",
         lambda *, mql_events, **kw: calls.append(("clocks", list(mql_events))),
     )
     lead = LeadFactory()
