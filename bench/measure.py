@@ -206,6 +206,10 @@ def _copy_anchor_tables() -> None:
         )
         cursor.execute(f"CREATE TABLE bench_copy_indexed (LIKE {table} INCLUDING ALL)")
         cursor.execute(f"INSERT INTO bench_copy_indexed SELECT * FROM {table}")  # noqa: S608 - table name from the model
+        cursor.execute(
+            "SELECT setval(pg_get_serial_sequence('bench_copy_indexed', 'id'),"
+            " (SELECT max(id) FROM bench_copy_indexed))"
+        )
         cursor.execute("ANALYZE bench_copy_indexed")
 
 
@@ -268,6 +272,11 @@ def bench_ingestion(org: Organization, batches: int = 5) -> dict:
     used: set[str] = set()
     report: dict = {"batch": BATCH}
     with schema_context(org.schema_name):
+        # This section's own stamp: a partial run (--skip) keeps other sections' older ones.
+        report["measured_at"] = timezone.now().isoformat(timespec="seconds")
+        report["leads"] = Lead.objects.count()
+        # 1-minute load average before the section (2 cores: above 2 the machine is shared).
+        report["load_average_before"] = round(os.getloadavg()[0], 1)
         _copy_anchor_tables()
         _, token = api_key_create(name="bench", created_by=None)
         # A warm-up batch: imports, caches and the first connection are not the ingestion's.
@@ -352,6 +361,7 @@ def bench_ingestion(org: Organization, batches: int = 5) -> dict:
             figures["x_bare_copy"] = round(median / bare, 1)
     with schema_context(org.schema_name), connection.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS bench_copy_bare, bench_copy_indexed")
+    report["load_average_after"] = round(os.getloadavg()[0], 1)
     return report
 
 

@@ -556,16 +556,17 @@ def _assign_by_rules(
             if candidate.is_active:
                 break
         current.cursor = position % len(pool)
-        lead.owner = candidate
+        # By id: a thousand FK descriptor assignments cost more than the whole statement.
+        lead.owner_id = candidate.pk
         lead.assigned_at = now
         lead.updated_at = now
         assignments.append(
             Assignment(
-                lead=lead,
-                owner=candidate,
+                lead_id=lead.pk,
+                owner_id=candidate.pk,
                 assigned_at=now,
-                rule=rule,
-                assigned_by=assigned_by,
+                rule_id=rule.pk,
+                assigned_by_id=assigned_by.pk if assigned_by else None,
                 reason=reason or f"Routing rule “{rule.name}”",
             )
         )

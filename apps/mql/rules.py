@@ -993,6 +993,16 @@ def _fit_results(
     return _combine(group.match, results)
 
 
+def _fit_met(group: ConditionGroup, fields: Mapping[str, Any]) -> bool:
+    """_fit_results' verdict without its explanation (the walk's early exit)."""
+    results = [
+        _fit_met(item, fields) if isinstance(item, ConditionGroup) else item.holds(fields)
+        for item in group.conditions
+        if isinstance(item, ConditionGroup | FieldCondition)
+    ]
+    return _combine(group.match, results)
+
+
 def _behaviour_results(
     group: ConditionGroup,
     indexed: _IndexedGroup,
@@ -1135,7 +1145,7 @@ def first_qualification(
         _require_aware(not_before, "not_before")
         if not_before > now:
             return None
-    if not _fit_results(defn.fit, "fit", fields, []):
+    if not _fit_met(defn.fit, fields):
         return None  # fields do not change over the walk, so neither does fit
     ordered = sorted((a for a in activities if a.occurred_at <= now), key=_activity_order)
     times = [a.occurred_at for a in ordered]
