@@ -29,7 +29,7 @@ from apps.accounts.models import User
 from apps.accounts.services import user_create
 from apps.dispositions.models import Disposition, Outcome, ReasonCode
 from apps.leads.models import Activity, Lead, RoutingRule, Stage
-from apps.leads.services import routing_rule_save
+from apps.leads.owners import routing_rule_save
 from apps.mql.models import MqlDefinition, MqlEvent
 from apps.mql.qualification import requirements
 from apps.mql.qualification_sql import requirements_sql

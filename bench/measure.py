@@ -187,6 +187,11 @@ def _leads_for(kind: str, count: int, used: set[str]) -> list[str]:
         .values_list("external_id", flat=True)[:count]
     )
     found = list(picked)
+    if len(found) < count:
+        raise SystemExit(
+            f"only {len(found)} leads left that a pricing visit would qualify (each run uses "
+            f"{count:,} per qualifying batch): generate a larger organization"
+        )
     used.update(found)
     return found
 

@@ -24,6 +24,7 @@ from apps.dispositions import services as disposition_services
 from apps.dispositions.models import Disposition, ReasonCode
 from apps.dispositions.services import BulkReport, DispositionItem
 from apps.handoff.pipeline import HandOff, hand_off
+from apps.leads import owners
 from apps.leads import services as lead_services
 from apps.leads.models import Activity, Assignment, ImportJob, Lead
 from apps.leads.services import BulkResult, Touched, WebhookResult
@@ -203,7 +204,7 @@ def _feedback_hand_off(recorded: disposition_services.Recorded, *, now: datetime
 @transaction.atomic
 def lead_reassign(*, lead: Lead, owner: User, actor, reason: str = "") -> Assignment:
     """Give a lead to another person by hand (sales leader), keeping the assignment record."""
-    assignment = lead_services.lead_reassign(lead=lead, owner=owner, actor=actor, reason=reason)
+    assignment = owners.lead_reassign(lead=lead, owner=owner, actor=actor, reason=reason)
     hand_off(now=assignment.assigned_at, assignments=[assignment])
     return assignment
 
@@ -211,6 +212,6 @@ def lead_reassign(*, lead: Lead, owner: User, actor, reason: str = "") -> Assign
 @transaction.atomic
 def lead_route_now(*, lead: Lead, actor) -> Assignment:
     """Run the routing rules on one lead by hand, replacing its owner if it has one."""
-    assignment = lead_services.lead_route_now(lead=lead, actor=actor)
+    assignment = owners.lead_route_now(lead=lead, actor=actor)
     hand_off(now=assignment.assigned_at, assignments=[assignment])
     return assignment

@@ -37,8 +37,7 @@ from django.db import transaction
 
 from apps.compliance import services as compliance_services
 from apps.dashboards import snapshots as chart_snapshots
-from apps.leads import services as lead_services
-from apps.leads import stages
+from apps.leads import owners, stages
 from apps.leads.models import Assignment, Lead, Stage
 from apps.leads.services import Touched
 from apps.leads.stages import StageMove, StageRedate
@@ -97,7 +96,7 @@ def hand_off(
             ],
             now=now,
         )
-        routed = lead_services.leads_route(
+        routed = owners.leads_route(
             lead_ids=[event.lead_id for event in qualified.events],
             now=now,
             locked=qualified.leads,

@@ -22,7 +22,7 @@ from typing import Any
 
 from apps.accounts.models import User
 from apps.handoff.channels import activities_ingest, leads_upsert
-from apps.leads import services
+from apps.leads import owners
 from apps.leads.models import Lead, RoutingRule, Stage
 
 DAYS = 90
@@ -363,7 +363,7 @@ def _routing_rules() -> None:
     }
     leader = people["sales@acme.test"]
     reps = [people[f"rep{n}@acme.test"] for n in (1, 2, 3)]
-    services.routing_rule_save(
+    owners.routing_rule_save(
         rule=None,
         name="Enterprise (500+ employees)",
         conditions=[{"field": "company_size", "op": "gte", "value": 500}],
@@ -372,7 +372,7 @@ def _routing_rules() -> None:
         is_active=True,
         actor=leader,
     )
-    services.routing_rule_save(
+    owners.routing_rule_save(
         rule=None,
         name="EMEA",
         conditions=[{"field": "region", "op": "equals", "value": "EMEA"}],
@@ -381,7 +381,7 @@ def _routing_rules() -> None:
         is_active=True,
         actor=leader,
     )
-    services.routing_rule_save(
+    owners.routing_rule_save(
         rule=None,
         name="Everyone else",
         conditions=[],

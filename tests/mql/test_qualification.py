@@ -203,7 +203,7 @@ def test_nothing_qualifies_without_a_published_definition(acme):
 def test_new_mqls_are_routed_and_their_clocks_opened(mql_definition, monkeypatch):
     calls = []
     monkeypatch.setattr(
-        "apps.leads.services.leads_route",
+        "apps.leads.owners.leads_route",
         lambda *, lead_ids, **kw: calls.append(("route", list(lead_ids))) or [],
     )
     monkeypatch.setattr(
