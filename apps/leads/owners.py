@@ -18,10 +18,10 @@ from django.db import connection, transaction
 from django.db.models import Prefetch
 from django.utils import timezone
 
+from apps.accounts.audit import audit_record
 from apps.accounts.exceptions import DomainError, NotAllowed
 from apps.accounts.models import User
 from apps.accounts.roles import Role
-from apps.accounts.services import audit_record
 from apps.leads.models import Assignment, Lead, RoutingRule
 from apps.leads.routing import conditions_clean, rule_matches
 from apps.leads.services import person_of, rows_update

@@ -29,9 +29,9 @@ from django.db import connection, transaction
 from django.db.models import JSONField, Q
 from django.utils import timezone
 
+from apps.accounts.audit import audit_record
 from apps.accounts.exceptions import Conflict, DomainError
 from apps.accounts.models import User
-from apps.accounts.services import audit_record
 from apps.leads import csv_rows
 from apps.leads import field_mapping as field_mapping_mod
 from apps.leads.crm_payloads import SOURCES as CRM_SOURCES

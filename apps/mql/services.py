@@ -19,9 +19,9 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 
+from apps.accounts.audit import audit_record
 from apps.accounts.exceptions import Conflict, DomainError, NotAllowed
 from apps.accounts.roles import Role
-from apps.accounts.services import audit_record
 from apps.leads.models import Lead, Stage, StageChange
 from apps.mql.backtest import LeadHistory, Tally
 from apps.mql.models import (
