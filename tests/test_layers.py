@@ -45,7 +45,7 @@ ENTRY = frozenset(
         "schema",
     }
 )
-# Models and pure modules: no query, no request, `now` passed in.
+# Models and pure modules: no query, no request, `now` passed in (and two plumbing modules).
 BASE = frozenset(
     {
         "accounts.exceptions",
@@ -84,6 +84,9 @@ BASE = frozenset(
         "sla.snapshots",
         "sla.wording",
         "tenants.exceptions",
+        # Connection plumbing and settings readers that read no model.
+        "tenants.addresses",
+        "tenants.database_roles",
     }
 )
 # App → apps it must not import from (any module).
