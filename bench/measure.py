@@ -277,9 +277,6 @@ def bench_ingestion(org: Organization, batches: int = 5) -> dict:
     used: set[str] = set()
     report: dict = {"batch": BATCH}
     with schema_context(org.schema_name):
-        # This section's own stamp: a partial run (--skip) keeps other sections' older ones.
-        report["measured_at"] = timezone.now().isoformat(timespec="seconds")
-        report["leads"] = Lead.objects.count()
         # 1-minute load average before the section (2 cores: above 2 the machine is shared).
         report["load_average_before"] = round(os.getloadavg()[0], 1)
         _copy_anchor_tables()
@@ -514,11 +511,14 @@ def main() -> None:
     # A partial run (--skip) keeps the other sections of the last results.
     previous = RESULTS / "latest.json"
     report = json.loads(previous.read_text()) if previous.exists() else {}
-    report |= {
+    stamp = {
         "when": timezone.now().isoformat(timespec="seconds"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
         "data": sizes,
     }
+    # The top-level stamp describes a full run; a partial one stamps only its sections.
+    if not args.skip:
+        report |= stamp
     # Ingestion last: its qualifying batches add MQLs to the current week, which the sweep
     # and the dashboards would otherwise measure too.
     steps = {
@@ -531,7 +531,7 @@ def main() -> None:
         if name in args.skip:
             continue
         print(f"› {name} …", flush=True)
-        report[name] = step(org)
+        report[name] = {**stamp, **step(org)}
         print(json.dumps(report[name], indent=1), flush=True)
     if "ingestion" not in args.skip:
         report["notes"] = (
