@@ -47,9 +47,7 @@ def test_clock_state_is_not_editable_in_the_admin(acme, operator):
 
     version = f.signed_version(effective_at=datetime(2026, 1, 1, tzinfo=UTC))
     lead = f.lead()
-    clocks.clocks_open(
-        mql_events=[f.mql_event(lead=lead, at=datetime(2026, 3, 2, 10, tzinfo=UTC))]
-    )
+    clocks.clocks_open(mql_events=[f.mql_event(lead=lead, at=datetime(2026, 3, 2, 10, tzinfo=UTC))])
     clock = SlaClock.objects.filter(lead=lead).first()
     assert clock.sla_version == version
     url = reverse("admin:sla_slaclock_change", args=[clock.pk])
