@@ -3,7 +3,7 @@
 Views, API views, tasks, the demo seeds and the benchmark call these, never the
 storing services directly: the storing services (apps/leads/services.py,
 apps/dispositions/services.py) say what they touched, and apps/handoff/pipeline.py
-does what follows (qualify → stage → route → clocks → facts).
+does what follows (qualify → stage → route → clocks).
 
 `now` can be passed in (the demo seed replays 90 days of history as if live); it is
 the clock of the whole batch: validation ("not in the future"), stamps and rules.

@@ -1,4 +1,4 @@
-"""The hand-off step: what follows a batch of stored facts — qualify → stage → route → clocks → facts.
+"""The hand-off step: what follows a batch of stored facts — qualify → stage → route → clocks.
 
 Every channel (apps/handoff/channels.py: API, webhook, CSV import, the rep's touch,
 dispositions, demo seed, bench) stores its facts through the services below it and
@@ -12,9 +12,10 @@ facts the rules have not seen. Each step is one set-based call for the whole bat
 4. routing of the new MQLs without an owner — apps/leads/services.py;
 5. their SLA clocks, and the clocks of re-dated MQLs — apps/sla/clocks.py; then
    periods whose history moved are recomputed (compliance snapshots, stored charts);
-6. clocks of leads with a new sales touch or disposition read the facts again;
-7. facts: the end of the step, where per-MQL-event facts derived from all of the
-   above are kept current (see `_facts_keep`).
+6. clocks of leads with a new sales touch or disposition read the facts again.
+
+A per-MQL-event fact table (issue 13, item 3: not built yet) would be kept current as
+the last step here, from the `HandOff` this returns and the batch's `Touched`.
 
 Layers (tests/test_layers.py holds them):
 
@@ -105,14 +106,12 @@ def hand_off(
     _redated_follow(qualified.redated, leads=qualified.leads, now=now)
     if touched.clocks_touched:
         clocks.clocks_sync(lead_ids=touched.clocks_touched, now=now)
-    result = HandOff(
+    return HandOff(
         events=qualified.events,
         redated=qualified.redated,
         assignments=[*assignments, *routed],
         moves=applied,
     )
-    _facts_keep(result, touched=touched, now=now)
-    return result
 
 
 def _redated_follow(
@@ -141,15 +140,3 @@ def _redated_follow(
     # Past periods' compliance snapshots and stored charts counted the old moment.
     compliance_services.snapshots_invalidate(moments=moments)
     chart_snapshots.history_changed_forget(moments=moments)
-
-
-def _facts_keep(result: HandOff, *, touched: Touched, now: datetime) -> None:
-    """The place to keep per-MQL-event facts current, in the batch's transaction.
-
-    Everything that changes an MQL event's facts passes here, once per batch: new and
-    re-dated events (`result.events`, `result.redated`), stage moves (`result.moves`:
-    SQL, nurture, disqualified …), assignments (`result.assignments`), and the leads
-    whose touches or dispositions the clocks read again (`touched.clocks_touched`). A
-    per-MQL-event fact table (issue 13, item 3) is updated from these here, set-based,
-    as the last step; nothing is kept yet.
-    """
