@@ -373,6 +373,12 @@ def main() -> None:
         t = time.perf_counter()
         counts = generate(leads=args.leads - existing, days=args.days, seed=args.seed)
         print(f"generated {counts} in {time.perf_counter() - t:.0f} s")
+        if counts["could_qualify_without_having"]:
+            # The ingestion figures would count MQLs the measured batches did not cause.
+            raise SystemExit(
+                f"{counts['could_qualify_without_having']:,} generated leads meet an active "
+                "definition without having qualified: fix bench/generate.py"
+            )
 
 
 if __name__ == "__main__":
