@@ -1,5 +1,6 @@
 """OpenAPI descriptions shared by the API: the bearer-token authentication (registered by
-AccountsConfig.ready), the error statuses an operation answers with, and JSON-only bodies.
+the import in apps/accounts/apps.py), the error statuses an operation answers with, and
+JSON-only bodies. Module level reads no models: it is imported while the apps load.
 
 Kept small on purpose: paginated lists are documented by drf-spectacular itself (a list view
 sets ``pagination_class`` and answers ``Serializer(many=True)``, giving Paginated<Item>List and

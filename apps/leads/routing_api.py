@@ -3,7 +3,7 @@
 Rules are evaluated in order; the first active rule whose conditions all hold gives the lead
 to the next active person of its pool (round robin); the fallback rule (at most one, no
 conditions) takes what no rule matched. Every write goes through the same services as the
-routing page (``leads.services.routing_rule_save`` / ``routing_rules_reorder`` /
+routing page (``leads.owners.routing_rule_save`` / ``routing_rules_reorder`` /
 ``routing_rule_delete``), so the rules, the audit trail and the error messages are the page's.
 
 Pools name people by email; only active reps and sales leaders can be in a pool.
@@ -21,7 +21,7 @@ from rest_framework.views import APIView
 from apps.accounts.access import api_roles
 from apps.accounts.roles import Role
 from apps.accounts.schema import JSON_ONLY, error_responses
-from apps.leads import selectors, services
+from apps.leads import owners, selectors
 from apps.leads.models import RoutingRule
 from apps.leads.routing import ROUTING_FIELDS, ROUTING_OPS, describe_condition
 
@@ -146,7 +146,7 @@ class RoutingRuleListApi(APIView):
         data = RoutingRuleInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        rule = services.routing_rule_save(
+        rule = owners.routing_rule_save(
             rule=None,
             name=v["name"],
             conditions=v.get("conditions", []),
@@ -182,7 +182,7 @@ class RoutingRuleDetailApi(APIView):
         data = RoutingRuleInputSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        services.routing_rule_save(
+        owners.routing_rule_save(
             rule=rule,
             name=v.get("name", rule.name),
             conditions=v.get("conditions", rule.conditions),
@@ -197,7 +197,7 @@ class RoutingRuleDetailApi(APIView):
         responses={204: OpenApiResponse(description="Deleted"), **error_responses(404)},
     )
     def delete(self, request, pk: int):
-        services.routing_rule_delete(rule=_rule(pk), actor=request.user)
+        owners.routing_rule_delete(rule=_rule(pk), actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -218,7 +218,7 @@ class RoutingRuleReorderApi(APIView):
     def post(self, request):
         data = RoutingRuleReorderInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        services.routing_rules_reorder(
+        owners.routing_rules_reorder(
             ordered_ids=data.validated_data["ordered_ids"], actor=request.user
         )
         return Response(RoutingRuleReorderOutputSerializer({"routing_rules": _rules()}).data)

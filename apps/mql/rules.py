@@ -22,11 +22,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from apps.leads.field_conditions import FIELD_OPS, field_value, is_missing, is_number
 from apps.leads.seniority import SENIORITY_LABELS
 from apps.leads.touch_kinds import TOUCH_KIND_ALIASES, canonical_activity_kind
 from apps.mql.scoring import (
     DECAY_KINDS,
-    FIELD_OPS,
     PROPERTY_MATCHES,
     ActivityFact,
     ActivityMatch,
@@ -34,9 +34,6 @@ from apps.mql.scoring import (
     FieldCondition,
     ScoreLine,
     ScoreRule,
-    field_value,
-    is_missing,
-    is_number,
     score,
     score_timeline,
 )
@@ -999,6 +996,16 @@ def _fit_results(
     return _combine(group.match, results)
 
 
+def _fit_met(group: ConditionGroup, fields: Mapping[str, Any]) -> bool:
+    """_fit_results' verdict without its explanation (the walk's early exit)."""
+    results = [
+        _fit_met(item, fields) if isinstance(item, ConditionGroup) else item.holds(fields)
+        for item in group.conditions
+        if isinstance(item, ConditionGroup | FieldCondition)
+    ]
+    return _combine(group.match, results)
+
+
 def _behaviour_results(
     group: ConditionGroup,
     indexed: _IndexedGroup,
@@ -1141,7 +1148,7 @@ def first_qualification(
         _require_aware(not_before, "not_before")
         if not_before > now:
             return None
-    if not _fit_results(defn.fit, "fit", fields, []):
+    if not _fit_met(defn.fit, fields):
         return None  # fields do not change over the walk, so neither does fit
     ordered = sorted((a for a in activities if a.occurred_at <= now), key=_activity_order)
     times = [a.occurred_at for a in ordered]
