@@ -10,11 +10,12 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from apps.accounts.exceptions import DomainError
+from apps.compliance import metrics
 from apps.compliance.facts import facts_rebuild, facts_refresh
 from apps.compliance.models import MqlEventFact
-from apps.dispositions.models import ReasonCode
+from apps.dispositions.models import Disposition, ReasonCode
 from apps.handoff import channels
-from apps.leads.models import Lead
+from apps.leads.models import Activity, ActivityFamily, Lead
 from apps.mql.models import MqlDefinition, MqlEvent
 from apps.sla import business_time
 from apps.sla.models import SlaClock
@@ -205,9 +206,90 @@ def test_rebuild_equals_incremental_after_shuffled_late_and_duplicate_arrivals(o
         e.qualified_at != e.recorded_at and e.explanation for e in events
     )  # back-filled MQLs
 
+    _agrees_with_the_reference(incremental, now)
+
     facts_rebuild(now=now)
 
     assert _rows(ids) == incremental
+
+
+def _clock(happened_at, due, as_of) -> metrics.Outcome | None:
+    """A clock outcome read from the fact columns alone (what a fact-table read computes)."""
+    if due is None:
+        return None
+    if happened_at is not None and happened_at <= as_of:
+        return metrics.Outcome.MET if happened_at <= due else metrics.Outcome.MISSED
+    return metrics.Outcome.MISSED if as_of > due else metrics.Outcome.PENDING
+
+
+def _agrees_with_the_reference(rows: dict[int, dict], now: datetime) -> None:
+    """At several as_of moments, each event's outcomes read from its row equal the pure
+    reference's on the event's raw facts (its window's touches and dispositions)."""
+    checked = 0
+    for row in rows.values():
+        start, end = row["mql_at"], row["window_end"]
+
+        def inside(moment, start=start, end=end):
+            return moment >= start and (end is None or moment < end)
+
+        touches = tuple(
+            t
+            for t in Activity.objects.filter(
+                lead_id=row["lead_id"], family=ActivityFamily.SALES_TOUCH
+            ).values_list("occurred_at", flat=True)
+            if inside(t)
+        )
+        dispositions = tuple(
+            (d.occurred_at, d.outcome, d.reason_code_id is not None)
+            for d in Disposition.objects.filter(lead_id=row["lead_id"]).order_by("id")
+            if inside(d.occurred_at)
+        )
+        reference = metrics.MqlFacts(
+            lead_id=row["lead_id"],
+            mql_at=start,
+            touches=touches,
+            dispositions=dispositions,
+            first_contact_due=row["first_contact_due"],
+            disposition_due=row["disposition_due"],
+        )
+        for as_of in (start + timedelta(hours=2), start + timedelta(days=3), now):
+            known_touch = (
+                row["first_touch_at"]
+                if row["first_touch_at"] and row["first_touch_at"] <= as_of
+                else None
+            )
+            assert metrics.first_contact_at(reference, as_of) == known_touch
+            assert metrics.first_contact_outcome(reference, as_of) == _clock(
+                row["first_touch_at"], row["first_contact_due"], as_of
+            )
+            assert metrics.disposition_outcome(reference, as_of) == _clock(
+                row["disposition_at"], row["disposition_due"], as_of
+            )
+            if row["cadence_touches"]:
+                window_end = start + timedelta(days=row["cadence_days"])
+                until = min(as_of, window_end)
+                met = any(
+                    moment is not None and moment <= until
+                    for moment in (row["nth_touch_at"], row["disposition_at"])
+                )
+                expected = (
+                    metrics.Outcome.MET
+                    if met
+                    else metrics.Outcome.MISSED
+                    if as_of > window_end
+                    else metrics.Outcome.PENDING
+                )
+                assert (
+                    metrics.follow_up_outcome(
+                        reference,
+                        touches=row["cadence_touches"],
+                        days=row["cadence_days"],
+                        as_of=as_of,
+                    )
+                    == expected
+                )
+            checked += 1
+    assert checked >= 90
 
 
 def test_the_command_rebuilds_every_row_from_the_raw_facts(organization):
