@@ -102,6 +102,7 @@ WRITE_PATHS = {
     "SlaClock": "sla.clocks",
     "StageChange": "leads.stages",
     "MqlEvent": "mql.services",
+    "MqlEventFact": "compliance.facts",
 }
 WRITES = frozenset(
     {
