@@ -18,7 +18,10 @@ lead, in chunks of lead ids: rebuild and incremental are one code path with a di
 lead filter, and tests/compliance/test_facts.py proves they agree.
 
 The hand-off pipeline (apps/handoff/pipeline.py) calls ``facts_refresh`` as its last
-step for the leads a batch touched, inside the batch's transaction.
+step for the leads a batch touched, inside the batch's transaction, and after the clocks
+a back-dated SLA version's back-fill opens (``version_backfill``): the only other moment
+a row's columns change. The compliance sweep's breaches change no column here (state,
+met and breached times are not stored; they are read from the due instants and facts).
 
 Column semantics (DESIGN.md "Metric semantics", as apps/compliance/metrics.py and
 metric_sql.py compute them): an event's window is ``[mql_at, window_end)`` with

@@ -18,6 +18,12 @@ facts the rules have not seen. Each step is one set-based call for the whole bat
    dispositions, stage moves, lead field changes, reassignments): a few set-based
    statements, the same SQL as `manage.py facts_rebuild`.
 
+`version_backfill` is the hand-off of the other fact that reaches back in time: an SLA
+version signed with a past effective date. The MQL events it now governs that have no
+clock get their clocks (step 5) and their fact rows (step 7) in one transaction — the
+SLA version, due times and cadence of those rows change, and so does the version in
+force of an event no commitment of the new version applies to.
+
 Layers (tests/test_layers.py holds them):
 
     views · api · tasks · demo seeds · bench       (entry points)
@@ -116,6 +122,25 @@ def hand_off(
     )
     facts.facts_refresh(lead_ids=_facts_leads(touched, result), now=now)
     return result
+
+
+@transaction.atomic(savepoint=False)  # one unit with the chunk the channel picked
+def version_backfill(*, mql_events: Sequence[MqlEvent], now: datetime) -> int:
+    """Clocks and fact rows of MQL events without a clock that a version signed after the
+    fact now governs (apps/handoff/channels.py picks them, chunk by chunk).
+
+    The events' leads are locked in id order first, as the MQL engine locks them, so a
+    batch of the same leads arriving meanwhile waits and then sees the clocks. A fixed
+    number of statements for the chunk; returns how many clocks it meant to open.
+    """
+    events = list(mql_events)
+    if not events:
+        return 0
+    lead_ids = sorted({event.lead_id for event in events})
+    list(Lead.objects.select_for_update().filter(pk__in=lead_ids).order_by("pk").values_list("pk"))
+    opened = clocks.clocks_start(mql_events=events, now=now)
+    facts.facts_refresh(lead_ids=lead_ids, now=now)
+    return opened
 
 
 def _facts_leads(touched: Touched, result: HandOff) -> set[int]:

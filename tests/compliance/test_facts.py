@@ -18,14 +18,17 @@ from apps.handoff import channels
 from apps.leads.models import Activity, ActivityFamily, Lead
 from apps.mql.models import MqlDefinition, MqlEvent
 from apps.sla import business_time
-from apps.sla.models import SlaClock
+from apps.sla import services as sla_services
+from apps.sla.models import SlaClock, SlaVersion, VersionStatus
 from apps.sla.selectors import calendar_for_version
+from apps.sla.tasks import sla_clocks_backfill_task
 from tests.compliance import factories as sla_f
 from tests.leads.factories import RoutingRuleFactory
 from tests.mql.factories import published_definition
 from tests.sla.factories import DISPOSITION_48H, FIRST_CONTACT_4H
 
 BASE = datetime(2025, 5, 5, 9, 0, tzinfo=UTC)  # a Monday morning
+PASSWORD = "correct-horse-battery-9"  # tests/accounts/factories.UserFactory's
 FOLLOW_UP_2_IN_14 = {
     "owner_team": "sales",
     "metric": "follow_up_cadence",
@@ -468,3 +471,144 @@ def test_a_lead_field_change_reaches_its_rows(organization):
     )
 
     assert MqlEventFact.objects.get(lead=lead).campaign == "autumn"
+
+
+# --- an SLA version signed after the fact ---------------------------------------------------
+
+
+def test_a_version_signed_after_the_fact_reaches_the_rows_of_the_mqls_it_now_governs(
+    acme, make_user
+):
+    MqlDefinition.objects.filter(status="published").update(status="retired")
+    published_definition()
+    # The SLA in force gives clocks to enterprise leads only: these MQLs have none.
+    old = sla_f.signed_version(
+        effective_at=BASE - timedelta(days=60),
+        commitments=(
+            {
+                **FIRST_CONTACT_4H,
+                "segment": [{"field": "company_size", "op": "gte", "value": 5000}],
+            },
+        ),
+    )
+    RoutingRuleFactory(name="Everyone", is_fallback=True, pool=[make_user("rep")])
+    marketing, sales = make_user("marketing_leader"), make_user("sales_leader")
+    leads = _leads("signed-late", 4)
+    effective = BASE + timedelta(days=1)
+    # The first lead qualifies before the new version's effective date, the others after.
+    qualified = [BASE, BASE + timedelta(days=2), BASE + timedelta(days=2, hours=3)]
+    qualified.append(BASE + timedelta(days=3, hours=1))
+    now = qualified[-1] + timedelta(hours=6)
+    _ingest(
+        [
+            _activity(f"sl-p{i}", lead, "page_view", at, "/pricing")
+            for i, (lead, at) in enumerate(zip(leads, qualified, strict=True))
+        ]
+        + [
+            _activity("sl-t1", leads[1], "call", qualified[1] + timedelta(hours=2)),
+            _activity("sl-t2", leads[2], "email_sent", qualified[2] + timedelta(hours=7)),
+        ],
+        now=now,
+    )
+    ids = [lead.pk for lead in leads]
+    events = {e.lead_id: e for e in MqlEvent.objects.filter(lead_id__in=ids)}
+    assert {events[lead.pk].qualified_at for lead in leads} == set(qualified)
+    assert not SlaClock.objects.filter(lead_id__in=ids).exists()
+    before = _rows(ids)
+    assert {row["sla_version_id"] for row in before.values()} == {old.pk}
+    assert all(row["first_contact_due"] is None for row in before.values())
+
+    # Signed now through the sign-off, in force from a day after the first MQL.
+    draft = sla_services.version_create(
+        actor=marketing, template_key="sample_sla", effective_at=effective
+    )
+    sla_services.version_submit(version=draft, actor=marketing)
+    for leader in (sales, marketing):
+        sla_services.version_sign(
+            version=draft, actor=leader, password=PASSWORD, content_hash=draft.content_hash
+        )
+    new = SlaVersion.objects.get(pk=draft.pk)
+    assert new.status == VersionStatus.ACTIVE
+    # The sign-off queues the back-fill once it commits; the task, called directly here:
+    assert sla_clocks_backfill_task(new.pk) == 3 * 3  # three clock commitments, three MQLs
+
+    after = _rows(ids)
+    first = after[events[leads[0].pk].pk]
+    assert first == before[events[leads[0].pk].pk]  # before the effective date: unchanged
+    calendar = calendar_for_version(new)
+    for lead in leads[1:]:
+        row = after[events[lead.pk].pk]
+        mql_at = row["mql_at"]
+        dues = dict(
+            SlaClock.objects.filter(mql_event_id=row["event_id"]).values_list("kind", "due_at")
+        )
+        assert row["sla_version_id"] == new.pk
+        assert (
+            row["first_contact_due"]
+            == dues["first_contact"]
+            == business_time.add(calendar, mql_at, timedelta(hours=4))
+        )
+        assert row["follow_up_due"] == dues["follow_up"] == mql_at + timedelta(days=14)
+        assert row["disposition_due"] == dues["disposition"] == mql_at + timedelta(hours=48)
+        assert (row["cadence_touches"], row["cadence_days"]) == (6, 14)
+    touched = after[events[leads[2].pk].pk]
+    assert touched["first_touch_at"] == qualified[2] + timedelta(hours=7)
+    assert touched["first_contact_business_seconds"] == (
+        business_time.between(calendar, qualified[2], touched["first_touch_at"]).total_seconds()
+    )
+    # Exactly what a rebuild from the raw facts computes; a second run changes nothing.
+    facts_rebuild(now=now)
+    assert _rows(ids) == after
+    assert sla_clocks_backfill_task(new.pk) == 0
+    assert _rows(ids) == after
+
+
+def test_the_back_fill_runs_chunk_by_chunk_in_a_fixed_number_of_statements(acme, make_user):
+    """A large organization: each chunk is one transaction of the same few statements."""
+    MqlDefinition.objects.filter(status="published").update(status="retired")
+    published_definition()
+    RoutingRuleFactory(name="Everyone", is_fallback=True, pool=[make_user("rep")])
+    leads = _leads("chunks", 12)
+    _ingest(
+        [
+            _activity(f"ch-p{i}", lead, "page_view", BASE + timedelta(minutes=10 * i), "/pricing")
+            for i, lead in enumerate(leads)
+        ]
+        + [
+            _activity(f"ch-t{i}", lead, "call", BASE + timedelta(minutes=10 * i + 30))
+            for i, lead in enumerate(leads)
+        ],
+        now=BASE + timedelta(days=1),
+    )
+    ids = [lead.pk for lead in leads]
+    assert set(_rows(ids)) == set(
+        MqlEvent.objects.filter(lead_id__in=ids).values_list("pk", flat=True)
+    )
+    version = sla_f.signed_version(
+        effective_at=BASE - timedelta(days=1),
+        commitments=(FIRST_CONTACT_4H, FOLLOW_UP_2_IN_14, DISPOSITION_48H),
+    )
+
+    def statements(batch: int) -> int:
+        SlaClock.objects.filter(lead_id__in=ids).delete()
+        MqlEventFact.objects.filter(lead_id__in=ids).delete()  # every row new: the longest path
+        with CaptureQueriesContext(connection) as queries:
+            opened = channels.sla_version_backfill(
+                version=version, now=BASE + timedelta(days=1), batch=batch
+            )
+        assert opened == 3 * len(leads)
+        return len(
+            [q for q in queries.captured_queries if not q["sql"].startswith("SET search_path")]
+        )
+
+    in_4, in_2, in_1 = statements(3), statements(6), statements(12)
+    per_chunk = in_2 - in_1
+    # Per chunk, with the savepoints of a test's transaction: the events, the lead locks, the
+    # versions with their commitments, the clocks' insert and sync, the rows' refresh.
+    assert in_4 - in_2 == 2 * per_chunk <= 2 * 18
+    rows = _rows(ids)
+    assert len(rows) == len(leads)
+    assert {row["sla_version_id"] for row in rows.values()} == {version.pk}
+    assert all(row["first_contact_business_seconds"] == 1800 for row in rows.values())
+    facts_rebuild(now=BASE + timedelta(days=1))
+    assert _rows(ids) == rows
