@@ -5,15 +5,32 @@ selectors select) and an ``as_of`` moment, and use only facts known at ``as_of``
 
 * an MQL whose ``mql_at`` is after ``as_of`` is dropped from the cohort;
 * touches, dispositions and ``sql_at`` after ``as_of`` are ignored;
-* a touch or disposition before ``mql_at`` belongs to an earlier life of the lead
-  (e.g. before it was returned to nurture and re-qualified) and never counts.
+* a touch or disposition outside the event's window (below) belongs to another life
+  of the lead (e.g. before it was returned to nurture and re-qualified) and never counts.
 
 Boundaries are inclusive on the "known" side: a fact at exactly ``as_of`` is known,
 a touch at exactly the due time is on time, and a clock whose due time equals
 ``as_of`` is still pending (it may yet be met at that very instant).
 
-The cohort passed in is already the period's cohort (MQLs whose ``mql_at`` is in
-the period); only ``mql_volume`` looks at the period, to pro-rate its target.
+The cohort passed in is already the period's cohort (MQL *events* whose ``mql_at``
+is in the period: a lead that qualified twice is two ``MqlFacts``); only
+``mql_volume`` looks at the period, to pro-rate its target.
+
+An event owns the facts of its *window*: at or after its ``mql_at`` and before the
+lead's next MQL event (``next_mql_at``, exclusive). A touch, a disposition or the
+lead reaching SQL outside that window belongs to another life of the lead and never
+counts for this event; an event *converted* when SQL came inside its window.
+
+"D days" is D x 24 h of elapsed time, whatever the calendar (a DST day is not longer).
+
+A period under several SLA versions (``score_kind`` / ``kind_result``) is scored once
+per commitment *kind* (same metric and owner team): every event of the period judged
+under the commitment of the version in force at its ``mql_at`` (events whose version
+lacks that kind are not passed in), the counts pooled, and the targets weighted by
+the time ``t_i`` each version was in force inside [period start, min(as_of, period
+end)]: a volume's Σ x_i·t_i / L (L the length of the commitment's review period,
+which is also the pro-rating of an open period), a rate's Σ x_i·t_i / Σ t_i.
+
 Rate values are fractions 0-1 (0.8 = 80%); targets and thresholds use the same unit.
 Every datetime is compared in UTC: Python compares two datetimes sharing a tzinfo
 by wall-clock time, which is wrong inside a DST fold.
@@ -23,7 +40,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
@@ -31,17 +48,19 @@ from fractions import Fraction
 from types import MappingProxyType
 from typing import Any
 
-from apps.compliance.periods import Period, PeriodKind, elapsed_fraction
+from apps.compliance.periods import Period, PeriodKind, elapsed_fraction, period_for
 
 __all__ = [
     "FINAL_OUTCOMES",
     "RESPONSE_BUCKETS",
+    "KindPart",
     "Metric",
     "MetricResult",
     "MqlFacts",
     "OpportunityFacts",
     "Outcome",
     "Status",
+    "Terms",
     "coverage_result",
     "disposition_at",
     "disposition_outcome",
@@ -52,6 +71,8 @@ __all__ = [
     "first_contact_time",
     "follow_up_cadence",
     "follow_up_outcome",
+    "in_force_us",
+    "kind_result",
     "mql_to_sql_rate",
     "mql_volume",
     "percentile",
@@ -59,8 +80,10 @@ __all__ = [
     "rate_result",
     "rejection_reason_coverage",
     "response_bucket",
+    "score_kind",
     "status_for",
     "volume_result",
+    "weighted_terms",
 ]
 
 DISPOSITION_OUTCOMES = frozenset({"accepted", "rejected", "nurture", "working"})
@@ -98,12 +121,14 @@ class Outcome(StrEnum):
 
 @dataclass(frozen=True)
 class MqlFacts:
-    """What is known about one MQL of a cohort; every datetime aware."""
+    """What is known about one MQL event of a cohort; every datetime aware."""
 
     lead_id: int
     mql_at: datetime
+    # The first time the lead reached SQL at or after mql_at; it converted this event only
+    # when it lies inside the event's window (before next_mql_at).
     sql_at: datetime | None = None
-    # Sales touches, any order; only those at or after mql_at count.
+    # Sales touches, any order; only those inside the event's window count.
     touches: tuple[datetime, ...] = ()
     # (occurred_at, outcome in accepted|rejected|nurture|working, has_reason_code);
     # ties on occurred_at keep the given order (selectors pass them in id order).
@@ -115,10 +140,19 @@ class MqlFacts:
     # Business time mql_at -> first contact, computed by the caller with the calendar.
     first_contact_business_seconds: float | None = None
     segment: Mapping[str, Any] = field(default_factory=dict)  # reporting only
+    # The MQL event; outcomes are keyed by it (by lead_id when None: one event per lead).
+    event_id: int | None = None
+    # mql_at of the lead's next MQL event: this event's window ends there (exclusive).
+    next_mql_at: datetime | None = None
+
+    @property
+    def key(self) -> int:
+        """What outcomes are keyed by: the event id, else the lead id."""
+        return self.event_id if self.event_id is not None else self.lead_id
 
     def __post_init__(self) -> None:
         _require_aware(self.mql_at, "mql_at")
-        for name in ("sql_at", "first_contact_due", "disposition_due"):
+        for name in ("sql_at", "first_contact_due", "disposition_due", "next_mql_at"):
             value = getattr(self, name)
             if value is not None:
                 _require_aware(value, name)
@@ -158,11 +192,14 @@ class MetricResult:
     pending: int = 0
     # Pro-rated target for mql_volume in an open period; equal to target otherwise.
     effective_target: float | None = None
-    # first_contact_time only, business hours, over the leads contacted by as_of.
+    # first_contact_time only, business hours, over the events contacted by as_of.
     median_hours: float | None = None
     p90_hours: float | None = None
-    # lead_id -> met/missed/pending, for rate metrics over leads (drill-down).
+    # event (MqlFacts.key) -> met/missed/pending, for rate metrics (drill-down).
     outcomes: Mapping[int, Outcome] = field(default_factory=lambda: MappingProxyType({}))
+    # The SLA version(s) the figure was measured under (Terms.number), oldest first;
+    # empty when scored without version terms.
+    versions: tuple[int, ...] = ()
 
 
 def status_for(
@@ -183,17 +220,19 @@ def status_for(
 
 
 def first_contact_at(f: MqlFacts, as_of: datetime) -> datetime | None:
-    """First sales touch in ``[mql_at, as_of]``; None when none is known yet."""
+    """First sales touch of the event's window known at as_of: in ``[mql_at, as_of]`` and
+    before the lead's next MQL event; None when none is known yet."""
     touches = _known_touches(f, _utc(as_of))
     return touches[0] if touches else None
 
 
 def disposition_at(f: MqlFacts, as_of: datetime) -> datetime | None:
-    """First final disposition (accepted, rejected, nurture) in ``[mql_at, as_of]``.
+    """First final disposition (accepted, rejected, nurture) in ``[mql_at, as_of]`` and
+    before the lead's next MQL event.
 
-    Dispositions before ``mql_at`` belong to an earlier MQL of the same lead (one
-    returned to nurture and re-qualified) and do not close this MQL's clock, just as
-    touches before ``mql_at`` don't count. "working" never counts. None when none.
+    Dispositions outside that window belong to another MQL event of the same lead (one
+    returned to nurture and re-qualified) and do not close this event's clock, just as
+    touches outside it don't count. "working" never counts. None when none.
     """
     first = _first_final_disposition(f, _utc(as_of))
     return first[0] if first else None
@@ -212,18 +251,20 @@ def disposition_outcome(f: MqlFacts, as_of: datetime) -> Outcome | None:
 
 def follow_up_outcome(f: MqlFacts, *, touches: int, days: int, as_of: datetime) -> Outcome:
     """Met when >= ``touches`` touches, or a final disposition, fall in the window
-    ``[mql_at, mql_at + days]`` and are known by as_of; missed when the window is over
-    (as_of > its end) without either; pending otherwise.
+    ``[mql_at, mql_at + days]`` (and in the event's own window, before the lead's next
+    MQL event) and are known by as_of; missed when the window is over (as_of > its end)
+    without either; pending otherwise.
 
-    ``days`` are calendar days of 24 h each (what ``mql_at + interval 'N days'`` gives
-    on a UTC database connection, Django's default), not business days.
+    ``days`` are D x 24 h of elapsed time (DESIGN's "D days"; what ``mql_at +
+    make_interval(secs => D * 86400)`` gives in SQL), never calendar or business days: a
+    window across a DST change still lasts D x 24 h.
     """
     _check_cadence(touches, days)
     now = _utc(as_of)
     mql_at = _utc(f.mql_at)
     window_end = mql_at + timedelta(days=days)
     known_until = min(now, window_end)
-    in_window = sum(1 for t in f.touches if mql_at <= _utc(t) <= known_until)
+    in_window = sum(1 for t in f.touches if _in_window(f, _utc(t), known_until))
     if in_window >= touches:
         return Outcome.MET
     final = _first_final_disposition(f, known_until)
@@ -293,15 +334,19 @@ def volume_result(
 def mql_to_sql_rate(
     cohort: Iterable[MqlFacts], *, as_of: datetime, target: float, yellow_threshold: float
 ) -> MetricResult:
-    """Cohort MQLs with ``sql_at`` <= as_of ÷ cohort MQLs known at as_of.
+    """Cohort MQL events that converted by as_of ÷ cohort MQL events known at as_of.
 
-    0-1; None (GREY) when no MQLs. Outcomes: met = converted, missed = not (yet)
-    converted — every cohort MQL is in the denominator, so pending is always 0.
+    An event converted when the lead reached SQL inside its window: at or after its
+    ``mql_at``, before the lead's next MQL event, and by as_of. 0-1; None (GREY) when no
+    MQLs. Outcomes: met = converted, missed = not (yet) converted — every cohort MQL is
+    in the denominator, so pending is always 0.
     """
     now = _utc(as_of)
     outcomes = {
-        f.lead_id: (
-            Outcome.MET if f.sql_at is not None and _utc(f.sql_at) <= now else Outcome.MISSED
+        f.key: (
+            Outcome.MET
+            if f.sql_at is not None and _in_window(f, _utc(f.sql_at), now)
+            else Outcome.MISSED
         )
         for f in _known_cohort(cohort, as_of)
     }
@@ -319,14 +364,7 @@ def first_contact_time(
     ``first_contact_business_seconds`` / 3600 over the measured MQLs contacted by
     as_of (those whose business seconds are given); None when there are none.
     """
-    measured = [f for f in _known_cohort(cohort, as_of) if f.first_contact_due is not None]
-    outcomes: dict[int, Outcome] = {}
-    hours: list[float] = []
-    for f in measured:
-        contact = first_contact_at(f, as_of)
-        outcomes[f.lead_id] = _clock_outcome(contact, f.first_contact_due, as_of)
-        if contact is not None and f.first_contact_business_seconds is not None:
-            hours.append(f.first_contact_business_seconds / 3600)
+    outcomes, hours = _first_contacts(cohort, as_of)
     return _rate_result(
         Metric.FIRST_CONTACT_TIME,
         outcomes,
@@ -335,6 +373,22 @@ def first_contact_time(
         median_hours=percentile(hours, 0.5),
         p90_hours=percentile(hours, 0.9),
     )
+
+
+def _first_contacts(
+    cohort: Iterable[MqlFacts], as_of: datetime
+) -> tuple[dict[int, Outcome], list[float]]:
+    """Outcomes of the events with a first-contact clock, and the business hours to first
+    contact of those contacted by as_of (given ``first_contact_business_seconds``)."""
+    measured = [f for f in _known_cohort(cohort, as_of) if f.first_contact_due is not None]
+    outcomes: dict[int, Outcome] = {}
+    hours: list[float] = []
+    for f in measured:
+        contact = first_contact_at(f, as_of)
+        outcomes[f.key] = _clock_outcome(contact, f.first_contact_due, as_of)
+        if contact is not None and f.first_contact_business_seconds is not None:
+            hours.append(f.first_contact_business_seconds / 3600)
+    return outcomes, hours
 
 
 def follow_up_cadence(
@@ -353,7 +407,7 @@ def follow_up_cadence(
     """
     _check_cadence(touches, days)
     outcomes = {
-        f.lead_id: follow_up_outcome(f, touches=touches, days=days, as_of=as_of)
+        f.key: follow_up_outcome(f, touches=touches, days=days, as_of=as_of)
         for f in _known_cohort(cohort, as_of)
     }
     return _rate_result(Metric.FOLLOW_UP_CADENCE, outcomes, target, yellow_threshold)
@@ -371,7 +425,7 @@ def disposition_time(
     for f in _known_cohort(cohort, as_of):
         outcome = disposition_outcome(f, as_of)
         if outcome is not None:
-            outcomes[f.lead_id] = outcome
+            outcomes[f.key] = outcome
     return _rate_result(Metric.DISPOSITION_TIME, outcomes, target, yellow_threshold)
 
 
@@ -393,7 +447,7 @@ def rejection_reason_coverage(
     for f in _known_cohort(cohort, as_of):
         first = _first_final_disposition(f, now)
         if first is not None and first[1] == "rejected":
-            outcomes[f.lead_id] = Outcome.MET if first[2] else Outcome.MISSED
+            outcomes[f.key] = Outcome.MET if first[2] else Outcome.MISSED
     return _rate_result(Metric.REJECTION_REASON_COVERAGE, outcomes, target, yellow_threshold)
 
 
@@ -416,9 +470,20 @@ def pipeline_coverage(
     """
     if quarter.kind is not PeriodKind.QUARTER:
         raise ValueError(f"pipeline_coverage needs a quarter, got a {quarter.kind}")
+    return coverage_result(
+        _open_amount(opportunities, quarter=quarter, as_of=as_of),
+        revenue_target=revenue_target,
+        target=target,
+        yellow_threshold=yellow_threshold,
+    )
+
+
+def _open_amount(
+    opportunities: Iterable[OpportunityFacts], *, quarter: Period, as_of: datetime
+) -> Decimal:
     now = _utc(as_of)
     first_day, last_day = quarter.first_day, quarter.last_day
-    amount = sum(
+    return sum(
         (
             Decimal(o.amount)
             for o in opportunities
@@ -428,9 +493,6 @@ def pipeline_coverage(
             and first_day <= o.expected_close <= last_day
         ),
         Decimal(0),
-    )
-    return coverage_result(
-        amount, revenue_target=revenue_target, target=target, yellow_threshold=yellow_threshold
     )
 
 
@@ -492,6 +554,277 @@ def rate_result(
         p90_hours=p90_hours,
         outcomes=MappingProxyType(dict(outcomes or {})),
     )
+
+
+# --- one figure per commitment kind, over the SLA versions of a period --------------------
+
+
+@dataclass(frozen=True)
+class Terms:
+    """One SLA version's commitment of a kind: what it promised and when it was in force.
+
+    ``[effective_at, superseded_at)`` is the version's time in force (None: still in
+    force). ``params`` are the commitment's own (hours, touches and days, revenue target).
+    """
+
+    version_id: int
+    number: int
+    target: float
+    yellow_threshold: float
+    effective_at: datetime
+    superseded_at: datetime | None = None
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _require_aware(self.effective_at, "effective_at")
+        if self.superseded_at is not None:
+            _require_aware(self.superseded_at, "superseded_at")
+
+
+@dataclass(frozen=True)
+class KindPart:
+    """One version's share of a kind's figure: its terms and the counts of its events
+    (for ``mql_volume``, ``met`` is the number of its cohort events)."""
+
+    terms: Terms
+    met: int = 0
+    missed: int = 0
+    pending: int = 0
+
+    @property
+    def measured(self) -> int:
+        return self.met + self.missed + self.pending
+
+
+def in_force_us(terms: Terms, period: Period, as_of: datetime) -> int:
+    """Microseconds the version was in force inside [period start, min(as_of, period end)):
+    the ``t_i`` of DESIGN's weighting; 0 when it was not (or as_of is before the period)."""
+    start = max(_utc(period.start), _utc(terms.effective_at))
+    end = min(_utc(period.end), _utc(as_of))
+    if terms.superseded_at is not None:
+        end = min(end, _utc(terms.superseded_at))
+    return _microseconds(end - start) if end > start else 0
+
+
+def weighted_terms(
+    terms: Sequence[Terms],
+    *,
+    period: Period,
+    as_of: datetime,
+    volume: bool,
+    review_length: timedelta | None = None,
+) -> tuple[Fraction, Fraction, Fraction, Fraction]:
+    """(target, yellow threshold, effective target, effective yellow) of a kind, exactly.
+
+    With t_i = ``in_force_us`` up to as_of and T_i the same up to the period's end:
+    a volume's effective target is Σ x_i·t_i / L and its target for the whole period
+    Σ x_i·T_i / L, L being ``review_length`` (the commitment's own review period; the
+    period's length when None) — 150 a month in force for half of an open month gives
+    75. A rate's (and a coverage ratio's) is the average Σ x_i·t_i / Σ t_i, both
+    effective and whole; when no version was in force yet by as_of (Σ t_i = 0) the
+    period's T_i weigh instead, and equal weights when those are 0 too.
+    """
+    if not terms:
+        raise ValueError("a commitment kind needs the terms of at least one version")
+    upto = [in_force_us(t, period, as_of) for t in terms]
+    whole = [in_force_us(t, period, period.end) for t in terms]
+    if volume:
+        length = _microseconds(review_length or period.duration)
+        if length <= 0:
+            raise ValueError(f"review length must be positive, got {review_length}")
+        return (
+            _weighted_sum((t.target for t in terms), whole) / length,
+            _weighted_sum((t.yellow_threshold for t in terms), whole) / length,
+            _weighted_sum((t.target for t in terms), upto) / length,
+            _weighted_sum((t.yellow_threshold for t in terms), upto) / length,
+        )
+    weights = _rate_weights(terms, period, as_of)
+    target = _weighted_sum((t.target for t in terms), weights) / sum(weights)
+    yellow = _weighted_sum((t.yellow_threshold for t in terms), weights) / sum(weights)
+    return target, yellow, target, yellow
+
+
+def kind_result(
+    metric: str,
+    parts: Sequence[KindPart],
+    *,
+    period: Period,
+    as_of: datetime,
+    review_length: timedelta | None = None,
+    median_hours: float | None = None,
+    p90_hours: float | None = None,
+    outcomes: Mapping[int, Outcome] | None = None,
+    amount: Decimal | None = None,
+) -> MetricResult:
+    """One commitment kind's figure from each version's counts (what SQL counts per version).
+
+    The counts are pooled (a rate is Σ met ÷ Σ (met + missed)) and the targets weighted
+    by ``weighted_terms``; ``pipeline_coverage`` divides ``amount`` by the weighted
+    revenue target. ``versions`` names every version in force inside the period up to
+    as_of, or whose events were measured. The one place a kind's figure is decided, for
+    the reference (``score_kind``) and the SQL selectors alike.
+    """
+    metric = Metric(metric)
+    terms = [part.terms for part in parts]
+    target, yellow, effective, effective_yellow = weighted_terms(
+        terms,
+        period=period,
+        as_of=as_of,
+        volume=metric is Metric.MQL_VOLUME,
+        review_length=review_length,
+    )
+    if metric is Metric.MQL_VOLUME:
+        count = sum(part.met for part in parts)
+        if effective <= 0:
+            status = Status.GREY
+        else:
+            status = status_for(count, target=effective, yellow_threshold=effective_yellow)
+        result = MetricResult(
+            metric=metric,
+            value=float(count),
+            numerator=float(count),
+            denominator=float(effective),
+            target=float(target),
+            yellow_threshold=float(yellow),
+            status=status,
+            effective_target=float(effective),
+        )
+    elif metric is Metric.PIPELINE_COVERAGE:
+        weights = _rate_weights(terms, period, as_of)
+        revenue = sum(
+            (
+                Decimal(str(t.params.get("revenue_target", 0) or 0)) * w
+                for t, w in zip(terms, weights, strict=True)
+            ),
+            Decimal(0),
+        ) / Decimal(sum(weights))
+        result = coverage_result(
+            Decimal(amount or 0),
+            revenue_target=revenue,
+            target=float(target),
+            yellow_threshold=float(yellow),
+        )
+    else:
+        result = rate_result(
+            metric,
+            met=sum(part.met for part in parts),
+            missed=sum(part.missed for part in parts),
+            pending=sum(part.pending for part in parts),
+            target=float(target),
+            yellow_threshold=float(yellow),
+            median_hours=median_hours,
+            p90_hours=p90_hours,
+            outcomes=outcomes,
+        )
+    named = sorted(
+        (
+            part.terms
+            for part in parts
+            if part.measured or in_force_us(part.terms, period, as_of) > 0
+        ),
+        key=lambda t: (_utc(t.effective_at), t.number),
+    )
+    return replace(result, versions=tuple(dict.fromkeys(t.number for t in named)))
+
+
+def score_kind(
+    metric: str,
+    cohorts: Sequence[tuple[Terms, Sequence[MqlFacts]]],
+    *,
+    period: Period,
+    as_of: datetime,
+    review_length: timedelta | None = None,
+    opportunities: Sequence[OpportunityFacts] = (),
+) -> MetricResult:
+    """The reference figure of one commitment kind over a period under several versions.
+
+    ``cohorts`` pairs each version's terms with the period's events judged under it
+    (those qualified while it was in force, or whose clocks say so): each event is
+    classified with its own version's parameters (hours, touches, days), then
+    ``kind_result`` pools the counts and weights the targets. ``pipeline_coverage``
+    reads ``opportunities`` over the quarter containing the period's start; its
+    cohorts carry only the terms.
+    """
+    metric = Metric(metric)
+    parts: list[KindPart] = []
+    outcomes: dict[int, Outcome] = {}
+    hours: list[float] = []
+    for terms, facts in cohorts:
+        if metric is Metric.MQL_VOLUME:
+            parts.append(KindPart(terms, met=len(_known_cohort(facts, as_of))))
+            continue
+        if metric is Metric.PIPELINE_COVERAGE:
+            parts.append(KindPart(terms))
+            continue
+        rates = {"as_of": as_of, "target": terms.target, "yellow_threshold": terms.yellow_threshold}
+        if metric is Metric.FIRST_CONTACT_TIME:
+            own, contacted = _first_contacts(facts, as_of)
+            hours += contacted
+            one = _rate_result(metric, own, terms.target, terms.yellow_threshold)
+        elif metric is Metric.FOLLOW_UP_CADENCE:
+            one = follow_up_cadence(
+                facts,
+                touches=int(terms.params.get("touches", 1)),
+                days=int(terms.params.get("days", 1)),
+                **rates,
+            )
+        elif metric is Metric.MQL_TO_SQL_RATE:
+            one = mql_to_sql_rate(facts, **rates)
+        elif metric is Metric.DISPOSITION_TIME:
+            one = disposition_time(facts, **rates)
+        else:
+            one = rejection_reason_coverage(facts, **rates)
+        clash = outcomes.keys() & one.outcomes.keys()
+        if clash:
+            raise ValueError(f"MQL events {sorted(clash)} are judged under two versions")
+        outcomes.update(one.outcomes)
+        parts.append(
+            KindPart(
+                terms,
+                met=int(one.numerator),
+                missed=int(one.denominator - one.numerator),
+                pending=one.pending,
+            )
+        )
+    amount = None
+    if metric is Metric.PIPELINE_COVERAGE:
+        quarter = _quarter_of(period)
+        amount = _open_amount(opportunities, quarter=quarter, as_of=as_of)
+    return kind_result(
+        metric,
+        parts,
+        period=period,
+        as_of=as_of,
+        review_length=review_length,
+        median_hours=percentile(hours, 0.5) if metric is Metric.FIRST_CONTACT_TIME else None,
+        p90_hours=percentile(hours, 0.9) if metric is Metric.FIRST_CONTACT_TIME else None,
+        outcomes=outcomes,
+        amount=amount,
+    )
+
+
+def _rate_weights(terms: Sequence[Terms], period: Period, as_of: datetime) -> list[int]:
+    upto = [in_force_us(t, period, as_of) for t in terms]
+    if sum(upto):
+        return upto
+    whole = [in_force_us(t, period, period.end) for t in terms]
+    return whole if sum(whole) else [1] * len(terms)
+
+
+def _quarter_of(period: Period) -> Period:
+    zone = getattr(period.start.tzinfo, "key", None) or "UTC"
+    return period_for(PeriodKind.QUARTER, period.start, zone)
+
+
+def _weighted_sum(values: Iterable[float], weights: Sequence[int]) -> Fraction:
+    return sum(
+        (Fraction(value) * weight for value, weight in zip(values, weights, strict=True)),
+        Fraction(0),
+    )
+
+
+def _microseconds(delta: timedelta) -> int:
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
 # --- statistics and escalation -----------------------------------------------------------
@@ -562,30 +895,35 @@ def response_bucket(seconds: float | None) -> str:
 
 
 def _known_cohort(cohort: Iterable[MqlFacts], as_of: datetime) -> list[MqlFacts]:
-    """The cohort MQLs known at as_of; a lead may appear only once."""
+    """The cohort MQL events known at as_of; an event (``key``) may appear only once."""
     now = _utc(as_of)
     known: list[MqlFacts] = []
     seen: set[int] = set()
     for f in cohort:
-        if f.lead_id in seen:
-            raise ValueError(f"lead {f.lead_id} appears twice in the cohort")
-        seen.add(f.lead_id)
+        if f.key in seen:
+            raise ValueError(f"MQL event {f.key} (lead {f.lead_id}) appears twice in the cohort")
+        seen.add(f.key)
         if _utc(f.mql_at) <= now:
             known.append(f)
     return known
 
 
+def _in_window(f: MqlFacts, moment: datetime, until: datetime) -> bool:
+    """``moment`` (UTC) belongs to the event: in [mql_at, next_mql_at) and not after ``until``."""
+    if moment < _utc(f.mql_at) or moment > until:
+        return False
+    return f.next_mql_at is None or moment < _utc(f.next_mql_at)
+
+
 def _known_touches(f: MqlFacts, until: datetime) -> list[datetime]:
-    mql_at = _utc(f.mql_at)
-    return sorted(t for t in map(_utc, f.touches) if mql_at <= t <= until)
+    return sorted(t for t in map(_utc, f.touches) if _in_window(f, t, until))
 
 
 def _first_final_disposition(f: MqlFacts, until: datetime) -> tuple[datetime, str, bool] | None:
-    mql_at = _utc(f.mql_at)
     finals = [
         (_utc(occurred_at), outcome, has_reason)
         for occurred_at, outcome, has_reason in f.dispositions
-        if outcome in FINAL_OUTCOMES and mql_at <= _utc(occurred_at) <= until
+        if outcome in FINAL_OUTCOMES and _in_window(f, _utc(occurred_at), until)
     ]
     # min() keeps the first of equal keys, so ties follow the given (id) order.
     return min(finals, key=lambda d: d[0]) if finals else None

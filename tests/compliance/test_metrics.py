@@ -267,9 +267,11 @@ def test_rate_metrics_drop_mqls_not_yet_known():
     assert result.status is GREY
 
 
-def test_a_lead_twice_in_a_cohort_is_an_error():
-    with pytest.raises(ValueError, match="lead 1 appears twice"):
+def test_an_event_twice_in_a_cohort_is_an_error():
+    with pytest.raises(ValueError, match=r"MQL event 1 \(lead 1\) appears twice"):
         mql_to_sql_rate([mql(1), mql(1, mql_hours=2)], as_of=at(4), **RATE)
+    with pytest.raises(ValueError, match=r"MQL event 7 \(lead 1\) appears twice"):
+        mql_to_sql_rate([mql(1, event_id=7), mql(1, event_id=7)], as_of=at(4), **RATE)
 
 
 # --- first_contact_time -------------------------------------------------------------------
