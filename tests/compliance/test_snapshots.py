@@ -182,10 +182,11 @@ def _frozen_weeks(commitment, values, *, first=date(2026, 1, 5)):
     period = period_starting(PeriodKind.WEEK, first, "UTC")
     for value in values:
         ComplianceSnapshot.objects.update_or_create(
-            commitment=commitment,
+            kind=f"{commitment.owner_team}.{commitment.metric}",
             period_kind="week",
             period_start=period.first_day,
             defaults={
+                "commitment": commitment,
                 "starts_at": period.start,
                 "ends_at": period.end,
                 "as_of": period.end,
