@@ -565,6 +565,8 @@ class Terms:
 
     ``[effective_at, superseded_at)`` is the version's time in force (None: still in
     force). ``params`` are the commitment's own (hours, touches and days, revenue target).
+    ``review_length``: the length of the commitment's own review period when the period
+    scored is of another kind (a volume target is per that length); None when it is not.
     """
 
     version_id: int
@@ -574,6 +576,7 @@ class Terms:
     effective_at: datetime
     superseded_at: datetime | None = None
     params: Mapping[str, Any] = field(default_factory=dict)
+    review_length: timedelta | None = None
 
     def __post_init__(self) -> None:
         _require_aware(self.effective_at, "effective_at")
@@ -617,10 +620,10 @@ def weighted_terms(
     """(target, yellow threshold, effective target, effective yellow) of a kind, exactly.
 
     With t_i = ``in_force_us`` up to as_of and T_i the same up to the period's end:
-    a volume's effective target is Σ x_i·t_i / L and its target for the whole period
-    Σ x_i·T_i / L, L being ``review_length`` (the commitment's own review period; the
-    period's length when None) — 150 a month in force for half of an open month gives
-    75. A rate's (and a coverage ratio's) is the average Σ x_i·t_i / Σ t_i, both
+    a volume's effective target is Σ x_i·t_i / L_i and its target for the whole period
+    Σ x_i·T_i / L_i, L_i being the length of the review period x_i is set for (the
+    terms' ``review_length``, else ``review_length``, else the period's own length) —
+    150 a month in force for half of an open month gives 75. A rate's (and a coverage ratio's) is the average Σ x_i·t_i / Σ t_i, both
     effective and whole; when no version was in force yet by as_of (Σ t_i = 0) the
     period's T_i weigh instead, and equal weights when those are 0 too.
     """
@@ -629,14 +632,20 @@ def weighted_terms(
     upto = [in_force_us(t, period, as_of) for t in terms]
     whole = [in_force_us(t, period, period.end) for t in terms]
     if volume:
-        length = _microseconds(review_length or period.duration)
-        if length <= 0:
-            raise ValueError(f"review length must be positive, got {review_length}")
+        lengths = [
+            _microseconds(t.review_length or review_length or period.duration) for t in terms
+        ]
+        if min(lengths) <= 0:
+            raise ValueError(f"review lengths must be positive, got {lengths} µs")
+        targets = [Fraction(t.target) / length for t, length in zip(terms, lengths, strict=True)]
+        yellows = [
+            Fraction(t.yellow_threshold) / length for t, length in zip(terms, lengths, strict=True)
+        ]
         return (
-            _weighted_sum((t.target for t in terms), whole) / length,
-            _weighted_sum((t.yellow_threshold for t in terms), whole) / length,
-            _weighted_sum((t.target for t in terms), upto) / length,
-            _weighted_sum((t.yellow_threshold for t in terms), upto) / length,
+            _weighted_sum(targets, whole),
+            _weighted_sum(yellows, whole),
+            _weighted_sum(targets, upto),
+            _weighted_sum(yellows, upto),
         )
     weights = _rate_weights(terms, period, as_of)
     target = _weighted_sum((t.target for t in terms), weights) / sum(weights)
@@ -816,7 +825,7 @@ def _quarter_of(period: Period) -> Period:
     return period_for(PeriodKind.QUARTER, period.start, zone)
 
 
-def _weighted_sum(values: Iterable[float], weights: Sequence[int]) -> Fraction:
+def _weighted_sum(values: Iterable[float | Fraction], weights: Sequence[int]) -> Fraction:
     return sum(
         (Fraction(value) * weight for value, weight in zip(values, weights, strict=True)),
         Fraction(0),

@@ -271,8 +271,9 @@ def kind_by_key(
     return next((k for k in commitment_kinds(period=period, catalog=catalog) if k.key == key), None)
 
 
-def kind_terms(kind: CommitmentKind) -> list[metrics.Terms]:
-    """What each version of the kind promised, and when it was in force (metrics.Terms)."""
+def kind_terms(kind: CommitmentKind, period: Period | None = None) -> list[metrics.Terms]:
+    """What each version of the kind promised, and when it was in force (metrics.Terms);
+    with the length of each commitment's own review period when ``period`` is another kind."""
     return [
         metrics.Terms(
             version_id=c.version_id,
@@ -282,17 +283,20 @@ def kind_terms(kind: CommitmentKind) -> list[metrics.Terms]:
             effective_at=c.version.effective_at,
             superseded_at=c.version.superseded_at,
             params=MappingProxyType(dict(c.params or {})),
+            review_length=None if period is None else review_length(c, period),
         )
         for c in kind.commitments
     ]
 
 
-def review_length(kind: CommitmentKind, period: Period) -> timedelta | None:
-    """The length of the kind's own review period when the period is another kind of period
-    (a volume target is then scaled to it); None when the period is its review period."""
-    if kind.review_period == period.kind:
+def review_length(commitment: Commitment, period: Period) -> timedelta | None:
+    """The length of the commitment's own review period (the one containing the period's
+    start) when the period is of another kind: its volume target is per that length.
+    None when the period is its review period."""
+    if commitment.review_period == period.kind:
         return None
-    return period_for(PeriodKind(kind.review_period), period.start, _zone_name(period)).duration
+    own = period_for(PeriodKind(commitment.review_period), period.start, _zone_name(period))
+    return own.duration
 
 
 # --- one commitment kind, live --------------------------------------------------------------
@@ -445,7 +449,7 @@ def kind_result(
     now. ``with_outcomes`` fills ``result.outcomes`` (MQL event id -> met/missed/pending)
     with one more query; the counts never depend on it. One aggregate query otherwise.
     """
-    terms = kind_terms(kind)
+    terms = kind_terms(kind, period)
     if kind.metric == Metric.PIPELINE_COVERAGE:
         return metrics.kind_result(
             kind.metric,
@@ -473,7 +477,6 @@ def kind_result(
         parts,
         period=period,
         as_of=as_of,
-        review_length=review_length(kind, period),
         median_hours=median,
         p90_hours=p90,
         outcomes=outcomes,

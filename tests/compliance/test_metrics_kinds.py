@@ -504,3 +504,14 @@ def test_a_weighted_rate_target_lies_between_the_versions_targets(targets, as_of
     _, _, effective, _ = weighted_terms(made, period=NOVEMBER, as_of=as_of, volume=True)
     whole, *_ = weighted_terms(made, period=NOVEMBER, as_of=as_of, volume=True)
     assert 0 <= effective <= whole <= max(t.target for t in made)
+
+
+def test_each_versions_volume_target_is_per_its_own_review_period():
+    # v1 promised 70 a week, v2 150 a month: over a week, 70 * 3/7 + 150 * 4/30.
+    week = period_starting(PeriodKind.WEEK, date(2026, 11, 2), "UTC")
+    thursday = week.start + timedelta(days=3)
+    weekly = terms(1, 70, 56, datetime(2026, 1, 1, tzinfo=UTC), thursday)
+    monthly = Terms(**{**terms(2, 150, 120, thursday).__dict__, "review_length": NOVEMBER.duration})
+
+    target, *_ = weighted_terms([weekly, monthly], period=week, as_of=week.end, volume=True)
+    assert target == Fraction(70 * 3, 7) + Fraction(150 * 4, 30)

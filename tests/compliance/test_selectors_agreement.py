@@ -279,7 +279,7 @@ def _reference(kind, period, as_of, *, events, facts, versions):
         for c in SlaClock.objects.filter(mql_event__in=events)
     }
     cohorts = []
-    for commitment, terms in zip(kind.commitments, selectors.kind_terms(kind), strict=True):
+    for commitment, terms in zip(kind.commitments, selectors.kind_terms(kind, period), strict=True):
         own = []
         for e in events:
             if not period.contains(e.qualified_at) or judged[e.pk].pk != commitment.version_id:
@@ -298,7 +298,6 @@ def _reference(kind, period, as_of, *, events, facts, versions):
         cohorts,
         period=period,
         as_of=as_of,
-        review_length=selectors.review_length(kind, period),
         opportunities=_opportunities() if kind.metric == "pipeline_coverage" else (),
     )
 
