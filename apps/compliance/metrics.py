@@ -80,6 +80,7 @@ __all__ = [
     "rate_result",
     "rejection_reason_coverage",
     "response_bucket",
+    "revenue_target",
     "score_kind",
     "status_for",
     "volume_result",
@@ -699,17 +700,9 @@ def kind_result(
             effective_target=float(effective),
         )
     elif metric is Metric.PIPELINE_COVERAGE:
-        weights = _rate_weights(terms, period, as_of)
-        revenue = sum(
-            (
-                Decimal(str(t.params.get("revenue_target", 0) or 0)) * w
-                for t, w in zip(terms, weights, strict=True)
-            ),
-            Decimal(0),
-        ) / Decimal(sum(weights))
         result = coverage_result(
             Decimal(amount or 0),
-            revenue_target=revenue,
+            revenue_target=revenue_target(terms, period=period, as_of=as_of),
             target=float(target),
             yellow_threshold=float(yellow),
         )
@@ -734,6 +727,19 @@ def kind_result(
         key=lambda t: (_utc(t.effective_at), t.number),
     )
     return replace(result, versions=tuple(dict.fromkeys(t.number for t in named)))
+
+
+def revenue_target(terms: Sequence[Terms], *, period: Period, as_of: datetime) -> Decimal:
+    """The pipeline-coverage revenue target of a kind: each version's ``revenue_target``
+    averaged by the time it was in force (as a rate's target is); 0 when none is set."""
+    weights = _rate_weights(terms, period, as_of)
+    return sum(
+        (
+            Decimal(str(t.params.get("revenue_target", 0) or 0)) * w
+            for t, w in zip(terms, weights, strict=True)
+        ),
+        Decimal(0),
+    ) / Decimal(sum(weights))
 
 
 def score_kind(

@@ -446,7 +446,8 @@ def kind_result(
     to (its clocks' version, else the one in force at its mql_at); the counts of every
     version are pooled and the targets weighted by metrics.kind_result. ``owner_id`` and
     ``source`` restrict it to the leads that person owns, or that come from that source,
-    now. ``with_outcomes`` fills ``result.outcomes`` (MQL event id -> met/missed/pending)
+    now (pipeline coverage: the owner only; a quarter's coverage is its whole pipeline's).
+    ``with_outcomes`` fills ``result.outcomes`` (MQL event id -> met/missed/pending)
     with one more query; the counts never depend on it. One aggregate query otherwise.
     """
     terms = kind_terms(kind, period)
@@ -456,7 +457,8 @@ def kind_result(
             [metrics.KindPart(t) for t in terms],
             period=period,
             as_of=as_of,
-            amount=_open_amount(kind.commitment, period, as_of, owner_id, source),
+            # The quarter's coverage is the whole pipeline's, whatever the lead source.
+            amount=_open_amount(kind.commitment, period, as_of, owner_id),
         )
     query = _outcomes_query(kind, period, as_of, owner_id, source)
     counts: dict[int, tuple[int, int, int]] = {}
@@ -665,6 +667,63 @@ def compliance_for_period(
     return results
 
 
+_PERIOD_ORDER = {PeriodKind.WEEK: 0, PeriodKind.MONTH: 1, PeriodKind.QUARTER: 2}
+_JUST_BEFORE = timedelta(microseconds=1)
+
+
+def judged_period(commitment: Commitment, period: Period, *, moment: datetime) -> Period:
+    """The period a commitment is shown for when ``period`` is picked: its own review period
+    containing ``moment`` when that is longer (a monthly commitment, when a week is picked,
+    for the month containing the week; pipeline coverage always for its quarter), else the
+    picked period itself (a weekly commitment's rate over a month; its volume target scaled)."""
+    own = PeriodKind(commitment.review_period)
+    if commitment.metric == Metric.PIPELINE_COVERAGE:
+        own = PeriodKind.QUARTER
+    if _PERIOD_ORDER[own] <= _PERIOD_ORDER[period.kind]:
+        return period
+    return period_for(own, moment, _zone_name(period))
+
+
+def compliance_in_review_periods(
+    *,
+    period: Period,
+    as_of: datetime | None = None,
+    owner_id: int | None = None,
+    source: str | None = None,
+    with_outcomes: bool = False,
+    kinds: Sequence[CommitmentKind] | None = None,
+    catalog: Sequence[Commitment] | None = None,
+) -> list[CommitmentResult]:
+    """Every kind in force during the picked ``period``, each over ``judged_period`` (so every
+    figure of a monthly commitment uses the month when a week is picked), in the newest
+    version's order. ``as_of`` None: now for open periods, and a closed period's numbers
+    from its frozen snapshot; an ``as_of`` at or after a period's end also reads its
+    snapshot (organization-wide). One engine call per distinct period (at most three)."""
+    catalog = signed_commitments() if catalog is None else catalog
+    kinds = commitment_kinds(period=period, catalog=catalog) if kinds is None else list(kinds)
+    moment = min(as_of or timezone.now(), period.end - _JUST_BEFORE)
+    groups: dict[Period, list[CommitmentKind]] = {}
+    for kind in kinds:
+        own = judged_period(kind.commitment, period, moment=moment)
+        if own != period:
+            # The kind in its own, longer period: the versions in force during that one.
+            kind = kind_of(commitment=kind.commitment, period=own, catalog=catalog)
+        groups.setdefault(own, []).append(kind)
+    found: dict[str, CommitmentResult] = {}
+    for own, group in groups.items():
+        at = None if as_of is None else min(as_of, own.end)
+        for item in compliance_for_period(
+            period=own,
+            as_of=None if at is not None and at >= own.end else at,
+            owner_id=owner_id,
+            source=source,
+            with_outcomes=with_outcomes,
+            kinds=group,
+        ):
+            found[item.kind.key] = item
+    return [found[k.key] for k in kinds if k.key in found]
+
+
 def compliance_history(
     *,
     commitment: Commitment,
@@ -673,21 +732,24 @@ def compliance_history(
     as_of: datetime | None = None,
     owner_id: int | None = None,
     source: str | None = None,
+    catalog: Sequence[Commitment] | None = None,
+    tz: str | None = None,
 ) -> list[tuple[Period, MetricResult]]:
     """The figure of ``commitment``'s kind over the last ``count`` periods of ``kind`` (week,
     month, quarter) up to the one containing as_of, oldest first (for sparklines and trends):
     each period over the versions in force during it. Organization-wide, closed periods come
     from their frozen snapshots (computed live, as of their end, when missing); the open one,
-    and any period for one owner or source, is computed live. One snapshot query."""
+    and any period for one owner or source, is computed live. One snapshot query (plus the
+    ``catalog`` of signed commitments and the zone, when not given)."""
     if count < 1:
         return []
     as_of = as_of or timezone.now()
-    tz = organization_timezone(now=as_of)
+    tz = tz or organization_timezone(now=as_of)
     periods = [period_for(PeriodKind(kind), as_of, tz)]
     for _ in range(count - 1):
         periods.append(previous(periods[-1]))
     periods.reverse()
-    catalog = signed_commitments()
+    catalog = signed_commitments() if catalog is None else catalog
     kinds = {p: kind_of(commitment=commitment, period=p, catalog=catalog) for p in periods}
     frozen = {}
     if owner_id is None and source is None:

@@ -27,12 +27,18 @@ class ChartSpec:
 
 def _first_contact(scope: Scope, **_options) -> selectors.ChartData:
     bins, info = selectors.first_contact_bins(scope)
+    by_version = info.pop("sla_hours_by_version", {})
     note = ""
     if info["median_hours"] is not None:
         note = (
             f"Median {info['median_hours']:.1f} h, p90 {info['p90_hours']:.1f} h in "
             f"{info['clock']} hours, over {sum(b.count for b in bins)} contacted MQLs."
         )
+    if by_version:
+        note += " Each MQL is judged by its own SLA version: " + ", ".join(
+            f"v{number} within {hours:g} h" for number, hours in sorted(by_version.items())
+        )
+        note += "; the line marks the newest."
     return selectors.ChartData(
         name="first-contact",
         title="Time to first contact",

@@ -136,6 +136,7 @@ def _sla_table(scope: Scope, items: list, *, title: str) -> ReportTable:
                 tiles.target_text(commitment.metric, result),
                 f"{status.icon} {status.label}",
                 tiles.counts_text(commitment, result),
+                tiles.versions_text(result.versions),
             ]
         )
         links.append(
@@ -146,10 +147,12 @@ def _sla_table(scope: Scope, items: list, *, title: str) -> ReportTable:
     return ReportTable(
         key="sla",
         title=title,
-        columns=["Commitment", "Team", "Value", "Target", "Status", "Counts"],
+        columns=["Commitment", "Team", "Value", "Target", "Status", "Counts", "Measured under"],
         rows=rows,
         links=links,
         empty="No signed SLA was in force for this period.",
+        note="One row per commitment: a period under two SLA versions judges each MQL by the "
+        "version in force when it qualified, with targets weighted by the time each was in force.",
     )
 
 
@@ -652,6 +655,7 @@ def _sla_quarter_table(scope: Scope, items: list) -> tuple[ReportTable, dict[int
                 counts["green"],
                 counts["yellow"],
                 counts["red"],
+                tiles.versions_text(result.versions),
             ]
         )
     table = ReportTable(
@@ -666,6 +670,7 @@ def _sla_quarter_table(scope: Scope, items: list) -> tuple[ReportTable, dict[int
             "Periods ✔",
             "Periods ▲",
             "Periods ✖",
+            "Measured under",
         ],
         rows=rows,
         empty="No signed SLA was in force for this quarter.",
