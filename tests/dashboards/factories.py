@@ -87,11 +87,24 @@ def definition() -> MqlDefinition:
     )
 
 
-def signed_version(*, effective_at: datetime, commitments=COMMITMENTS, tz: str = TZ) -> SlaVersion:
-    contract = SlaContract.objects.create(name="Dashboards SLA")
+def signed_version(
+    *,
+    effective_at: datetime,
+    commitments=COMMITMENTS,
+    tz: str = TZ,
+    replaces: SlaVersion | None = None,
+) -> SlaVersion:
+    """A signed version; with ``replaces``, the next version of its contract, in force from
+    ``effective_at`` on (the replaced one superseded then, as signing does)."""
+    contract = replaces.contract if replaces else SlaContract.objects.create(name="Dashboards SLA")
+    if replaces is not None:
+        SlaVersion.objects.filter(pk=replaces.pk).update(
+            status=VersionStatus.SUPERSEDED, superseded_at=effective_at
+        )
+        replaces.refresh_from_db()
     version = SlaVersion.objects.create(
         contract=contract,
-        number=1,
+        number=replaces.number + 1 if replaces else 1,
         calendar_snapshot=calendar_json(name="Office", timezone=tz, week=NINE_TO_FIVE_WEEK),
         effective_at=effective_at,
         mql_definition=definition(),

@@ -255,3 +255,139 @@ def test_a_monthly_volume_target_is_judged_over_its_month_even_when_a_week_is_pi
     assert tile.value == "3" and tile.target.startswith("target ")
     assert "so far (150 for the period)" in tile.target
     assert _drill(tile.links["all"]).count() == 3
+
+
+# --- a period under two SLA versions ------------------------------------------------------
+
+FEEDBACK = "Sales gives feedback on every MQL"
+
+
+def _with_labels(commitments, **changes):
+    found = []
+    for values in commitments:
+        values = dict(values)
+        if values["metric"] == "disposition_time":
+            values["label"] = FEEDBACK
+        values.update(changes.get(values["metric"], {}))
+        found.append(values)
+    return found
+
+
+@pytest.fixture
+def two_versions(acme):
+    """Last week's known cohort under v1, then v2 from Thursday 00:00 with other targets and
+    three more MQLs (contacted on time) on Friday; seven earlier weeks under v1."""
+    from tests.dashboards.factories import COMMITMENTS, history, signed_version
+
+    data = known_dataset()
+    history(data, weeks=7)
+    # The same promises (v2 names the feedback one and lowers the first-contact bar).
+    change = data.week.start + timedelta(days=3)
+    v2 = signed_version(
+        effective_at=change,
+        commitments=_with_labels(
+            COMMITMENTS, first_contact_time={"target": 0.5, "yellow_threshold": 0.4}
+        ),
+        replaces=data.version,
+    )
+    for hour in (10, 11, 12):
+        at = data.week.start + timedelta(days=4, hours=hour)
+        mql_lead(version=v2, mql_at=at, owner=data.rep_a, first_touch=at + timedelta(minutes=5))
+    return data, v2, change
+
+
+def test_a_week_under_two_versions_shows_each_commitment_once_with_its_versions(two_versions):
+    data, v2, _change = two_versions
+    card = selectors.scorecard(scope=_scope(data), role="executive")
+
+    titles = [tile.title for tile in card.tiles]
+    assert len(titles) == len(set(titles)) == 6
+    assert titles.count(FEEDBACK) == 1  # the newest version's label speaks for the kind
+    assert not any(t.startswith("Disposition within") for t in titles)
+    assert {tile.versions for tile in card.tiles if tile.metric != "pipeline_coverage"} == {
+        "SLA v1 + v2"
+    }
+    first = _tiles(card)["first_contact_time"]
+    # v1's 10 MQLs (6 on time) and v2's 3 (on time), each by its own version's clock.
+    assert first.counts == "9 of 13 contacted within 4 business hours"
+    # 90 % for the 3 days of v1, 50 % for the 4 days of v2.
+    assert first.target.startswith(f"target {round((0.9 * 3 + 0.5 * 4) / 7 * 100)}%")
+    assert first.commitment_id == v2.commitments.get(metric="first_contact_time").pk
+    assert _drill(first.links["all"]).count() == 13
+    # The sparkline reads the kind over the earlier (v1-only) weeks too.
+    assert len(first.trend) == 8 and all("No data" not in line for line in first.trend)
+
+
+def test_charts_keep_their_data_after_a_new_version_takes_effect(two_versions):
+    data, _v2, _change = two_versions
+    scope = _scope(data)
+
+    contact = catalog.CHARTS["first-contact"].build(scope)
+    assert sum(b.count for b in contact.points) == 12  # every contacted MQL, both versions
+    trend = catalog.CHARTS["compliance-trend"].build(scope)
+    values = [p.value for p in trend.points]
+    assert values[-1] == pytest.approx(9 / 13)
+    assert sum(v is not None for v in values) == 8  # this week and the seven before
+    reps = selectors.rep_compliance(scope)
+    first_contact = [b for b in reps if b.metric.startswith("First contact")]
+    assert sum(b.met + b.missed + b.pending for b in first_contact) == 13
+
+
+def test_the_huddle_names_the_versions_in_its_csv(two_versions, client_as):
+    import csv
+    import io
+
+    from apps.dashboards.scope import period_token
+
+    data, _v2, _change = two_versions
+    token = period_token(data.week)
+    response = client_as("sales_leader").get(f"/dashboards/reports/huddle/?period={token}&csv=sla")
+    rows = list(csv.reader(io.StringIO(response.content.decode())))
+
+    assert rows[0][-1] == "Measured under"
+    feedback = [row for row in rows if row[0] == FEEDBACK]
+    assert len(feedback) == 1 and feedback[0][-1] == "SLA v1 + v2"
+
+
+def test_a_monthly_rate_tile_uses_the_month_for_every_figure_when_a_week_is_picked(acme):
+    from apps.compliance.periods import PeriodKind, period_for
+    from tests.dashboards.factories import signed_version
+
+    now = datetime(2026, 11, 18, 12, tzinfo=UTC)  # a Wednesday mid-month (see below)
+    monthly = {"params": {}, "review_period": "month"}
+    version = signed_version(
+        effective_at=now - timedelta(days=400),
+        commitments=[
+            {
+                **monthly,
+                "owner_team": "marketing",
+                "metric": "mql_volume",
+                "target": 150,
+                "yellow_threshold": 120,
+            },
+            {
+                **monthly,
+                "owner_team": "marketing",
+                "metric": "mql_to_sql_rate",
+                "target": 0.3,
+                "yellow_threshold": 0.2,
+            },
+        ],
+    )
+    month = period_for(PeriodKind.MONTH, now, TZ)
+    week = period_for(PeriodKind.WEEK, now, TZ)
+    # Two MQLs earlier in the month (one converted), one this week (not converted).
+    mql_lead(
+        version=version,
+        mql_at=month.start + timedelta(hours=1),
+        sql_at=month.start + timedelta(hours=5),
+    )
+    mql_lead(version=version, mql_at=month.start + timedelta(days=2))
+    mql_lead(version=version, mql_at=now - timedelta(hours=1))
+    scope = Scope(period=week, as_of=now, tz=TZ, choice="this_week")
+
+    tiles = _tiles(selectors.scorecard(scope=scope, with_history=False))
+    assert tiles["mql_volume"].period_label == tiles["mql_to_sql_rate"].period_label == month.label
+    assert tiles["mql_volume"].value == "3"
+    assert tiles["mql_to_sql_rate"].counts == "1 of 3 MQLs became SQL"
+    assert _drill(tiles["mql_to_sql_rate"].links["all"]).count() == 3
