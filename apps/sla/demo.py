@@ -1,6 +1,9 @@
 """Demo SLA for Acme Analytics: a New York business calendar with US holidays, the domain
 articles' sample SLA signed by both leaders and in force from 120 days ago (so the 90 days
-of demo history are measured against it), and an amendment waiting for the sales leader.
+of demo history are measured against it), a second version signed by both and in force
+from ten days ago (marketing raised its monthly MQL promise: the month, the quarter and
+usually a week span both versions, each commitment scored once with both named), and an
+amendment of it waiting for the sales leader.
 
 Runs after the MQL demo (it relies on the published MQL definition) and before the leads
 demo (whose MQLs open clocks under this SLA). Everything goes through the services.
@@ -58,16 +61,20 @@ def seed(*, now: datetime, rng) -> None:
     )
     if definition is None:
         return
-    services.version_submit(version=version, actor=marketing)
-    for leader in (sales, marketing):
-        services.version_sign(
-            version=version,
-            actor=leader,
-            channel="web",
-            password=DEMO_PASSWORD,
-            ip_address="127.0.0.1",
-            user_agent=SEED_AGENT,
-        )
+    _sign_by_both(version, submitter=marketing, leaders=(sales, marketing))
+
+    # Ten days ago v2 took effect: marketing promised more MQLs for the new campaign season.
+    raised = services.version_create(actor=marketing, from_version=version)
+    volume = raised.commitments.get(metric="mql_volume")
+    services.commitment_update(commitment=volume, actor=marketing, target=170, yellow_threshold=135)
+    services.version_update(
+        version=raised,
+        actor=marketing,
+        effective_at=(now - timedelta(days=10)).replace(hour=0, minute=0, second=0, microsecond=0),
+        purpose=version.purpose + " From v2 on, marketing delivers 170 qualified leads a month.",
+    )
+    _sign_by_both(raised, submitter=marketing, leaders=(sales, marketing))
+    version = raised
 
     # The next round: sales proposes a high-intent tier; marketing has signed, sales not yet.
     amendment = services.version_create(actor=sales, from_version=version)
@@ -91,7 +98,8 @@ def seed(*, now: datetime, rng) -> None:
         actor=marketing,
         effective_at=(now + timedelta(days=7)).replace(hour=0, minute=0, second=0, microsecond=0),
         purpose=version.purpose
-        + " From v2 on, leads who attended a webinar or asked for a demo get a faster response.",
+        + f" From v{amendment.number} on, leads who attended a webinar or asked for a demo get"
+        " a faster response.",
     )
     services.version_submit(version=amendment, actor=sales)
     services.version_sign(
@@ -102,3 +110,16 @@ def seed(*, now: datetime, rng) -> None:
         ip_address="127.0.0.1",
         user_agent=SEED_AGENT,
     )
+
+
+def _sign_by_both(version: SlaVersion, *, submitter: User, leaders: tuple[User, ...]) -> None:
+    services.version_submit(version=version, actor=submitter)
+    for leader in leaders:
+        services.version_sign(
+            version=version,
+            actor=leader,
+            channel="web",
+            password=DEMO_PASSWORD,
+            ip_address="127.0.0.1",
+            user_agent=SEED_AGENT,
+        )

@@ -1,4 +1,5 @@
-"""The demo seed signs the sample SLA from 120 days ago and leaves an amendment awaiting sales."""
+"""The demo seed signs the sample SLA from 120 days ago, a second version from ten days ago,
+and leaves an amendment of the second awaiting sales."""
 
 import random
 from datetime import UTC, datetime, timedelta
@@ -23,18 +24,23 @@ def test_demo_seed_signs_the_sample_sla_through_the_services(acme, make_user):
 
     demo.seed(now=now, rng=random.Random(7))
 
-    active = selectors.version_in_force(at=now)
-    assert active.number == 1
-    assert active.effective_at == datetime(2026, 2, 1, tzinfo=UTC)
-    assert active.calendar_snapshot["timezone"] == "America/New_York"
-    assert {s.signer.email for s in active.signatures.all()} == {
+    first = selectors.version_in_force(at=now - timedelta(days=90))
+    assert first.number == 1
+    assert first.effective_at == datetime(2026, 2, 1, tzinfo=UTC)
+    assert first.calendar_snapshot["timezone"] == "America/New_York"
+    assert {s.signer.email for s in first.signatures.all()} == {
         "marketing@acme.test",
         "sales@acme.test",
     }
-    assert selectors.version_in_force(at=now - timedelta(days=90)) == active
-    pending = active.contract.versions.get(number=2)
+    active = selectors.version_in_force(at=now)
+    assert active.number == 2
+    assert active.effective_at == datetime(2026, 5, 22, tzinfo=UTC)
+    assert first.superseded_at == active.effective_at == datetime(2026, 5, 22, tzinfo=UTC)
+    assert active.commitments.get(metric="mql_volume").target == 170
+    assert first.commitments.get(metric="mql_volume").target == 150
+    pending = active.contract.versions.get(number=3)
     assert pending.status == VersionStatus.AWAITING_SIGNATURES
     assert [s.team for s in pending.signatures.all()] == ["marketing"]
     assert selectors.version_verify(version=active).is_intact
     demo.seed(now=now, rng=random.Random(7))  # idempotent
-    assert active.contract.versions.count() == 2
+    assert active.contract.versions.count() == 3
