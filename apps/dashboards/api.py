@@ -120,6 +120,9 @@ class ChartOutputSerializer(serializers.Serializer):
     note = serializers.CharField()
     period = PeriodOutputSerializer()
     points = serializers.ListField(child=serializers.DictField())
+    has_data = serializers.BooleanField(
+        help_text="False when there is nothing to draw (only zeros): show an empty state"
+    )
     figure = serializers.DictField(help_text="A plotly figure (data + layout), as fig.to_json()")
     as_of = serializers.DateTimeField(
         help_text="The moment the numbers describe: charts are stored and refreshed every few "
@@ -158,6 +161,7 @@ class ChartGetApi(APIView):
                     "note": data.note,
                     "period": scope.period,
                     "points": [_plain(point) for point in data.points],
+                    "has_data": data.has_data,
                     "figure": json.loads(data.figure.to_json()),
                     "as_of": stored.as_of,
                 }

@@ -12,6 +12,7 @@ also differ by symbol, and the SLA / target lines are labelled.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -35,6 +36,7 @@ __all__ = [
     "conversion_bars",
     "first_contact_distribution",
     "funnel",
+    "has_data",
     "mql_volume",
     "pipeline_coverage",
     "rejection_pareto",
@@ -185,6 +187,30 @@ class RevenuePoint:
         return rate(self.won, self.won + self.lost)
 
 
+def has_data(points: Sequence[object]) -> bool:
+    """Whether a chart has anything to draw: some MQL, lead, rejection, deal or amount — not
+    only zeros and "no data" rates (a new organization's chart is an empty state, not a row
+    of zero bars on a -1…1 axis)."""
+    for point in points:
+        if isinstance(point, RateBar):
+            found = point.denominator > 0
+        elif isinstance(point, HourBin | VolumePoint | FunnelStage | ReasonBar | CountBar):
+            found = point.count > 0
+        elif isinstance(point, TrendPoint):
+            found = point.value is not None
+        elif isinstance(point, RepBar):
+            found = point.met + point.missed + point.pending > 0
+        elif isinstance(point, CoveragePoint):
+            found = point.amount > 0
+        elif isinstance(point, RevenuePoint):
+            found = point.won + point.lost > 0
+        else:
+            found = True
+        if found:
+            return True
+    return False
+
+
 # --- builders ---------------------------------------------------------------------------
 #
 # Each builder assembles plain trace and layout dicts and hands them to go.Figure once:
@@ -224,6 +250,7 @@ def first_contact_distribution(
         subtitle=" · ".join(subtitle),
         yaxis_title="MQLs",
     )
+    layout["yaxis"].update(_count_ticks(max([b.count for b in bins] + [0])))
     if sla_hours is not None:
         # Category axis: bar i is centred on i, so the edge between bins sits at i - 0.5.
         edge_index = next((i for i, b in enumerate(bins) if b.lower >= sla_hours), len(bins))
@@ -396,20 +423,23 @@ def _conversion_parts(
         "hovertemplate": "%{text}<extra></extra>",
         "name": "conversion",
     }
-    layout = _layout(title=title, subtitle=subtitle)
-    rate_axis = {"range": [0, 105], "ticksuffix": "%"}
     if horizontal:
+        layout = _layout(title=title, subtitle=subtitle, height=max(320, 110 + 34 * len(bars)))
         # Room on the right for the "100% (n of N)" label of a full bar.
         ticks = [0, 25, 50, 75, 100]
         layout["xaxis"] = {
             "range": [0, 135],
             "tickvals": ticks,
             "ticktext": [f"{t}%" for t in ticks],
+            "automargin": True,
         }
         layout["yaxis"].update(autorange="reversed")
-        layout["height"] = max(320, 60 + 34 * len(bars))
     else:
-        layout["yaxis"].update(rate_axis)
+        layout = _layout(title=title, subtitle=subtitle)
+        # Room above a full bar for its two-line "100% (n of N)" label, inside the plot:
+        # the axis runs to 130 but is labelled 0-100 %.
+        ticks = [0, 20, 40, 60, 80, 100]
+        layout["yaxis"].update(range=[0, 130], tickvals=ticks, ticktext=[f"{t}%" for t in ticks])
     return trace, layout
 
 
@@ -433,7 +463,10 @@ def speed_to_lead(bars: Sequence[RateBar]) -> go.Figure:
         "name": "curve",
         "showlegend": False,
     }
-    layout["xaxis"] = {"title": {"text": "First contact after MQL (calendar time)"}}
+    layout["xaxis"] = {
+        "title": {"text": "Time to first contact", "font": {"size": 13}},
+        "automargin": True,
+    }
     return go.Figure(data=[trace, curve], layout=layout)
 
 
@@ -441,29 +474,50 @@ def funnel(
     stages: Sequence[FunnelStage], *, title: str = "Funnel", subtitle: str = ""
 ) -> go.Figure:
     """Lead → MQL → SQL → opportunity → won: counts, conversion from the previous stage and
-    the median time spent in each stage."""
+    the median time spent in each stage.
+
+    Drawn as left-aligned horizontal bars with their words outside, on an axis wide enough
+    for them: a centred funnel's labels had to fit inside bars that narrow to nothing on a
+    phone, and were cut off."""
     text = []
     for i, stage in enumerate(stages):
-        parts = [f"{stage.count}"]
-        if i > 0:
+        first = [f"{stage.count}"]
+        if i > 0 and stages[i - 1].count:
             conversion = rate(stage.count, stages[i - 1].count)
-            parts.append(f"{_format(conversion, 'rate')} of {stages[i - 1].label}")
+            first.append(f"{_format(conversion, 'rate')} of {stages[i - 1].label}")
+        line = " · ".join(first)
         if stage.median_days is not None:
-            parts.append(f"median {stage.median_days:.1f} d in stage")
-        text.append(" · ".join(parts))
+            line += f"<br>median {stage.median_days:.1f} d in stage"
+        text.append(line)
     palette = [BRAND, "#3a66dc", "#5079e2", "#6b8fe8", STATUS_COLOURS["green"]]
     trace = {
-        "type": "funnel",
+        "type": "bar",
+        "orientation": "h",
         "y": [s.label for s in stages],
         "x": [s.count for s in stages],
         "text": text,
-        "textinfo": "text",
+        "textposition": "outside",
+        "cliponaxis": False,
         "marker": {"color": palette[: len(stages)]},
         "customdata": [s.link for s in stages],
         "hovertemplate": "%{y}: %{text}<extra></extra>",
-        "connector": {"line": {"color": MUTED}},
+        "name": "leads",
     }
-    return go.Figure(data=[trace], layout=_layout(title=title, subtitle=subtitle))
+    layout = _layout(
+        title=title, subtitle=subtitle, height=max(320, _SUBTITLE_PX + 80 + 52 * len(stages))
+    )
+    layout["yaxis"].update(autorange="reversed", gridcolor="rgba(0,0,0,0)")
+    # The longest bar takes a third of the width: its words always fit beside it.
+    widest = max([s.count for s in stages] + [1])
+    layout["xaxis"] = {
+        "range": [0, widest * 3],
+        "showticklabels": False,
+        "showgrid": False,
+        "zeroline": True,
+        "automargin": True,
+    }
+    layout["bargap"] = 0.25
+    return go.Figure(data=[trace], layout=layout)
 
 
 def rejection_pareto(
@@ -508,13 +562,8 @@ def rejection_pareto(
     )
     layout = _layout(title=title, yaxis_title="Rejections", showlegend=True)
     layout["barmode"] = "stack"
-    layout["yaxis2"] = {
-        "overlaying": "y",
-        "side": "right",
-        "range": [0, 110],
-        "ticksuffix": "%",
-        "showgrid": False,
-    }
+    layout["yaxis2"] = _percent_axis_right()
+    layout["yaxis"].update(_count_ticks(max(totals.values(), default=0)))
     return go.Figure(data=data, layout=layout)
 
 
@@ -547,10 +596,13 @@ def rep_compliance(bars: Sequence[RepBar], *, title: str = "Compliance per rep")
                 "hovertemplate": "%{y} · " + metric + ": %{text}<extra></extra>",
             }
         )
-    layout = _layout(title=title, showlegend=True)
+    layout = _layout(
+        title=title,
+        showlegend=True,
+        height=max(340, 150 + 28 * len(reps) * max(len(metrics), 1)),
+    )
     layout["barmode"] = "group"
-    layout["height"] = max(320, 100 + 28 * len(reps) * max(len(metrics), 1))
-    layout["xaxis"] = {"range": [0, 105], "ticksuffix": "%"}
+    layout["xaxis"] = {"range": [0, 105], "ticksuffix": "%", "automargin": True}
     layout["yaxis"].update(autorange="reversed")
     return go.Figure(data=data, layout=layout)
 
@@ -609,8 +661,13 @@ def pipeline_coverage(
 
 
 def revenue_by_source(points: Sequence[RevenuePoint]) -> go.Figure:
-    """Won revenue per source/channel (bars) and win rate (markers, right axis)."""
-    labels = [p.label or "(no source)" for p in points]
+    """Won revenue per source/channel (bars, amount above each) and win rate (markers on the
+    right axis). The win rate's words sit under the source's name, not by its marker: a
+    marker can land anywhere on a bar, and two labels there ran over each other."""
+    labels = [
+        f"{p.label or '(no source)'}<br>{_format(p.win_rate, 'rate')} win ({p.won} of {p.won + p.lost})"
+        for p in points
+    ]
     data = [
         {
             "type": "bar",
@@ -629,13 +686,12 @@ def revenue_by_source(points: Sequence[RevenuePoint]) -> go.Figure:
             "x": labels,
             "y": [_scaled(p.win_rate, "rate") for p in points],
             "yaxis": "y2",
-            "mode": "markers+text",
-            "text": [
-                f"{_format(p.win_rate, 'rate')} win ({p.won} of {p.won + p.lost})" for p in points
-            ],
-            "textposition": "top center",
+            "mode": "markers",
             "marker": {"size": 12, "symbol": "diamond", "color": STATUS_COLOURS["green"]},
             "customdata": [p.link for p in points],
+            "hovertext": [
+                f"{_format(p.win_rate, 'rate')} win ({p.won} of {p.won + p.lost})" for p in points
+            ],
             "hoverinfo": "text",
             "name": "Win rate",
         },
@@ -643,13 +699,10 @@ def revenue_by_source(points: Sequence[RevenuePoint]) -> go.Figure:
     layout = _layout(
         title="Win rate and revenue by source", yaxis_title="Won revenue", showlegend=True
     )
-    layout["yaxis2"] = {
-        "overlaying": "y",
-        "side": "right",
-        "range": [0, 110],
-        "ticksuffix": "%",
-        "showgrid": False,
-    }
+    top = max([float(p.won_amount) for p in points] + [1.0])
+    # Room above the tallest bar for its amount.
+    layout["yaxis"].update(range=[0, top * 1.2])
+    layout["yaxis2"] = _percent_axis_right()
     return go.Figure(data=data, layout=layout)
 
 
@@ -700,18 +753,38 @@ def sparkline(
 # --- internals --------------------------------------------------------------------------
 
 
+# Pixels from the top of a figure to the bottom of its title block (title, and subtitle).
+_TITLE_PX = 46
+_SUBTITLE_PX = 72
+
+
 def _layout(
     *,
     title: str,
     yaxis_title: str | None = None,
     showlegend: bool = False,
     subtitle: str = "",
+    height: int = 400,
 ) -> dict:
-    """The shared layout: readable type, room for a legend above the plot, white background."""
-    heading: dict = {"text": title, "x": 0, "xanchor": "left", "font": {"size": 17}}
+    """The shared layout: readable type, white background, and a legend that can never cover
+    the title: both are placed in the figure's own (container) coordinates, the legend just
+    under the title block and growing downwards, so on a narrow screen its wrapped rows push
+    the plot down (plotly's automargin) instead of climbing over the title."""
+    heading: dict = {
+        "text": title,
+        "x": 0,
+        "xref": "container",
+        "xanchor": "left",
+        "y": 1,
+        "yref": "container",
+        "yanchor": "top",
+        "pad": {"t": 14, "l": 12},
+        "font": {"size": 17},
+    }
+    top = _SUBTITLE_PX if subtitle else _TITLE_PX
     if subtitle:
         heading["subtitle"] = {"text": subtitle, "font": {"size": 13, "color": MUTED}}
-    yaxis: dict = {"gridcolor": "#e6e9ef", "zerolinecolor": "#c5ccd8"}
+    yaxis: dict = {"gridcolor": "#e6e9ef", "zerolinecolor": "#c5ccd8", "automargin": True}
     if yaxis_title:
         yaxis["title"] = {"text": yaxis_title}
     return {
@@ -721,17 +794,45 @@ def _layout(
             "size": 14,
             "color": INK,
         },
-        "margin": {"l": 56, "r": 40, "t": 84 if showlegend or subtitle else 56, "b": 56},
-        "height": 400,
+        "margin": {"l": 56, "r": 40, "t": top + (30 if showlegend else 10), "b": 56},
+        "height": height,
         "showlegend": showlegend,
-        # Above the plot, right-aligned: clear of rotated tick labels.
-        "legend": {"orientation": "h", "x": 1, "xanchor": "right", "y": 1.02, "yanchor": "bottom"},
+        "legend": {
+            "orientation": "h",
+            "xref": "container",
+            "x": 0,
+            "xanchor": "left",
+            "yref": "container",
+            "y": 1 - (top - 4) / height,
+            "yanchor": "top",
+            "font": {"size": 13},
+        },
         "paper_bgcolor": "#ffffff",
         "plot_bgcolor": "#ffffff",
         "hoverlabel": {"font": {"size": 14}},
         "clickmode": "event",
+        "xaxis": {"automargin": True},
         "yaxis": yaxis,
     }
+
+
+def _percent_axis_right() -> dict:
+    """A 0-100 % axis on the right, with room above 100 % and round ticks only."""
+    ticks = [0, 25, 50, 75, 100]
+    return {
+        "overlaying": "y",
+        "side": "right",
+        "range": [0, 110],
+        "tickvals": ticks,
+        "ticktext": [f"{t}%" for t in ticks],
+        "showgrid": False,
+        "automargin": True,
+    }
+
+
+def _count_ticks(largest: float) -> dict:
+    """Whole-number ticks for an axis of counts (no 0.5 MQL), about five of them."""
+    return {"tick0": 0, "dtick": max(1, math.ceil(largest / 5)), "rangemode": "tozero"}
 
 
 def _scaled(value: float | None, unit: str) -> float | None:

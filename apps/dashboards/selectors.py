@@ -600,6 +600,11 @@ class ChartData:
     figure: object  # plotly Figure
     note: str = ""
 
+    @property
+    def has_data(self) -> bool:
+        """Something to draw (charts.has_data); otherwise the page shows an empty state."""
+        return charts.has_data(self.points)
+
 
 def _short_label(period: Period) -> str:
     if period.kind is PeriodKind.WEEK:

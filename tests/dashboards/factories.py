@@ -339,3 +339,29 @@ def history(data: Dataset, *, weeks: int = 7) -> None:
                     sql_at=mql_at + timedelta(hours=30) if i % 3 == 0 else None,
                 )
             )
+
+
+def closed_deals(data: Dataset) -> None:
+    """Deals won and lost last week from three sources (the revenue and win-rate chart)."""
+    plan = {
+        "webinar": [("won", 48000), ("won", 36000), ("lost", 20000)],
+        "paid_search": [("won", 30000), ("lost", 15000), ("lost", 15000)],
+        "events": [("won", 52000), ("lost", 10000)],
+    }
+    for day, (source, deals) in enumerate(plan.items()):
+        for index, (stage, amount) in enumerate(deals):
+            mql_at = data.week.start - timedelta(days=40 - day)
+            data.leads.append(
+                mql_lead(
+                    version=data.version,
+                    mql_at=mql_at,
+                    owner=data.rep_a,
+                    source=source,
+                    first_touch=mql_at + timedelta(minutes=15),
+                    sql_at=mql_at + timedelta(days=1),
+                    stage=stage,
+                    amount=Decimal(amount),
+                    opportunity_at=mql_at + timedelta(days=3),
+                    closed_at=data.week.start + timedelta(days=day, hours=14 + index),
+                )
+            )

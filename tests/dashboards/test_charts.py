@@ -94,9 +94,21 @@ def test_funnel_states_conversion_and_median_time_in_stage():
     ]
     fig = charts.funnel(stages)
     assert list(fig.data[0].x) == [100, 40, 10]
-    assert fig.data[0].text[1] == "40 · 40% of Lead · median 1.5 d in stage"
+    assert fig.data[0].text[1] == "40 · 40% of Lead<br>median 1.5 d in stage"
     assert fig.data[0].text[2] == "10 · 25% of MQL"
     assert _links(fig.data[0]) == ["/l", "/m", "/s"]
+    # Left-aligned bars whose words go beside them, on an axis three times the widest bar.
+    assert (fig.data[0].orientation, fig.data[0].textposition) == ("h", "outside")
+    assert tuple(fig.layout.xaxis.range) == (0, 300)
+
+
+def test_a_stage_after_an_empty_one_states_no_conversion():
+    stages = [
+        charts.FunnelStage("Lead", 3),
+        charts.FunnelStage("MQL", 0),
+        charts.FunnelStage("SQL", 0),
+    ]
+    assert list(charts.funnel(stages).data[0].text) == ["3", "0 · 0% of Lead", "0"]
 
 
 def test_rejection_pareto_sorts_reasons_and_stacks_sources():
@@ -146,6 +158,46 @@ def test_revenue_by_source_has_win_rate_on_the_right_axis():
     fig = charts.revenue_by_source(points)
     assert list(fig.data[0].y) == [50000.0]
     assert list(fig.data[1].y) == [50.0] and fig.data[1].yaxis == "y2"
+    # The win rate's words go under the source, never next to its marker over a bar label.
+    assert list(fig.data[0].x) == ["webinar<br>50% win (2 of 4)"]
+    assert fig.data[1].mode == "markers"
+
+
+def test_legends_sit_under_the_title_in_the_figures_own_coordinates():
+    bars = [charts.ReasonBar("Budget", "ads", 2, "/b"), charts.ReasonBar("Budget", "web", 1, "/w")]
+    layout = charts.rejection_pareto(bars).layout
+    assert (layout.title.yref, layout.title.yanchor, layout.title.y) == ("container", "top", 1)
+    assert (layout.legend.yref, layout.legend.yanchor) == ("container", "top")
+    # Below the title block (46 px of the 400 px figure), growing downwards.
+    assert layout.legend.y == pytest.approx(1 - 42 / 400)
+    assert list(layout.yaxis2.tickvals) == [0, 25, 50, 75, 100]
+    assert layout.yaxis.dtick == 1
+
+
+def test_vertical_conversion_bars_leave_room_for_a_full_bars_label():
+    fig = charts.conversion_bars([charts.RateBar("Wk 1", 2, 2, "/1")], title="x")
+    assert tuple(fig.layout.yaxis.range) == (0, 130)
+    assert list(fig.layout.yaxis.tickvals)[-1] == 100
+
+
+@pytest.mark.parametrize(
+    ("points", "expected"),
+    [
+        ([charts.RateBar("a", 0, 0), charts.RateBar("b", 0, 0)], False),
+        ([charts.RateBar("a", 0, 3)], True),
+        ([charts.HourBin("0-1 h", 0, 1, 0), charts.HourBin("1 h +", 1, None, 0)], False),
+        ([charts.VolumePoint("Wk", 0, 35.0)], False),
+        ([charts.FunnelStage("Lead", 0), charts.FunnelStage("MQL", 0)], False),
+        ([charts.TrendPoint("Wk", None, "grey")], False),
+        ([charts.TrendPoint("Wk", 0.0, "red")], True),
+        ([charts.RepBar("Avery", "First contact", 0, 0, 0)], False),
+        ([charts.CoveragePoint("Q1", Decimal(0), Decimal(100))], False),
+        ([charts.RevenuePoint("web", Decimal(0), 0, 1)], True),
+        ([], False),
+    ],
+)
+def test_a_chart_of_zeros_has_no_data(points, expected):
+    assert charts.has_data(points) is expected
 
 
 def test_sparkline_is_tiny_and_serializable():
