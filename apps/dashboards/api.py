@@ -73,6 +73,10 @@ class TileOutputSerializer(serializers.Serializer):
     period_label = serializers.CharField(
         help_text="The commitment's own review period, when it is not the one picked"
     )
+    kind = serializers.CharField(help_text="The commitment kind: <owner team>.<metric>")
+    versions = serializers.CharField(
+        help_text="The SLA version(s) the figure was measured under, e.g. 'SLA v1 + v2'"
+    )
 
 
 class TeamGroupOutputSerializer(serializers.Serializer):
@@ -88,7 +92,8 @@ class ScorecardOutputSerializer(serializers.Serializer):
 
 
 class ScorecardGetApi(APIView):
-    """The scorecard: one tile per commitment in force, grouped by team (reps: own leads only)."""
+    """The scorecard: one tile per commitment kind in force (never one per SLA version), grouped
+    by team (reps: own leads only)."""
 
     allowed_roles = api_roles(*ALL_ROLES)
 
