@@ -198,7 +198,9 @@ def segment_sql(conditions: tuple[FieldCondition, ...]) -> tuple[str, tuple[Any,
     return " AND ".join(parts), tuple(values)
 
 
-def mql_events_sql(cohort: CohortFilter, params: dict[str, Any]) -> str:
+def mql_events_sql(
+    cohort: CohortFilter, params: dict[str, Any], *, window: bool = True, version: bool = True
+) -> str:
     """The period's MQL events, one row each, with the two facts every metric needs explicit:
 
         (event_id, lead_id, mql_at, window_end, version_id)
@@ -207,28 +209,52 @@ def mql_events_sql(cohort: CohortFilter, params: dict[str, Any]) -> str:
     the facts of an event are those in [mql_at, window_end). ``version_id`` is the SLA
     version the event is judged under: its clocks' version (opened at MQL time, never
     moved by a later SLA), else the signed version in force at its mql_at. A per-event
-    fact table would store exactly these columns; each is one index lookup per event here.
+    fact table would store exactly these columns; each is one index lookup per event here,
+    skipped (NULL) when the caller does not need it (``window``, ``version``).
     Needs params period_start, period_end, as_of; adds the owner and source filters.
     """
     filters = cohort.sql(params, with_segment=False)
     # The lead row is read only to filter on it (owner, source): the unfiltered cohort is
     # an index range scan of the MQL events alone.
     lead_join = f"JOIN {LEAD} l ON l.id = e.lead_id" if filters else ""
-    return f"""
-      SELECT e.id AS event_id, e.lead_id, e.qualified_at AS mql_at,
-             (SELECT n.qualified_at FROM {EVENT} n
-              WHERE n.lead_id = e.lead_id AND n.kind = 'mql'
-                AND (n.qualified_at, n.id) > (e.qualified_at, e.id)
-              ORDER BY n.qualified_at, n.id LIMIT 1) AS window_end,
-             COALESCE(
-               (SELECT k.sla_version_id FROM {CLOCK} k WHERE k.mql_event_id = e.id
-                ORDER BY k.id LIMIT 1),
+    # LATERAL subqueries are evaluated once per event (an expression in the select list of
+    # an inlined CTE is evaluated again at each use). Every clock of an event has the same
+    # version (opened, or re-dated, together under one version).
+    # The next event: the first row of the (lead, qualified_at) index after this one
+    # (LEFT: a lead's last event has no window end).
+    window_join = (
+        f"""
+      LEFT JOIN LATERAL (
+        SELECT n.qualified_at AS window_end FROM {EVENT} n
+        WHERE n.lead_id = e.lead_id AND n.kind = 'mql' AND n.qualified_at >= e.qualified_at
+          AND (n.qualified_at, n.id) > (e.qualified_at, e.id)
+        ORDER BY n.qualified_at LIMIT 1
+      ) nx ON true"""  # noqa: S608 - table names and placeholders only; values are bound
+        if window
+        else ""
+    )
+    version_join = (
+        f"""
+      CROSS JOIN LATERAL (
+        SELECT min(k.sla_version_id) AS version_id FROM {CLOCK} k WHERE k.mql_event_id = e.id
+      ) kv"""  # noqa: S608 - table names and placeholders only; values are bound
+        if version
+        else ""
+    )
+    version_column = (
+        f"""COALESCE(kv.version_id,
                (SELECT v.id FROM {VERSION} v
                 WHERE v.status IN ('active', 'superseded') AND v.effective_at <= e.qualified_at
                   AND (v.superseded_at IS NULL OR v.superseded_at > e.qualified_at)
-                ORDER BY v.effective_at DESC, v.id DESC LIMIT 1)
-             ) AS version_id
-      FROM {EVENT} e
+                ORDER BY v.effective_at DESC, v.id DESC LIMIT 1))"""  # noqa: S608 - table names and placeholders only; values are bound
+        if version
+        else "NULL::bigint"
+    )
+    return f"""
+      SELECT e.id AS event_id, e.lead_id, e.qualified_at AS mql_at,
+             {"nx.window_end" if window else "NULL::timestamptz"} AS window_end,
+             {version_column} AS version_id
+      FROM {EVENT} e{window_join}{version_join}
       {lead_join}
       WHERE e.kind = 'mql'
         AND e.qualified_at >= %(period_start)s AND e.qualified_at < %(period_end)s
@@ -283,27 +309,44 @@ def _cohort_cte(
     cohort: CohortFilter,
     params: dict[str, Any],
     *,
-    with_segment: bool,
+    metric: str,
 ) -> str:
     params["t_versions"] = [t.version_id for t in terms]
     params["t_commitments"] = [t.commitment_id for t in terms]
     params["t_touches"] = [t.touches for t in terms]
     params["t_days"] = [t.days for t in terms]
-    segment = _segment_case(terms, params) if with_segment else ""
-    lead_join = f"JOIN {LEAD} l ON l.id = c.lead_id" if segment else ""
-    return f"""
-    events AS ({mql_events_sql(cohort, params)}
-    ),
+    terms_cte = """
     terms AS (
       SELECT * FROM unnest(%(t_versions)s::bigint[], %(t_commitments)s::bigint[],
                            %(t_touches)s::int[], %(t_days)s::int[])
         AS t(version_id, commitment_id, touches, days)
-    ),
+    )"""
+    if metric in CLOCK_METRICS:
+        # An event's clocks say its version: the clock of a version's commitment of the kind
+        # exists only for an event judged under that version (and in that commitment's
+        # segment at MQL time). One lookup on the (mql_event, commitment) unique index.
+        return f"""
+    events AS ({mql_events_sql(cohort, params, version=False)}
+    ),{terms_cte},
+    cohort AS (
+      SELECT c.event_id, c.lead_id, c.mql_at, c.window_end, k.sla_version_id AS version_id,
+             k.commitment_id, t.touches, t.days, k.due_at
+      FROM events c
+      JOIN {CLOCK} k ON k.mql_event_id = c.event_id
+                    AND k.commitment_id = ANY(%(t_commitments)s::bigint[])
+      JOIN terms t ON t.commitment_id = k.commitment_id
+    )"""  # noqa: S608 - table names and placeholders only; values are bound
+    segment = _segment_case(terms, params)
+    lead_join = f"JOIN {LEAD} l ON l.id = c.lead_id" if segment else ""
+    events = mql_events_sql(cohort, params, window=metric != Metric.MQL_VOLUME)
+    return f"""
+    events AS ({events}
+    ),{terms_cte},
     cohort AS (
       -- each event under its own version's commitment of the kind; events whose version
       -- lacks the kind are left out
       SELECT c.event_id, c.lead_id, c.mql_at, c.window_end, c.version_id,
-             t.commitment_id, t.touches, t.days
+             t.commitment_id, t.touches, t.days, NULL::timestamptz AS due_at
       FROM events c
       JOIN terms t ON t.version_id = c.version_id
       {lead_join}
@@ -313,8 +356,8 @@ def _cohort_cte(
 
 _CLOCK_OUTCOME = """
       CASE WHEN f.fact_at IS NOT NULL
-             THEN CASE WHEN f.fact_at <= k.due_at THEN 'met' ELSE 'missed' END
-           WHEN %(as_of)s > k.due_at THEN 'missed'
+             THEN CASE WHEN f.fact_at <= c.due_at THEN 'met' ELSE 'missed' END
+           WHEN %(as_of)s > c.due_at THEN 'missed'
            ELSE 'pending' END"""
 # A fact belongs to the event whose window holds it: before the lead's next MQL event.
 _IN_WINDOW = "(c.window_end IS NULL OR {column} < c.window_end)"
@@ -360,14 +403,7 @@ def outcomes_sql(
         "as_of": as_of,
         "final": list(FINAL),
     }
-    is_clock = metric in CLOCK_METRICS
-    cte = _cohort_cte(terms, cohort, params, with_segment=not is_clock)
-    # A lookup per cohort event on the (mql_event, commitment) unique index: a cohort is a
-    # period's MQLs, far fewer than the commitment's clocks (LIMIT 1 keeps it a lookup).
-    clock_join = f"""CROSS JOIN LATERAL (
-      SELECT k.due_at FROM {CLOCK} k
-      WHERE k.mql_event_id = c.event_id AND k.commitment_id = c.commitment_id LIMIT 1
-    ) k"""  # noqa: S608 - table names and placeholders only; values are bound
+    cte = _cohort_cte(terms, cohort, params, metric=metric)
     if metric == Metric.MQL_VOLUME:
         body = """
     SELECT c.event_id, c.lead_id, c.mql_at, NULL::timestamptz AS due_at,
@@ -396,11 +432,10 @@ def outcomes_sql(
         if not work:
             raise ValueError("first_contact_time needs the working-time index of each version")
         body = f"""
-    SELECT c.event_id, c.lead_id, c.mql_at, k.due_at, f.fact_at,{_CLOCK_OUTCOME} AS outcome,
+    SELECT c.event_id, c.lead_id, c.mql_at, c.due_at, f.fact_at,{_CLOCK_OUTCOME} AS outcome,
            CASE WHEN f.fact_at IS NOT NULL THEN {_worked_hours(work, params)} END AS hours,
            c.version_id
     FROM cohort c
-    {clock_join}
     CROSS JOIN LATERAL (
       SELECT min(a.occurred_at) AS fact_at FROM {ACTIVITY} a
       WHERE a.lead_id = c.lead_id AND a.family = 'sales_touch'
@@ -409,10 +444,9 @@ def outcomes_sql(
     ) f"""  # noqa: S608 - table names and placeholders only; values are bound
     elif metric == Metric.DISPOSITION_TIME:
         body = f"""
-    SELECT c.event_id, c.lead_id, c.mql_at, k.due_at, f.fact_at,{_CLOCK_OUTCOME} AS outcome,
+    SELECT c.event_id, c.lead_id, c.mql_at, c.due_at, f.fact_at,{_CLOCK_OUTCOME} AS outcome,
            NULL::float8 AS hours, c.version_id
     FROM cohort c
-    {clock_join}
     LEFT JOIN LATERAL (
       SELECT d.occurred_at AS fact_at FROM {DISPOSITION} d
       WHERE d.lead_id = c.lead_id AND d.outcome = ANY(%(final)s)
@@ -428,7 +462,6 @@ def outcomes_sql(
                 ELSE 'pending' END AS outcome,
            NULL::float8 AS hours, c.version_id
     FROM cohort c
-    {clock_join}
     CROSS JOIN LATERAL (
       -- D days are D x 24 h, as metrics.follow_up_outcome (an interval of seconds, not of days)
       SELECT c.mql_at + make_interval(secs => c.days * 86400.0) AS window_end
