@@ -210,7 +210,9 @@ def mql_events_sql(
     version the event is judged under: its clocks' version (opened at MQL time, never
     moved by a later SLA), else the signed version in force at its mql_at. A per-event
     fact table would store exactly these columns; each is one index lookup per event here,
-    skipped (NULL) when the caller does not need it (``window``, ``version``).
+    skipped (NULL) when the caller does not need it (``window``, ``version``). The callers
+    materialize it, so the lookups run once per event whatever join order the planner picks
+    (with stale statistics it once nested them inside a loop over every clock and lead).
     Needs params period_start, period_end, as_of; adds the owner and source filters.
     """
     filters = cohort.sql(params, with_segment=False)
@@ -326,7 +328,7 @@ def _cohort_cte(
         # exists only for an event judged under that version (and in that commitment's
         # segment at MQL time). One lookup on the (mql_event, commitment) unique index.
         return f"""
-    events AS ({mql_events_sql(cohort, params, version=False)}
+    events AS MATERIALIZED ({mql_events_sql(cohort, params, version=False)}
     ),{terms_cte},
     cohort AS (
       SELECT c.event_id, c.lead_id, c.mql_at, c.window_end, k.sla_version_id AS version_id,
@@ -340,7 +342,7 @@ def _cohort_cte(
     lead_join = f"JOIN {LEAD} l ON l.id = c.lead_id" if segment else ""
     events = mql_events_sql(cohort, params, window=metric != Metric.MQL_VOLUME)
     return f"""
-    events AS ({events}
+    events AS MATERIALIZED ({events}
     ),{terms_cte},
     cohort AS (
       -- each event under its own version's commitment of the kind; events whose version
@@ -521,13 +523,17 @@ def aggregate_sql(outcomes: Query) -> Query:
 
 
 def owner_counts_sql(outcomes: Query) -> Query:
-    """(owner_id, met, missed, pending) per current owner of the measured leads, one row each."""
+    """(owner_id, met, missed, pending) per current owner of the measured leads, one row each.
+
+    The outcomes are computed once (MATERIALIZED) before meeting the leads: a planner that
+    misjudges the sizes must not re-run the per-event lookups for every lead."""
     sql = f"""
+    WITH o AS MATERIALIZED ({outcomes.sql})
     SELECT l.owner_id,
            count(*) FILTER (WHERE o.outcome = 'met'),
            count(*) FILTER (WHERE o.outcome = 'missed'),
            count(*) FILTER (WHERE o.outcome = 'pending')
-    FROM ({outcomes.sql}) o
+    FROM o
     JOIN {LEAD} l ON l.id = o.lead_id
     GROUP BY l.owner_id"""  # noqa: S608 - table names and placeholders only; values are bound
     return Query(sql, outcomes.params)
