@@ -26,7 +26,7 @@ from rest_framework.views import APIView
 from apps.accounts.access import api_roles
 from apps.accounts.exceptions import DomainError, NotAllowed
 from apps.accounts.roles import ALL_ROLES
-from apps.compliance import selectors
+from apps.compliance import kind_selectors, selectors
 from apps.compliance.metrics import Metric, Outcome, Status
 from apps.compliance.periods import PeriodKind
 from apps.sla.models import Commitment
@@ -276,14 +276,14 @@ def _kinds(data, period):
             commitment = Commitment.objects.select_related("version").filter(pk=int(wanted)).first()
             if commitment is None or not commitment.version.is_signed:
                 raise DomainError(f"No signed commitment has the id {wanted}.", field="commitment")
-            return [selectors.kind_of(commitment=commitment, period=period)]
+            return [kind_selectors.kind_of(commitment=commitment, period=period)]
         try:
-            kind = selectors.kind_by_key(key=wanted, period=period)
+            kind = kind_selectors.kind_by_key(key=wanted, period=period)
         except ValueError as error:
             raise DomainError(str(error), field="commitment") from error
         return [kind] if kind is not None else []
     review = data.get("review_period", period.kind.value)
-    return selectors.commitment_kinds(
+    return kind_selectors.commitment_kinds(
         period=period, review_period=None if review == "all" else review
     )
 

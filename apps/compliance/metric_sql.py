@@ -9,7 +9,7 @@ as_of, a query with one row per measured MQL event:
 ``outcome`` is met / missed / pending exactly as metrics.py classifies the event;
 ``hours`` is the business hours from mql_at to first contact (first_contact_time only,
 in the calendar of the event's version); ``version_id`` the version it is judged under.
-The selectors aggregate it per version (counts, then metrics.kind_result pools them and
+The selectors aggregate it per version (counts, then kind_metrics.kind_result pools them and
 weighs the targets; percentile_cont over all) or list its leads.
 
 Decisions, the same as the reference functions unless said otherwise:

@@ -23,13 +23,9 @@ counts for this event; an event *converted* when SQL came inside its window.
 
 "D days" is D x 24 h of elapsed time, whatever the calendar (a DST day is not longer).
 
-A period under several SLA versions (``score_kind`` / ``kind_result``) is scored once
-per commitment *kind* (same metric and owner team): every event of the period judged
-under the commitment of the version in force at its ``mql_at`` (events whose version
-lacks that kind are not passed in), the counts pooled, and the targets weighted by
-the time ``t_i`` each version was in force inside [period start, min(as_of, period
-end)]: a volume's Σ x_i·t_i / L (L the length of the commitment's review period,
-which is also the pro-rating of an open period), a rate's Σ x_i·t_i / Σ t_i.
+A period under several SLA versions is scored once per commitment *kind*, each event
+under its own version's commitment, with time-weighted targets: kind_metrics.py, built
+on the functions here.
 
 Rate values are fractions 0-1 (0.8 = 80%); targets and thresholds use the same unit.
 Every datetime is compared in UTC: Python compares two datetimes sharing a tzinfo
@@ -40,7 +36,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
@@ -48,19 +44,17 @@ from fractions import Fraction
 from types import MappingProxyType
 from typing import Any
 
-from apps.compliance.periods import Period, PeriodKind, elapsed_fraction, period_for
+from apps.compliance.periods import Period, PeriodKind, elapsed_fraction
 
 __all__ = [
     "FINAL_OUTCOMES",
     "RESPONSE_BUCKETS",
-    "KindPart",
     "Metric",
     "MetricResult",
     "MqlFacts",
     "OpportunityFacts",
     "Outcome",
     "Status",
-    "Terms",
     "coverage_result",
     "disposition_at",
     "disposition_outcome",
@@ -68,23 +62,21 @@ __all__ = [
     "escalation_episodes",
     "first_contact_at",
     "first_contact_outcome",
+    "first_contact_outcomes",
     "first_contact_time",
     "follow_up_cadence",
     "follow_up_outcome",
-    "in_force_us",
-    "kind_result",
+    "known_cohort",
     "mql_to_sql_rate",
     "mql_volume",
+    "open_amount",
     "percentile",
     "pipeline_coverage",
     "rate_result",
     "rejection_reason_coverage",
     "response_bucket",
-    "revenue_target",
-    "score_kind",
     "status_for",
     "volume_result",
-    "weighted_terms",
 ]
 
 DISPOSITION_OUTCOMES = frozenset({"accepted", "rejected", "nurture", "working"})
@@ -296,7 +288,7 @@ def mql_volume(
     ``value`` is always the count.
     """
     return volume_result(
-        len(_known_cohort(cohort, as_of)),
+        len(known_cohort(cohort, as_of)),
         period=period,
         as_of=as_of,
         target=target,
@@ -349,7 +341,7 @@ def mql_to_sql_rate(
             if f.sql_at is not None and _in_window(f, _utc(f.sql_at), now)
             else Outcome.MISSED
         )
-        for f in _known_cohort(cohort, as_of)
+        for f in known_cohort(cohort, as_of)
     }
     return _rate_result(Metric.MQL_TO_SQL_RATE, outcomes, target, yellow_threshold)
 
@@ -365,7 +357,7 @@ def first_contact_time(
     ``first_contact_business_seconds`` / 3600 over the measured MQLs contacted by
     as_of (those whose business seconds are given); None when there are none.
     """
-    outcomes, hours = _first_contacts(cohort, as_of)
+    outcomes, hours = first_contact_outcomes(cohort, as_of)
     return _rate_result(
         Metric.FIRST_CONTACT_TIME,
         outcomes,
@@ -376,12 +368,13 @@ def first_contact_time(
     )
 
 
-def _first_contacts(
+def first_contact_outcomes(
     cohort: Iterable[MqlFacts], as_of: datetime
 ) -> tuple[dict[int, Outcome], list[float]]:
-    """Outcomes of the events with a first-contact clock, and the business hours to first
-    contact of those contacted by as_of (given ``first_contact_business_seconds``)."""
-    measured = [f for f in _known_cohort(cohort, as_of) if f.first_contact_due is not None]
+    """(event key -> outcome) of the events with a first-contact clock, and the business
+    hours to first contact of those contacted by as_of (given
+    ``first_contact_business_seconds``): what ``first_contact_time`` rates."""
+    measured = [f for f in known_cohort(cohort, as_of) if f.first_contact_due is not None]
     outcomes: dict[int, Outcome] = {}
     hours: list[float] = []
     for f in measured:
@@ -409,7 +402,7 @@ def follow_up_cadence(
     _check_cadence(touches, days)
     outcomes = {
         f.key: follow_up_outcome(f, touches=touches, days=days, as_of=as_of)
-        for f in _known_cohort(cohort, as_of)
+        for f in known_cohort(cohort, as_of)
     }
     return _rate_result(Metric.FOLLOW_UP_CADENCE, outcomes, target, yellow_threshold)
 
@@ -423,7 +416,7 @@ def disposition_time(
     ``disposition_due`` have no clock and are left out. See ``disposition_at``.
     """
     outcomes: dict[int, Outcome] = {}
-    for f in _known_cohort(cohort, as_of):
+    for f in known_cohort(cohort, as_of):
         outcome = disposition_outcome(f, as_of)
         if outcome is not None:
             outcomes[f.key] = outcome
@@ -445,7 +438,7 @@ def rejection_reason_coverage(
     """
     now = _utc(as_of)
     outcomes: dict[int, Outcome] = {}
-    for f in _known_cohort(cohort, as_of):
+    for f in known_cohort(cohort, as_of):
         first = _first_final_disposition(f, now)
         if first is not None and first[1] == "rejected":
             outcomes[f.key] = Outcome.MET if first[2] else Outcome.MISSED
@@ -472,16 +465,17 @@ def pipeline_coverage(
     if quarter.kind is not PeriodKind.QUARTER:
         raise ValueError(f"pipeline_coverage needs a quarter, got a {quarter.kind}")
     return coverage_result(
-        _open_amount(opportunities, quarter=quarter, as_of=as_of),
+        open_amount(opportunities, quarter=quarter, as_of=as_of),
         revenue_target=revenue_target,
         target=target,
         yellow_threshold=yellow_threshold,
     )
 
 
-def _open_amount(
+def open_amount(
     opportunities: Iterable[OpportunityFacts], *, quarter: Period, as_of: datetime
 ) -> Decimal:
+    """Amount of the opportunities open at as_of whose expected close is in the quarter."""
     now = _utc(as_of)
     first_day, last_day = quarter.first_day, quarter.last_day
     return sum(
@@ -557,291 +551,6 @@ def rate_result(
     )
 
 
-# --- one figure per commitment kind, over the SLA versions of a period --------------------
-
-
-@dataclass(frozen=True)
-class Terms:
-    """One SLA version's commitment of a kind: what it promised and when it was in force.
-
-    ``[effective_at, superseded_at)`` is the version's time in force (None: still in
-    force). ``params`` are the commitment's own (hours, touches and days, revenue target).
-    ``review_length``: the length of the commitment's own review period when the period
-    scored is of another kind (a volume target is per that length); None when it is not.
-    """
-
-    version_id: int
-    number: int
-    target: float
-    yellow_threshold: float
-    effective_at: datetime
-    superseded_at: datetime | None = None
-    params: Mapping[str, Any] = field(default_factory=dict)
-    review_length: timedelta | None = None
-
-    def __post_init__(self) -> None:
-        _require_aware(self.effective_at, "effective_at")
-        if self.superseded_at is not None:
-            _require_aware(self.superseded_at, "superseded_at")
-
-
-@dataclass(frozen=True)
-class KindPart:
-    """One version's share of a kind's figure: its terms and the counts of its events
-    (for ``mql_volume``, ``met`` is the number of its cohort events)."""
-
-    terms: Terms
-    met: int = 0
-    missed: int = 0
-    pending: int = 0
-
-    @property
-    def measured(self) -> int:
-        return self.met + self.missed + self.pending
-
-
-def in_force_us(terms: Terms, period: Period, as_of: datetime) -> int:
-    """Microseconds the version was in force inside [period start, min(as_of, period end)):
-    the ``t_i`` of DESIGN's weighting; 0 when it was not (or as_of is before the period)."""
-    start = max(_utc(period.start), _utc(terms.effective_at))
-    end = min(_utc(period.end), _utc(as_of))
-    if terms.superseded_at is not None:
-        end = min(end, _utc(terms.superseded_at))
-    return _microseconds(end - start) if end > start else 0
-
-
-def weighted_terms(
-    terms: Sequence[Terms],
-    *,
-    period: Period,
-    as_of: datetime,
-    volume: bool,
-    review_length: timedelta | None = None,
-) -> tuple[Fraction, Fraction, Fraction, Fraction]:
-    """(target, yellow threshold, effective target, effective yellow) of a kind, exactly.
-
-    With t_i = ``in_force_us`` up to as_of and T_i the same up to the period's end:
-    a volume's effective target is Σ x_i·t_i / L_i and its target for the whole period
-    Σ x_i·T_i / L_i, L_i being the length of the review period x_i is set for (the
-    terms' ``review_length``, else ``review_length``, else the period's own length) —
-    150 a month in force for half of an open month gives 75. A rate's (and a coverage ratio's) is the average Σ x_i·t_i / Σ t_i, both
-    effective and whole; when no version was in force yet by as_of (Σ t_i = 0) the
-    period's T_i weigh instead, and equal weights when those are 0 too.
-    """
-    if not terms:
-        raise ValueError("a commitment kind needs the terms of at least one version")
-    upto = [in_force_us(t, period, as_of) for t in terms]
-    whole = [in_force_us(t, period, period.end) for t in terms]
-    if volume:
-        lengths = [
-            _microseconds(t.review_length or review_length or period.duration) for t in terms
-        ]
-        if min(lengths) <= 0:
-            raise ValueError(f"review lengths must be positive, got {lengths} µs")
-        targets = [Fraction(t.target) / length for t, length in zip(terms, lengths, strict=True)]
-        yellows = [
-            Fraction(t.yellow_threshold) / length for t, length in zip(terms, lengths, strict=True)
-        ]
-        return (
-            _weighted_sum(targets, whole),
-            _weighted_sum(yellows, whole),
-            _weighted_sum(targets, upto),
-            _weighted_sum(yellows, upto),
-        )
-    weights = _rate_weights(terms, period, as_of)
-    target = _weighted_sum((t.target for t in terms), weights) / sum(weights)
-    yellow = _weighted_sum((t.yellow_threshold for t in terms), weights) / sum(weights)
-    return target, yellow, target, yellow
-
-
-def kind_result(
-    metric: str,
-    parts: Sequence[KindPart],
-    *,
-    period: Period,
-    as_of: datetime,
-    review_length: timedelta | None = None,
-    median_hours: float | None = None,
-    p90_hours: float | None = None,
-    outcomes: Mapping[int, Outcome] | None = None,
-    amount: Decimal | None = None,
-) -> MetricResult:
-    """One commitment kind's figure from each version's counts (what SQL counts per version).
-
-    The counts are pooled (a rate is Σ met ÷ Σ (met + missed)) and the targets weighted
-    by ``weighted_terms``; ``pipeline_coverage`` divides ``amount`` by the weighted
-    revenue target. ``versions`` names every version in force inside the period up to
-    as_of, or whose events were measured. The one place a kind's figure is decided, for
-    the reference (``score_kind``) and the SQL selectors alike.
-    """
-    metric = Metric(metric)
-    terms = [part.terms for part in parts]
-    target, yellow, effective, effective_yellow = weighted_terms(
-        terms,
-        period=period,
-        as_of=as_of,
-        volume=metric is Metric.MQL_VOLUME,
-        review_length=review_length,
-    )
-    if metric is Metric.MQL_VOLUME:
-        count = sum(part.met for part in parts)
-        if effective <= 0:
-            status = Status.GREY
-        else:
-            status = status_for(count, target=effective, yellow_threshold=effective_yellow)
-        result = MetricResult(
-            metric=metric,
-            value=float(count),
-            numerator=float(count),
-            denominator=float(effective),
-            target=float(target),
-            yellow_threshold=float(yellow),
-            status=status,
-            effective_target=float(effective),
-        )
-    elif metric is Metric.PIPELINE_COVERAGE:
-        result = coverage_result(
-            Decimal(amount or 0),
-            revenue_target=revenue_target(terms, period=period, as_of=as_of),
-            target=float(target),
-            yellow_threshold=float(yellow),
-        )
-    else:
-        result = rate_result(
-            metric,
-            met=sum(part.met for part in parts),
-            missed=sum(part.missed for part in parts),
-            pending=sum(part.pending for part in parts),
-            target=float(target),
-            yellow_threshold=float(yellow),
-            median_hours=median_hours,
-            p90_hours=p90_hours,
-            outcomes=outcomes,
-        )
-    named = sorted(
-        (
-            part.terms
-            for part in parts
-            if part.measured or in_force_us(part.terms, period, as_of) > 0
-        ),
-        key=lambda t: (_utc(t.effective_at), t.number),
-    )
-    return replace(result, versions=tuple(dict.fromkeys(t.number for t in named)))
-
-
-def revenue_target(terms: Sequence[Terms], *, period: Period, as_of: datetime) -> Decimal:
-    """The pipeline-coverage revenue target of a kind: each version's ``revenue_target``
-    averaged by the time it was in force (as a rate's target is); 0 when none is set."""
-    weights = _rate_weights(terms, period, as_of)
-    return sum(
-        (
-            Decimal(str(t.params.get("revenue_target", 0) or 0)) * w
-            for t, w in zip(terms, weights, strict=True)
-        ),
-        Decimal(0),
-    ) / Decimal(sum(weights))
-
-
-def score_kind(
-    metric: str,
-    cohorts: Sequence[tuple[Terms, Sequence[MqlFacts]]],
-    *,
-    period: Period,
-    as_of: datetime,
-    review_length: timedelta | None = None,
-    opportunities: Sequence[OpportunityFacts] = (),
-) -> MetricResult:
-    """The reference figure of one commitment kind over a period under several versions.
-
-    ``cohorts`` pairs each version's terms with the period's events judged under it
-    (those qualified while it was in force, or whose clocks say so): each event is
-    classified with its own version's parameters (hours, touches, days), then
-    ``kind_result`` pools the counts and weights the targets. ``pipeline_coverage``
-    reads ``opportunities`` over the quarter containing the period's start; its
-    cohorts carry only the terms.
-    """
-    metric = Metric(metric)
-    parts: list[KindPart] = []
-    outcomes: dict[int, Outcome] = {}
-    hours: list[float] = []
-    for terms, facts in cohorts:
-        if metric is Metric.MQL_VOLUME:
-            parts.append(KindPart(terms, met=len(_known_cohort(facts, as_of))))
-            continue
-        if metric is Metric.PIPELINE_COVERAGE:
-            parts.append(KindPart(terms))
-            continue
-        rates = {"as_of": as_of, "target": terms.target, "yellow_threshold": terms.yellow_threshold}
-        if metric is Metric.FIRST_CONTACT_TIME:
-            own, contacted = _first_contacts(facts, as_of)
-            hours += contacted
-            one = _rate_result(metric, own, terms.target, terms.yellow_threshold)
-        elif metric is Metric.FOLLOW_UP_CADENCE:
-            one = follow_up_cadence(
-                facts,
-                touches=int(terms.params.get("touches", 1)),
-                days=int(terms.params.get("days", 1)),
-                **rates,
-            )
-        elif metric is Metric.MQL_TO_SQL_RATE:
-            one = mql_to_sql_rate(facts, **rates)
-        elif metric is Metric.DISPOSITION_TIME:
-            one = disposition_time(facts, **rates)
-        else:
-            one = rejection_reason_coverage(facts, **rates)
-        clash = outcomes.keys() & one.outcomes.keys()
-        if clash:
-            raise ValueError(f"MQL events {sorted(clash)} are judged under two versions")
-        outcomes.update(one.outcomes)
-        parts.append(
-            KindPart(
-                terms,
-                met=int(one.numerator),
-                missed=int(one.denominator - one.numerator),
-                pending=one.pending,
-            )
-        )
-    amount = None
-    if metric is Metric.PIPELINE_COVERAGE:
-        quarter = _quarter_of(period)
-        amount = _open_amount(opportunities, quarter=quarter, as_of=as_of)
-    return kind_result(
-        metric,
-        parts,
-        period=period,
-        as_of=as_of,
-        review_length=review_length,
-        median_hours=percentile(hours, 0.5) if metric is Metric.FIRST_CONTACT_TIME else None,
-        p90_hours=percentile(hours, 0.9) if metric is Metric.FIRST_CONTACT_TIME else None,
-        outcomes=outcomes,
-        amount=amount,
-    )
-
-
-def _rate_weights(terms: Sequence[Terms], period: Period, as_of: datetime) -> list[int]:
-    upto = [in_force_us(t, period, as_of) for t in terms]
-    if sum(upto):
-        return upto
-    whole = [in_force_us(t, period, period.end) for t in terms]
-    return whole if sum(whole) else [1] * len(terms)
-
-
-def _quarter_of(period: Period) -> Period:
-    zone = getattr(period.start.tzinfo, "key", None) or "UTC"
-    return period_for(PeriodKind.QUARTER, period.start, zone)
-
-
-def _weighted_sum(values: Iterable[float | Fraction], weights: Sequence[int]) -> Fraction:
-    return sum(
-        (Fraction(value) * weight for value, weight in zip(values, weights, strict=True)),
-        Fraction(0),
-    )
-
-
-def _microseconds(delta: timedelta) -> int:
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
 # --- statistics and escalation -----------------------------------------------------------
 
 
@@ -909,8 +618,9 @@ def response_bucket(seconds: float | None) -> str:
 # --- internals ------------------------------------------------------------------------
 
 
-def _known_cohort(cohort: Iterable[MqlFacts], as_of: datetime) -> list[MqlFacts]:
-    """The cohort MQL events known at as_of; an event (``key``) may appear only once."""
+def known_cohort(cohort: Iterable[MqlFacts], as_of: datetime) -> list[MqlFacts]:
+    """The cohort MQL events known at as_of (mql_at <= as_of); ValueError when an event
+    (``key``) appears twice."""
     now = _utc(as_of)
     known: list[MqlFacts] = []
     seen: set[int] = set()

@@ -6,8 +6,6 @@ The public API the API views, the pages and the dashboards build on:
     period_from(kind, start: date) -> Period                 (ValueError on a non-start day)
     period_containing(kind, day: date) -> Period
     commitments_in_force(*, period) -> QuerySet[Commitment]
-    commitment_kinds(*, period, review_period=None) -> list[CommitmentKind]
-    kind_of(*, commitment, period) / kind_by_key(*, key, period) -> CommitmentKind
     compliance_for_period(*, period, as_of=None, owner_id=None, source=None,
                           with_outcomes=True, kinds=None, commitments=None,
                           review_period=None) -> list[CommitmentResult]
@@ -17,7 +15,8 @@ The public API the API views, the pages and the dashboards build on:
     commitment_leads(*, commitment, period, outcome, as_of=None, owner_id=None) -> QuerySet[Lead]
 
 A period is scored once per commitment *kind* (same owner team and metric, across the
-SLA versions in force during it; apps/compliance/kinds.py), never once per version.
+SLA versions in force during it), never once per version: kinds.py groups them (pure),
+kind_selectors.py reads them (commitment_kinds, kind_of, kind_by_key, kind_terms).
 Every number is the one metrics.py computes from the same facts (a test checks it
 on generated data). ``as_of=None`` means "now" for an open period and the period's
 end for a closed one, which is what the frozen snapshot of a closed period holds.
@@ -37,8 +36,15 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from apps.accounts.roles import Role
-from apps.compliance import metric_sql, metrics
-from apps.compliance.kinds import kind_keys, kinds_in_order, parse_kind_key
+from apps.compliance import kind_metrics, metric_sql
+from apps.compliance.kind_selectors import (
+    SIGNED,
+    CommitmentKind,
+    commitment_kinds,
+    kind_of,
+    kind_terms,
+    signed_commitments,
+)
 from apps.compliance.metric_sql import Query
 from apps.compliance.metrics import Metric, MetricResult, Outcome, Status
 from apps.compliance.models import (
@@ -52,11 +58,10 @@ from apps.compliance.working_time import working_index
 from apps.leads.models import Lead
 from apps.mql.rules import lead_fields
 from apps.sla.business_time import BUSINESS
-from apps.sla.models import Commitment, SlaClock, SlaVersion, Team, VersionStatus
+from apps.sla.models import Commitment, SlaClock, SlaVersion, Team
 from apps.sla.segments import parse_segment, segment_matches
 from apps.sla.selectors import calendar_default, calendar_for_version, version_in_force
 
-SIGNED = (VersionStatus.ACTIVE, VersionStatus.SUPERSEDED)
 # Metrics whose target is the whole organization's: a person's own share has no status.
 TEAM_ONLY_METRICS = frozenset({Metric.MQL_VOLUME, Metric.PIPELINE_COVERAGE})
 
@@ -170,133 +175,6 @@ def compliance_scope(user) -> ComplianceScope:
     if role == Role.MARKETER:
         return ComplianceScope(teams=frozenset({Team.MARKETING, Team.SHARED}))
     return ComplianceScope()
-
-
-# --- commitment kinds --------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CommitmentKind:
-    """One promise across the SLA versions of a period (apps/compliance/kinds.py): the same
-    owner team and metric, with one commitment per version holding it, oldest version first."""
-
-    key: str
-    commitments: tuple[Commitment, ...]
-
-    @property
-    def commitment(self) -> Commitment:
-        """The newest version's commitment: it speaks for the kind (label, params, period)."""
-        return self.commitments[-1]
-
-    @property
-    def metric(self) -> str:
-        return self.commitment.metric
-
-    @property
-    def owner_team(self) -> str:
-        return self.commitment.owner_team
-
-    @property
-    def review_period(self) -> str:
-        return self.commitment.review_period
-
-    @property
-    def versions(self) -> tuple[SlaVersion, ...]:
-        return tuple(c.version for c in self.commitments)
-
-    def holds(self, commitment: Commitment) -> bool:
-        return any(c.pk == commitment.pk for c in self.commitments)
-
-
-def signed_commitments() -> list[Commitment]:
-    """Every commitment of every signed version, with its version: the catalogue kinds are
-    built from (an organization signs a handful of versions; one query)."""
-    return list(
-        Commitment.objects.filter(version__status__in=SIGNED, version__effective_at__isnull=False)
-        .select_related("version")
-        .order_by("version__effective_at", "version_id", "position", "id")
-    )
-
-
-def _overlaps(version: SlaVersion, period: Period) -> bool:
-    return version.effective_at < period.end and (
-        version.superseded_at is None or version.superseded_at > period.start
-    )
-
-
-def commitment_kinds(
-    *,
-    period: Period,
-    review_period: str | None = None,
-    catalog: Sequence[Commitment] | None = None,
-) -> list[CommitmentKind]:
-    """The kinds of the commitments in force during the period (versions that governed some
-    moment of it), in the newest version's order; only those reviewed per ``review_period``
-    (the newest commitment's) when given. ``catalog``: ``signed_commitments()`` already read."""
-    found = [
-        c
-        for c in (signed_commitments() if catalog is None else catalog)
-        if _overlaps(c.version, period)
-    ]
-    order = sorted({c.version for c in found}, key=lambda v: (v.effective_at, v.pk), reverse=True)
-    kinds = [
-        CommitmentKind(key=key, commitments=tuple(members))
-        for key, members in kinds_in_order(found, newest_first_versions=[v.pk for v in order])
-    ]
-    if review_period is not None:
-        kinds = [k for k in kinds if k.review_period == review_period]
-    return kinds
-
-
-def kind_of(
-    *, commitment: Commitment, period: Period, catalog: Sequence[Commitment] | None = None
-) -> CommitmentKind:
-    """The kind a commitment belongs to in the period: its siblings of the versions in force
-    then; the commitment alone when its version was not (its events are none of the period's)."""
-    catalog = signed_commitments() if catalog is None else catalog
-    key = kind_keys([c for c in catalog if c.version_id == commitment.version_id] or [commitment])
-    wanted = key.get(commitment.pk)
-    for kind in commitment_kinds(period=period, catalog=catalog):
-        if kind.key == wanted:
-            return kind
-    return CommitmentKind(key=wanted or "", commitments=(commitment,))
-
-
-def kind_by_key(
-    *, key: str, period: Period, catalog: Sequence[Commitment] | None = None
-) -> CommitmentKind | None:
-    """The kind ``"<team>.<metric>[.<n>]"`` in the period, or None when no version in force
-    then held it (ValueError for a malformed key)."""
-    parse_kind_key(key)
-    return next((k for k in commitment_kinds(period=period, catalog=catalog) if k.key == key), None)
-
-
-def kind_terms(kind: CommitmentKind, period: Period | None = None) -> list[metrics.Terms]:
-    """What each version of the kind promised, and when it was in force (metrics.Terms);
-    with the length of each commitment's own review period when ``period`` is another kind."""
-    return [
-        metrics.Terms(
-            version_id=c.version_id,
-            number=c.version.number,
-            target=float(c.target),
-            yellow_threshold=float(c.yellow_threshold),
-            effective_at=c.version.effective_at,
-            superseded_at=c.version.superseded_at,
-            params=MappingProxyType(dict(c.params or {})),
-            review_length=None if period is None else review_length(c, period),
-        )
-        for c in kind.commitments
-    ]
-
-
-def review_length(commitment: Commitment, period: Period) -> timedelta | None:
-    """The length of the commitment's own review period (the one containing the period's
-    start) when the period is of another kind: its volume target is per that length.
-    None when the period is its review period."""
-    if commitment.review_period == period.kind:
-        return None
-    own = period_for(PeriodKind(commitment.review_period), period.start, _zone_name(period))
-    return own.duration
 
 
 # --- one commitment kind, live --------------------------------------------------------------
@@ -444,7 +322,7 @@ def kind_result(
 
     Each MQL event of the period is judged under the commitment of the version it belongs
     to (its clocks' version, else the one in force at its mql_at); the counts of every
-    version are pooled and the targets weighted by metrics.kind_result. ``owner_id`` and
+    version are pooled and the targets weighted by kind_metrics.kind_result. ``owner_id`` and
     ``source`` restrict it to the leads that person owns, or that come from that source,
     now (pipeline coverage: the owner only; a quarter's coverage is its whole pipeline's).
     ``with_outcomes`` fills ``result.outcomes`` (MQL event id -> met/missed/pending)
@@ -452,9 +330,9 @@ def kind_result(
     """
     terms = kind_terms(kind, period)
     if kind.metric == Metric.PIPELINE_COVERAGE:
-        return metrics.kind_result(
+        return kind_metrics.kind_result(
             kind.metric,
-            [metrics.KindPart(t) for t in terms],
+            [kind_metrics.KindPart(t) for t in terms],
             period=period,
             as_of=as_of,
             # The quarter's coverage is the whole pipeline's, whatever the lead source.
@@ -473,8 +351,8 @@ def kind_result(
     outcomes = None
     if with_outcomes and kind.metric != Metric.MQL_VOLUME:
         outcomes = {event: Outcome(o) for event, o in _fetch(metric_sql.event_outcomes_sql(query))}
-    parts = [metrics.KindPart(t, *counts.get(t.version_id, (0, 0, 0))) for t in terms]
-    return metrics.kind_result(
+    parts = [kind_metrics.KindPart(t, *counts.get(t.version_id, (0, 0, 0))) for t in terms]
+    return kind_metrics.kind_result(
         kind.metric,
         parts,
         period=period,

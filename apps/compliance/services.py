@@ -32,7 +32,7 @@ from django.utils import timezone
 
 from apps.accounts.models import User
 from apps.accounts.roles import Role
-from apps.compliance import config, destinations, metric_sql, selectors
+from apps.compliance import config, destinations, kind_selectors, metric_sql, selectors
 from apps.compliance.kinds import kind_keys
 from apps.compliance.metrics import Metric, MetricResult, Status, escalation_episodes
 from apps.compliance.models import (
@@ -439,7 +439,7 @@ def _period_snapshots(
 ) -> int:
     """Compute and store the period's snapshot of every commitment kind in force during it."""
     closed = period.end <= now
-    kinds = selectors.commitment_kinds(period=period)
+    kinds = kind_selectors.commitment_kinds(period=period)
     if skip_frozen and not overwrite_frozen:
         done = set(
             ComplianceSnapshot.objects.filter(

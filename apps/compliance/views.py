@@ -20,7 +20,7 @@ from django_htmx.http import trigger_client_event
 from apps.accounts.access import roles_required
 from apps.accounts.exceptions import DomainError
 from apps.accounts.roles import ADMINS, ALL_ROLES
-from apps.compliance import selectors, services
+from apps.compliance import kind_selectors, selectors, services
 from apps.compliance.alert_text import format_value
 from apps.compliance.forms import AlertSettingsForm, DrilldownForm, PeriodForm, PreferencesForm
 from apps.compliance.models import (
@@ -71,14 +71,14 @@ def overview(request: HttpRequest) -> HttpResponse:
     form = PeriodForm(request.GET or None)
     period, as_of = _period_and_as_of(form)
     scope = selectors.compliance_scope(request.user)
-    catalog = selectors.signed_commitments()
+    catalog = kind_selectors.signed_commitments()
     results = selectors.compliance_in_review_periods(
         period=period,
         as_of=as_of,
         owner_id=scope.owner_id,
         kinds=[
             kind
-            for kind in selectors.commitment_kinds(period=period, catalog=catalog)
+            for kind in kind_selectors.commitment_kinds(period=period, catalog=catalog)
             if scope.admits(kind.commitment)
         ],
         catalog=catalog,

@@ -20,7 +20,7 @@ from django.db.models import Count, F, Q, Sum
 from django.urls import reverse
 
 from apps.compliance.periods import Period, PeriodKind, period_for, previous
-from apps.dashboards import calculations, charts, selectors, tiles
+from apps.dashboards import calculations, chart_points, charts, selectors, tiles
 from apps.dashboards.models import ReportKind
 from apps.dashboards.scope import Scope
 from apps.dashboards.slices import CommitmentSlice, LeadSlice, drilldown_url
@@ -587,7 +587,7 @@ def _revenue_by_channel(scope: Scope) -> ReportTable:
     )
 
 
-def _coverage_table(scope: Scope) -> tuple[ReportTable, list[charts.CoveragePoint]]:
+def _coverage_table(scope: Scope) -> tuple[ReportTable, list[chart_points.CoveragePoint]]:
     points = selectors.pipeline_coverage_points(scope, quarters=3)
     low, high = calculations.COVERAGE_BAND
     rows = []
@@ -682,8 +682,8 @@ def review_questions(
     *,
     items: list,
     weekly: dict[int, list],
-    reasons: Sequence[charts.ReasonBar],
-    coverage: Sequence[charts.CoveragePoint],
+    reasons: Sequence[chart_points.ReasonBar],
+    coverage: Sequence[chart_points.CoveragePoint],
     review_date=None,
 ) -> list[str]:
     """The questions the SLA review should answer next quarter, drawn from this quarter's data."""

@@ -45,7 +45,7 @@ from django.db.models.functions import TruncQuarter
 from django.http import Http404
 
 from apps.accounts.models import User
-from apps.compliance import metrics
+from apps.compliance import kind_metrics, kind_selectors, metrics
 from apps.compliance import selectors as compliance
 from apps.compliance.metrics import MetricResult, Status
 from apps.compliance.periods import (
@@ -55,7 +55,7 @@ from apps.compliance.periods import (
     period_for,
     previous,
 )
-from apps.dashboards import calculations, charts, tiles
+from apps.dashboards import calculations, chart_points, charts, tiles
 from apps.dashboards.models import MarketingSpend
 from apps.dashboards.scope import Scope
 from apps.dashboards.slices import CommitmentSlice, LeadSlice, drilldown_url, slice_from_params
@@ -211,7 +211,7 @@ def _kinds(
 ) -> list:
     """The commitment kinds in force in the scope's period that the viewer's role may read,
     restricted to the team filter (and to ``metrics_only``), in the newest version's order."""
-    kinds = compliance.commitment_kinds(period=scope.period, catalog=catalog)
+    kinds = kind_selectors.commitment_kinds(period=scope.period, catalog=catalog)
     if metrics_only is not None:
         kinds = [k for k in kinds if k.metric in metrics_only]
     if scope.team:
@@ -235,7 +235,7 @@ def compliance_results(
     viewer's role may read and to the team and source filters (coverage is the whole
     quarter's pipeline). Without a source filter or outcomes, a closed period's numbers
     come from its snapshots. One engine call per period among the kinds (at most three)."""
-    catalog = compliance.signed_commitments() if catalog is None else catalog
+    catalog = kind_selectors.signed_commitments() if catalog is None else catalog
     items = compliance.compliance_in_review_periods(
         period=scope.period,
         as_of=scope.as_of,
@@ -340,7 +340,7 @@ def scorecard(
     """One tile per commitment kind in force in the scope's period (never one per SLA
     version), grouped by team (role order)."""
     role = role or getattr(viewer, "role", None)
-    catalog = compliance.signed_commitments()
+    catalog = kind_selectors.signed_commitments()
     items = compliance_results(scope, viewer=viewer, catalog=catalog)
     history = _histories(scope, items, catalog=catalog) if with_history else {}
     by_team: dict[str, list[tiles.Tile]] = defaultdict(list)
@@ -375,7 +375,7 @@ def _tile(scope: Scope, item, history: list) -> tiles.Tile:
     }
     unit = tiles.unit_of(commitment.metric)
     points = [
-        charts.TrendPoint(
+        chart_points.TrendPoint(
             label=period.label,
             value=point.value,
             status=str(point.status),
@@ -602,8 +602,8 @@ class ChartData:
 
     @property
     def has_data(self) -> bool:
-        """Something to draw (charts.has_data); otherwise the page shows an empty state."""
-        return charts.has_data(self.points)
+        """Something to draw (chart_points.has_data); otherwise the page shows an empty state."""
+        return chart_points.has_data(self.points)
 
 
 def _short_label(period: Period) -> str:
@@ -638,34 +638,35 @@ def _per_period_counts(
     return {i: (totals[f"n{i}"], totals.get(f"s{i}", 0)) for i in range(len(periods))}
 
 
-def _kind_in_force(scope: Scope, metric: str) -> compliance.CommitmentKind | None:
+def _kind_in_force(scope: Scope, metric: str) -> kind_selectors.CommitmentKind | None:
     """The first commitment kind on ``metric`` in force in the scope's period (the newest
     version's order), across the versions in force during it."""
     return next(
-        (k for k in compliance.commitment_kinds(period=scope.period) if k.metric == metric), None
+        (k for k in kind_selectors.commitment_kinds(period=scope.period) if k.metric == metric),
+        None,
     )
 
 
 def _kind_targets(
     scope: Scope, metric: str, periods: Sequence[Period], *, volume: bool
-) -> dict[Period, tuple[metrics.Terms, ...]]:
+) -> dict[Period, tuple[kind_metrics.Terms, ...]]:
     """The terms of the scope's kind on ``metric`` in each period (versions in force in it):
     what the engine weighs the targets by. One query (the signed commitments)."""
     found = _kind_in_force(scope, metric)
     if found is None:
         return {}
-    catalog = compliance.signed_commitments()
+    catalog = kind_selectors.signed_commitments()
     terms = {}
     for period in periods:
-        kind = compliance.kind_by_key(key=found.key, period=period, catalog=catalog)
+        kind = kind_selectors.kind_by_key(key=found.key, period=period, catalog=catalog)
         if kind is not None:
-            terms[period] = tuple(compliance.kind_terms(kind, period if volume else None))
+            terms[period] = tuple(kind_selectors.kind_terms(kind, period if volume else None))
     return terms
 
 
 def mql_volume_points(
     scope: Scope, *, kind: PeriodKind = PeriodKind.WEEK, count: int = 8
-) -> list[charts.VolumePoint]:
+) -> list[chart_points.VolumePoint]:
     """MQLs per period (one query) against the volume commitment's target: the engine's, each
     SLA version's target per its own review period weighted by the time it was in force in
     the period up to as_of (so pro-rated while the period is open)."""
@@ -681,12 +682,12 @@ def mql_volume_points(
         moment = min(scope.as_of, period.end)
         target = None
         if period in targets:
-            _, _, effective, _ = metrics.weighted_terms(
+            _, _, effective, _ = kind_metrics.weighted_terms(
                 targets[period], period=period, as_of=moment, volume=True
             )
             target = float(effective)
         points.append(
-            charts.VolumePoint(
+            chart_points.VolumePoint(
                 label=_short_label(period),
                 count=counts[index][0],
                 target=target,
@@ -707,12 +708,12 @@ def mql_volume_points(
 
 def mql_to_sql_by_period(
     scope: Scope, *, kind: PeriodKind = PeriodKind.WEEK, count: int = 8
-) -> list[charts.RateBar]:
+) -> list[chart_points.RateBar]:
     """MQL→SQL conversion of each period's cohort, as the engine's mql_to_sql_rate (one query)."""
     periods = _series(scope, kind, count)
     counts = _per_period_counts(scope, periods)
     return [
-        charts.RateBar(
+        chart_points.RateBar(
             label=_short_label(period),
             numerator=counts[index][1],
             denominator=counts[index][0],
@@ -731,7 +732,7 @@ def mql_to_sql_by_period(
     ]
 
 
-def mql_to_sql_by(scope: Scope, *, field: str) -> list[charts.RateBar]:
+def mql_to_sql_by(scope: Scope, *, field: str) -> list[chart_points.RateBar]:
     """MQL→SQL conversion of the period's cohort by source or campaign (largest first)."""
     if field not in ("source", "campaign"):
         raise ValueError(f"cannot group by {field!r}")
@@ -749,7 +750,7 @@ def mql_to_sql_by(scope: Scope, *, field: str) -> list[charts.RateBar]:
             {"source": value} if field == "source" else {"campaign": value, "source": scope.source}
         )
         bars.append(
-            charts.RateBar(
+            chart_points.RateBar(
                 label=value or "(none)",
                 numerator=row["sql"],
                 denominator=row["n"],
@@ -794,7 +795,7 @@ FUNNEL = (
 )
 
 
-def funnel_stages(scope: Scope) -> list[charts.FunnelStage]:
+def funnel_stages(scope: Scope) -> list[chart_points.FunnelStage]:
     """Leads created in the period and how far they got by as_of, with the median days each
     stage lasted before the next step — one aggregate query."""
     leads = _leads(owner_id=scope.owner_id, source=scope.source).filter(
@@ -821,7 +822,7 @@ def funnel_stages(scope: Scope) -> list[charts.FunnelStage]:
     for label, reached, _enters, _next_step, _leaves in FUNNEL:
         median = totals.get(f"median_{label}")
         stages.append(
-            charts.FunnelStage(
+            chart_points.FunnelStage(
                 label=label,
                 count=totals[f"n_{label}"] or 0,
                 median_days=None if median is None else median / 86400,
@@ -840,7 +841,7 @@ def funnel_stages(scope: Scope) -> list[charts.FunnelStage]:
     return stages
 
 
-def rejection_reasons(scope: Scope) -> list[charts.ReasonBar]:
+def rejection_reasons(scope: Scope) -> list[chart_points.ReasonBar]:
     """Leads rejected in the period per reason code and source (one GROUP BY)."""
     dispositions = _rejections(scope.period, scope.as_of)
     if scope.owner_id is not None:
@@ -854,7 +855,7 @@ def rejection_reasons(scope: Scope) -> list[charts.ReasonBar]:
         .order_by("-n", "reason_code__label", "lead__source")
     )
     return [
-        charts.ReasonBar(
+        chart_points.ReasonBar(
             reason=row["reason_code__label"] or "(no reason given)",
             source=row["lead__source"] or "",
             count=row["n"],
@@ -873,7 +874,7 @@ def rejection_reasons(scope: Scope) -> list[charts.ReasonBar]:
     ]
 
 
-def rep_compliance(scope: Scope, *, results: list | None = None) -> list[charts.RepBar]:
+def rep_compliance(scope: Scope, *, results: list | None = None) -> list[chart_points.RepBar]:
     """Per rep and clock commitment kind: met / missed / pending over the same MQL events as
     the tile (so the reps add up to it), grouped by the lead's current owner in SQL — one
     query per clock kind, whatever the number of leads. ``results`` (the scorecard's) name
@@ -906,7 +907,7 @@ def rep_compliance(scope: Scope, *, results: list | None = None) -> list[charts.
         )
     }
     bars = [
-        charts.RepBar(
+        chart_points.RepBar(
             rep=names.get(owner_id, "Unassigned") if owner_id else "Unassigned",
             metric=tiles.commitment_title(kind.commitment),
             met=met,
@@ -949,7 +950,7 @@ def _response_index(as_of: datetime) -> Func:
     )
 
 
-def speed_to_lead(scope: Scope) -> list[charts.RateBar]:
+def speed_to_lead(scope: Scope) -> list[chart_points.RateBar]:
     """MQL→SQL conversion by first-contact bucket (metrics.response_bucket, in SQL), one GROUP BY."""
     events = _events(scope.period, scope.as_of, owner_id=scope.owner_id, source=scope.source)
     rows = (
@@ -961,7 +962,7 @@ def speed_to_lead(scope: Scope) -> list[charts.RateBar]:
     labels = ("none", *(label for _, label in RESPONSE_LIMITS), "later")
     found = {labels[row["response"]]: (row["sql"], row["n"]) for row in rows}
     return [
-        charts.RateBar(
+        chart_points.RateBar(
             label=bucket,
             numerator=found.get(bucket, (0, 0))[0],
             denominator=found.get(bucket, (0, 0))[1],
@@ -980,7 +981,9 @@ def speed_to_lead(scope: Scope) -> list[charts.RateBar]:
     ]
 
 
-def pipeline_coverage_points(scope: Scope, *, quarters: int = 4) -> list[charts.CoveragePoint]:
+def pipeline_coverage_points(
+    scope: Scope, *, quarters: int = 4
+) -> list[chart_points.CoveragePoint]:
     """Open pipeline per quarter of expected close (the scope's quarter and the next ones)
     against the revenue target of the pipeline-coverage commitment, one GROUP BY."""
     first = period_for(PeriodKind.QUARTER, _history_moment(scope), scope.tz)
@@ -1004,10 +1007,10 @@ def pipeline_coverage_points(scope: Scope, *, quarters: int = 4) -> list[charts.
     for period in periods:
         latest = terms.get(period, latest)
         if latest is not None:
-            revenue = metrics.revenue_target(latest, period=period, as_of=period.end)
+            revenue = kind_metrics.revenue_target(latest, period=period, as_of=period.end)
             targets[period] = revenue if revenue > 0 else None
     return [
-        charts.CoveragePoint(
+        chart_points.CoveragePoint(
             label=period.label,
             amount=amounts.get(period.first_day) or Decimal(0),
             revenue_target=targets.get(period),
@@ -1025,7 +1028,9 @@ def pipeline_coverage_points(scope: Scope, *, quarters: int = 4) -> list[charts.
     ]
 
 
-def revenue_by_source(scope: Scope, *, limit: int = TOP_CATEGORIES) -> list[charts.RevenuePoint]:
+def revenue_by_source(
+    scope: Scope, *, limit: int = TOP_CATEGORIES
+) -> list[chart_points.RevenuePoint]:
     """Deals closed in the period per source: won amount, won and lost counts (one GROUP BY)."""
     rows = (
         _leads(owner_id=scope.owner_id, source=scope.source)
@@ -1043,7 +1048,7 @@ def revenue_by_source(scope: Scope, *, limit: int = TOP_CATEGORIES) -> list[char
         .order_by(F("amount").desc(nulls_last=True), "source")[:limit]
     )
     return [
-        charts.RevenuePoint(
+        chart_points.RevenuePoint(
             label=row["source"],
             won_amount=row["amount"] or Decimal(0),
             won=row["won"],
@@ -1102,7 +1107,7 @@ def _contact_hours(
     ]
 
 
-def first_contact_bins(scope: Scope) -> tuple[list[charts.HourBin], dict]:
+def first_contact_bins(scope: Scope) -> tuple[list[chart_points.HourBin], dict]:
     """Time-to-first-contact histogram bins (business hours) and the SLA it is judged against:
     every MQL event of the period measured by the first-contact kind, whichever SLA version
     it is judged under (each in its own version's calendar); the SLA line is the newest
@@ -1141,7 +1146,7 @@ def first_contact_bins(scope: Scope) -> tuple[list[charts.HourBin], dict]:
     for index, lower in enumerate(edges):
         upper = edges[index + 1] if index + 1 < len(edges) else None
         bins.append(
-            charts.HourBin(
+            chart_points.HourBin(
                 label=calculations.edge_label(lower, upper),
                 lower=lower,
                 upper=upper,
@@ -1169,7 +1174,7 @@ def first_contact_bins(scope: Scope) -> tuple[list[charts.HourBin], dict]:
 
 def compliance_trend(
     scope: Scope, *, commitment: Commitment, count: int = 12
-) -> list[charts.TrendPoint]:
+) -> list[chart_points.TrendPoint]:
     """A commitment's value over its last ``count`` review periods (the engine's history)."""
     history = commitment_history(
         commitment=commitment,
@@ -1179,7 +1184,7 @@ def compliance_trend(
         tz=scope.tz,
     )
     return [
-        charts.TrendPoint(
+        chart_points.TrendPoint(
             label=_short_label(period),
             value=result.value,
             status=str(result.status),

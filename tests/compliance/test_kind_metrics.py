@@ -1,40 +1,37 @@
-"""metrics.py where DESIGN's contract used to be silent: an MQL event's window, "D days",
-a due instant at the end of a working interval, and one figure per commitment kind over a
-period under two SLA versions (targets weighted by the time each version was in force)."""
+"""kind_metrics.py: one figure per commitment kind over a period under two SLA versions,
+each event judged under its own version, targets weighted by the time each version was in
+force; and, over generated leads with several MQL lives, that no fact counts twice."""
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
-from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from apps.compliance.metrics import (
+from apps.compliance.kind_metrics import (
     KindPart,
+    Terms,
+    in_force_us,
+    kind_result,
+    score_kind,
+    weighted_terms,
+)
+from apps.compliance.metrics import (
     Metric,
     MqlFacts,
     OpportunityFacts,
     Outcome,
     Status,
-    Terms,
     disposition_at,
     first_contact_at,
-    first_contact_outcome,
     first_contact_time,
     follow_up_cadence,
-    follow_up_outcome,
-    in_force_us,
-    kind_result,
     mql_to_sql_rate,
     mql_volume,
-    rejection_reason_coverage,
-    score_kind,
-    weighted_terms,
 )
 from apps.compliance.periods import PeriodKind, period_starting
-from apps.sla import business_time
 
 LOADED_MACHINE = settings(suppress_health_check=[HealthCheck.too_slow], deadline=None)
 MET, MISSED, PENDING = Outcome.MET, Outcome.MISSED, Outcome.PENDING
@@ -64,119 +61,6 @@ def terms(number, target, yellow, start, end=None, **params) -> Terms:
 
 V1 = terms(1, 0.8, 0.6, datetime(2026, 1, 1, tzinfo=UTC), CHANGE)
 V2 = terms(2, 0.9, 0.7, CHANGE)
-
-
-# --- an MQL event's window ------------------------------------------------------------------
-
-
-def two_lives(**facts) -> tuple[MqlFacts, MqlFacts]:
-    """A lead qualified at T0, returned to nurture, qualified again two days later."""
-    second_at = at(days=2)
-    first = MqlFacts(lead_id=1, event_id=10, mql_at=at(), next_mql_at=second_at, **facts)
-    second = MqlFacts(lead_id=1, event_id=11, mql_at=second_at, **facts)
-    return first, second
-
-
-def test_a_touch_after_the_next_mql_event_belongs_to_that_event_only():
-    first, second = two_lives(
-        touches=(at(days=2, hours=1),), first_contact_due=at(4), disposition_due=at(8)
-    )
-
-    assert first_contact_at(first, at(days=5)) is None
-    assert first_contact_outcome(first, at(days=5)) is MISSED
-    assert first_contact_at(second, at(days=5)) == at(days=2, hours=1)
-
-
-def test_a_disposition_after_the_next_mql_event_does_not_close_the_earlier_one():
-    first, second = two_lives(dispositions=((at(days=3), "accepted", False),))
-
-    assert disposition_at(first, at(days=5)) is None
-    assert disposition_at(second, at(days=5)) == at(days=3)
-
-
-def test_conversion_belongs_to_the_event_whose_window_holds_the_sql_stage():
-    # The lead reached SQL a day after its second MQL: the first event never converted.
-    first, second = two_lives(sql_at=at(days=3))
-    result = mql_to_sql_rate([first, second], as_of=at(days=10), **RATE)
-
-    assert dict(result.outcomes) == {10: MISSED, 11: MET}
-    assert (result.numerator, result.denominator) == (1, 2)
-
-
-def test_conversion_inside_the_first_window_counts_for_the_first_event_only():
-    # SQL a day after the first MQL; the second event's "first SQL at or after its mql_at"
-    # is None (the caller found none in its window).
-    first = MqlFacts(lead_id=1, event_id=10, mql_at=at(), next_mql_at=at(days=2), sql_at=at(24))
-    second = MqlFacts(lead_id=1, event_id=11, mql_at=at(days=2))
-
-    result = mql_to_sql_rate([first, second], as_of=at(days=10), **RATE)
-    assert dict(result.outcomes) == {10: MET, 11: MISSED}
-
-
-def test_a_fact_at_exactly_the_next_event_belongs_to_the_next_event():
-    first, _second = two_lives(touches=(at(days=2),), first_contact_due=at(days=3))
-
-    assert first_contact_at(first, at(days=5)) is None
-
-
-def test_follow_up_touches_stop_at_the_next_event():
-    first, _ = two_lives(touches=(at(1), at(days=2, hours=1), at(days=2, hours=2)))
-
-    assert follow_up_outcome(first, touches=3, days=5, as_of=at(days=6)) is MISSED
-    whole = MqlFacts(lead_id=1, mql_at=at(), touches=first.touches)
-    assert follow_up_outcome(whole, touches=3, days=5, as_of=at(days=6)) is MET
-
-
-def test_rejection_reason_coverage_reads_each_events_own_disposition():
-    first, second = two_lives(
-        dispositions=((at(5), "nurture", True), (at(days=3), "rejected", False))
-    )
-
-    result = rejection_reason_coverage([first, second], as_of=at(days=5), **RATE)
-    assert dict(result.outcomes) == {11: MISSED}
-
-
-# --- "D days" and due instants ---------------------------------------------------------------
-
-
-def test_d_days_are_d_times_24_hours_of_elapsed_time_across_a_dst_change():
-    new_york = ZoneInfo("America/New_York")
-    # Friday 30 Oct 10:00 EDT; US daylight saving time ends on Sunday 1 November.
-    mql_at = datetime(2026, 10, 30, 10, tzinfo=new_york)
-    same_wall_time = datetime(2026, 11, 2, 10, tzinfo=new_york)  # 73 h later
-    # (aware arithmetic in one zone is wall-clock arithmetic: add in UTC)
-    last_instant = mql_at.astimezone(UTC) + timedelta(hours=72)  # 09:00 EST on Monday
-    touches = (mql_at, mql_at.astimezone(UTC) + timedelta(hours=1))
-
-    on_time = MqlFacts(lead_id=1, mql_at=mql_at, touches=(*touches, last_instant))
-    late = MqlFacts(lead_id=1, mql_at=mql_at, touches=(*touches, same_wall_time))
-
-    assert follow_up_outcome(on_time, touches=3, days=3, as_of=same_wall_time) is MET
-    assert follow_up_outcome(late, touches=3, days=3, as_of=same_wall_time) is MISSED
-    assert same_wall_time.astimezone(UTC) - mql_at.astimezone(UTC) == timedelta(hours=73)
-
-
-def test_a_due_instant_at_the_end_of_a_working_interval_stays_there():
-    # Split shift: 08:30-12:00, 13:00-17:30. An MQL at 09:00 with 3 business hours
-    # is due at 12:00, the end of the morning interval, not at 13:00.
-    split = (
-        business_time.WorkingInterval(time(8, 30), time(12)),
-        business_time.WorkingInterval(time(13), time(17, 30)),
-    )
-    calendar = business_time.BusinessCalendar(timezone="UTC", week=(split,) * 5 + ((), ()))
-    mql_at = datetime(2026, 11, 2, 9, tzinfo=UTC)
-    due = business_time.add(calendar, mql_at, timedelta(hours=3))
-    assert due == datetime(2026, 11, 2, 12, tzinfo=UTC)
-
-    at_noon = MqlFacts(lead_id=1, mql_at=mql_at, touches=(due,), first_contact_due=due)
-    in_the_break = MqlFacts(
-        lead_id=2, mql_at=mql_at, touches=(due + timedelta(minutes=30),), first_contact_due=due
-    )
-    as_of = datetime(2026, 11, 2, 18, tzinfo=UTC)
-
-    assert first_contact_outcome(at_noon, as_of) is MET
-    assert first_contact_outcome(in_the_break, as_of) is MISSED
-    assert first_contact_time([at_noon, in_the_break], as_of=as_of, **RATE).value == 0.5
 
 
 # --- weighting the targets over the versions in force ------------------------------------------
