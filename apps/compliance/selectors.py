@@ -56,6 +56,7 @@ from apps.compliance.models import (
 from apps.compliance.periods import Period, PeriodKind, period_for, period_starting, previous
 from apps.compliance.working_time import working_index
 from apps.leads.models import Lead
+from apps.mql.models import DefinitionKind, MqlEvent
 from apps.mql.rules import lead_fields
 from apps.sla.business_time import BUSINESS
 from apps.sla.models import Commitment, SlaClock, SlaVersion, Team
@@ -147,6 +148,21 @@ def commitments_in_force(*, period: Period) -> QuerySet[Commitment]:
         .select_related("version")
         .order_by("version__effective_at", "version_id", "position", "id")
     )
+
+
+# --- an MQL event's window ------------------------------------------------------------------
+
+
+def mql_event_window_end() -> Subquery:
+    """Per MQL event of an outer ``MqlEvent`` queryset: the ``qualified_at`` of its lead's next
+    MQL event (NULL for the lead's last one), the exclusive end of the event's window — the
+    ORM twin of ``window_end`` in metric_sql.mql_events_sql (same order: time, then id).
+    Touches, dispositions and the SQL stage in [qualified_at, window_end) are the event's."""
+    following = MqlEvent.objects.filter(lead=OuterRef("lead"), kind=DefinitionKind.MQL).filter(
+        Q(qualified_at__gt=OuterRef("qualified_at"))
+        | Q(qualified_at=OuterRef("qualified_at"), pk__gt=OuterRef("pk"))
+    )
+    return Subquery(following.order_by("qualified_at", "pk").values("qualified_at")[:1])
 
 
 # --- who sees what --------------------------------------------------------------------

@@ -9,7 +9,9 @@ list always matches its number.
 
 Cohorts are the engine's: MQL events of kind "mql" whose ``qualified_at`` falls in
 the period (a lead that qualified twice counts twice in the numbers and once in a
-list of leads), converted when the lead reached SQL at or after that MQL.
+list of leads). An event owns the facts of its window, from its ``qualified_at`` to the
+lead's next MQL event (``_windowed``): it converted when the lead reached SQL there, and
+its first touch is the first one there.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import dataclasses
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from django.db.models import (
@@ -27,7 +29,7 @@ from django.db.models import (
     Case,
     CharField,
     Count,
-    Exists,
+    DateTimeField,
     F,
     FloatField,
     Func,
@@ -41,7 +43,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import TruncQuarter
+from django.db.models.functions import Coalesce, TruncQuarter
 from django.http import Http404
 
 from apps.accounts.models import User
@@ -115,6 +117,8 @@ TOP_CATEGORIES = 12
 # bucketing in SQL; a test checks both agree at every boundary.
 RESPONSE_LIMITS = ((5 * 60, "< 5 min"), (3600, "< 1 h"), (4 * 3600, "< 4 h"), (24 * 3600, "< 24 h"))
 _JUST_BEFORE = timedelta(microseconds=1)
+# The window end of a lead's last MQL event: no later event closes it.
+_NEVER = datetime(9999, 12, 31, tzinfo=UTC)
 
 
 class Median(Aggregate):
@@ -181,20 +185,54 @@ def _events(
     return events
 
 
-def _converted(as_of: datetime) -> Q:
-    """An MQL event that became SQL by as_of: the lead's sql_at at or after it, or (a lead back
-    from nurture that converted again) a later stage change to SQL — metric_sql's rule."""
+def _windowed(events: QuerySet[MqlEvent]) -> QuerySet[MqlEvent]:
+    """Each event with ``window_end``, its lead's next MQL event (compliance.mql_event_window_end)
+    or never, and ``converted_at``, when the lead reached SQL inside [qualified_at, window_end)
+    (DESIGN: an event owns the facts of its window) — metric_sql's ``converted_at``: the lead's
+    sql_at there, or (a lead back from nurture that converted again) the first stage change to
+    SQL there; NULL when none. ``_converted`` and ``_first_touch`` read them. Idempotent."""
+    if "window_end" in events.query.annotations:
+        return events
     again = StageChange.objects.filter(
         lead=OuterRef("lead"),
         to_stage=Stage.SQL,
         occurred_at__gte=OuterRef("qualified_at"),
-        occurred_at__lte=as_of,
+        occurred_at__lt=OuterRef("window_end"),
     )
-    # sql_at keeps the lead's first SQL time, so only a lead that was SQL before this MQL
-    # can have converted again: the cheap comparison spares the EXISTS for all the others.
-    return Q(lead__sql_at__gte=F("qualified_at"), lead__sql_at__lte=as_of) | Q(
-        Q(lead__sql_at__lt=F("qualified_at")) & Q(Exists(again))
+    return events.annotate(
+        window_end=Coalesce(
+            compliance.mql_event_window_end(), Value(_NEVER, output_field=DateTimeField())
+        )
+    ).annotate(
+        converted_at=Case(
+            When(
+                lead__sql_at__gte=F("qualified_at"),
+                lead__sql_at__lt=F("window_end"),
+                then=F("lead__sql_at"),
+            ),
+            # sql_at keeps the lead's first SQL time, so only a lead that was SQL before this
+            # MQL can have converted again: the cheap comparison spares the subquery for the
+            # others.
+            When(
+                lead__sql_at__lt=F("qualified_at"),
+                then=Subquery(
+                    again.order_by()
+                    .values("lead")
+                    .annotate(first=Min("occurred_at"))
+                    .values("first")
+                ),
+            ),
+            default=None,
+            output_field=DateTimeField(),
+        )
     )
+
+
+def _converted(as_of: datetime) -> Q:
+    """A ``_windowed`` MQL event that became SQL inside its window by as_of. A plain comparison
+    with the event's own column, so an ``aggregate`` over it (which Django runs on a wrapped
+    subquery once an annotation holds one) needs no outer reference."""
+    return Q(converted_at__lte=as_of)
 
 
 # --- compliance ------------------------------------------------------------------------
@@ -433,12 +471,13 @@ def _tile(scope: Scope, item, history: list) -> tiles.Tile:
 
 
 def _first_touch(as_of: datetime) -> Subquery:
-    """Per MQL event: its lead's first sales touch at or after qualified_at, by as_of."""
+    """Per ``_windowed`` MQL event: its lead's first sales touch in its window, by as_of."""
     return Subquery(
         Activity.objects.filter(
             lead=OuterRef("lead"),
             family="sales_touch",
             occurred_at__gte=OuterRef("qualified_at"),
+            occurred_at__lt=OuterRef("window_end"),
             occurred_at__lte=as_of,
         )
         .order_by()
@@ -450,15 +489,17 @@ def _first_touch(as_of: datetime) -> Subquery:
 
 def _with_response_bucket(events: QuerySet[MqlEvent], as_of: datetime) -> QuerySet[MqlEvent]:
     """Annotate each MQL event with metrics.response_bucket in SQL (upper bounds exclusive):
-    calendar time from qualified_at to the first sales touch at or after it, by as_of."""
+    calendar time from qualified_at to the first sales touch in its window, by as_of."""
     first = _first_touch(as_of)
     whens = [When(first_touch__isnull=True, then=Value("none"))]
     whens.extend(
         When(first_touch__lt=F("qualified_at") + timedelta(seconds=seconds), then=Value(label))
         for seconds, label in RESPONSE_LIMITS
     )
-    return events.annotate(first_touch=first).annotate(
-        response=Case(*whens, default=Value("later"), output_field=CharField())
+    return (
+        _windowed(events)
+        .annotate(first_touch=first)
+        .annotate(response=Case(*whens, default=Value("later"), output_field=CharField()))
     )
 
 
@@ -497,7 +538,7 @@ def lead_slice_queryset(slice_: LeadSlice, *, owner_id: int | None = None) -> Qu
         leads = leads.filter(campaign=slice_.campaign)
     reached = slice_.reached
     if slice_.basis == "mql":
-        events = _events(period, as_of)
+        events = _windowed(_events(period, as_of))
         if reached == "sql":
             events = events.filter(_converted(as_of))
             reached = None
@@ -627,6 +668,8 @@ def _per_period_counts(
         owner_id=scope.owner_id,
         source=scope.source,
     )
+    if converted:
+        events = _windowed(events)
     aggregates = {}
     for index, period in enumerate(periods):
         moment = min(scope.as_of, period.end)
@@ -737,7 +780,7 @@ def mql_to_sql_by(scope: Scope, *, field: str) -> list[chart_points.RateBar]:
     if field not in ("source", "campaign"):
         raise ValueError(f"cannot group by {field!r}")
     rows = (
-        _events(scope.period, scope.as_of, owner_id=scope.owner_id, source=scope.source)
+        _windowed(_events(scope.period, scope.as_of, owner_id=scope.owner_id, source=scope.source))
         .order_by()
         .values(f"lead__{field}")
         .annotate(n=Count("id"), sql=Count("id", filter=_converted(scope.as_of)))
@@ -773,7 +816,7 @@ def campaign_snapshot(scope: Scope, *, limit: int = 200) -> list[dict]:
     """Per campaign and source: the period's MQLs, how many became SQL, how many were
     disqualified (one GROUP BY over the engine's cohort), largest first."""
     return list(
-        _events(scope.period, scope.as_of, owner_id=scope.owner_id, source=scope.source)
+        _windowed(_events(scope.period, scope.as_of, owner_id=scope.owner_id, source=scope.source))
         .order_by()
         .values(campaign=F("lead__campaign"), source=F("lead__source"))
         .annotate(
@@ -952,7 +995,9 @@ def _response_index(as_of: datetime) -> Func:
 
 def speed_to_lead(scope: Scope) -> list[chart_points.RateBar]:
     """MQL→SQL conversion by first-contact bucket (metrics.response_bucket, in SQL), one GROUP BY."""
-    events = _events(scope.period, scope.as_of, owner_id=scope.owner_id, source=scope.source)
+    events = _windowed(
+        _events(scope.period, scope.as_of, owner_id=scope.owner_id, source=scope.source)
+    )
     rows = (
         events.annotate(response=_response_index(scope.as_of))
         .order_by()

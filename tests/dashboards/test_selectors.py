@@ -9,12 +9,14 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from apps.compliance.metrics import RESPONSE_BUCKETS, response_bucket
+from apps.compliance import kind_selectors
+from apps.compliance import selectors as compliance_selectors
+from apps.compliance.metrics import RESPONSE_BUCKETS, Outcome, response_bucket
 from apps.dashboards import catalog, selectors
 from apps.dashboards.scope import Scope
-from apps.leads.models import Lead
+from apps.leads.models import Activity, Lead, StageChange
 from apps.mql.models import MqlEvent
-from tests.dashboards.factories import TZ, known_dataset, mql_lead
+from tests.dashboards.factories import TZ, known_dataset, last_week, mql_lead, signed_version
 
 
 @pytest.fixture
@@ -148,12 +150,67 @@ def test_sql_response_buckets_agree_with_metrics_response_bucket(acme):
     # The chart's single-pass form (width_bucket over the first touch) agrees too.
     labels = ("none", *(label for _, label in selectors.RESPONSE_LIMITS), "later")
     indexed = (
-        MqlEvent.objects.filter(qualified_at=base)
+        selectors._windowed(MqlEvent.objects.filter(qualified_at=base))
         .annotate(index=selectors._response_index(data.week.end))
         .values_list("index", flat=True)
     )
     assert sorted(labels[i] for i in indexed) == sorted(bucket for *_, bucket in events)
     assert [label for _, label in selectors.RESPONSE_LIMITS] == list(RESPONSE_BUCKETS[:4])
+
+
+def test_a_lead_back_from_nurture_converts_and_is_touched_in_its_second_event_only(acme):
+    # Given a lead qualified on Tuesday, never touched, returned to nurture and qualified
+    # again on Thursday, then touched 30 minutes later and SQL a day after that; and a lead
+    # qualified once, touched after 3 minutes and SQL the next day.
+    now = timezone.now()
+    week = last_week(now)
+    version = signed_version(effective_at=now - timedelta(days=400))
+    first_at = week.start + timedelta(days=1, hours=10)
+    again_at = week.start + timedelta(days=3, hours=10)
+    twice = mql_lead(version=version, mql_at=first_at, source="returning", stage="sql")
+    MqlEvent.objects.create(lead=twice, definition=version.mql_definition, qualified_at=again_at)
+    Activity.objects.create(
+        lead=twice,
+        kind="call",
+        family="sales_touch",
+        occurred_at=again_at + timedelta(minutes=30),
+        external_id="second-life-touch",
+    )
+    sql_at = again_at + timedelta(days=1)
+    StageChange.objects.create(lead=twice, from_stage="mql", to_stage="sql", occurred_at=sql_at)
+    Lead.objects.filter(pk=twice.pk).update(mql_at=again_at, sql_at=sql_at)
+    once_at = week.start + timedelta(days=1, hours=11)
+    mql_lead(
+        version=version,
+        mql_at=once_at,
+        source="returning",
+        first_touch=once_at + timedelta(minutes=3),
+        sql_at=once_at + timedelta(hours=20),
+    )
+    scope = Scope(period=week, as_of=week.end, tz=TZ, choice="custom")
+
+    # When the dashboards count conversions and response times per MQL event,
+    # Then the SQL stage and the touch belong to the event whose window holds them.
+    by_source = {bar.label: bar for bar in selectors.mql_to_sql_by(scope, field="source")}
+    assert (by_source["returning"].numerator, by_source["returning"].denominator) == (2, 3)
+    weekly = selectors.mql_to_sql_by_period(scope)[-1]
+    assert (weekly.numerator, weekly.denominator) == (2, 3)
+    speed = {bar.label: bar for bar in selectors.speed_to_lead(scope)}
+    assert (speed["none"].numerator, speed["none"].denominator) == (0, 1)
+    assert (speed["< 5 min"].numerator, speed["< 5 min"].denominator) == (1, 1)
+    assert (speed["< 1 h"].numerator, speed["< 1 h"].denominator) == (1, 1)
+    assert speed["later"].denominator == 0
+    [campaign] = [row for row in selectors.campaign_snapshot(scope) if row["source"] == "returning"]
+    assert (campaign["mqls"], campaign["sqls"]) == (2 + 1, 2)
+    # The never-touched first event drills down to its lead; the engine agrees on the rate.
+    assert list(_drill(speed["none"].link).values_list("pk", flat=True)) == [twice.pk]
+    kind = next(
+        k for k in kind_selectors.commitment_kinds(period=week) if k.metric == "mql_to_sql_rate"
+    )
+    engine = compliance_selectors.kind_result(kind=kind, period=week, as_of=week.end)
+    assert (engine.numerator, engine.denominator) == (2, 3)
+    first, again = MqlEvent.objects.filter(lead=twice).order_by("qualified_at")
+    assert (engine.outcomes[first.pk], engine.outcomes[again.pk]) == (Outcome.MISSED, Outcome.MET)
 
 
 def test_pipeline_at_risk_from_missed_clocks_and_own_history(dataset):
