@@ -25,7 +25,7 @@ Decisions, the same as the reference functions unless said otherwise:
 * the clock metrics (first contact, follow-up cadence, disposition) measure the
   events that have a clock of their version's commitment: due times come from the
   clock, computed once at MQL time, and the clock exists only when the commitment's
-  segment matched the lead at MQL time;
+  segment matched the lead at MQL time (apps.sla.clocks.clocks_open);
 * the other metrics apply each version's segment to the lead as it is now;
 * an event converted when the lead reached SQL inside its window: the lead's sql_at
   (its first SQL time) when it lies there, else the first StageChange to "sql" there;
@@ -44,10 +44,10 @@ from typing import Any
 
 from apps.compliance.metrics import FINAL_OUTCOMES, Metric
 from apps.dispositions.models import Disposition
+from apps.leads.field_conditions import FieldCondition, is_number
 from apps.leads.models import Activity, Lead, StageChange
 from apps.mql.models import MqlEvent
 from apps.mql.rules import NUMERIC_FIELDS
-from apps.mql.scoring import FieldCondition, is_number
 from apps.sla.models import SlaClock, SlaVersion
 
 LEAD = Lead._meta.db_table

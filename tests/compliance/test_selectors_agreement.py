@@ -34,8 +34,8 @@ from apps.compliance.metrics import MqlFacts, OpportunityFacts
 from apps.compliance.periods import PeriodKind, period_for, period_starting
 from apps.leads.models import Lead
 from apps.mql.models import MqlEvent
-from apps.sla import services as sla_services
 from apps.sla.business_time import BUSINESS, between
+from apps.sla.clocks import clocks_redate
 from apps.sla.models import SlaClock, SlaContract
 from apps.sla.snapshots import calendar_from_json
 from tests.compliance import factories as f
@@ -226,7 +226,7 @@ def _generate(
 def _redated(rng: random.Random, lead, mql_at: datetime, versions):
     """An MQL event opened (clocks included) up to four days after mql_at under the version in
     force then, and re-dated to mql_at as the MQL engine does: qualified_at moved, then the
-    SLA's clocks_redate restarts its clocks under the version in force at mql_at."""
+    SLA's clocks.clocks_redate restarts its clocks under the version in force at mql_at."""
     first_seen = mql_at + timedelta(hours=rng.uniform(1, 96))
     event = f.mql_event(lead=lead, at=first_seen)
     for commitment in _in_force(versions, first_seen).commitments.all():
@@ -237,7 +237,7 @@ def _redated(rng: random.Random, lead, mql_at: datetime, versions):
     )
     Lead.objects.filter(pk=lead.pk).update(mql_at=mql_at)
     event.refresh_from_db()
-    sla_services.clocks_redate(mql_events=[event], now=first_seen + timedelta(days=30))
+    clocks_redate(mql_events=[event], now=first_seen + timedelta(days=30))
     return event
 
 
