@@ -1,28 +1,34 @@
 """The SQL twin of metrics.py: each metric of the catalogue as one set-based query.
 
-Used by apps/compliance/selectors.py only. ``outcomes_sql`` builds, for one
-commitment, period and as_of, a query with one row per measured MQL event:
+Used by apps/compliance/selectors.py only. ``outcomes_sql`` builds, for one commitment
+*kind* (its commitment in each SLA version in force during the period), period and
+as_of, a query with one row per measured MQL event:
 
-    (event_id, lead_id, mql_at, due_at, fact_at, outcome, hours)
+    (event_id, lead_id, mql_at, due_at, fact_at, outcome, hours, version_id)
 
-``outcome`` is met / missed / pending exactly as metrics.py classifies the MQL;
-``hours`` is the business hours from mql_at to first contact (first_contact_time
-only). The selectors aggregate it (counts, percentile_cont) or list its leads.
+``outcome`` is met / missed / pending exactly as metrics.py classifies the event;
+``hours`` is the business hours from mql_at to first contact (first_contact_time only,
+in the calendar of the event's version); ``version_id`` the version it is judged under.
+The selectors aggregate it per version (counts, then kind_metrics.kind_result pools them and
+weighs the targets; percentile_cont over all) or list its leads.
 
 Decisions, the same as the reference functions unless said otherwise:
 
-* cohort = MqlEvents of kind "mql" whose qualified_at is in [period.start,
-  period.end) and <= as_of; one row per event, so a lead that qualified twice in
-  a period counts twice (the reference's cohort has one MqlFacts per event);
-* touches and dispositions count from mql_at (inclusive) to as_of (inclusive);
+* events = MqlEvents of kind "mql" whose qualified_at is in [period.start, period.end)
+  and <= as_of, one row per event (``mql_events_sql``), each with its *window end* (the
+  lead's next MQL event) and the *version* it is judged under (its clocks' version,
+  else the signed version in force at its mql_at);
+* cohort = those events joined to their own version's commitment of the kind: events
+  whose version lacks the kind are left out;
+* touches, dispositions and the SQL stage count inside the event's window: from mql_at
+  (inclusive) to as_of (inclusive) and before the next MQL event (exclusive);
 * the clock metrics (first contact, follow-up cadence, disposition) measure the
-  events that have a clock of *this* commitment: due times come from the clock,
-  computed once at MQL time, and the clock exists only when the commitment's
+  events that have a clock of their version's commitment: due times come from the
+  clock, computed once at MQL time, and the clock exists only when the commitment's
   segment matched the lead at MQL time (apps.sla.clocks.clocks_open);
-* the other metrics apply the commitment's segment to the lead as it is now;
-* sql_at of an event = the lead's sql_at when it is at or after mql_at, else the
-  first StageChange to "sql" at or after mql_at (a lead back from nurture that
-  converts again), so an earlier life of the lead never counts;
+* the other metrics apply each version's segment to the lead as it is now;
+* an event converted when the lead reached SQL inside its window: the lead's sql_at
+  (its first SQL time) when it lies there, else the first StageChange to "sql" there;
 * pipeline_coverage: leads with an opportunity_at, stage opportunity / won / lost,
   open at as_of, expected_close within the quarter of the period's first day.
 """
@@ -30,6 +36,7 @@ Decisions, the same as the reference functions unless said otherwise:
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -41,12 +48,13 @@ from apps.leads.field_conditions import FieldCondition, is_number
 from apps.leads.models import Activity, Lead, StageChange
 from apps.mql.models import MqlEvent
 from apps.mql.rules import NUMERIC_FIELDS
-from apps.sla.models import SlaClock
+from apps.sla.models import SlaClock, SlaVersion
 
 LEAD = Lead._meta.db_table
 EVENT = MqlEvent._meta.db_table
 ACTIVITY = Activity._meta.db_table
 CLOCK = SlaClock._meta.db_table
+VERSION = SlaVersion._meta.db_table
 DISPOSITION = Disposition._meta.db_table
 STAGE_CHANGE = StageChange._meta.db_table
 
@@ -190,143 +198,302 @@ def segment_sql(conditions: tuple[FieldCondition, ...]) -> tuple[str, tuple[Any,
     return " AND ".join(parts), tuple(values)
 
 
-def _cohort_cte(cohort: CohortFilter, params: dict[str, Any], *, with_segment: bool) -> str:
-    filters = cohort.sql(params, with_segment=with_segment)
-    # The lead row is read only to filter on it (owner, segment): the unfiltered cohort is
+def mql_events_sql(
+    cohort: CohortFilter, params: dict[str, Any], *, window: bool = True, version: bool = True
+) -> str:
+    """The period's MQL events, one row each, with the two facts every metric needs explicit:
+
+        (event_id, lead_id, mql_at, window_end, version_id)
+
+    ``window_end`` is the ``qualified_at`` of the lead's next MQL event (NULL: none yet):
+    the facts of an event are those in [mql_at, window_end). ``version_id`` is the SLA
+    version the event is judged under: its clocks' version (opened at MQL time, never
+    moved by a later SLA), else the signed version in force at its mql_at. A per-event
+    fact table would store exactly these columns; each is one index lookup per event here,
+    skipped (NULL) when the caller does not need it (``window``, ``version``). The callers
+    materialize it, so the lookups run once per event whatever join order the planner picks
+    (with stale statistics it once nested them inside a loop over every clock and lead).
+    Needs params period_start, period_end, as_of; adds the owner and source filters.
+    """
+    filters = cohort.sql(params, with_segment=False)
+    # The lead row is read only to filter on it (owner, source): the unfiltered cohort is
     # an index range scan of the MQL events alone.
     lead_join = f"JOIN {LEAD} l ON l.id = e.lead_id" if filters else ""
+    # LATERAL subqueries are evaluated once per event (an expression in the select list of
+    # an inlined CTE is evaluated again at each use). Every clock of an event has the same
+    # version (opened, or re-dated, together under one version).
+    # The next event: the first row of the (lead, qualified_at) index after this one
+    # (LEFT: a lead's last event has no window end).
+    window_join = (
+        f"""
+      LEFT JOIN LATERAL (
+        SELECT n.qualified_at AS window_end FROM {EVENT} n
+        WHERE n.lead_id = e.lead_id AND n.kind = 'mql' AND n.qualified_at >= e.qualified_at
+          AND (n.qualified_at, n.id) > (e.qualified_at, e.id)
+        ORDER BY n.qualified_at LIMIT 1
+      ) nx ON true"""  # noqa: S608 - table names and placeholders only; values are bound
+        if window
+        else ""
+    )
+    version_join = (
+        f"""
+      CROSS JOIN LATERAL (
+        SELECT min(k.sla_version_id) AS version_id FROM {CLOCK} k WHERE k.mql_event_id = e.id
+      ) kv"""  # noqa: S608 - table names and placeholders only; values are bound
+        if version
+        else ""
+    )
+    version_column = (
+        f"""COALESCE(kv.version_id,
+               (SELECT v.id FROM {VERSION} v
+                WHERE v.status IN ('active', 'superseded') AND v.effective_at <= e.qualified_at
+                  AND (v.superseded_at IS NULL OR v.superseded_at > e.qualified_at)
+                ORDER BY v.effective_at DESC, v.id DESC LIMIT 1))"""  # noqa: S608 - table names and placeholders only; values are bound
+        if version
+        else "NULL::bigint"
+    )
     return f"""
-    cohort AS (
-      SELECT e.id AS event_id, e.lead_id, e.qualified_at AS mql_at
-      FROM {EVENT} e
+      SELECT e.id AS event_id, e.lead_id, e.qualified_at AS mql_at,
+             {"nx.window_end" if window else "NULL::timestamptz"} AS window_end,
+             {version_column} AS version_id
+      FROM {EVENT} e{window_join}{version_join}
       {lead_join}
       WHERE e.kind = 'mql'
         AND e.qualified_at >= %(period_start)s AND e.qualified_at < %(period_end)s
         AND e.qualified_at <= %(as_of)s
-      {filters}
+      {filters}"""  # noqa: S608 - table names and placeholders only; values are bound
+
+
+@dataclass(frozen=True)
+class VersionTerm:
+    """One SLA version's commitment of the kind measured: the events judged under that
+    version join it (and its segment, for the metrics that read one, selects among them)."""
+
+    version_id: int
+    commitment_id: int
+    touches: int = 1
+    days: int = 1
+    segment_sql: str = ""
+    segment_params: tuple[Any, ...] = ()
+    segment_lead_ids: tuple[int, ...] | None = None
+
+    @property
+    def has_segment(self) -> bool:
+        return bool(self.segment_sql) or self.segment_lead_ids is not None
+
+
+def _segment_case(terms: Sequence[VersionTerm], params: dict[str, Any]) -> str:
+    """``AND CASE version WHEN v THEN <its segment> ... END`` over the cohort row ``c`` and
+    its lead ``l``; empty when no version's commitment has a segment."""
+    if not any(term.has_segment for term in terms):
+        return ""
+    branches = []
+    for index, term in enumerate(terms):
+        if not term.has_segment:
+            continue
+        params[f"sv{index}"] = term.version_id
+        tests = []
+        if term.segment_sql:
+            sql = term.segment_sql
+            for position, value in enumerate(term.segment_params):
+                params[f"s{index}_{position}"] = value
+                sql = sql.replace(f"%(seg{position})s", f"%(s{index}_{position})s")
+            tests.append(f"({sql})")
+        if term.segment_lead_ids is not None:
+            params[f"sl{index}"] = list(term.segment_lead_ids)
+            tests.append(f"l.id = ANY(%(sl{index})s)")
+        branches.append(f"WHEN %(sv{index})s THEN {' AND '.join(tests)}")
+    return f"AND CASE c.version_id {' '.join(branches)} ELSE true END"
+
+
+def _cohort_cte(
+    terms: Sequence[VersionTerm],
+    cohort: CohortFilter,
+    params: dict[str, Any],
+    *,
+    metric: str,
+) -> str:
+    params["t_versions"] = [t.version_id for t in terms]
+    params["t_commitments"] = [t.commitment_id for t in terms]
+    params["t_touches"] = [t.touches for t in terms]
+    params["t_days"] = [t.days for t in terms]
+    terms_cte = """
+    terms AS (
+      SELECT * FROM unnest(%(t_versions)s::bigint[], %(t_commitments)s::bigint[],
+                           %(t_touches)s::int[], %(t_days)s::int[])
+        AS t(version_id, commitment_id, touches, days)
+    )"""
+    if metric in CLOCK_METRICS:
+        # An event's clocks say its version: the clock of a version's commitment of the kind
+        # exists only for an event judged under that version (and in that commitment's
+        # segment at MQL time). One lookup on the (mql_event, commitment) unique index.
+        return f"""
+    events AS MATERIALIZED ({mql_events_sql(cohort, params, version=False)}
+    ),{terms_cte},
+    cohort AS (
+      SELECT c.event_id, c.lead_id, c.mql_at, c.window_end, k.sla_version_id AS version_id,
+             k.commitment_id, t.touches, t.days, k.due_at
+      FROM events c
+      JOIN {CLOCK} k ON k.mql_event_id = c.event_id
+                    AND k.commitment_id = ANY(%(t_commitments)s::bigint[])
+      JOIN terms t ON t.commitment_id = k.commitment_id
+    )"""  # noqa: S608 - table names and placeholders only; values are bound
+    segment = _segment_case(terms, params)
+    lead_join = f"JOIN {LEAD} l ON l.id = c.lead_id" if segment else ""
+    events = mql_events_sql(cohort, params, window=metric != Metric.MQL_VOLUME)
+    return f"""
+    events AS MATERIALIZED ({events}
+    ),{terms_cte},
+    cohort AS (
+      -- each event under its own version's commitment of the kind; events whose version
+      -- lacks the kind are left out
+      SELECT c.event_id, c.lead_id, c.mql_at, c.window_end, c.version_id,
+             t.commitment_id, t.touches, t.days, NULL::timestamptz AS due_at
+      FROM events c
+      JOIN terms t ON t.version_id = c.version_id
+      {lead_join}
+      WHERE true {segment}
     )"""  # noqa: S608 - table names and placeholders only; values are bound
 
 
 _CLOCK_OUTCOME = """
       CASE WHEN f.fact_at IS NOT NULL
-             THEN CASE WHEN f.fact_at <= k.due_at THEN 'met' ELSE 'missed' END
-           WHEN %(as_of)s > k.due_at THEN 'missed'
+             THEN CASE WHEN f.fact_at <= c.due_at THEN 'met' ELSE 'missed' END
+           WHEN %(as_of)s > c.due_at THEN 'missed'
            ELSE 'pending' END"""
+# A fact belongs to the event whose window holds it: before the lead's next MQL event.
+_IN_WINDOW = "(c.window_end IS NULL OR {column} < c.window_end)"
+
+
+def _worked_hours(work: Mapping[int, dict[str, list]], params: dict[str, Any]) -> str:
+    """Business hours mql_at -> first contact in the calendar of each event's own version."""
+    branches = []
+    for index, (version_id, arrays) in enumerate(sorted(work.items())):
+        params[f"wv{index}"] = version_id
+        for name, values in arrays.items():
+            params[f"w{index}_{name}"] = values
+        worked = (
+            f"compliance_worked_us(%(w{index}_work_starts)s, %(w{index}_work_ends)s, "
+            f"%(w{index}_work_cum)s, {{}})"
+        )
+        branches.append(
+            f"WHEN %(wv{index})s THEN "
+            f"({worked.format('f.fact_at')} - {worked.format('c.mql_at')})::float8"
+        )
+    return f"(CASE c.version_id {' '.join(branches)} END) / 1000000 / 3600"
 
 
 def outcomes_sql(
     *,
     metric: str,
-    commitment_id: int,
-    params_json: dict[str, Any],
+    terms: Sequence[VersionTerm],
     period_start: datetime,
     period_end: datetime,
     as_of: datetime,
     cohort: CohortFilter,
-    work: dict[str, list] | None = None,
+    work: Mapping[int, dict[str, list]] | None = None,
 ) -> Query:
-    """Per-event outcomes of one rate or volume metric (not pipeline_coverage)."""
+    """Per-event outcomes of one rate or volume metric of a commitment kind (not
+    pipeline_coverage): one row per event of the period judged under a version in
+    ``terms``, with that version's commitment, parameters and (first_contact_time) the
+    working-time index of its calendar, ``work`` by version id."""
+    if not terms:
+        raise ValueError("a commitment kind needs the terms of at least one version")
     params: dict[str, Any] = {
         "period_start": period_start,
         "period_end": period_end,
         "as_of": as_of,
-        "commitment_id": commitment_id,
         "final": list(FINAL),
     }
-    is_clock = metric in CLOCK_METRICS
-    cte = _cohort_cte(cohort, params, with_segment=not is_clock)
-    # A lookup per cohort event on the (mql_event, commitment) unique index: a cohort is a
-    # period's MQLs, far fewer than the commitment's clocks (LIMIT 1 keeps it a lookup).
-    clock_join = f"""CROSS JOIN LATERAL (
-      SELECT k.due_at FROM {CLOCK} k
-      WHERE k.mql_event_id = c.event_id AND k.commitment_id = %(commitment_id)s LIMIT 1
-    ) k"""  # noqa: S608 - table names and placeholders only; values are bound
+    cte = _cohort_cte(terms, cohort, params, metric=metric)
     if metric == Metric.MQL_VOLUME:
         body = """
     SELECT c.event_id, c.lead_id, c.mql_at, NULL::timestamptz AS due_at,
-           NULL::timestamptz AS fact_at, 'met' AS outcome, NULL::float8 AS hours
+           NULL::timestamptz AS fact_at, 'met' AS outcome, NULL::float8 AS hours, c.version_id
     FROM cohort c"""
     elif metric == Metric.MQL_TO_SQL_RATE:
+        # The lead's sql_at is its first SQL time: when it lies in the window it is the
+        # event's conversion; otherwise only a later stage change to SQL inside the window
+        # (a lead back from nurture that converted again) can be.
         body = f"""
     SELECT c.event_id, c.lead_id, c.mql_at, NULL::timestamptz AS due_at,
            CASE WHEN s.converted_at <= %(as_of)s THEN s.converted_at END AS fact_at,
            CASE WHEN s.converted_at <= %(as_of)s THEN 'met' ELSE 'missed' END AS outcome,
-           NULL::float8 AS hours
+           NULL::float8 AS hours, c.version_id
     FROM cohort c
     JOIN {LEAD} l ON l.id = c.lead_id
     CROSS JOIN LATERAL (
-      SELECT CASE WHEN l.sql_at >= c.mql_at THEN l.sql_at
+      SELECT CASE WHEN l.sql_at >= c.mql_at AND {_IN_WINDOW.format(column="l.sql_at")}
+                    THEN l.sql_at
                   ELSE (SELECT min(sc.occurred_at) FROM {STAGE_CHANGE} sc
                         WHERE sc.lead_id = c.lead_id AND sc.to_stage = 'sql'
-                          AND sc.occurred_at >= c.mql_at) END AS converted_at
+                          AND sc.occurred_at >= c.mql_at
+                          AND {_IN_WINDOW.format(column="sc.occurred_at")}) END AS converted_at
     ) s"""  # noqa: S608 - table names and placeholders only; values are bound
     elif metric == Metric.FIRST_CONTACT_TIME:
-        if work is None:
-            raise ValueError("first_contact_time needs the working-time index")
-        params.update(work)
-        worked = "compliance_worked_us(%(work_starts)s, %(work_ends)s, %(work_cum)s, {})"
+        if not work:
+            raise ValueError("first_contact_time needs the working-time index of each version")
         body = f"""
-    SELECT c.event_id, c.lead_id, c.mql_at, k.due_at, f.fact_at,{_CLOCK_OUTCOME} AS outcome,
-           CASE WHEN f.fact_at IS NOT NULL
-                THEN ({worked.format("f.fact_at")} - {worked.format("c.mql_at")})::float8
-                     / 1000000 / 3600 END AS hours
+    SELECT c.event_id, c.lead_id, c.mql_at, c.due_at, f.fact_at,{_CLOCK_OUTCOME} AS outcome,
+           CASE WHEN f.fact_at IS NOT NULL THEN {_worked_hours(work, params)} END AS hours,
+           c.version_id
     FROM cohort c
-    {clock_join}
     CROSS JOIN LATERAL (
       SELECT min(a.occurred_at) AS fact_at FROM {ACTIVITY} a
       WHERE a.lead_id = c.lead_id AND a.family = 'sales_touch'
         AND a.occurred_at >= c.mql_at AND a.occurred_at <= %(as_of)s
+        AND {_IN_WINDOW.format(column="a.occurred_at")}
     ) f"""  # noqa: S608 - table names and placeholders only; values are bound
     elif metric == Metric.DISPOSITION_TIME:
         body = f"""
-    SELECT c.event_id, c.lead_id, c.mql_at, k.due_at, f.fact_at,{_CLOCK_OUTCOME} AS outcome,
-           NULL::float8 AS hours
+    SELECT c.event_id, c.lead_id, c.mql_at, c.due_at, f.fact_at,{_CLOCK_OUTCOME} AS outcome,
+           NULL::float8 AS hours, c.version_id
     FROM cohort c
-    {clock_join}
     LEFT JOIN LATERAL (
       SELECT d.occurred_at AS fact_at FROM {DISPOSITION} d
       WHERE d.lead_id = c.lead_id AND d.outcome = ANY(%(final)s)
         AND d.occurred_at >= c.mql_at AND d.occurred_at <= %(as_of)s
+        AND {_IN_WINDOW.format(column="d.occurred_at")}
       ORDER BY d.occurred_at, d.id LIMIT 1
     ) f ON true"""  # noqa: S608 - table names and placeholders only; values are bound
     elif metric == Metric.FOLLOW_UP_CADENCE:
-        params["touches"] = int(params_json.get("touches", 1))
-        params["days"] = int(params_json.get("days", 1))
         body = f"""
     SELECT c.event_id, c.lead_id, c.mql_at, w.window_end AS due_at, NULL::timestamptz AS fact_at,
-           CASE WHEN t.touches >= %(touches)s OR fd.found THEN 'met'
+           CASE WHEN t.touches >= c.touches OR fd.found THEN 'met'
                 WHEN %(as_of)s > w.window_end THEN 'missed'
                 ELSE 'pending' END AS outcome,
-           NULL::float8 AS hours
+           NULL::float8 AS hours, c.version_id
     FROM cohort c
-    {clock_join}
     CROSS JOIN LATERAL (
-      -- days of 24 h, as metrics.follow_up_outcome (an interval of seconds, not of days)
-      SELECT c.mql_at + make_interval(secs => %(days)s * 86400.0) AS window_end
+      -- D days are D x 24 h, as metrics.follow_up_outcome (an interval of seconds, not of days)
+      SELECT c.mql_at + make_interval(secs => c.days * 86400.0) AS window_end
     ) w
     CROSS JOIN LATERAL (
       SELECT count(*) AS touches FROM {ACTIVITY} a
       WHERE a.lead_id = c.lead_id AND a.family = 'sales_touch'
         AND a.occurred_at >= c.mql_at AND a.occurred_at <= LEAST(%(as_of)s, w.window_end)
+        AND {_IN_WINDOW.format(column="a.occurred_at")}
     ) t
     CROSS JOIN LATERAL (
       SELECT EXISTS (
         SELECT 1 FROM {DISPOSITION} d
         WHERE d.lead_id = c.lead_id AND d.outcome = ANY(%(final)s)
           AND d.occurred_at >= c.mql_at AND d.occurred_at <= LEAST(%(as_of)s, w.window_end)
+          AND {_IN_WINDOW.format(column="d.occurred_at")}
       ) AS found
     ) fd"""  # noqa: S608 - table names and placeholders only; values are bound
     elif metric == Metric.REJECTION_REASON_COVERAGE:
         body = f"""
     SELECT c.event_id, c.lead_id, c.mql_at, NULL::timestamptz AS due_at, f.fact_at,
            CASE WHEN f.reason_code_id IS NOT NULL THEN 'met' ELSE 'missed' END AS outcome,
-           NULL::float8 AS hours
+           NULL::float8 AS hours, c.version_id
     FROM cohort c
     JOIN LATERAL (
       -- the first final disposition known at as_of decides (metrics.rejection_reason_coverage)
       SELECT d.outcome, d.reason_code_id, d.occurred_at AS fact_at FROM {DISPOSITION} d
       WHERE d.lead_id = c.lead_id AND d.outcome = ANY(%(final)s)
         AND d.occurred_at >= c.mql_at AND d.occurred_at <= %(as_of)s
+        AND {_IN_WINDOW.format(column="d.occurred_at")}
       ORDER BY d.occurred_at, d.id LIMIT 1
     ) f ON f.outcome = 'rejected'"""  # noqa: S608 - table names and placeholders only; values are bound
     else:
@@ -336,25 +503,37 @@ def outcomes_sql(
 
 
 def aggregate_sql(outcomes: Query) -> Query:
-    """Counts by outcome and percentile_cont of the hours (NULLs skipped) over an outcomes query."""
+    """Counts by outcome per version, and over all of them the percentile_cont (linear
+    interpolation between closest ranks) of the hours, NULLs skipped, in one pass:
+
+        (is_total, version_id, met, missed, pending, median_hours, p90_hours)
+
+    one row per version with events, then the total row (is_total 1; the only one whose
+    percentiles are read). No row per version when the cohort is empty."""
     sql = f"""
-    SELECT count(*) FILTER (WHERE o.outcome = 'met'),
+    SELECT GROUPING(o.version_id), o.version_id,
+           count(*) FILTER (WHERE o.outcome = 'met'),
            count(*) FILTER (WHERE o.outcome = 'missed'),
            count(*) FILTER (WHERE o.outcome = 'pending'),
            percentile_cont(0.5) WITHIN GROUP (ORDER BY o.hours),
            percentile_cont(0.9) WITHIN GROUP (ORDER BY o.hours)
-    FROM ({outcomes.sql}) o"""  # noqa: S608 - table names and placeholders only; values are bound
+    FROM ({outcomes.sql}) o
+    GROUP BY GROUPING SETS ((o.version_id), ())"""  # noqa: S608 - table names and placeholders only; values are bound
     return Query(sql, outcomes.params)
 
 
 def owner_counts_sql(outcomes: Query) -> Query:
-    """(owner_id, met, missed, pending) per current owner of the measured leads, one row each."""
+    """(owner_id, met, missed, pending) per current owner of the measured leads, one row each.
+
+    The outcomes are computed once (MATERIALIZED) before meeting the leads: a planner that
+    misjudges the sizes must not re-run the per-event lookups for every lead."""
     sql = f"""
+    WITH o AS MATERIALIZED ({outcomes.sql})
     SELECT l.owner_id,
            count(*) FILTER (WHERE o.outcome = 'met'),
            count(*) FILTER (WHERE o.outcome = 'missed'),
            count(*) FILTER (WHERE o.outcome = 'pending')
-    FROM ({outcomes.sql}) o
+    FROM o
     JOIN {LEAD} l ON l.id = o.lead_id
     GROUP BY l.owner_id"""  # noqa: S608 - table names and placeholders only; values are bound
     return Query(sql, outcomes.params)
@@ -368,10 +547,10 @@ def hours_sql(outcomes: Query) -> Query:
     )
 
 
-def lead_outcomes_sql(outcomes: Query) -> Query:
-    """(lead_id, outcome) in event order: a later MQL of the same lead overrides an earlier one."""
+def event_outcomes_sql(outcomes: Query) -> Query:
+    """(event_id, outcome) of every measured MQL event, in event order."""
     return Query(
-        f"SELECT o.lead_id, o.outcome FROM ({outcomes.sql}) o ORDER BY o.mql_at, o.event_id",  # noqa: S608 - table names and placeholders only; values are bound
+        f"SELECT o.event_id, o.outcome FROM ({outcomes.sql}) o ORDER BY o.mql_at, o.event_id",  # noqa: S608 - table names and placeholders only; values are bound
         outcomes.params,
     )
 

@@ -40,16 +40,22 @@ class PeriodKind(models.TextChoices):
 
 
 class ComplianceSnapshot(models.Model):
-    """One commitment's numbers for one period as of one moment; frozen (immutable) once closed.
+    """One commitment kind's numbers for one period as of one moment; frozen (immutable)
+    once closed.
 
-    Refreshed by every sweep while the period is open (as_of = the sweep's time);
-    frozen by the first sweep after the period ends, with as_of = the period's end,
-    so the recorded numbers are reproducible and escalations read a fixed history.
+    One row per kind (owner team and metric, apps/compliance/kinds.py), however many SLA
+    versions were in force during the period: ``commitment`` is the kind's newest one
+    then, ``versions`` the version numbers the figure was measured under. Refreshed by
+    every sweep while the period is open (as_of = the sweep's time); frozen by the first
+    sweep after the period ends, with as_of = the period's end, so the recorded numbers
+    are reproducible and escalations read a fixed history.
     """
 
     commitment = models.ForeignKey(
         "sla.Commitment", on_delete=models.CASCADE, related_name="compliance_snapshots"
     )
+    kind = models.CharField(max_length=80, help_text="<owner team>.<metric>[.<n>]")
+    versions = models.JSONField(default=list, blank=True, help_text="SLA version numbers")
     period_kind = models.CharField(max_length=8, choices=PeriodKind.choices)
     period_start = models.DateField(help_text="First local day of the period")
     starts_at = models.DateTimeField()
@@ -69,11 +75,11 @@ class ComplianceSnapshot(models.Model):
     computed_at = models.DateTimeField()
 
     class Meta:
-        ordering = ["commitment", "period_kind", "period_start"]
+        ordering = ["kind", "period_kind", "period_start"]
         constraints = [
             models.UniqueConstraint(
-                fields=["commitment", "period_kind", "period_start"],
-                name="snapshot_one_per_commitment_period",
+                fields=["kind", "period_kind", "period_start"],
+                name="snapshot_one_per_kind_period",
             ),
         ]
         indexes = [
@@ -81,7 +87,7 @@ class ComplianceSnapshot(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.commitment_id} {self.period_kind} {self.period_start} ({self.status})"
+        return f"{self.kind} {self.period_kind} {self.period_start} ({self.status})"
 
 
 class AlertKind(models.TextChoices):

@@ -73,6 +73,10 @@ class TileOutputSerializer(serializers.Serializer):
     period_label = serializers.CharField(
         help_text="The commitment's own review period, when it is not the one picked"
     )
+    kind = serializers.CharField(help_text="The commitment kind: <owner team>.<metric>")
+    versions = serializers.CharField(
+        help_text="The SLA version(s) the figure was measured under, e.g. 'SLA v1 + v2'"
+    )
 
 
 class TeamGroupOutputSerializer(serializers.Serializer):
@@ -88,7 +92,8 @@ class ScorecardOutputSerializer(serializers.Serializer):
 
 
 class ScorecardGetApi(APIView):
-    """The scorecard: one tile per commitment in force, grouped by team (reps: own leads only)."""
+    """The scorecard: one tile per commitment kind in force (never one per SLA version), grouped
+    by team (reps: own leads only)."""
 
     allowed_roles = api_roles(*ALL_ROLES)
 
@@ -120,6 +125,9 @@ class ChartOutputSerializer(serializers.Serializer):
     note = serializers.CharField()
     period = PeriodOutputSerializer()
     points = serializers.ListField(child=serializers.DictField())
+    has_data = serializers.BooleanField(
+        help_text="False when there is nothing to draw (only zeros): show an empty state"
+    )
     figure = serializers.DictField(help_text="A plotly figure (data + layout), as fig.to_json()")
     as_of = serializers.DateTimeField(
         help_text="The moment the numbers describe: charts are stored and refreshed every few "
@@ -158,6 +166,7 @@ class ChartGetApi(APIView):
                     "note": data.note,
                     "period": scope.period,
                     "points": [_plain(point) for point in data.points],
+                    "has_data": data.has_data,
                     "figure": json.loads(data.figure.to_json()),
                     "as_of": stored.as_of,
                 }

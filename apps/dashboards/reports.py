@@ -20,7 +20,7 @@ from django.db.models import Count, F, Q, Sum
 from django.urls import reverse
 
 from apps.compliance.periods import Period, PeriodKind, period_for, previous
-from apps.dashboards import calculations, charts, selectors, tiles
+from apps.dashboards import calculations, chart_points, charts, selectors, tiles
 from apps.dashboards.models import ReportKind
 from apps.dashboards.scope import Scope
 from apps.dashboards.slices import CommitmentSlice, LeadSlice, drilldown_url
@@ -137,6 +137,7 @@ def _sla_table(scope: Scope, items: list, *, title: str) -> ReportTable:
                 tiles.target_text(commitment.metric, result),
                 f"{status.icon} {status.label}",
                 tiles.counts_text(commitment, result),
+                tiles.versions_text(result.versions),
             ]
         )
         links.append(
@@ -147,10 +148,12 @@ def _sla_table(scope: Scope, items: list, *, title: str) -> ReportTable:
     return ReportTable(
         key="sla",
         title=title,
-        columns=["Commitment", "Team", "Value", "Target", "Status", "Counts"],
+        columns=["Commitment", "Team", "Value", "Target", "Status", "Counts", "Measured under"],
         rows=rows,
         links=links,
         empty="No signed SLA was in force for this period.",
+        note="One row per commitment: a period under two SLA versions judges each MQL by the "
+        "version in force when it qualified, with targets weighted by the time each was in force.",
     )
 
 
@@ -585,7 +588,7 @@ def _revenue_by_channel(scope: Scope) -> ReportTable:
     )
 
 
-def _coverage_table(scope: Scope) -> tuple[ReportTable, list[charts.CoveragePoint]]:
+def _coverage_table(scope: Scope) -> tuple[ReportTable, list[chart_points.CoveragePoint]]:
     points = selectors.pipeline_coverage_points(scope, quarters=3)
     low, high = calculations.COVERAGE_BAND
     rows = []
@@ -653,6 +656,7 @@ def _sla_quarter_table(scope: Scope, items: list) -> tuple[ReportTable, dict[int
                 counts["green"],
                 counts["yellow"],
                 counts["red"],
+                tiles.versions_text(result.versions),
             ]
         )
     table = ReportTable(
@@ -667,6 +671,7 @@ def _sla_quarter_table(scope: Scope, items: list) -> tuple[ReportTable, dict[int
             "Periods ✔",
             "Periods ▲",
             "Periods ✖",
+            "Measured under",
         ],
         rows=rows,
         empty="No signed SLA was in force for this quarter.",
@@ -678,8 +683,8 @@ def review_questions(
     *,
     items: list,
     weekly: dict[int, list],
-    reasons: Sequence[charts.ReasonBar],
-    coverage: Sequence[charts.CoveragePoint],
+    reasons: Sequence[chart_points.ReasonBar],
+    coverage: Sequence[chart_points.CoveragePoint],
     review_date=None,
 ) -> list[str]:
     """The questions the SLA review should answer next quarter, drawn from this quarter's data."""

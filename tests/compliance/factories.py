@@ -76,12 +76,15 @@ def signed_version(
     commitments=(FIRST_CONTACT_4H,),
     calendar: dict | None = None,
     superseded_at: datetime | None = None,
+    contract: SlaContract | None = None,
+    number: int = 1,
 ) -> SlaVersion:
-    """A signed (active) version with its commitments, written straight to the tables."""
-    contract = SlaContract.objects.create(name=f"SLA {next(_seq)}")
+    """A signed (active) version with its commitments, written straight to the tables; it
+    supersedes the version in force from its effective time, as signing does."""
+    contract = contract or SlaContract.objects.create(name=f"SLA {next(_seq)}")
     version = SlaVersion.objects.create(
         contract=contract,
-        number=1,
+        number=number,
         calendar_snapshot=calendar if calendar is not None else snapshot(),
         effective_at=effective_at,
         mql_definition=definition(),

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('compliance', '0003_worked_time_function'),
+        ('compliance', '0005_snapshot_per_commitment_kind'),
         ('dispositions', '0001_initial'),
         ('leads', '0002_ingestion_settings_and_imports'),
         ('mql', '0002_backtestrun_definitioncomment'),
