@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from django.db.models import Max
 from django.utils import timezone
 
+from apps.compliance.kinds import kind_key
 from apps.compliance.models import ComplianceSnapshot
 from apps.compliance.periods import PeriodKind, following, period_starting
 from apps.dispositions.models import Disposition, ReasonCode
@@ -226,10 +227,12 @@ def frozen_weeks(commitment: Commitment, values, *, first, tz: str = "UTC"):
     period = period_starting(PeriodKind.WEEK, first, tz)
     for value in values:
         ComplianceSnapshot.objects.update_or_create(
-            commitment=commitment,
+            kind=kind_key(commitment.owner_team, commitment.metric),
             period_kind="week",
             period_start=period.first_day,
             defaults={
+                "commitment": commitment,
+                "versions": [commitment.version.number],
                 "starts_at": period.start,
                 "ends_at": period.end,
                 "as_of": period.end,
