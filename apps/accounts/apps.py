@@ -7,4 +7,8 @@ class AccountsConfig(AppConfig):
 
     def ready(self) -> None:
         # Registers the OpenAPI description of our token authentication.
-        from apps.accounts import schema  # noqa: F401
+        # Connects the lockout e-mail to django-axes' lockout signal.
+        from apps.accounts import (
+            lockout,  # noqa: F401
+            schema,  # noqa: F401
+        )

@@ -16,6 +16,7 @@ urlpatterns = [
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("welcome/", views.signup_welcome, name="welcome"),
+    path("unlock/<str:token>/", views.login_unlock, name="unlock"),
     path(
         "password-reset/",
         auth_views.PasswordResetView.as_view(

@@ -1,5 +1,6 @@
 """Browser views for people, invitations, tokens and the signup hand-off."""
 
+from axes.helpers import get_client_ip_address
 from django.contrib import messages
 from django.contrib.auth import login
 from django.core import signing
@@ -40,6 +41,15 @@ def signup_welcome(request: HttpRequest) -> HttpResponse:
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
     messages.success(request, f"Welcome to {request.tenant.name}! Start by inviting your team.")
     return redirect("accounts:user_list")
+
+
+def login_unlock(request: HttpRequest, token: str) -> HttpResponse:
+    """The e-mailed unlock link: lift the sign-in lockout and go to the sign-in page."""
+    user = services.login_unlock(token=token, ip_address=get_client_ip_address(request))
+    if user is None:
+        raise Http404("This unlock link is invalid or has expired.")
+    messages.success(request, "Signing in is possible again. Enter your password.")
+    return redirect("accounts:login")
 
 
 @roles_required(*ALL_ROLES)

@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts.access import api_roles
+from apps.accounts.api_fields import FilterDateField, FilterDateTimeField
 from apps.accounts.exceptions import DomainError
 from apps.accounts.roles import ALL_ROLES, Role
 from apps.dashboards import selectors, snapshots
@@ -25,7 +26,7 @@ class ScopeInputSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(
         choices=["week", "month", "quarter"], required=False, help_text="custom period: its kind"
     )
-    date = serializers.DateField(required=False, help_text="custom period: a day inside it")
+    date = FilterDateField(required=False, help_text="custom period: a day inside it")
     team = serializers.ChoiceField(choices=TEAM_CHOICES, required=False)
     source = serializers.CharField(required=False, max_length=100)
 
@@ -187,7 +188,7 @@ class DrilldownListApi(APIView):
 
     class FilterSerializer(serializers.Serializer):
         period = serializers.CharField(help_text="week:2026-11-16, month:2026-11-01, quarter:…")
-        at = serializers.DateTimeField(required=False, help_text="as of (default: now)")
+        at = FilterDateTimeField(required=False, help_text="as of (default: now)")
         commitment = serializers.IntegerField(required=False)
         outcome = serializers.ChoiceField(
             choices=["met", "missed", "pending", "all"], required=False

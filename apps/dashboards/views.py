@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
@@ -15,6 +14,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from apps.accounts.access import roles_required, user_may_open
+from apps.accounts.csv_export import csv_lines
 from apps.accounts.exceptions import DomainError
 from apps.accounts.roles import ALL_ROLES, Role
 from apps.compliance.periods import following, previous
@@ -234,13 +234,7 @@ def drilldown(request: HttpRequest) -> HttpResponse:
     )
 
 
-class _Echo:
-    def write(self, value):
-        return value
-
-
 def _leads_csv(leads, *, filename: str) -> StreamingHttpResponse:
-    writer = csv.writer(_Echo())
     header = [
         "id",
         "name",
@@ -254,27 +248,23 @@ def _leads_csv(leads, *, filename: str) -> StreamingHttpResponse:
         "sql_at",
         "amount",
     ]
-
-    def rows():
-        yield writer.writerow(header)
-        for lead in leads[:DRILLDOWN_CSV_LIMIT]:
-            yield writer.writerow(
-                [
-                    lead.pk,
-                    lead.full_name,
-                    lead.email,
-                    lead.company,
-                    lead.source,
-                    lead.campaign,
-                    str(lead.owner) if lead.owner else "",
-                    lead.stage,
-                    lead.mql_at.isoformat() if lead.mql_at else "",
-                    lead.sql_at.isoformat() if lead.sql_at else "",
-                    lead.amount if lead.amount is not None else "",
-                ]
-            )
-
-    response = StreamingHttpResponse(rows(), content_type="text/csv")
+    rows = (
+        [
+            lead.pk,
+            lead.full_name,
+            lead.email,
+            lead.company,
+            lead.source,
+            lead.campaign,
+            str(lead.owner) if lead.owner else "",
+            lead.stage,
+            lead.mql_at,
+            lead.sql_at,
+            lead.amount,
+        ]
+        for lead in leads[:DRILLDOWN_CSV_LIMIT]
+    )
+    response = StreamingHttpResponse(csv_lines(header, rows), content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
 

@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts.access import api_roles
+from apps.accounts.api_fields import BoundedDateTimeField
 from apps.accounts.exceptions import DomainError, NotAllowed
 from apps.accounts.roles import ALL_ROLES, Role
 from apps.dispositions import selectors, services
@@ -27,7 +28,7 @@ READERS = api_roles(*ALL_ROLES, integration=True)
 TOUCH_KIND_CHOICES = [(k.value, k.label) for k in ActivityKind if k in SALES_TOUCH_KINDS]
 
 
-class AwareDateTimeField(serializers.DateTimeField):
+class AwareDateTimeField(BoundedDateTimeField):
     """ISO 8601 with an offset: a time without one would be read in the server's zone."""
 
     def to_internal_value(self, value):
@@ -177,6 +178,7 @@ class DispositionBulkCreateApi(APIView):
     """Record up to 1,000 dispositions; each item is stored or reported by index on its own."""
 
     allowed_roles = WORKERS
+    per_item_text_check = True  # items are validated one by one, rejected by index
 
     @extend_schema(
         request=inline_serializer(
@@ -375,6 +377,7 @@ class TouchBulkCreateApi(APIView):
     """Log up to 1,000 sales touches; invalid ones are reported by index, the rest stored."""
 
     allowed_roles = WORKERS
+    per_item_text_check = True  # items are validated one by one, rejected by index
 
     @extend_schema(
         request=inline_serializer("TouchBulkInput", {"items": TouchInputSerializer(many=True)}),

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import csv
 from datetime import date
 
 from django.contrib import messages
@@ -17,6 +16,7 @@ from django.views.decorators.http import require_POST
 from django_htmx.http import trigger_client_event
 
 from apps.accounts.access import roles_required
+from apps.accounts.csv_export import SafeCsvWriter
 from apps.accounts.exceptions import DomainError, NotAllowed
 from apps.accounts.roles import Role
 from apps.compliance.periods import PeriodKind, following, period_for, previous
@@ -437,7 +437,7 @@ def nurture_export(request: HttpRequest) -> HttpResponse:
     response["Content-Disposition"] = (
         f'attachment; filename="returned-to-nurture-{period.first_day.isoformat()}.csv"'
     )
-    writer = csv.writer(response)
+    writer = SafeCsvWriter(response)
     writer.writerow(
         [
             "external_id",
@@ -456,25 +456,16 @@ def nurture_export(request: HttpRequest) -> HttpResponse:
         lead = disposition.lead
         writer.writerow(
             [
-                _csv_cell(value)
-                for value in (
-                    lead.external_id,
-                    lead.full_name,
-                    lead.email,
-                    lead.company,
-                    lead.source,
-                    lead.campaign,
-                    disposition.reason_code.label if disposition.reason_code else "",
-                    disposition.note,
-                    disposition.actor.email if disposition.actor else "",
-                    disposition.occurred_at.isoformat(),
-                )
+                lead.external_id,
+                lead.full_name,
+                lead.email,
+                lead.company,
+                lead.source,
+                lead.campaign,
+                disposition.reason_code.label if disposition.reason_code else "",
+                disposition.note,
+                disposition.actor.email if disposition.actor else "",
+                disposition.occurred_at.isoformat(),
             ]
         )
     return response
-
-
-def _csv_cell(value: str) -> str:
-    """Neutralise spreadsheet formulas in free text (a note starting with "=")."""
-    text = str(value or "")
-    return f"'{text}" if text[:1] in ("=", "+", "-", "@") else text

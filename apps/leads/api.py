@@ -23,6 +23,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts.access import api_roles
+from apps.accounts.api_fields import FilterDateField, FilterDateTimeField
+from apps.accounts.input_bounds import JsonDocumentError, json_document_parse
 from apps.accounts.models import User
 from apps.accounts.roles import ALL_ROLES, Role
 from apps.leads import selectors, services
@@ -158,6 +160,7 @@ class LeadUpsertApi(APIView):
     """POST creates or updates leads by external_id (partial updates; stage moves for opportunities)."""
 
     allowed_roles = api_roles(*INGEST_ROLES, integration=True)
+    per_item_text_check = True  # one item with a NUL is rejected by index, not the batch
 
     @extend_schema(
         request=OpenApiTypes.OBJECT,
@@ -181,6 +184,7 @@ class ActivityIngestApi(APIView):
     """POST appends activities; re-sending a stored external_id changes nothing."""
 
     allowed_roles = api_roles(*INGEST_ROLES, integration=True)
+    per_item_text_check = True  # one item with a NUL is rejected by index, not the batch
 
     @extend_schema(
         request=OpenApiTypes.OBJECT,
@@ -218,13 +222,13 @@ class LeadListApi(APIView):
         )
         source = serializers.CharField(required=False)
         campaign = serializers.CharField(required=False)
-        created_from = serializers.DateField(required=False)
-        created_to = serializers.DateField(required=False)
-        mql_from = serializers.DateField(required=False)
-        mql_to = serializers.DateField(required=False)
+        created_from = FilterDateField(required=False)
+        created_to = FilterDateField(required=False)
+        mql_from = FilterDateField(required=False)
+        mql_to = FilterDateField(required=False)
         q = serializers.CharField(required=False, help_text="Search name, email, company, id")
         external_id = serializers.CharField(required=False)
-        updated_since = serializers.DateTimeField(required=False)
+        updated_since = FilterDateTimeField(required=False)
 
         def validate_owner(self, value: str) -> str:
             if value != selectors.UNASSIGNED and not value.isdigit():
@@ -341,9 +345,9 @@ class _WebhookApi(APIView):
 
     def receive(self, request, source: str):
         try:
-            payload = json.loads(request.body or b"null")
-        except (ValueError, UnicodeDecodeError):
-            return Response({"body": ["Malformed JSON."]}, status=status.HTTP_400_BAD_REQUEST)
+            payload = json_document_parse(request.body or b"null")
+        except JsonDocumentError as exc:
+            return Response({"body": [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
         outcome = services.webhook_receive(source=source, payload=payload)
         data = outcome.result.as_dict()
         data.update(ignored=outcome.ignored, unmapped_fields=outcome.unmapped)

@@ -17,6 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts.access import api_roles
+from apps.accounts.api_fields import BoundedDateField, BoundedDateTimeField
 from apps.accounts.roles import ALL_ROLES, Role
 from apps.leads.models import Lead
 from apps.mql.models import MqlDefinition
@@ -242,8 +243,8 @@ class VersionDetailApi(ReadWriteRoles, APIView):
         purpose = serializers.CharField(required=False, allow_blank=True, max_length=2000)
         calendar = serializers.IntegerField(required=False)
         mql_definition = serializers.IntegerField(required=False, allow_null=True)
-        effective_at = serializers.DateTimeField(required=False)
-        review_date = serializers.DateField(required=False, allow_null=True)
+        effective_at = BoundedDateTimeField(required=False)
+        review_date = BoundedDateField(required=False, allow_null=True)
 
     @extend_schema(responses=VersionOutputSerializer)
     def get(self, request, pk: int):
@@ -537,9 +538,7 @@ class CalendarInputSerializer(serializers.Serializer):
     week = serializers.JSONField(required=False)
     holiday_country = serializers.CharField(required=False, allow_blank=True, default="")
     holiday_subdivision = serializers.CharField(required=False, allow_blank=True, default="")
-    closed_dates = serializers.ListField(
-        child=serializers.DateField(), required=False, default=list
-    )
+    closed_dates = serializers.ListField(child=BoundedDateField(), required=False, default=list)
     is_default = serializers.BooleanField(required=False, default=False)
 
 

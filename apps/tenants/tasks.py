@@ -5,10 +5,15 @@ from django_tenants.utils import tenant_context
 
 from apps.compliance.tasks import tenant_sweep_task
 from apps.dashboards.tasks import charts_refresh_task
+from apps.leads.tasks import lead_imports_requeue_task
 from apps.tenants.selectors import organization_active_list
 
 # What beat may fan out (CELERY_BEAT_SCHEDULE names the job).
-FAN_OUT_JOBS = {"sweep": tenant_sweep_task, "charts": charts_refresh_task}
+FAN_OUT_JOBS = {
+    "sweep": tenant_sweep_task,
+    "charts": charts_refresh_task,
+    "imports": lead_imports_requeue_task,
+}
 
 
 @shared_task(ignore_result=True)
