@@ -227,7 +227,8 @@ def test_wizard_upload_preview_start_progress_report(
 ):
     queued = []
     monkeypatch.setattr(
-        "apps.leads.tasks.lead_import_run_task.delay", lambda job_id: queued.append(job_id)
+        "apps.leads.tasks.lead_import_run_task.apply_async",
+        lambda args, **options: queued.append(args[0]),
     )
     client = client_as("marketing_leader")
     upload = SimpleUploadedFile(
