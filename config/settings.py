@@ -163,7 +163,8 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # --- Static files ----------------------------------------------------------
 STATIC_URL = "/static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# collectstatic writes here (the Procfile's release step); production serves the hashed copies.
+STATIC_ROOT = env.path("DJANGO_STATIC_ROOT", default=BASE_DIR / "staticfiles")
 STATICFILES_DIRS = [
     BASE_DIR / "static",
     # plotly.js comes from the plotly package itself, so the charts work offline

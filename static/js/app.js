@@ -1,0 +1,43 @@
+/* Page behaviours declared with data attributes, so no template needs an inline script or an
+ * on*= handler (the Content-Security-Policy allows scripts from our static files only).
+ *
+ *   <form data-confirm="Delete?">              asks before submitting
+ *   <button data-print>                        prints the page
+ *   <select data-autosubmit>                   submits its form on change
+ *   <select data-navigate-param="encoding">    reloads with ?encoding=<value>
+ *   <button hx-get=… data-index-of="#list li"> sends index=<number of matches> with the request
+ */
+(function () {
+  "use strict";
+
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (form.dataset && form.dataset.confirm && !window.confirm(form.dataset.confirm)) {
+      event.preventDefault();
+      event.stopImmediatePropagation();
+    }
+  }, true);
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("[data-print]");
+    if (button) window.print();
+  });
+
+  document.addEventListener("change", function (event) {
+    var el = event.target;
+    if (!el.dataset) return;
+    if (el.dataset.autosubmit !== undefined && el.form) el.form.submit();
+    if (el.dataset.navigateParam) {
+      var params = new URLSearchParams(window.location.search);
+      params.set(el.dataset.navigateParam, el.value);
+      window.location.search = params.toString();
+    }
+  });
+
+  document.addEventListener("htmx:configRequest", function (event) {
+    var source = event.detail.elt;
+    if (source && source.dataset && source.dataset.indexOf) {
+      event.detail.parameters.index = document.querySelectorAll(source.dataset.indexOf).length;
+    }
+  });
+})();
