@@ -129,4 +129,10 @@ def failed_token_record(request) -> None:
 
 
 def _failed_key(request) -> str:
-    return f"badtoken:{connection.schema_name}:{BaseThrottle().get_ident(request)}"
+    return f"badtoken:{connection.schema_name}:{client_address(request)}"
+
+
+def client_address(request) -> str:
+    """The client's address as the API throttles see it (REMOTE_ADDR, or X-Forwarded-For
+    behind REST_FRAMEWORK's NUM_PROXIES)."""
+    return BaseThrottle().get_ident(request)
