@@ -52,7 +52,9 @@ def test_signup_invite_and_rep_login(db, tmp_path):
         # the page shows the progress, then signs this browser in on the new host.
         link = wait_until(lambda: _confirmation_link(mail_dir), message="the confirmation e-mail")
         page.goto(link)
-        page.wait_for_url(re.compile(r"http://nova\.localhost:\d+/accounts/users/"), timeout=120_000)
+        page.wait_for_url(
+            re.compile(r"http://nova\.localhost:\d+/accounts/users/"), timeout=120_000
+        )
         assert urlsplit(page.url).hostname == "nova.localhost"
         assert "Welcome to Nova Robotics" in page.inner_text("main")
 

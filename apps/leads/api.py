@@ -8,11 +8,14 @@ that is not JSON. Rejected items are listed by index with their field errors.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
 import time
 
 from django.conf import settings
+from django.core.cache import cache
+from django.db import connection
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
@@ -29,7 +32,7 @@ from apps.accounts.models import User
 from apps.accounts.roles import ALL_ROLES, Role
 from apps.leads import selectors, services
 from apps.leads.models import Stage
-from apps.leads.webhook_signatures import signature_problem
+from apps.leads.webhook_signatures import TOLERANCE_SECONDS, signature_problem
 
 INGEST_ROLES = (Role.ADMIN, Role.SALES_LEADER, Role.MARKETING_LEADER)
 ROUTING_ROLES = (Role.SALES_LEADER, Role.ADMIN)
@@ -377,6 +380,14 @@ class WebhookReceiveApi(_WebhookApi):
                 required=True,
                 description="sha256=<hex HMAC-SHA256 of '<timestamp>.<raw body>' with the signing secret>",
             ),
+            OpenApiParameter(
+                "X-Handoff-Delivery",
+                str,
+                OpenApiParameter.HEADER,
+                required=False,
+                description="Optional unique id of this delivery; a repeat inside the 5-minute "
+                "window (same id, or same signature without one) is answered 409",
+            ),
         ],
     )
     def post(self, request, source: str):
@@ -390,7 +401,28 @@ class WebhookReceiveApi(_WebhookApi):
         )
         if problem:
             return Response({"signature": [problem]}, status=status.HTTP_401_UNAUTHORIZED)
-        return self.receive(request, source)
+        # A captured request replayed inside the 5-minute window is refused: each signature
+        # (or X-Handoff-Delivery id) is remembered in the shared cache for the window.
+        seen = webhook_delivery_key(request)
+        if not cache.add(seen, 1, timeout=TOLERANCE_SECONDS + 60):
+            return Response(
+                {"signature": ["This delivery was already received (a replay); it is ignored."]},
+                status=status.HTTP_409_CONFLICT,
+            )
+        try:
+            return self.receive(request, source)
+        except Exception:
+            cache.delete(seen)  # not processed: the sender may retry the same delivery
+            raise
+
+
+def webhook_delivery_key(request) -> str:
+    """The replay-memory key of a signed webhook call: its delivery id, else its signature."""
+    delivery = request.headers.get("X-Handoff-Delivery") or request.headers.get(
+        "X-Handoff-Signature", ""
+    )
+    digest = hashlib.sha256(delivery.strip().encode()).hexdigest()
+    return f"webhook-delivery:{connection.schema_name}:{digest}"
 
 
 class WebhookReceiveByTokenApi(_WebhookApi):
