@@ -43,3 +43,4 @@ urlpatterns = [
 ]
 
 handler403 = "apps.accounts.views.permission_denied"
+handler404 = "apps.accounts.views.page_not_found"

@@ -29,6 +29,9 @@ class UserOutputSerializer(serializers.Serializer):
 class UserListApi(APIView):
     """GET lists the organization's users; POST creates one with a role (invited by email by default)."""
 
+    # The schema documents the paginated envelope this class writes (next, previous, results).
+    pagination_class = PageNumberPagination
+
     allowed_roles = api_roles(Role.ADMIN)
 
     class FilterSerializer(serializers.Serializer):
@@ -42,7 +45,7 @@ class UserListApi(APIView):
         qs = selectors.user_list(role=filters.validated_data.get("role"))
         if filters.validated_data.get("active") is not None:
             qs = qs.filter(is_active=filters.validated_data["active"])
-        paginator = PageNumberPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(qs, request, view=self)
         return paginator.get_paginated_response(UserOutputSerializer(page, many=True).data)
 

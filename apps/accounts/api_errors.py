@@ -8,7 +8,7 @@ past a field's own checks, and the client, not the server, has to change somethi
 import logging
 
 from django.core.exceptions import RequestDataTooBig
-from django.db import DataError
+from django.db import DataError, connection, transaction
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -31,6 +31,10 @@ def exception_handler(exc, context):
         return Response({"detail": DATE_RANGE_MESSAGE}, status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, DataError):
         logger.warning("the database refused a value: %s", exc)
+        # Inside an enclosing atomic block the failed statement broke the transaction:
+        # have the block roll back rather than run further statements in it.
+        if connection.in_atomic_block:
+            transaction.set_rollback(True)
         return Response(
             {"detail": "A value is out of the range the database can store."},
             status=status.HTTP_400_BAD_REQUEST,

@@ -6,7 +6,7 @@ from django.contrib.auth import login
 from django.core import signing
 from django.core.paginator import Paginator
 from django.db import connection
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
@@ -183,6 +183,14 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     return render(
         request, "accounts/audit_log.html", {"events": selectors.audit_event_list(limit=200)}
     )
+
+
+def page_not_found(request: HttpRequest, exception=None) -> HttpResponse:
+    """404: JSON under /api/ (a client there reads JSON, e.g. for a malformed id in the path),
+    the page otherwise."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "Not found."}, status=404)
+    return render(request, "404.html", status=404)
 
 
 def permission_denied(request: HttpRequest, exception=None) -> HttpResponse:

@@ -183,6 +183,9 @@ class CommitmentLeadSerializer(serializers.Serializer):
 class CommitmentLeadsApi(APIView):
     """The leads behind a commitment's number for a period: met, missed or pending (paginated)."""
 
+    # The schema documents the paginated envelope this class writes (next, previous, results).
+    pagination_class = PageNumberPagination
+
     allowed_roles = api_roles(*ALL_ROLES)
 
     @extend_schema(
@@ -198,7 +201,7 @@ class CommitmentLeadsApi(APIView):
             as_of=data.get("as_of"),
             owner_id=scope.owner_id,
         )
-        paginator = PageNumberPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(leads, request, view=self)
         return paginator.get_paginated_response(
             CommitmentLeadSerializer(page, many=True, context={"request": request}).data

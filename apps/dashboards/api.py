@@ -184,6 +184,9 @@ class DrilldownLeadOutputSerializer(serializers.Serializer):
 class DrilldownListApi(APIView):
     """The leads behind a number: the query string of a tile's or chart point's `link`."""
 
+    # The schema documents the paginated envelope this class writes (next, previous, results).
+    pagination_class = PageNumberPagination
+
     allowed_roles = api_roles(*ALL_ROLES)
 
     class FilterSerializer(serializers.Serializer):
@@ -218,6 +221,6 @@ class DrilldownListApi(APIView):
             )
         except ScopeError as exc:
             raise DomainError(exc.message, field=exc.field) from exc
-        paginator = PageNumberPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(leads, request, view=self)
         return paginator.get_paginated_response(DrilldownLeadOutputSerializer(page, many=True).data)

@@ -230,6 +230,9 @@ def _rejected(index: int, errors) -> dict:
 class LeadDispositionListApi(APIView):
     """A lead's dispositions, newest first (a rep sees only their own leads')."""
 
+    # The schema documents the paginated envelope this class writes (next, previous, results).
+    pagination_class = PageNumberPagination
+
     allowed_roles = READERS
 
     @extend_schema(responses=DispositionOutputSerializer(many=True))
@@ -237,7 +240,7 @@ class LeadDispositionListApi(APIView):
         lead = get_object_or_404(Lead, external_id=external_id)
         if getattr(request.user, "role", None) == Role.REP and lead.owner_id != request.user.pk:
             raise PermissionDenied("You can only read the dispositions of your own leads.")
-        paginator = PageNumberPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(
             selectors.lead_disposition_history(lead=lead), request, view=self
         )
@@ -247,11 +250,14 @@ class LeadDispositionListApi(APIView):
 class ReasonCodeListApi(APIView):
     """The reason-code picklist (retired codes too, flagged: old dispositions carry them)."""
 
+    # The schema documents the paginated envelope this class writes (next, previous, results).
+    pagination_class = PageNumberPagination
+
     allowed_roles = READERS
 
     @extend_schema(responses=ReasonCodeOutputSerializer(many=True))
     def get(self, request):
-        paginator = PageNumberPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(selectors.reason_code_list(), request, view=self)
         return paginator.get_paginated_response(ReasonCodeOutputSerializer(page, many=True).data)
 

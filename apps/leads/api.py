@@ -167,7 +167,7 @@ class LeadUpsertApi(APIView):
 
     @extend_schema(
         request=OpenApiTypes.OBJECT,
-        responses={200: BulkResultSerializer, 207: BulkResultSerializer, 400: BulkResultSerializer},
+        responses={200: BulkResultSerializer, 207: BulkResultSerializer},
         description=(
             'A list of lead items (or {"items": [...]}), at most 1000. Keys: '
             + ", ".join(sorted(LEAD_ITEM_EXAMPLE))
@@ -191,7 +191,7 @@ class ActivityIngestApi(APIView):
 
     @extend_schema(
         request=OpenApiTypes.OBJECT,
-        responses={200: BulkResultSerializer, 207: BulkResultSerializer, 400: BulkResultSerializer},
+        responses={200: BulkResultSerializer, 207: BulkResultSerializer},
         description=(
             'A list of activities (or {"items": [...]}), at most 1000: external_id, lead (the lead\'s '
             "external_id), kind, occurred_at (ISO 8601 with offset), properties, actor (user email, sales "
@@ -215,6 +215,9 @@ class LeadCursorPagination(CursorPagination):
 
 class LeadListApi(APIView):
     """GET lists the leads the caller may see (a rep: their own), filtered, cursor-paginated."""
+
+    # The schema documents the paginated envelope this class writes (next, previous, results).
+    pagination_class = LeadCursorPagination
 
     allowed_roles = api_roles(*ALL_ROLES, integration=True)
 
@@ -264,7 +267,7 @@ class LeadListApi(APIView):
             updated_since=v.get("updated_since"),
         )
         leads = selectors.lead_list(user=request.user, filters=filters).order_by()
-        paginator = LeadCursorPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(leads, request, view=self)
         return paginator.get_paginated_response(LeadOutputSerializer(page, many=True).data)
 

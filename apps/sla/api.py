@@ -143,7 +143,7 @@ def _version_data(pk: int) -> dict:
 
 
 def _paginated(request, view, queryset, serializer):
-    paginator = PageNumberPagination()
+    paginator = view.pagination_class()
     page = paginator.paginate_queryset(queryset, request, view=view)
     return paginator.get_paginated_response(serializer(page, many=True).data)
 
@@ -153,6 +153,9 @@ def _paginated(request, view, queryset, serializer):
 
 class ContractListApi(ReadWriteRoles, APIView):
     """GET the organization's SLA contracts; POST creates one (drafters)."""
+
+    # The schema documents the paginated envelope this class writes (next, previous, results).
+    pagination_class = PageNumberPagination
 
     class ContractCreateInputSerializer(serializers.Serializer):
         name = serializers.CharField(max_length=200)
@@ -175,6 +178,9 @@ class ContractListApi(ReadWriteRoles, APIView):
 class VersionListApi(ReadWriteRoles, APIView):
     """GET versions (filter by contract or status); POST creates a draft — blank, from a
     template, or as an amendment of an existing version (`from_version`)."""
+
+    # The schema documents the paginated envelope this class writes (next, previous, results).
+    pagination_class = PageNumberPagination
 
     class VersionFilterSerializer(serializers.Serializer):
         contract = serializers.IntegerField(required=False)
@@ -497,6 +503,9 @@ class ChangeOutputSerializer(serializers.Serializer):
 class VersionChangeListApi(APIView):
     """GET the version's change log (every edit with its author, the sign-off steps)."""
 
+    # The schema documents the paginated envelope this class writes (next, previous, results).
+    pagination_class = PageNumberPagination
+
     allowed_roles = READERS
 
     @extend_schema(responses=ChangeOutputSerializer(many=True))
@@ -507,12 +516,21 @@ class VersionChangeListApi(APIView):
         )
 
 
+class TemplateOutputSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    name = serializers.CharField()
+    summary = serializers.CharField()
+    purpose = serializers.CharField()
+    commitments = serializers.ListField(child=serializers.DictField())
+    escalations = serializers.ListField(child=serializers.DictField())
+
+
 class TemplateListApi(APIView):
-    """GET the templates a draft can start from."""
+    """GET the templates a draft can start from (a short fixed list, not paginated)."""
 
     allowed_roles = READERS
 
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(responses=TemplateOutputSerializer(many=True))
     def get(self, request):
         return Response(
             [
@@ -544,6 +562,9 @@ class CalendarInputSerializer(serializers.Serializer):
 
 class CalendarListApi(ReadWriteRoles, APIView):
     """GET business calendars; POST creates one (admins)."""
+
+    # The schema documents the paginated envelope this class writes (next, previous, results).
+    pagination_class = PageNumberPagination
 
     write_roles = ADMINS
 
@@ -624,6 +645,9 @@ class ClockOutputSerializer(serializers.Serializer):
 
 class LeadClockListApi(APIView):
     """GET a lead's SLA clocks (due times computed once, at MQL time)."""
+
+    # The schema documents the paginated envelope this class writes (next, previous, results).
+    pagination_class = PageNumberPagination
 
     allowed_roles = READERS
 

@@ -283,7 +283,9 @@ def signup_provision(*, signup_id: int) -> SignupRequest:
     except Exception as exc:
         logger.exception("provisioning of signup %s failed", signup_id)
         signup.status = SignupRequest.Status.FAILED
-        signup.failure = f"Something went wrong on our side ({type(exc).__name__}); please sign up again."
+        signup.failure = (
+            f"Something went wrong on our side ({type(exc).__name__}); please sign up again."
+        )
     else:
         signup.status, signup.organization = SignupRequest.Status.READY, organization
     signup.finished_at = timezone.now()
