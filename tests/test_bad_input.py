@@ -9,6 +9,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from apps.accounts.input_bounds import NUL_MESSAGE
 from apps.leads import services as lead_services
 from apps.leads.models import Activity, ImportJob, Lead
 from apps.sla.models import Commitment
@@ -164,6 +165,11 @@ def test_a_nul_in_a_webhook_rejects_only_its_record(acme):
     assert response.json()["created"] == 2 and response.json()["rejected"] == 1
     deep = post(Client(HTTP_HOST="acme.localhost"), url, "[" * 5000 + "]" * 5000)
     assert deep.status_code == 400
+
+
+def test_nul_in_an_api_query_parameter_is_a_400_naming_it(api_as):
+    response = api_as("admin").get("/api/v1/leads/", {"owner": "a\x00b"})
+    assert response.status_code == 400 and response.json() == {"owner": [NUL_MESSAGE]}
 
 
 def test_nul_in_a_page_filter_or_form_is_a_400_page(client_as):

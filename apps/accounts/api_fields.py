@@ -47,3 +47,13 @@ class BoundedDateTimeField(serializers.DateTimeField):
         if not is_moment_in_range(value):
             raise serializers.ValidationError(DATE_RANGE_MESSAGE)
         return super().enforce_timezone(value)
+
+
+class QueryChoiceField(serializers.ChoiceField):
+    """A choice in a query string: an empty value (`team=`) is refused as not one of the
+    choices, rather than read as "not given" the way DRF reads empty HTML form fields."""
+
+    def get_value(self, dictionary):
+        if self.field_name in dictionary and dictionary.get(self.field_name) == "":
+            return ""
+        return super().get_value(dictionary)

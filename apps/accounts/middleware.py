@@ -10,7 +10,7 @@ and exception handler (api_parsers, api_errors) and answers JSON.
 import logging
 
 from django.db import DataError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 
 from apps.accounts.input_bounds import DATE_RANGE_MESSAGE, NUL_MESSAGE
@@ -27,8 +27,12 @@ def bad_request(request: HttpRequest, reason: str) -> HttpResponse:
     )
 
 
-def _has_nul(query) -> bool:
-    return any("\x00" in key or any("\x00" in v for v in values) for key, values in query.lists())
+def _nul_field(query) -> str | None:
+    """The first query or form field whose name or value holds a NUL character."""
+    for key, values in query.lists():
+        if "\x00" in key or any("\x00" in v for v in values):
+            return key.replace("\x00", "\ufffd")
+    return None
 
 
 class BadInputMiddleware:
@@ -36,17 +40,19 @@ class BadInputMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if _has_nul(request.GET):
-            return bad_request(
-                request, f"A query parameter {NUL_MESSAGE[0].lower()}{NUL_MESSAGE[1:]}"
-            )
+        field = _nul_field(request.GET)
+        if field is not None:
+            if request.path.startswith(API_PREFIX):
+                return JsonResponse({field: [NUL_MESSAGE]}, status=400)
+            return bad_request(request, f"The query parameter “{field}”: {NUL_MESSAGE}")
         if (
             request.method == "POST"
             and not request.path.startswith(API_PREFIX)
             and request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data")
-            and _has_nul(request.POST)
         ):
-            return bad_request(request, f"A form field {NUL_MESSAGE[0].lower()}{NUL_MESSAGE[1:]}")
+            field = _nul_field(request.POST)
+            if field is not None:
+                return bad_request(request, f"The form field “{field}”: {NUL_MESSAGE}")
         return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:

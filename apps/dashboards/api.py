@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts.access import api_roles
-from apps.accounts.api_fields import FilterDateField, FilterDateTimeField
+from apps.accounts.api_fields import FilterDateField, FilterDateTimeField, QueryChoiceField
 from apps.accounts.exceptions import DomainError
 from apps.accounts.roles import ALL_ROLES, Role
 from apps.dashboards import selectors, snapshots
@@ -22,12 +22,12 @@ from apps.dashboards.scope import PERIOD_CHOICES, TEAM_CHOICES, Scope, ScopeErro
 
 
 class ScopeInputSerializer(serializers.Serializer):
-    period = serializers.ChoiceField(choices=PERIOD_CHOICES, required=False)
-    kind = serializers.ChoiceField(
+    period = QueryChoiceField(choices=PERIOD_CHOICES, required=False)
+    kind = QueryChoiceField(
         choices=["week", "month", "quarter"], required=False, help_text="custom period: its kind"
     )
     date = FilterDateField(required=False, help_text="custom period: a day inside it")
-    team = serializers.ChoiceField(choices=TEAM_CHOICES, required=False)
+    team = QueryChoiceField(choices=TEAM_CHOICES, required=False)
     source = serializers.CharField(required=False, max_length=100)
 
 
