@@ -13,7 +13,7 @@ from django.core.exceptions import PermissionDenied
 from django.urls import NoReverseMatch, resolve, reverse
 from rest_framework.permissions import BasePermission
 
-from apps.accounts.roles import INTEGRATION
+from apps.accounts.roles import CAPABILITY_ROLES, INTEGRATION, Capability, Role
 
 
 def roles_required(*roles: str) -> Callable:
@@ -71,3 +71,17 @@ class RolePermission(BasePermission):
 def api_roles(*roles: str, integration: bool = False) -> frozenset[str]:
     """The role set for an API view; `integration=True` also admits organization API keys."""
     return frozenset(roles) | ({INTEGRATION} if integration else frozenset())
+
+
+def capability_table_markdown() -> str:
+    """README's roles table, rendered from the one capability table (roles.CAPABILITY_ROLES)."""
+    roles = list(Role)
+    lines = [
+        "| may | " + " | ".join(role.value for role in roles) + " |",
+        "|---|" + "---|" * len(roles),
+    ]
+    for capability in Capability:
+        allowed = CAPABILITY_ROLES[capability]
+        marks = " | ".join("✓" if role in allowed else "" for role in roles)
+        lines.append(f"| {capability.label} | {marks} |")
+    return "\n".join(lines)

@@ -17,13 +17,13 @@ from rest_framework.views import APIView
 from apps.accounts.access import api_roles
 from apps.accounts.api_fields import BoundedDateTimeField
 from apps.accounts.exceptions import DomainError, NotAllowed
-from apps.accounts.roles import ALL_ROLES, Role
+from apps.accounts.roles import ALL_ROLES, Capability, Role, roles_for
 from apps.dispositions import selectors, services
 from apps.dispositions.models import Disposition, Outcome
 from apps.leads import services as lead_services
 from apps.leads.models import SALES_TOUCH_KINDS, Activity, ActivityKind, Lead
 
-WORKERS = api_roles(Role.REP, Role.SALES_LEADER, integration=True)
+WORKERS = api_roles(*roles_for(Capability.WORK_LEADS), integration=True)
 READERS = api_roles(*ALL_ROLES, integration=True)
 TOUCH_KIND_CHOICES = [(k.value, k.label) for k in ActivityKind if k in SALES_TOUCH_KINDS]
 

@@ -18,7 +18,7 @@ from django_htmx.http import trigger_client_event
 from apps.accounts.access import roles_required
 from apps.accounts.csv_export import SafeCsvWriter
 from apps.accounts.exceptions import DomainError, NotAllowed
-from apps.accounts.roles import Role
+from apps.accounts.roles import Capability, Role, roles_for
 from apps.compliance.periods import PeriodKind, following, period_for, previous
 from apps.dispositions import selectors, services
 from apps.dispositions.forms import (
@@ -37,10 +37,10 @@ from apps.leads.models import Lead
 
 QUEUE_PAGE_SIZE = 50
 BEHIND_PAGE_SIZE = 25
-QUEUE_ROLES = (Role.REP,)
-TEAM_ROLES = (Role.SALES_LEADER,)
-WORK_ROLES = (Role.REP, Role.SALES_LEADER)
-REASON_CODE_ROLES = (Role.SALES_LEADER, Role.ADMIN)
+QUEUE_ROLES = tuple(roles_for(Capability.OWN_QUEUE))
+TEAM_ROLES = tuple(roles_for(Capability.TEAM_QUEUE))
+WORK_ROLES = tuple(roles_for(Capability.WORK_LEADS))
+REASON_CODE_ROLES = tuple(roles_for(Capability.REASON_CODES))
 FEEDBACK_ROLES = (
     Role.MARKETING_LEADER,
     Role.MARKETER,

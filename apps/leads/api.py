@@ -29,13 +29,13 @@ from apps.accounts.access import api_roles
 from apps.accounts.api_fields import FilterDateField, FilterDateTimeField
 from apps.accounts.input_bounds import JsonDocumentError, json_document_parse
 from apps.accounts.models import User
-from apps.accounts.roles import ALL_ROLES, Role
+from apps.accounts.roles import ALL_ROLES, Capability, roles_for
 from apps.leads import selectors, services
 from apps.leads.models import Stage
 from apps.leads.webhook_signatures import TOLERANCE_SECONDS, signature_problem
 
-INGEST_ROLES = (Role.ADMIN, Role.SALES_LEADER, Role.MARKETING_LEADER)
-ROUTING_ROLES = (Role.SALES_LEADER, Role.ADMIN)
+INGEST_ROLES = tuple(roles_for(Capability.IMPORT_LEADS))
+ROUTING_ROLES = tuple(roles_for(Capability.ROUTE_LEADS))
 
 
 class OwnerSerializer(serializers.Serializer):

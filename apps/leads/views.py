@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 from apps.accounts.access import roles_required
 from apps.accounts.csv_export import SafeCsvWriter, csv_lines
 from apps.accounts.exceptions import DomainError
-from apps.accounts.roles import ALL_ROLES, Role
+from apps.accounts.roles import ALL_ROLES, Capability, Role, roles_for
 from apps.leads import selectors, services
 from apps.leads.csv_rows import ENCODINGS
 from apps.leads.field_mapping import DEFAULT_MAPPINGS, LEAD_TARGETS, PROPERTY_PREFIX
@@ -25,8 +25,8 @@ from apps.leads.models import FieldMapping, ImportJob, RoutingRule
 from apps.leads.panel_discovery import lead_panels
 from apps.leads.routing import describe_condition
 
-ROUTING_ROLES = (Role.SALES_LEADER, Role.ADMIN)
-IMPORT_ROLES = (Role.ADMIN, Role.MARKETING_LEADER, Role.SALES_LEADER)
+ROUTING_ROLES = tuple(roles_for(Capability.ROUTE_LEADS))
+IMPORT_ROLES = tuple(roles_for(Capability.IMPORT_LEADS))
 EXPORT_COLUMNS = (
     "external_id", "email", "first_name", "last_name", "title", "seniority", "company",
     "company_domain", "company_size", "annual_revenue", "industry", "country", "region",

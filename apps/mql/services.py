@@ -41,7 +41,7 @@ from django.db.models import Exists, Max, OuterRef, Q
 from django.utils import timezone
 
 from apps.accounts.exceptions import Conflict, DomainError, NotAllowed
-from apps.accounts.roles import Role
+from apps.accounts.roles import Capability, Role, roles_for
 from apps.accounts.services import audit_record
 from apps.leads.models import Lead, Stage, StageChange
 from apps.mql.backtest import LeadHistory, Tally
@@ -73,8 +73,8 @@ from apps.mql.selectors import (
     signal_kinds,
 )
 
-PUBLISHER_ROLES = frozenset({Role.MARKETING_LEADER, Role.ADMIN})
-DRAFTER_ROLES = frozenset({Role.MARKETING_LEADER, Role.MARKETER, Role.ADMIN})
+PUBLISHER_ROLES = roles_for(Capability.PUBLISH_DEFINITIONS)
+DRAFTER_ROLES = roles_for(Capability.DRAFT_DEFINITIONS)
 COMMENTER_ROLES = frozenset(
     {Role.MARKETING_LEADER, Role.MARKETER, Role.SALES_LEADER, Role.EXECUTIVE, Role.ADMIN}
 )
