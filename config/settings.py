@@ -200,6 +200,7 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
+    "NUM_PROXIES": env.int("TRUSTED_PROXY_COUNT", default=0),
     "DEFAULT_THROTTLE_CLASSES": [
         "apps.accounts.throttles.TokenRateThrottle",
         "apps.accounts.throttles.OrganizationRateThrottle",
@@ -263,6 +264,10 @@ DASHBOARD_CHARTS_MAX_AGE_SECONDS = env.int("DASHBOARD_CHARTS_MAX_AGE_SECONDS", d
 DASHBOARD_CHARTS_STALE_SECONDS = env.int("DASHBOARD_CHARTS_STALE_SECONDS", default=3600)
 
 # --- Cache and abuse limits ------------------------------------------------
+# How many proxies (load balancers) in front of the web processes append to X-Forwarded-For:
+# the client address the limits count by is that many hops from the right; 0 = REMOTE_ADDR
+# only, so a client cannot pick its own address with a forged header.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 # One cache shared by every web process and worker (rate limits, webhook replay memory):
 # a per-process LocMem cache would let each gunicorn worker count on its own.
 CACHES = {
@@ -288,8 +293,10 @@ AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True
 AXES_USERNAME_CALLABLE = "apps.accounts.lockout.attempt_username"
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
-AXES_IPWARE_PROXY_COUNT = env.int("LOGIN_TRUSTED_PROXY_COUNT", default=0) or None
-AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
+AXES_IPWARE_PROXY_COUNT = TRUSTED_PROXY_COUNT or None
+AXES_IPWARE_META_PRECEDENCE_ORDER = (
+    ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"] if TRUSTED_PROXY_COUNT else ["REMOTE_ADDR"]
+)
 AXES_VERBOSE = False
 LOGIN_UNLOCK_MAX_AGE = 60 * 60 * 24  # seconds an unlock link works
 # Public signup: at most SIGNUP_RATE_PER_ADDRESS new organizations requested per client

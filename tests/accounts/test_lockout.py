@@ -75,3 +75,22 @@ def test_a_good_sign_in_resets_the_count(anon_client, make_user):
     anon_client.post("/accounts/logout/")
     for _ in range(LIMIT - 1):
         assert _login(anon_client, "typo@x.test", "typo").status_code == 200
+
+
+def test_a_forged_forwarded_for_header_does_not_escape_the_lock(anon_client, make_user):
+    make_user("rep", email="spoof@x.test")
+    for n in range(LIMIT + 2):
+        anon_client.post(
+            "/accounts/login/",
+            {"username": f"other{n}@x.test", "password": "x"},
+            REMOTE_ADDR="10.4.0.1",
+            HTTP_X_FORWARDED_FOR=f"203.0.113.{n}",
+        )
+    # Every try counted against the real address, whatever the header claimed.
+    locked = anon_client.post(
+        "/accounts/login/",
+        {"username": "spoof@x.test", "password": PASSWORD},
+        REMOTE_ADDR="10.4.0.1",
+        HTTP_X_FORWARDED_FOR="198.51.100.9",
+    )
+    assert locked.status_code == 429
