@@ -6,6 +6,9 @@
  *   <select data-autosubmit>                   submits its form on change
  *   <select data-navigate-param="encoding">    reloads with ?encoding=<value>
  *   <button hx-get=… data-index-of="#list li"> sends index=<number of matches> with the request
+ *   <div hx-trigger="every 60s" data-poll-skip-when-busy>  skips a polling tick while the element
+ *       holds the focus or one of its own requests is in flight (an hx-trigger filter would
+ *       need eval, which the policy forbids)
  */
 (function () {
   "use strict";
@@ -31,6 +34,15 @@
       var params = new URLSearchParams(window.location.search);
       params.set(el.dataset.navigateParam, el.value);
       window.location.search = params.toString();
+    }
+  });
+
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var el = event.detail.elt;
+    var polling = !(event.detail.requestConfig && event.detail.requestConfig.triggeringEvent);
+    if (el && el.dataset && el.dataset.pollSkipWhenBusy !== undefined && polling &&
+        (el.matches(":focus-within") || el.querySelector(".htmx-request"))) {
+      event.preventDefault();
     }
   });
 
