@@ -13,6 +13,11 @@
 (function () {
   "use strict";
 
+  // No eval (hx-vals="js:…", hx-on, hx-trigger filters) under the Content-Security-Policy.
+  // Set here rather than in a <meta name="htmx-config">: htmx reads only the first such meta,
+  // and pages keep theirs for their own settings (e.g. swapping 422 answers).
+  if (window.htmx) window.htmx.config.allowEval = false;
+
   document.addEventListener("submit", function (event) {
     var form = event.target;
     if (form.dataset && form.dataset.confirm && !window.confirm(form.dataset.confirm)) {
