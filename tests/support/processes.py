@@ -43,6 +43,9 @@ def child_env(**extra: str) -> dict[str, str]:
         CELERY_BROKER_URL=settings.CELERY_BROKER_URL,
         DJANGO_SETTINGS_MODULE="config.settings",
         PYTHONUNBUFFERED="1",
+        # The session's own cache namespace: rate-limit counters left in the shared Redis by
+        # earlier runs (signups, failed tokens from 127.0.0.1) do not reach this one.
+        CACHE_KEY_PREFIX=settings.CACHES["default"]["KEY_PREFIX"],
     )
     env.update(extra)
     return env
