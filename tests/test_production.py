@@ -13,9 +13,9 @@ import pytest
 import requests
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
 
-from apps.accounts.models import User
 from apps.accounts.services import api_key_create, user_create
 from tests.leads.committed import committed
+from tests.support.database import committed_user_delete
 from tests.support.processes import ROOT, child_env, free_port, python_argv, stop, wait_for_port
 
 PASSWORD = "production-smoke-2026"
@@ -27,6 +27,8 @@ def production_env(static_root) -> dict[str, str]:
     return child_env(
         DJANGO_DEBUG="false",
         DJANGO_SECRET_KEY=SECRET,
+        # Production has no derived default for the sign-off keys (apps/sla/sealing.py).
+        SLA_SIGNING_KEYS="smoke:" + "s" * 48,
         DJANGO_STATIC_ROOT=str(static_root),
         BASE_DOMAIN="localhost",
     )
@@ -45,7 +47,7 @@ def smoke_user(acme):
 
     token = committed(acme.schema_name, make)
     yield token
-    committed(acme.schema_name, lambda: User.objects.filter(email="smoke@acme.test").delete())
+    committed_user_delete(acme.schema_name, "smoke@acme.test")
 
 
 def cookie_header(*responses) -> str:

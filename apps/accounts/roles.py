@@ -34,7 +34,10 @@ ADMINS = frozenset({Role.ADMIN})
 
 
 class Capability(models.TextChoices):
-    MANAGE_PEOPLE = "manage_people", "Users, roles, invitations, API keys, audit log"
+    MANAGE_PEOPLE = (
+        "manage_people",
+        "Users, roles, invitations, API keys, two-factor policy, audit log",
+    )
     CONFIGURE = "configure", "Webhooks, business calendars, alert settings"
     READ_ALL = "read_all", "Read every dashboard, report and lead"
     ENTER_SPEND = "enter_spend", "Enter marketing spend (read by the QBR)"

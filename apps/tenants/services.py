@@ -21,6 +21,7 @@ from django_tenants.utils import schema_context
 
 from apps.accounts.throttles import window_hit
 from apps.accounts.tokens import token_hash
+from apps.tenants.database_roles import owner_connection
 from apps.tenants.exceptions import OrganizationError, SignupThrottled
 from apps.tenants.models import Domain, Organization, SignupRequest
 
@@ -66,7 +67,6 @@ def subdomain_validate(subdomain: str) -> str:
     return value
 
 
-@transaction.atomic
 def organization_create(
     *,
     name: str,
@@ -78,8 +78,32 @@ def organization_create(
 ) -> Organization:
     """Create an organization with its own schema and domain, and its first admin user.
 
-    Slow (the schema's migrations take seconds): the public signup runs it in a worker
-    (signup_provision); `admin_password_hash` is the password the signup form checked."""
+    Creating a schema is DDL: the whole creation runs as the owner role, in one
+    transaction on its connection (apps/tenants/database_roles.py). Slow (the schema's
+    migrations take seconds): the public signup runs it in a worker (signup_provision);
+    `admin_password_hash` is the password the signup form checked.
+    """
+    with owner_connection():
+        return _organization_create(
+            name=name,
+            subdomain=subdomain,
+            admin_name=admin_name,
+            admin_email=admin_email,
+            admin_password=admin_password,
+            admin_password_hash=admin_password_hash,
+        )
+
+
+@transaction.atomic
+def _organization_create(
+    *,
+    name: str,
+    subdomain: str,
+    admin_name: str,
+    admin_email: str,
+    admin_password: str,
+    admin_password_hash: str,
+) -> Organization:
     from apps.accounts.models import Role
     from apps.accounts.services import organization_defaults_provision, user_create
 

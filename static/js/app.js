@@ -3,6 +3,8 @@
  *
  *   <form data-confirm="Delete?">              asks before submitting
  *   <button data-print>                        prints the page
+ *   <a href="/fallback/" data-back>            goes back in the history (to the page that
+ *       linked here, with its filters), or follows href when opened on its own
  *   <select data-autosubmit>                   submits its form on change
  *   <select data-navigate-param="encoding">    reloads with ?encoding=<value>
  *   <button hx-get=… data-index-of="#list li"> sends index=<number of matches> with the request
@@ -29,6 +31,11 @@
   document.addEventListener("click", function (event) {
     var button = event.target.closest && event.target.closest("[data-print]");
     if (button) window.print();
+    var back = event.target.closest && event.target.closest("a[data-back]");
+    if (back && window.history.length > 1 && document.referrer) {
+      event.preventDefault();
+      window.history.back();
+    }
   });
 
   document.addEventListener("change", function (event) {

@@ -8,6 +8,8 @@ from django.test import Client
 
 from apps.accounts.models import ApiKey
 
+TOKEN_FORM = {"name": "CI", "scopes": ["read"], "expires_in_days": "30"}
+
 
 def _signed_in(make_user) -> tuple[Client, str]:
     user = make_user("rep")
@@ -22,7 +24,7 @@ def test_a_foreign_organizations_origin_is_refused(make_user):
     client, token = _signed_in(make_user)
     for origin in ("http://globex.localhost", "http://globex.localhost:8000", "http://evil.test"):
         response = client.post(
-            "/accounts/profile/", {"csrfmiddlewaretoken": token}, HTTP_ORIGIN=origin
+            "/accounts/profile/", {**TOKEN_FORM, "csrfmiddlewaretoken": token}, HTTP_ORIGIN=origin
         )
         assert response.status_code == 403, origin
     assert not ApiKey.objects.filter(kind="personal").exists()
@@ -31,7 +33,9 @@ def test_a_foreign_organizations_origin_is_refused(make_user):
 def test_the_organizations_own_origin_is_accepted(make_user):
     client, token = _signed_in(make_user)
     response = client.post(
-        "/accounts/profile/", {"csrfmiddlewaretoken": token}, HTTP_ORIGIN="http://acme.localhost"
+        "/accounts/profile/",
+        {**TOKEN_FORM, "csrfmiddlewaretoken": token},
+        HTTP_ORIGIN="http://acme.localhost",
     )
     assert response.status_code == 200
     assert ApiKey.objects.filter(kind="personal").count() == 1

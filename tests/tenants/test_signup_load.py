@@ -17,11 +17,11 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from apps.accounts.models import User
 from apps.accounts.services import api_key_create, user_create
 from apps.tenants.models import Organization, SignupRequest
 from tests.leads.committed import committed
 from tests.support.browser import ARTIFACTS
+from tests.support.database import committed_user_delete
 from tests.support.processes import celery_worker, live_server, wait_until
 
 pytestmark = pytest.mark.worker
@@ -53,7 +53,7 @@ def tenant_token(acme):
     committed("public", _drop_signups)
     token = committed(acme.schema_name, make)
     yield token
-    committed(acme.schema_name, lambda: User.objects.filter(email="load@acme.test").delete())
+    committed_user_delete(acme.schema_name, "load@acme.test")
     committed("public", _drop_signups)
 
 
