@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from apps.accounts.input_bounds import NUL_MESSAGE
+from apps.handoff import channels
 from apps.leads import services as lead_services
 from apps.leads.models import Activity, ImportJob, Lead
 from apps.sla.models import Commitment
@@ -215,7 +216,7 @@ def run_import(content: bytes) -> ImportJob:
         time_zone="UTC",
         actor=None,
     )
-    return lead_services.import_job_run(job_id=job.pk)
+    return channels.import_job_run(job_id=job.pk)
 
 
 def test_a_csv_row_with_a_nul_or_a_year_one_date_rejects_only_that_row(acme):

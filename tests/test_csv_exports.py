@@ -10,6 +10,7 @@ from apps.compliance.periods import PeriodKind, period_for
 from apps.dashboards import reports
 from apps.dashboards.scope import period_token
 from apps.dashboards.selectors import organization_timezone
+from apps.handoff import channels
 from apps.leads import services as lead_services
 from tests.leads.factories import LeadFactory
 
@@ -58,7 +59,7 @@ def test_import_report_download(acme, client_as):
         time_zone="UTC",
         actor=None,
     )
-    lead_services.import_job_run(job_id=job.pk)
+    channels.import_job_run(job_id=job.pk)
     rows = rows_of(client_as("admin").get(reverse("leads:import_errors", args=[job.pk])))
     assert rows[1][1] == "'" + CMD and rows[1][2] == "email"
 

@@ -1,3 +1,5 @@
+from importlib import import_module
+
 from django.apps import AppConfig
 
 
@@ -6,9 +8,10 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts"
 
     def ready(self) -> None:
-        # Registers the OpenAPI description of our token authentication.
-        # Connects the lockout e-mail to django-axes' lockout signal.
-        from apps.accounts import (
-            lockout,  # noqa: F401
-            schema,  # noqa: F401
-        )
+        # Both modules read models (the schema through DRF's views and our authentication,
+        # the lockout receiver through the services), so they are loaded once the registry
+        # is ready, by name, like Django's own autodiscovery:
+        # - the OpenAPI description of our token authentication and error answers;
+        # - the lockout e-mail, connected to django-axes' lockout signal.
+        import_module("apps.accounts.schema")
+        import_module("apps.accounts.lockout")

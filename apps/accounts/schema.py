@@ -1,5 +1,5 @@
 """OpenAPI description of the API: bearer-token authentication, and the error answers every
-operation can give (loaded by AccountsConfig.ready; HandoffAutoSchema is DRF's schema class).
+operation can give (imported by apps/accounts/apps.py; HandoffAutoSchema is DRF's schema class).
 
 Each operation documents its success responses itself; the errors come from shared layers
 (authentication, role permission, throttles, the parser, the DomainError handler), so they

@@ -30,6 +30,7 @@ from apps.accounts.api_fields import FilterDateField, FilterDateTimeField
 from apps.accounts.input_bounds import JsonDocumentError, json_document_parse
 from apps.accounts.models import User
 from apps.accounts.roles import ALL_ROLES, Capability, roles_for
+from apps.handoff import channels
 from apps.leads import selectors, services
 from apps.leads.models import Stage
 from apps.leads.webhook_signatures import TOLERANCE_SECONDS, signature_problem
@@ -179,7 +180,7 @@ class LeadUpsertApi(APIView):
     def post(self, request):
         items = bulk_items(request.data)
         return too_many(items) or bulk_response(
-            services.leads_upsert(items=items, channel="api", actor=request.user)
+            channels.leads_upsert(items=items, channel="api", actor=request.user)
         )
 
 
@@ -202,7 +203,7 @@ class ActivityIngestApi(APIView):
     def post(self, request):
         items = bulk_items(request.data)
         return too_many(items) or bulk_response(
-            services.activities_ingest(items=items, channel="api", actor=request.user)
+            channels.activities_ingest(items=items, channel="api", actor=request.user)
         )
 
 
@@ -321,7 +322,7 @@ class LeadReassignApi(APIView):
         owner = User.objects.filter(email__iexact=data.validated_data["owner"]).first()
         if owner is None:
             raise serializers.ValidationError({"owner": ["No user with this email."]})
-        assignment = services.lead_reassign(
+        assignment = channels.lead_reassign(
             lead=lead, owner=owner, actor=request.user, reason=data.validated_data["reason"]
         )
         return Response(AssignmentOutputSerializer(assignment).data)
@@ -334,7 +335,7 @@ class LeadRouteApi(APIView):
 
     @extend_schema(request=None, responses=AssignmentOutputSerializer)
     def post(self, request, pk: int):
-        assignment = services.lead_route_now(lead=visible_lead(request, pk), actor=request.user)
+        assignment = channels.lead_route_now(lead=visible_lead(request, pk), actor=request.user)
         return Response(AssignmentOutputSerializer(assignment).data)
 
 
@@ -354,7 +355,7 @@ class _WebhookApi(APIView):
             payload = json_document_parse(request.body or b"null")
         except JsonDocumentError as exc:
             return Response({"body": [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
-        outcome = services.webhook_receive(source=source, payload=payload)
+        outcome = channels.webhook_receive(source=source, payload=payload)
         data = outcome.result.as_dict()
         data.update(ignored=outcome.ignored, unmapped_fields=outcome.unmapped)
         code = bulk_response(outcome.result).status_code

@@ -17,7 +17,8 @@ from apps.accounts.access import roles_required
 from apps.accounts.csv_export import SafeCsvWriter, csv_lines
 from apps.accounts.exceptions import DomainError
 from apps.accounts.roles import ALL_ROLES, Capability, Role, roles_for
-from apps.leads import selectors, services
+from apps.handoff import channels
+from apps.leads import owners, selectors, services
 from apps.leads.csv_rows import ENCODINGS
 from apps.leads.field_mapping import DEFAULT_MAPPINGS, LEAD_TARGETS, PROPERTY_PREFIX
 from apps.leads.forms import ImportUploadForm, LeadFilterForm, ReassignForm, RoutingRuleForm
@@ -121,7 +122,7 @@ def lead_reassign(request: HttpRequest, pk: int) -> HttpResponse:
     form = ReassignForm(request.POST)
     if form.is_valid():
         try:
-            services.lead_reassign(
+            channels.lead_reassign(
                 lead=lead,
                 owner=form.cleaned_data["owner"],
                 actor=request.user,
@@ -141,7 +142,7 @@ def lead_reassign(request: HttpRequest, pk: int) -> HttpResponse:
 def lead_route(request: HttpRequest, pk: int) -> HttpResponse:
     lead = get_object_or_404(selectors.lead_visible_list(user=request.user), pk=pk)
     try:
-        assignment = services.lead_route_now(lead=lead, actor=request.user)
+        assignment = channels.lead_route_now(lead=lead, actor=request.user)
     except DomainError as exc:
         messages.error(request, exc.message)
     else:
@@ -165,7 +166,7 @@ def _routing_rule_form(request: HttpRequest, rule: RoutingRule | None) -> HttpRe
         form = RoutingRuleForm(request.POST)
         if form.is_valid():
             try:
-                services.routing_rule_save(
+                owners.routing_rule_save(
                     rule=rule,
                     name=form.cleaned_data["name"],
                     conditions=form.conditions(),
@@ -200,7 +201,7 @@ def routing_rule_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def routing_rule_move(request: HttpRequest, pk: int) -> HttpResponse:
     rule = get_object_or_404(RoutingRule, pk=pk)
-    services.routing_rule_move(
+    owners.routing_rule_move(
         rule=rule, direction=request.POST.get("direction", ""), actor=request.user
     )
     return redirect("leads:routing_rule_list")
@@ -210,7 +211,7 @@ def routing_rule_move(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def routing_rule_delete(request: HttpRequest, pk: int) -> HttpResponse:
     rule = get_object_or_404(RoutingRule, pk=pk)
-    services.routing_rule_delete(rule=rule, actor=request.user)
+    owners.routing_rule_delete(rule=rule, actor=request.user)
     messages.success(request, f"Rule “{rule.name}” deleted.")
     return redirect("leads:routing_rule_list")
 

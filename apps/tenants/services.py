@@ -19,11 +19,15 @@ from django.urls import reverse
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
+from apps.accounts.models import Role, User
+from apps.accounts.services import organization_defaults_provision, user_create
 from apps.accounts.throttles import window_hit
 from apps.accounts.tokens import token_hash
+from apps.tenants.addresses import organization_domain
 from apps.tenants.database_roles import owner_connection
 from apps.tenants.exceptions import OrganizationError, SignupThrottled
 from apps.tenants.models import Domain, Organization, SignupRequest
+from config.celery_app import app as celery_app
 
 logger = logging.getLogger(__name__)
 
@@ -37,18 +41,6 @@ RESERVED_SUBDOMAINS = frozenset(
         "test", "www",
     }
 )  # fmt: skip
-
-
-def organization_domain(subdomain: str) -> str:
-    """The host name an organization is served on: <subdomain>.<BASE_DOMAIN>."""
-    return f"{subdomain}.{settings.BASE_DOMAIN}"
-
-
-def organization_url(organization: Organization, path: str = "/") -> str:
-    """Absolute URL of a path on the organization's host, with the dev port when there is one."""
-    host = organization_domain(organization.subdomain)
-    port = f":{settings.SITE_PORT}" if settings.SITE_PORT else ""
-    return f"{settings.SITE_SCHEME}://{host}{port}{path}"
 
 
 def subdomain_validate(subdomain: str) -> str:
@@ -104,9 +96,6 @@ def _organization_create(
     admin_password: str,
     admin_password_hash: str,
 ) -> Organization:
-    from apps.accounts.models import Role
-    from apps.accounts.services import organization_defaults_provision, user_create
-
     name = (name or "").strip()
     if not name:
         raise OrganizationError("name", "Enter the organization's name.")
@@ -141,8 +130,6 @@ def _organization_create(
 
 def admin_password_validate(password: str, *, email: str, name: str) -> None:
     """The password rules for a new organization's admin; OrganizationError names the field."""
-    from apps.accounts.models import User
-
     try:
         validate_password(password, User(email=email, name=name))
     except ValidationError as exc:
@@ -163,6 +150,8 @@ def public_tenant_ensure() -> Organization:
 
 
 # --- public signup: request, e-mail confirmation, provisioning in a worker ----------------
+
+PROVISION_TASK = "apps.tenants.tasks.organization_provision_task"
 
 # A queued signup no worker has started after this long is sent again (broker outage).
 SIGNUP_REQUEUE_AFTER = timedelta(minutes=1)
@@ -256,10 +245,9 @@ def _signup_enqueue(signup_id: int) -> None:
     the signup stays queued and signup_requeue_stalled sends it again."""
 
     def send() -> None:
-        from apps.tenants.tasks import organization_provision_task
-
         try:
-            organization_provision_task.apply_async((signup_id,), retry=False)
+            # By name, as the task module imports this one (tasks call services, not back).
+            celery_app.send_task(PROVISION_TASK, args=[signup_id], retry=False)
         except Exception:
             logger.warning("could not enqueue provisioning of signup %s", signup_id)
 

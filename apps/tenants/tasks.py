@@ -7,7 +7,7 @@ from apps.compliance.tasks import tenant_sweep_task
 from apps.dashboards.tasks import charts_refresh_task
 from apps.leads.tasks import lead_imports_requeue_task
 from apps.tenants.selectors import organization_active_list
-from apps.tenants.services import signup_provision
+from apps.tenants.services import PROVISION_TASK, signup_provision
 
 # What beat may fan out (CELERY_BEAT_SCHEDULE names the job).
 FAN_OUT_JOBS = {
@@ -32,7 +32,7 @@ def tenants_fan_out_task(job: str = "sweep") -> int:
     return count
 
 
-@shared_task(ignore_result=True, acks_late=True)
+@shared_task(name=PROVISION_TASK, ignore_result=True, acks_late=True)
 def organization_provision_task(signup_id: int) -> None:
     """Provision the organization of a confirmed signup (public schema; slow, so never in a
     web request). Idempotent: a redelivered message for a finished signup does nothing."""

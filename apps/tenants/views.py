@@ -19,6 +19,7 @@ from apps.accounts.models import User
 from apps.accounts.throttles import client_address
 from apps.accounts.views import signup_handoff_token
 from apps.tenants import services
+from apps.tenants.addresses import organization_url
 from apps.tenants.exceptions import OrganizationError, SignupThrottled
 from apps.tenants.forms import SignupForm
 from apps.tenants.models import SignupRequest
@@ -96,7 +97,7 @@ def signup_progress(request: HttpRequest, public_id: UUID) -> HttpResponse:
         # An estimate from how long recent signups took; it never claims to be done early.
         "percent": 100 if signup.is_finished else min(95, int(100 * elapsed / typical)),
         "typical_seconds": round(typical),
-        "organization_url": services.organization_url(signup.organization, "/accounts/login/")
+        "organization_url": organization_url(signup.organization, "/accounts/login/")
         if signup.organization
         else "",
         "poll": "every 1s" if signup.status != SignupRequest.Status.AWAITING_EMAIL else "every 3s",
@@ -115,4 +116,4 @@ def _welcome_url(signup: SignupRequest) -> str | None:
             return None  # already signed in once: the login page is the way in now
         token = signup_handoff_token(admin)
     welcome = reverse("accounts:welcome", urlconf="config.urls_tenant")
-    return services.organization_url(signup.organization, f"{welcome}?t={token}")
+    return organization_url(signup.organization, f"{welcome}?t={token}")

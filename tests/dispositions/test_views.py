@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from apps.dispositions import panels
 from apps.dispositions.models import Disposition, Outcome, ReasonCode
+from apps.handoff import channels
 from apps.leads.models import Activity, Assignment, Stage
 from tests.dispositions import factories as f
 
@@ -74,11 +75,9 @@ def test_the_list_fragment_for_htmx_refreshes(rep_client, clocked):
     assert html.lstrip().startswith('<div id="queue-list"')
     assert "<html" not in html and "Lee Polled" in html
     # The minute refresh skips a tick while the rep is in a row's form or a row is posting,
-    # so it never swaps a form out from under a click.
-    assert (
-        "hx-trigger=\"every 60s [!this.matches(':focus-within') &amp;&amp; "
-        "!this.querySelector('.htmx-request')], queue-changed from:body\""
-    ) in html
+    # so it never swaps a form out from under a click: app.js does that for the element marked
+    # data-poll-skip-when-busy (an hx-trigger filter would need eval, which the CSP forbids).
+    assert 'hx-trigger="every 60s, queue-changed from:body" data-poll-skip-when-busy' in html
 
 
 def test_the_queue_page_query_count_is_bounded(rep_client, clocked, django_assert_max_num_queries):
@@ -309,11 +308,10 @@ def test_a_retired_code_is_not_offered_in_the_queue(rep_client, code, make_user)
 
 @pytest.fixture
 def rejected(acme, make_user, code):
-    from apps.dispositions import services
 
     rep = make_user("rep", name="Riley Rep")
     lead = _mql(rep, source="content_syndication", campaign="Ebook Q4", last_name="Student")
-    services.disposition_create(
+    channels.disposition_create(
         lead=lead, outcome="rejected", reason_code=code, actor=rep, note="Went with Acme's rival"
     )
     later = f.reason_code("Timeline (test)", Outcome.NURTURE)
@@ -324,7 +322,7 @@ def rejected(acme, make_user, code):
         last_name="Nurtured",
         email="nurtured@prospect.test",
     )
-    services.disposition_create(
+    channels.disposition_create(
         lead=back, outcome="nurture", reason_code=later, actor=rep, note="Budget opens in Q2"
     )
     return lead
@@ -421,11 +419,9 @@ def test_the_lead_page_shows_the_sales_feedback_panel(client_as, code):
 
 
 def test_nurture_export_never_writes_a_live_formula(client_as, rejected, make_user):
-    from apps.dispositions import services
-
     rep = make_user("rep")
     lead = _mql(rep, campaign="@SUM(1)", last_name='=HYPERLINK("http://evil.test")')
-    services.disposition_create(
+    channels.disposition_create(
         lead=lead,
         outcome="nurture",
         reason_code=f.reason_code("Later (formula test)", Outcome.NURTURE),
