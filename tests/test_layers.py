@@ -49,7 +49,9 @@ ENTRY = frozenset(
 # Models and pure modules: no query, no request, `now` passed in (and two plumbing modules).
 BASE = frozenset(
     {
+        "accounts.csv_export",
         "accounts.exceptions",
+        "accounts.input_bounds",
         "accounts.roles",
         "accounts.tokens",
         "compliance.alert_text",

@@ -14,7 +14,7 @@ from django.urls import NoReverseMatch, resolve, reverse
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
 from apps.accounts.models import ApiKey, Scope
-from apps.accounts.roles import INTEGRATION
+from apps.accounts.roles import CAPABILITY_ROLES, INTEGRATION, Capability, Role
 
 
 def roles_required(*roles: str) -> Callable:
@@ -106,3 +106,17 @@ class ReadWriteRoles:
     @property
     def allowed_roles(self) -> frozenset[str]:
         return self.read_roles if self.request.method in SAFE_METHODS else self.write_roles
+
+
+def capability_table_markdown() -> str:
+    """README's roles table, rendered from the one capability table (roles.CAPABILITY_ROLES)."""
+    roles = list(Role)
+    lines = [
+        "| may | " + " | ".join(role.value for role in roles) + " |",
+        "|---|" + "---|" * len(roles),
+    ]
+    for capability in Capability:
+        allowed = CAPABILITY_ROLES[capability]
+        marks = " | ".join("✓" if role in allowed else "" for role in roles)
+        lines.append(f"| {capability.label} | {marks} |")
+    return "\n".join(lines)

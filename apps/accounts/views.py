@@ -2,6 +2,7 @@
 
 from datetime import datetime, timedelta
 
+from axes.helpers import get_client_ip_address
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
@@ -56,6 +57,15 @@ def signup_welcome(request: HttpRequest) -> HttpResponse:
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
     messages.success(request, f"Welcome to {request.tenant.name}! Start by inviting your team.")
     return redirect("accounts:user_list")
+
+
+def login_unlock(request: HttpRequest, token: str) -> HttpResponse:
+    """The e-mailed unlock link: lift the sign-in lockout and go to the sign-in page."""
+    user = services.login_unlock(token=token, ip_address=get_client_ip_address(request))
+    if user is None:
+        raise Http404("This unlock link is invalid or has expired.")
+    messages.success(request, "Signing in is possible again. Enter your password.")
+    return redirect("accounts:login")
 
 
 @roles_required(*ALL_ROLES)
@@ -383,19 +393,21 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     )
 
 
-def permission_denied(request: HttpRequest, exception=None) -> HttpResponse:
-    return render(request, "403.html", {"reason": str(exception or "")}, status=403)
-
-
 # API clients parse JSON: a URL under /api/ that matches no route (an id that is not a number)
 # or a request Django refuses before any view (too many form fields) answers in JSON too.
 API_PREFIX = "/api/"
 
 
 def page_not_found(request: HttpRequest, exception=None) -> HttpResponse:
+    """404: JSON under /api/ (a client there reads JSON, e.g. for a malformed id in the path),
+    the page otherwise."""
     if request.path.startswith(API_PREFIX):
         return JsonResponse({"detail": "Not found."}, status=404)
-    return defaults.page_not_found(request, exception)
+    return render(request, "404.html", status=404)
+
+
+def permission_denied(request: HttpRequest, exception=None) -> HttpResponse:
+    return render(request, "403.html", {"reason": str(exception or "")}, status=403)
 
 
 def bad_request(request: HttpRequest, exception=None) -> HttpResponse:

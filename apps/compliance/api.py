@@ -356,6 +356,9 @@ class CommitmentLeadsApi(APIView):
     (paginated). The id of any version's commitment of the kind lists the MQLs of every
     version in force during the period, as the figure counts them."""
 
+    # The schema documents the paginated envelope this class writes (next, previous, results).
+    pagination_class = PageNumberPagination
+
     allowed_roles = api_roles(*ALL_ROLES)
 
     @extend_schema(
@@ -371,7 +374,7 @@ class CommitmentLeadsApi(APIView):
             as_of=data.get("as_of"),
             owner_id=scope.owner_id,
         )
-        paginator = PageNumberPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(leads, request, view=self)
         return paginator.get_paginated_response(
             CommitmentLeadSerializer(page, many=True, context={"request": request}).data

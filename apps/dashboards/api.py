@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts.access import api_roles
+from apps.accounts.api_fields import FilterDateField, FilterDateTimeField, QueryChoiceField
 from apps.accounts.exceptions import DomainError
 from apps.accounts.roles import ALL_ROLES, Role
 from apps.dashboards import selectors, snapshots
@@ -21,12 +22,12 @@ from apps.dashboards.scope import PERIOD_CHOICES, TEAM_CHOICES, Scope, ScopeErro
 
 
 class ScopeInputSerializer(serializers.Serializer):
-    period = serializers.ChoiceField(choices=PERIOD_CHOICES, required=False)
-    kind = serializers.ChoiceField(
+    period = QueryChoiceField(choices=PERIOD_CHOICES, required=False)
+    kind = QueryChoiceField(
         choices=["week", "month", "quarter"], required=False, help_text="custom period: its kind"
     )
-    date = serializers.DateField(required=False, help_text="custom period: a day inside it")
-    team = serializers.ChoiceField(choices=TEAM_CHOICES, required=False)
+    date = FilterDateField(required=False, help_text="custom period: a day inside it")
+    team = QueryChoiceField(choices=TEAM_CHOICES, required=False)
     source = serializers.CharField(required=False, max_length=100)
 
 
@@ -192,11 +193,14 @@ class DrilldownLeadOutputSerializer(serializers.Serializer):
 class DrilldownListApi(APIView):
     """The leads behind a number: the query string of a tile's or chart point's `link`."""
 
+    # The schema documents the paginated envelope this class writes (next, previous, results).
+    pagination_class = PageNumberPagination
+
     allowed_roles = api_roles(*ALL_ROLES)
 
     class FilterSerializer(serializers.Serializer):
         period = serializers.CharField(help_text="week:2026-11-16, month:2026-11-01, quarter:…")
-        at = serializers.DateTimeField(required=False, help_text="as of (default: now)")
+        at = FilterDateTimeField(required=False, help_text="as of (default: now)")
         commitment = serializers.IntegerField(required=False)
         outcome = serializers.ChoiceField(
             choices=["met", "missed", "pending", "all"], required=False
@@ -226,6 +230,6 @@ class DrilldownListApi(APIView):
             )
         except ScopeError as exc:
             raise DomainError(exc.message, field=exc.field) from exc
-        paginator = PageNumberPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(leads, request, view=self)
         return paginator.get_paginated_response(DrilldownLeadOutputSerializer(page, many=True).data)

@@ -8,8 +8,6 @@ Every table is bounded (``ROW_LIMIT`` rows at most, with the total stated).
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -19,6 +17,7 @@ from zoneinfo import ZoneInfo
 from django.db.models import Count, F, Q, Sum
 from django.urls import reverse
 
+from apps.accounts.csv_export import csv_text
 from apps.compliance.periods import Period, PeriodKind, period_for, previous
 from apps.dashboards import calculations, chart_points, charts, selectors, tiles
 from apps.dashboards.models import ReportKind
@@ -96,28 +95,7 @@ def build_report(kind: str, *, period: Period, now: datetime, tz: str) -> Report
 
 def table_csv(table: ReportTable) -> str:
     """The table as CSV text (header row first); cells are written as shown on the page."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(table.columns)
-    for row in table.rows:
-        writer.writerow([_csv_cell(cell) for cell in row])
-    return out.getvalue()
-
-
-def _csv_cell(cell: object) -> str:
-    text = "" if cell is None else str(cell)
-    # Spreadsheets execute cells starting with these characters as formulas.
-    if text[:1] in ("=", "+", "-", "@") and not _is_number(text):
-        return "'" + text
-    return text
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text.replace(",", ""))
-    except ValueError:
-        return False
-    return True
+    return csv_text(table.columns, table.rows)
 
 
 # --- shared sections ----------------------------------------------------------------------

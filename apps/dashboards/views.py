@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import csv
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -15,8 +15,9 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from apps.accounts.access import roles_required, user_may_open
+from apps.accounts.csv_export import csv_lines
 from apps.accounts.exceptions import DomainError
-from apps.accounts.roles import ALL_ROLES, Role
+from apps.accounts.roles import ALL_ROLES, Capability, Role, roles_for
 from apps.compliance.alert_selectors import recent_escalations
 from apps.compliance.periods import following, previous
 from apps.compliance.selectors import compliance_scope
@@ -36,7 +37,9 @@ from apps.dashboards.slices import BASES, CommitmentSlice
 from apps.dashboards.tiles import commitment_title
 
 REPORT_ROLES = services.REPORT_ROLES
-SPEND_ROLES = frozenset({Role.ADMIN, Role.EXECUTIVE, Role.MARKETING_LEADER})
+# The executive reads the spend (everything read-only); entering it is marketing's.
+SPEND_EDITORS = roles_for(Capability.ENTER_SPEND)
+SPEND_ROLES = SPEND_EDITORS | roles_for(Capability.READ_ALL)
 DRILLDOWN_PAGE_SIZE = 50
 # CSV export of a drill-down list: enough for any meeting, bounded for the server.
 DRILLDOWN_CSV_LIMIT = 10_000
@@ -237,13 +240,7 @@ def drilldown(request: HttpRequest) -> HttpResponse:
     )
 
 
-class _Echo:
-    def write(self, value):
-        return value
-
-
 def _leads_csv(leads, *, filename: str) -> StreamingHttpResponse:
-    writer = csv.writer(_Echo())
     header = [
         "id",
         "name",
@@ -257,27 +254,23 @@ def _leads_csv(leads, *, filename: str) -> StreamingHttpResponse:
         "sql_at",
         "amount",
     ]
-
-    def rows():
-        yield writer.writerow(header)
-        for lead in leads[:DRILLDOWN_CSV_LIMIT]:
-            yield writer.writerow(
-                [
-                    lead.pk,
-                    lead.full_name,
-                    lead.email,
-                    lead.company,
-                    lead.source,
-                    lead.campaign,
-                    str(lead.owner) if lead.owner else "",
-                    lead.stage,
-                    lead.mql_at.isoformat() if lead.mql_at else "",
-                    lead.sql_at.isoformat() if lead.sql_at else "",
-                    lead.amount if lead.amount is not None else "",
-                ]
-            )
-
-    response = StreamingHttpResponse(rows(), content_type="text/csv")
+    rows = (
+        [
+            lead.pk,
+            lead.full_name,
+            lead.email,
+            lead.company,
+            lead.source,
+            lead.campaign,
+            str(lead.owner) if lead.owner else "",
+            lead.stage,
+            lead.mql_at,
+            lead.sql_at,
+            lead.amount,
+        ]
+        for lead in leads[:DRILLDOWN_CSV_LIMIT]
+    )
+    response = StreamingHttpResponse(csv_lines(header, rows), content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
 
@@ -407,7 +400,10 @@ def report_subscription(request: HttpRequest, report: str) -> HttpResponse:
 
 @roles_required(*SPEND_ROLES)
 def spend(request: HttpRequest) -> HttpResponse:
-    """Spend per month and channel: the input of CAC in the QBR."""
+    """Spend per month and channel: the input of CAC in the QBR (read-only for the executive)."""
+    may_edit = request.user.role in SPEND_EDITORS
+    if request.method == "POST" and not may_edit:
+        raise PermissionDenied("Your role reads the marketing spend; it does not enter it.")
     today = timezone.now().astimezone(ZoneInfo(selectors.organization_timezone())).date()
     form = SpendForm(request.POST or None, initial={"month": today.strftime("%Y-%m")})
     if request.method == "POST" and form.is_valid():
@@ -427,12 +423,12 @@ def spend(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "dashboards/spend.html",
-        {"form": form, "page": page, "sources": selectors.source_list()},
+        {"form": form, "page": page, "sources": selectors.source_list(), "may_edit": may_edit},
         status=400 if request.method == "POST" else 200,
     )
 
 
-@roles_required(*SPEND_ROLES)
+@roles_required(*SPEND_EDITORS)
 @require_POST
 def spend_delete(request: HttpRequest, pk: int) -> HttpResponse:
     item = get_object_or_404(MarketingSpend, pk=pk)

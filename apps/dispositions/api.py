@@ -16,8 +16,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts.access import ReadWriteRoles, api_roles
+from apps.accounts.api_fields import BoundedDateTimeField
 from apps.accounts.exceptions import DomainError, NotAllowed
-from apps.accounts.roles import ALL_ROLES, Role
+from apps.accounts.roles import ALL_ROLES, Capability, Role, roles_for
 from apps.accounts.schema import JSON_ONLY, error_responses
 from apps.dispositions import selectors, services
 from apps.dispositions.models import (
@@ -30,7 +31,7 @@ from apps.handoff import channels
 from apps.leads.models import SALES_TOUCH_KINDS, Activity, ActivityKind, Lead
 from apps.leads.touch_kinds import DESIGN_TOUCH_KINDS
 
-WORKERS = api_roles(Role.REP, Role.SALES_LEADER, integration=True)
+WORKERS = api_roles(*roles_for(Capability.WORK_LEADS), integration=True)
 READERS = api_roles(*ALL_ROLES, integration=True)
 REASON_CODE_EDITORS = api_roles(*services.REASON_CODE_EDITORS)
 REASON_OUTCOME_CHOICES = REASON_CODE_OUTCOME_CHOICES
@@ -46,7 +47,7 @@ TOUCH_KIND_CHOICES = [
 ]
 
 
-class AwareDateTimeField(serializers.DateTimeField):
+class AwareDateTimeField(BoundedDateTimeField):
     """ISO 8601 with an offset: a time without one would be read in the server's zone."""
 
     def to_internal_value(self, value):
@@ -196,6 +197,7 @@ class DispositionBulkCreateApi(APIView):
     """Record up to 1,000 dispositions; each item is stored or reported by index on its own."""
 
     allowed_roles = WORKERS
+    per_item_text_check = True  # items are validated one by one, rejected by index
 
     @extend_schema(
         request=inline_serializer(
@@ -247,6 +249,9 @@ def _rejected(index: int, errors) -> dict:
 class LeadDispositionListApi(APIView):
     """A lead's dispositions, newest first (a rep sees only their own leads')."""
 
+    # The schema documents the paginated envelope this class writes (next, previous, results).
+    pagination_class = PageNumberPagination
+
     allowed_roles = READERS
 
     @extend_schema(responses=DispositionOutputSerializer(many=True))
@@ -254,7 +259,7 @@ class LeadDispositionListApi(APIView):
         lead = get_object_or_404(Lead, external_id=external_id)
         if getattr(request.user, "role", None) == Role.REP and lead.owner_id != request.user.pk:
             raise PermissionDenied("You can only read the dispositions of your own leads.")
-        paginator = PageNumberPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(
             selectors.lead_disposition_history(lead=lead), request, view=self
         )
@@ -559,6 +564,7 @@ class TouchBulkCreateApi(APIView):
     """Log up to 1,000 sales touches; invalid ones are reported by index, the rest stored."""
 
     allowed_roles = WORKERS
+    per_item_text_check = True  # items are validated one by one, rejected by index
 
     @extend_schema(
         request=inline_serializer("TouchBulkInput", {"items": TouchInputSerializer(many=True)}),

@@ -17,7 +17,7 @@ from django.db.models.functions import Coalesce, RowNumber
 
 from apps.accounts.exceptions import DomainError
 from apps.accounts.models import User
-from apps.accounts.roles import Role
+from apps.accounts.roles import Capability, Role, roles_for
 from apps.dispositions.countdown import Countdown, clock_mode, countdown
 from apps.dispositions.models import REASON_REQUIRED, Disposition, Outcome, ReasonCode
 from apps.icp.selectors import fit_for_leads
@@ -39,9 +39,10 @@ def is_lead_workable_by(*, lead: Lead, user) -> bool:
     organization's sales team: anyone's, or nobody's yet)."""
     if user is None or not getattr(user, "is_active", False) or getattr(user, "pk", None) is None:
         return False
-    if user.role == Role.SALES_LEADER:
-        return True
-    return user.role == Role.REP and lead.owner_id == user.pk
+    if user.role not in roles_for(Capability.WORK_LEADS):
+        return False
+    # A rep works the leads they own; sales leaders and admins every lead.
+    return user.role != Role.REP or lead.owner_id == user.pk
 
 
 def team_members() -> QuerySet[User]:

@@ -19,7 +19,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from apps.accounts.exceptions import Conflict, DomainError, NotAllowed
-from apps.accounts.roles import Role
+from apps.accounts.roles import Capability, Role, roles_for
 from apps.accounts.services import audit_record
 from apps.dispositions import selectors
 from apps.dispositions.models import REASON_REQUIRED, Disposition, Outcome, ReasonCode
@@ -45,7 +45,7 @@ DISPOSABLE_STAGES = frozenset({Stage.LEAD, Stage.MQL, Stage.SQL, Stage.NURTURE, 
 # The disposition channel as the stage history names it.
 STAGE_CHANNEL = {"web": "ui", "api": "api", "csv": "csv"}
 
-REASON_CODE_EDITORS = frozenset({Role.SALES_LEADER, Role.ADMIN})
+REASON_CODE_EDITORS = roles_for(Capability.REASON_CODES)
 
 
 # --- reason codes ------------------------------------------------------------

@@ -24,6 +24,12 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.utils.dateparse import parse_date, parse_datetime
 
+from apps.accounts.input_bounds import (
+    DATE_RANGE_MESSAGE,
+    is_date_in_range,
+    is_moment_in_range,
+    text_problems_by_key,
+)
 from apps.leads.geography import country_code
 from apps.leads.models import SALES_TOUCH_KINDS, ActivityKind, Stage
 from apps.leads.seniority import derive_seniority
@@ -257,6 +263,9 @@ def parse_moment(
             ]
             return None
         moment = moment.replace(tzinfo=naive_tz)
+    if not is_moment_in_range(moment):
+        errors[name] = [DATE_RANGE_MESSAGE]
+        return None
     if moment > now + FUTURE_TOLERANCE:
         errors[name] = ["Cannot be in the future."]
         return None
@@ -272,6 +281,14 @@ def _date_only(value: str) -> date | None:
 
 
 def _date(value: Any, name: str, errors: Errors) -> date | None:
+    day = _date_value(value, name, errors)
+    if day is not None and not is_date_in_range(day):
+        errors[name] = [DATE_RANGE_MESSAGE]
+        return None
+    return day
+
+
+def _date_value(value: Any, name: str, errors: Errors) -> date | None:
     if value is None or value == "":
         return None
     if isinstance(value, datetime):
@@ -316,7 +333,11 @@ def parse_lead_item(
     """A LeadItem from one inbound dict, or the field errors that reject it."""
     if not isinstance(raw, Mapping):
         return None, {"non_field_errors": ["Each item must be a JSON object."]}
-    errors: Errors = {}
+    # Text the database cannot hold (NUL, lone surrogates) rejects the item before any
+    # message could echo it back.
+    errors: Errors = text_problems_by_key(dict(raw))
+    if errors:
+        return None, errors
     _unknown_keys(raw, LEAD_KEYS, errors)
     external_id = _external_id(raw.get("external_id"), "external_id", errors)
     values: dict[str, Any] = {}
@@ -404,7 +425,9 @@ def parse_activity_item(
     """An ActivityItem from one inbound dict, or the field errors that reject it."""
     if not isinstance(raw, Mapping):
         return None, {"non_field_errors": ["Each item must be a JSON object."]}
-    errors: Errors = {}
+    errors: Errors = text_problems_by_key(dict(raw))
+    if errors:
+        return None, errors
     _unknown_keys(raw, ACTIVITY_KEYS, errors)
     external_id = None
     if external_id_required or raw.get("external_id") not in (None, ""):

@@ -1,11 +1,13 @@
 """Permission-matrix rows of the queue, reason codes, feedback page and dispositions API."""
 
+from apps.accounts.roles import Capability, roles_for
 from tests.support.access import EVERYONE, INTEGRATION, Row
 
-REP = frozenset({"rep"})
-SALES_LEADER = frozenset({"sales_leader"})
-WORKERS = frozenset({"rep", "sales_leader"})
-REASON_CODE_EDITORS = frozenset({"sales_leader", "admin"})
+# From the one capability table (apps/accounts/roles.py), as README's roles table.
+REP = roles_for(Capability.OWN_QUEUE)
+SALES_LEADER = roles_for(Capability.TEAM_QUEUE)
+WORKERS = roles_for(Capability.WORK_LEADS)
+REASON_CODE_EDITORS = roles_for(Capability.REASON_CODES)
 FEEDBACK_READERS = frozenset({"marketing_leader", "marketer", "executive", "admin", "sales_leader"})
 API_WORKERS = WORKERS | {INTEGRATION}
 API_READERS = EVERYONE | {INTEGRATION}

@@ -1,6 +1,8 @@
 """The queue pages, inline touches and dispositions (htmx), reason-code settings, the feedback
 page and the lead panel, through the browser client."""
 
+import csv
+import io
 import json
 from datetime import timedelta
 
@@ -73,11 +75,9 @@ def test_the_list_fragment_for_htmx_refreshes(rep_client, clocked):
     assert html.lstrip().startswith('<div id="queue-list"')
     assert "<html" not in html and "Lee Polled" in html
     # The minute refresh skips a tick while the rep is in a row's form or a row is posting,
-    # so it never swaps a form out from under a click.
-    assert (
-        "hx-trigger=\"every 60s [!this.matches(':focus-within') &amp;&amp; "
-        "!this.querySelector('.htmx-request')], queue-changed from:body\""
-    ) in html
+    # so it never swaps a form out from under a click: app.js does that for the element marked
+    # data-poll-skip-when-busy (an hx-trigger filter would need eval, which the CSP forbids).
+    assert 'hx-trigger="every 60s, queue-changed from:body" data-poll-skip-when-busy' in html
 
 
 def test_the_queue_page_query_count_is_bounded(rep_client, clocked, django_assert_max_num_queries):
@@ -416,3 +416,18 @@ def test_the_lead_page_shows_the_sales_feedback_panel(client_as, code):
     assert "Sales feedback" in html
     assert f'id="disposition-panel-{lead.pk}"' in html
     assert "Went elsewhere" in html
+
+
+def test_nurture_export_never_writes_a_live_formula(client_as, rejected, make_user):
+    rep = make_user("rep")
+    lead = _mql(rep, campaign="@SUM(1)", last_name='=HYPERLINK("http://evil.test")')
+    channels.disposition_create(
+        lead=lead,
+        outcome="nurture",
+        reason_code=f.reason_code("Later (formula test)", Outcome.NURTURE),
+        actor=rep,
+        note="=cmd|' /C calc'!A0",
+    )
+    body = client_as("marketer").get(reverse("dispositions:nurture_export")).content.decode()
+    row = next(r for r in csv.reader(io.StringIO(body)) if r[0] == lead.external_id)
+    assert row[5] == "'@SUM(1)" and row[7] == "'=cmd|' /C calc'!A0"

@@ -1,10 +1,12 @@
 """Permission-matrix rows of the leads app (see tests/test_permission_matrix.py)."""
 
+from apps.accounts.roles import Capability, roles_for
 from tests.support.access import ADMIN_ONLY, EVERYONE, INTEGRATION, PUBLIC, Row
 
-INGEST = frozenset({"admin", "sales_leader", "marketing_leader", INTEGRATION})
-ROUTING = frozenset({"sales_leader", "admin"})
-IMPORT = frozenset({"admin", "marketing_leader", "sales_leader"})
+# From the one capability table (apps/accounts/roles.py), as README's roles table.
+IMPORT = roles_for(Capability.IMPORT_LEADS)
+INGEST = IMPORT | {INTEGRATION}
+ROUTING = roles_for(Capability.ROUTE_LEADS)
 READ_API = EVERYONE | {INTEGRATION}
 
 ACCESS = {
