@@ -42,7 +42,10 @@ def test_lists_are_documented_as_the_pages_they_answer(schema):
         assert "page" in {p["name"] for p in operation["parameters"]}, path
         assert {"401", "403", "404"} <= set(operation["responses"]), path
         filters = {p["name"] for p in operation["parameters"] if p["in"] == "query"} - {"page"}
-        assert ("400" in operation["responses"]) == bool(filters), path
+        # A list with filters answers 400 for a bad one; the schema class documents 400 on
+        # every operation anyway (bad input anywhere, e.g. a NUL in a query string).
+        if filters:
+            assert "400" in operation["responses"], path
 
 
 def test_bodies_are_json_only_and_a_form_is_documented_as_refused(schema):
