@@ -36,19 +36,20 @@ Decisions, the same as the reference functions unless said otherwise:
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from apps.compliance.metrics import FINAL_OUTCOMES, Metric
+from apps.compliance.models import MqlEventFact
 from apps.dispositions.models import Disposition
 from apps.leads.field_conditions import FieldCondition, is_number
 from apps.leads.models import Activity, Lead, StageChange
 from apps.mql.models import MqlEvent
 from apps.mql.rules import NUMERIC_FIELDS
-from apps.sla.models import SlaClock, SlaVersion
+from apps.sla.models import Commitment, SlaClock, SlaVersion
 
 LEAD = Lead._meta.db_table
 EVENT = MqlEvent._meta.db_table
@@ -57,6 +58,8 @@ CLOCK = SlaClock._meta.db_table
 VERSION = SlaVersion._meta.db_table
 DISPOSITION = Disposition._meta.db_table
 STAGE_CHANGE = StageChange._meta.db_table
+FACT = MqlEventFact._meta.db_table
+COMMITMENT = Commitment._meta.db_table
 
 FINAL = tuple(sorted(FINAL_OUTCOMES))
 CLOCK_METRICS = frozenset(
@@ -198,72 +201,6 @@ def segment_sql(conditions: tuple[FieldCondition, ...]) -> tuple[str, tuple[Any,
     return " AND ".join(parts), tuple(values)
 
 
-def mql_events_sql(
-    cohort: CohortFilter, params: dict[str, Any], *, window: bool = True, version: bool = True
-) -> str:
-    """The period's MQL events, one row each, with the two facts every metric needs explicit:
-
-        (event_id, lead_id, mql_at, window_end, version_id)
-
-    ``window_end`` is the ``qualified_at`` of the lead's next MQL event (NULL: none yet):
-    the facts of an event are those in [mql_at, window_end). ``version_id`` is the SLA
-    version the event is judged under: its clocks' version (opened at MQL time, never
-    moved by a later SLA), else the signed version in force at its mql_at. A per-event
-    fact table would store exactly these columns; each is one index lookup per event here,
-    skipped (NULL) when the caller does not need it (``window``, ``version``). The callers
-    materialize it, so the lookups run once per event whatever join order the planner picks
-    (with stale statistics it once nested them inside a loop over every clock and lead).
-    Needs params period_start, period_end, as_of; adds the owner and source filters.
-    """
-    filters = cohort.sql(params, with_segment=False)
-    # The lead row is read only to filter on it (owner, source): the unfiltered cohort is
-    # an index range scan of the MQL events alone.
-    lead_join = f"JOIN {LEAD} l ON l.id = e.lead_id" if filters else ""
-    # LATERAL subqueries are evaluated once per event (an expression in the select list of
-    # an inlined CTE is evaluated again at each use). Every clock of an event has the same
-    # version (opened, or re-dated, together under one version).
-    # The next event: the first row of the (lead, qualified_at) index after this one
-    # (LEFT: a lead's last event has no window end).
-    window_join = (
-        f"""
-      LEFT JOIN LATERAL (
-        SELECT n.qualified_at AS window_end FROM {EVENT} n
-        WHERE n.lead_id = e.lead_id AND n.kind = 'mql' AND n.qualified_at >= e.qualified_at
-          AND (n.qualified_at, n.id) > (e.qualified_at, e.id)
-        ORDER BY n.qualified_at LIMIT 1
-      ) nx ON true"""  # noqa: S608 - table names and placeholders only; values are bound
-        if window
-        else ""
-    )
-    version_join = (
-        f"""
-      CROSS JOIN LATERAL (
-        SELECT min(k.sla_version_id) AS version_id FROM {CLOCK} k WHERE k.mql_event_id = e.id
-      ) kv"""  # noqa: S608 - table names and placeholders only; values are bound
-        if version
-        else ""
-    )
-    version_column = (
-        f"""COALESCE(kv.version_id,
-               (SELECT v.id FROM {VERSION} v
-                WHERE v.status IN ('active', 'superseded') AND v.effective_at <= e.qualified_at
-                  AND (v.superseded_at IS NULL OR v.superseded_at > e.qualified_at)
-                ORDER BY v.effective_at DESC, v.id DESC LIMIT 1))"""  # noqa: S608 - table names and placeholders only; values are bound
-        if version
-        else "NULL::bigint"
-    )
-    return f"""
-      SELECT e.id AS event_id, e.lead_id, e.qualified_at AS mql_at,
-             {"nx.window_end" if window else "NULL::timestamptz"} AS window_end,
-             {version_column} AS version_id
-      FROM {EVENT} e{window_join}{version_join}
-      {lead_join}
-      WHERE e.kind = 'mql'
-        AND e.qualified_at >= %(period_start)s AND e.qualified_at < %(period_end)s
-        AND e.qualified_at <= %(as_of)s
-      {filters}"""  # noqa: S608 - table names and placeholders only; values are bound
-
-
 @dataclass(frozen=True)
 class VersionTerm:
     """One SLA version's commitment of the kind measured: the events judged under that
@@ -306,6 +243,42 @@ def _segment_case(terms: Sequence[VersionTerm], params: dict[str, Any]) -> str:
     return f"AND CASE c.version_id {' '.join(branches)} ELSE true END"
 
 
+# The due instant each clock metric reads from the fact row.
+_DUE_COLUMN = {
+    Metric.FIRST_CONTACT_TIME: "first_contact_due",
+    Metric.FOLLOW_UP_CADENCE: "follow_up_due",
+    Metric.DISPOSITION_TIME: "disposition_due",
+}
+
+
+def fact_events_sql(cohort: CohortFilter, params: dict[str, Any]) -> str:
+    """The period's MQL events from the fact table, one row each: an index range scan of
+    (kind, mql_at), with the facts every metric reads (each the first of its kind in the
+    event's window, judged against as_of by the caller) and the version it is judged under.
+
+    The owner and source filters read the lead as it is now (one primary-key lookup per
+    event, only when filtering). Needs params period_start, period_end, as_of.
+    """
+    filters = cohort.sql(params, with_segment=False)
+    lead_join = f"JOIN {LEAD} l ON l.id = f.lead_id" if filters else ""
+    return f"""
+      SELECT f.event_id, f.lead_id, f.mql_at, f.window_end, f.sla_version_id AS version_id,
+             f.first_contact_due, f.follow_up_due, f.disposition_due, f.cadence_touches,
+             f.first_touch_at, f.nth_touch_at, f.first_contact_business_seconds,
+             f.disposition_at, f.disposition_outcome, f.disposition_reason_code_id, f.sql_at
+      FROM {FACT} f
+      {lead_join}
+      WHERE f.kind = 'mql'
+        AND f.mql_at >= %(period_start)s AND f.mql_at < %(period_end)s
+        AND f.mql_at <= %(as_of)s
+      {filters}"""  # noqa: S608 - table names and placeholders only; values are bound
+
+
+_FACT_COLUMNS = """c.first_touch_at, c.nth_touch_at, c.cadence_touches,
+             c.first_contact_business_seconds, c.disposition_at, c.disposition_outcome,
+             c.disposition_reason_code_id, c.sql_at"""
+
+
 def _cohort_cte(
     terms: Sequence[VersionTerm],
     cohort: CohortFilter,
@@ -317,38 +290,49 @@ def _cohort_cte(
     params["t_commitments"] = [t.commitment_id for t in terms]
     params["t_touches"] = [t.touches for t in terms]
     params["t_days"] = [t.days for t in terms]
-    terms_cte = """
+    params["metric"] = metric
+    # ``sole``: the commitment is its version's only one of this metric, so the fact row's
+    # due instant (of the event's first clock of the clock kind) is this commitment's.
+    terms_cte = f"""
     terms AS (
-      SELECT * FROM unnest(%(t_versions)s::bigint[], %(t_commitments)s::bigint[],
-                           %(t_touches)s::int[], %(t_days)s::int[])
+      SELECT t.*, NOT EXISTS (
+               SELECT 1 FROM {COMMITMENT} m
+               WHERE m.version_id = t.version_id AND m.metric = %(metric)s
+                 AND m.id <> t.commitment_id) AS sole
+      FROM unnest(%(t_versions)s::bigint[], %(t_commitments)s::bigint[],
+                  %(t_touches)s::int[], %(t_days)s::int[])
         AS t(version_id, commitment_id, touches, days)
-    )"""
+    )"""  # noqa: S608 - table names and placeholders only; values are bound
+    events = f"""
+    events AS MATERIALIZED ({fact_events_sql(cohort, params)}
+    ),{terms_cte}"""
     if metric in CLOCK_METRICS:
-        # An event's clocks say its version: the clock of a version's commitment of the kind
-        # exists only for an event judged under that version (and in that commitment's
-        # segment at MQL time). One lookup on the (mql_event, commitment) unique index.
-        return f"""
-    events AS MATERIALIZED ({mql_events_sql(cohort, params, version=False)}
-    ),{terms_cte},
+        # The events with a clock of their version's commitment of the kind (it exists only
+        # when the commitment's segment matched at MQL time): the fact row's due instant
+        # when the commitment is the version's only one of its metric, else the clock's own
+        # row (one lookup on the (mql_event, commitment) unique index).
+        due = f"c.{_DUE_COLUMN[metric]}"
+        return f"""{events},
     cohort AS (
-      SELECT c.event_id, c.lead_id, c.mql_at, c.window_end, k.sla_version_id AS version_id,
-             k.commitment_id, t.touches, t.days, k.due_at
+      SELECT c.event_id, c.lead_id, c.mql_at, c.window_end, c.version_id,
+             t.commitment_id, t.touches, t.days,
+             CASE WHEN t.sole THEN {due} ELSE k.due_at END AS due_at, {_FACT_COLUMNS}
       FROM events c
-      JOIN {CLOCK} k ON k.mql_event_id = c.event_id
-                    AND k.commitment_id = ANY(%(t_commitments)s::bigint[])
-      JOIN terms t ON t.commitment_id = k.commitment_id
+      JOIN terms t ON t.version_id = c.version_id
+      LEFT JOIN LATERAL (
+        SELECT k.due_at FROM {CLOCK} k
+        WHERE NOT t.sole AND k.mql_event_id = c.event_id AND k.commitment_id = t.commitment_id
+      ) k ON true
+      WHERE CASE WHEN t.sole THEN {due} IS NOT NULL ELSE k.due_at IS NOT NULL END
     )"""  # noqa: S608 - table names and placeholders only; values are bound
     segment = _segment_case(terms, params)
     lead_join = f"JOIN {LEAD} l ON l.id = c.lead_id" if segment else ""
-    events = mql_events_sql(cohort, params, window=metric != Metric.MQL_VOLUME)
-    return f"""
-    events AS MATERIALIZED ({events}
-    ),{terms_cte},
+    return f"""{events},
     cohort AS (
       -- each event under its own version's commitment of the kind; events whose version
       -- lacks the kind are left out
       SELECT c.event_id, c.lead_id, c.mql_at, c.window_end, c.version_id,
-             t.commitment_id, t.touches, t.days, NULL::timestamptz AS due_at
+             t.commitment_id, t.touches, t.days, NULL::timestamptz AS due_at, {_FACT_COLUMNS}
       FROM events c
       JOIN terms t ON t.version_id = c.version_id
       {lead_join}
@@ -361,26 +345,12 @@ _CLOCK_OUTCOME = """
              THEN CASE WHEN f.fact_at <= c.due_at THEN 'met' ELSE 'missed' END
            WHEN %(as_of)s > c.due_at THEN 'missed'
            ELSE 'pending' END"""
-# A fact belongs to the event whose window holds it: before the lead's next MQL event.
-_IN_WINDOW = "(c.window_end IS NULL OR {column} < c.window_end)"
 
 
-def _worked_hours(work: Mapping[int, dict[str, list]], params: dict[str, Any]) -> str:
-    """Business hours mql_at -> first contact in the calendar of each event's own version."""
-    branches = []
-    for index, (version_id, arrays) in enumerate(sorted(work.items())):
-        params[f"wv{index}"] = version_id
-        for name, values in arrays.items():
-            params[f"w{index}_{name}"] = values
-        worked = (
-            f"compliance_worked_us(%(w{index}_work_starts)s, %(w{index}_work_ends)s, "
-            f"%(w{index}_work_cum)s, {{}})"
-        )
-        branches.append(
-            f"WHEN %(wv{index})s THEN "
-            f"({worked.format('f.fact_at')} - {worked.format('c.mql_at')})::float8"
-        )
-    return f"(CASE c.version_id {' '.join(branches)} END) / 1000000 / 3600"
+def _known(column: str) -> str:
+    """A stored first instant as known at as_of: itself when at or before as_of, else NULL
+    (the first one ever being later, none was known then)."""
+    return f"CASE WHEN {column} <= %(as_of)s THEN {column} END"
 
 
 def outcomes_sql(
@@ -391,19 +361,16 @@ def outcomes_sql(
     period_end: datetime,
     as_of: datetime,
     cohort: CohortFilter,
-    work: Mapping[int, dict[str, list]] | None = None,
 ) -> Query:
     """Per-event outcomes of one rate or volume metric of a commitment kind (not
     pipeline_coverage): one row per event of the period judged under a version in
-    ``terms``, with that version's commitment, parameters and (first_contact_time) the
-    working-time index of its calendar, ``work`` by version id."""
+    ``terms``, with that version's commitment and parameters, read from the fact table."""
     if not terms:
         raise ValueError("a commitment kind needs the terms of at least one version")
     params: dict[str, Any] = {
         "period_start": period_start,
         "period_end": period_end,
         "as_of": as_of,
-        "final": list(FINAL),
     }
     cte = _cohort_cte(terms, cohort, params, metric=metric)
     if metric == Metric.MQL_VOLUME:
@@ -412,54 +379,38 @@ def outcomes_sql(
            NULL::timestamptz AS fact_at, 'met' AS outcome, NULL::float8 AS hours, c.version_id
     FROM cohort c"""
     elif metric == Metric.MQL_TO_SQL_RATE:
-        # The lead's sql_at is its first SQL time: when it lies in the window it is the
-        # event's conversion; otherwise only a later stage change to SQL inside the window
-        # (a lead back from nurture that converted again) can be.
+        # sql_at: the event's conversion inside its window (the lead's first SQL time when
+        # it lies there, else the first stage change to SQL there).
         body = f"""
     SELECT c.event_id, c.lead_id, c.mql_at, NULL::timestamptz AS due_at,
-           CASE WHEN s.converted_at <= %(as_of)s THEN s.converted_at END AS fact_at,
-           CASE WHEN s.converted_at <= %(as_of)s THEN 'met' ELSE 'missed' END AS outcome,
+           {_known("c.sql_at")} AS fact_at,
+           CASE WHEN c.sql_at <= %(as_of)s THEN 'met' ELSE 'missed' END AS outcome,
            NULL::float8 AS hours, c.version_id
-    FROM cohort c
-    JOIN {LEAD} l ON l.id = c.lead_id
-    CROSS JOIN LATERAL (
-      SELECT CASE WHEN l.sql_at >= c.mql_at AND {_IN_WINDOW.format(column="l.sql_at")}
-                    THEN l.sql_at
-                  ELSE (SELECT min(sc.occurred_at) FROM {STAGE_CHANGE} sc
-                        WHERE sc.lead_id = c.lead_id AND sc.to_stage = 'sql'
-                          AND sc.occurred_at >= c.mql_at
-                          AND {_IN_WINDOW.format(column="sc.occurred_at")}) END AS converted_at
-    ) s"""  # noqa: S608 - table names and placeholders only; values are bound
+    FROM cohort c"""  # noqa: S608 - column names and placeholders only; values are bound
     elif metric == Metric.FIRST_CONTACT_TIME:
-        if not work:
-            raise ValueError("first_contact_time needs the working-time index of each version")
+        # Business seconds mql_at -> first touch, in the calendar of the event's version
+        # (computed when the row was written); only for a touch known at as_of.
         body = f"""
     SELECT c.event_id, c.lead_id, c.mql_at, c.due_at, f.fact_at,{_CLOCK_OUTCOME} AS outcome,
-           CASE WHEN f.fact_at IS NOT NULL THEN {_worked_hours(work, params)} END AS hours,
+           CASE WHEN f.fact_at IS NOT NULL
+                THEN c.first_contact_business_seconds / 3600 END AS hours,
            c.version_id
     FROM cohort c
-    CROSS JOIN LATERAL (
-      SELECT min(a.occurred_at) AS fact_at FROM {ACTIVITY} a
-      WHERE a.lead_id = c.lead_id AND a.family = 'sales_touch'
-        AND a.occurred_at >= c.mql_at AND a.occurred_at <= %(as_of)s
-        AND {_IN_WINDOW.format(column="a.occurred_at")}
-    ) f"""  # noqa: S608 - table names and placeholders only; values are bound
+    CROSS JOIN LATERAL (SELECT {_known("c.first_touch_at")} AS fact_at) f"""  # noqa: S608 - column names and placeholders only; values are bound
     elif metric == Metric.DISPOSITION_TIME:
         body = f"""
     SELECT c.event_id, c.lead_id, c.mql_at, c.due_at, f.fact_at,{_CLOCK_OUTCOME} AS outcome,
            NULL::float8 AS hours, c.version_id
     FROM cohort c
-    LEFT JOIN LATERAL (
-      SELECT d.occurred_at AS fact_at FROM {DISPOSITION} d
-      WHERE d.lead_id = c.lead_id AND d.outcome = ANY(%(final)s)
-        AND d.occurred_at >= c.mql_at AND d.occurred_at <= %(as_of)s
-        AND {_IN_WINDOW.format(column="d.occurred_at")}
-      ORDER BY d.occurred_at, d.id LIMIT 1
-    ) f ON true"""  # noqa: S608 - table names and placeholders only; values are bound
+    CROSS JOIN LATERAL (SELECT {_known("c.disposition_at")} AS fact_at) f"""  # noqa: S608 - column names and placeholders only; values are bound
     elif metric == Metric.FOLLOW_UP_CADENCE:
+        # N touches by min(as_of, window end) <=> the N-th touch of the event's window is
+        # at or before it. The fact row holds the N-th touch for its version's first cadence
+        # commitment's N; another N (a second cadence commitment in one version) counts the
+        # touches in the raw activities.
         body = f"""
     SELECT c.event_id, c.lead_id, c.mql_at, w.window_end AS due_at, NULL::timestamptz AS fact_at,
-           CASE WHEN t.touches >= c.touches OR fd.found THEN 'met'
+           CASE WHEN n.enough OR c.disposition_at <= LEAST(%(as_of)s, w.window_end) THEN 'met'
                 WHEN %(as_of)s > w.window_end THEN 'missed'
                 ELSE 'pending' END AS outcome,
            NULL::float8 AS hours, c.version_id
@@ -469,33 +420,25 @@ def outcomes_sql(
       SELECT c.mql_at + make_interval(secs => c.days * 86400.0) AS window_end
     ) w
     CROSS JOIN LATERAL (
-      SELECT count(*) AS touches FROM {ACTIVITY} a
-      WHERE a.lead_id = c.lead_id AND a.family = 'sales_touch'
-        AND a.occurred_at >= c.mql_at AND a.occurred_at <= LEAST(%(as_of)s, w.window_end)
-        AND {_IN_WINDOW.format(column="a.occurred_at")}
-    ) t
-    CROSS JOIN LATERAL (
-      SELECT EXISTS (
-        SELECT 1 FROM {DISPOSITION} d
-        WHERE d.lead_id = c.lead_id AND d.outcome = ANY(%(final)s)
-          AND d.occurred_at >= c.mql_at AND d.occurred_at <= LEAST(%(as_of)s, w.window_end)
-          AND {_IN_WINDOW.format(column="d.occurred_at")}
-      ) AS found
-    ) fd"""  # noqa: S608 - table names and placeholders only; values are bound
+      SELECT CASE WHEN c.cadence_touches = c.touches
+                  THEN COALESCE(c.nth_touch_at <= LEAST(%(as_of)s, w.window_end), false)
+                  ELSE (SELECT count(*) FROM {ACTIVITY} a
+                        WHERE a.lead_id = c.lead_id AND a.family = 'sales_touch'
+                          AND a.occurred_at >= c.mql_at
+                          AND a.occurred_at <= LEAST(%(as_of)s, w.window_end)
+                          AND (c.window_end IS NULL OR a.occurred_at < c.window_end))
+                       >= c.touches END AS enough
+    ) n"""  # noqa: S608 - table names and placeholders only; values are bound
     elif metric == Metric.REJECTION_REASON_COVERAGE:
-        body = f"""
-    SELECT c.event_id, c.lead_id, c.mql_at, NULL::timestamptz AS due_at, f.fact_at,
-           CASE WHEN f.reason_code_id IS NOT NULL THEN 'met' ELSE 'missed' END AS outcome,
+        # The first final disposition known at as_of decides (metrics.rejection_reason_coverage).
+        body = """
+    SELECT c.event_id, c.lead_id, c.mql_at, NULL::timestamptz AS due_at,
+           c.disposition_at AS fact_at,
+           CASE WHEN c.disposition_reason_code_id IS NOT NULL THEN 'met' ELSE 'missed' END
+             AS outcome,
            NULL::float8 AS hours, c.version_id
     FROM cohort c
-    JOIN LATERAL (
-      -- the first final disposition known at as_of decides (metrics.rejection_reason_coverage)
-      SELECT d.outcome, d.reason_code_id, d.occurred_at AS fact_at FROM {DISPOSITION} d
-      WHERE d.lead_id = c.lead_id AND d.outcome = ANY(%(final)s)
-        AND d.occurred_at >= c.mql_at AND d.occurred_at <= %(as_of)s
-        AND {_IN_WINDOW.format(column="d.occurred_at")}
-      ORDER BY d.occurred_at, d.id LIMIT 1
-    ) f ON f.outcome = 'rejected'"""  # noqa: S608 - table names and placeholders only; values are bound
+    WHERE c.disposition_at <= %(as_of)s AND c.disposition_outcome = 'rejected'"""
     else:
         raise ValueError(f"no outcomes query for metric {metric!r}")
     sql = f"WITH {cte.strip()}\n{body}"

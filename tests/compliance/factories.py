@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from django.db.models import Max
 from django.utils import timezone
 
+from apps.compliance.facts import facts_refresh
 from apps.compliance.kinds import kind_key
 from apps.compliance.models import ComplianceSnapshot
 from apps.compliance.periods import PeriodKind, following, period_starting
@@ -157,11 +158,19 @@ def lead(**kwargs) -> Lead:
     return Lead.objects.create(**values)
 
 
+def refresh_facts(*lead_ids: int) -> None:
+    """Keep the per-MQL-event fact table current after writing raw rows, as the hand-off
+    pipeline does in the transaction of the facts it stores (compliance reads the table)."""
+    facts_refresh(lead_ids=lead_ids, now=timezone.now())
+
+
 def mql_event(*, lead: Lead, at: datetime, definition_obj: MqlDefinition | None = None) -> MqlEvent:
     Lead.objects.filter(pk=lead.pk).update(stage="mql", mql_at=at)
-    return MqlEvent.objects.create(
+    event = MqlEvent.objects.create(
         lead=lead, definition=definition_obj or definition(), qualified_at=at
     )
+    refresh_facts(lead.pk)
+    return event
 
 
 def clock(
@@ -183,7 +192,7 @@ def clock(
                 mode=params.get("clock", business_time.BUSINESS),
             )
             due_at = business_time.add(calendar, started, timedelta(hours=params["hours"]))
-    return SlaClock.objects.create(
+    clock = SlaClock.objects.create(
         lead_id=event.lead_id,
         mql_event=event,
         commitment=commitment,
@@ -192,10 +201,12 @@ def clock(
         started_at=started,
         due_at=due_at,
     )
+    refresh_facts(event.lead_id)
+    return clock
 
 
 def touch(*, lead: Lead, at: datetime, kind: str = "call", actor=None) -> Activity:
-    return Activity.objects.create(
+    activity = Activity.objects.create(
         lead=lead,
         kind=kind,
         family=activity_family(kind),
@@ -203,6 +214,8 @@ def touch(*, lead: Lead, at: datetime, kind: str = "call", actor=None) -> Activi
         external_id=f"c-act-{next(_seq)}-{timezone.now().timestamp()}",
         actor=actor,
     )
+    refresh_facts(lead.pk)
+    return activity
 
 
 def reason_code(outcome: str = "rejected") -> ReasonCode:
@@ -210,15 +223,19 @@ def reason_code(outcome: str = "rejected") -> ReasonCode:
 
 
 def disposition(*, lead: Lead, at: datetime, outcome: str = "accepted", reason=None) -> Disposition:
-    return Disposition.objects.create(
+    found = Disposition.objects.create(
         lead=lead, outcome=outcome, occurred_at=at, reason_code=reason
     )
+    refresh_facts(lead.pk)
+    return found
 
 
 def stage_change(*, lead: Lead, to_stage: str, at: datetime, from_stage: str = "") -> StageChange:
-    return StageChange.objects.create(
+    change = StageChange.objects.create(
         lead=lead, from_stage=from_stage, to_stage=to_stage, occurred_at=at
     )
+    refresh_facts(lead.pk)
+    return change
 
 
 def frozen_weeks(commitment: Commitment, values, *, first, tz: str = "UTC"):

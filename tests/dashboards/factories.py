@@ -13,6 +13,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from apps.accounts.models import User
+from apps.compliance.facts import facts_refresh
 from apps.compliance.periods import Period, PeriodKind, period_for, previous
 from apps.dispositions.models import Disposition, ReasonCode
 from apps.leads.models import Activity, Lead
@@ -200,6 +201,8 @@ def mql_lead(
             occurred_at=rejected_at,
             actor=owner,
         )
+    # Written as raw rows: keep the fact table current as the hand-off pipeline does.
+    facts_refresh(lead_ids=[lead.pk], now=now)
     return lead
 
 

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from apps.compliance import kind_selectors
 from apps.compliance import selectors as compliance_selectors
+from apps.compliance.facts import facts_refresh
 from apps.compliance.metrics import RESPONSE_BUCKETS, Outcome, response_bucket
 from apps.dashboards import catalog, selectors
 from apps.dashboards.scope import Scope
@@ -179,6 +180,8 @@ def test_a_lead_back_from_nurture_converts_and_is_touched_in_its_second_event_on
     sql_at = again_at + timedelta(days=1)
     StageChange.objects.create(lead=twice, from_stage="mql", to_stage="sql", occurred_at=sql_at)
     Lead.objects.filter(pk=twice.pk).update(mql_at=again_at, sql_at=sql_at)
+    # Raw rows: keep the fact table current as the hand-off pipeline does.
+    facts_refresh(lead_ids=[twice.pk], now=now)
     once_at = week.start + timedelta(days=1, hours=11)
     mql_lead(
         version=version,
