@@ -50,6 +50,7 @@ _SPACED_OFFSET = re.compile(
 )
 
 
+@extend_schema_field(OpenApiTypes.STR)
 class AsOfField(serializers.Field):
     """An instant in ISO 8601: ``Z`` or an offset; an unencoded ``+HH:MM`` (which arrives as a
     space) is read as the offset it was; no offset means the organization's time zone."""
