@@ -14,21 +14,34 @@ weighs the targets; percentile_cont over all) or list its leads.
 
 Decisions, the same as the reference functions unless said otherwise:
 
-* events = MqlEvents of kind "mql" whose qualified_at is in [period.start, period.end)
-  and <= as_of, one row per event (``mql_events_sql``), each with its *window end* (the
-  lead's next MQL event) and the *version* it is judged under (its clocks' version,
-  else the signed version in force at its mql_at);
+* events = rows of the per-MQL-event fact table (MqlEventFact, apps/compliance/facts.py)
+  of kind "mql" whose mql_at is in [period.start, period.end) and <= as_of: an index range
+  scan of (kind, mql_at) (``fact_events_sql``). Each row carries the event's window end
+  (the lead's next MQL event), the *version* it is judged under (its clocks' version, else
+  the signed version in force at its mql_at) and the *first* facts of its window;
 * cohort = those events joined to their own version's commitment of the kind: events
   whose version lacks the kind are left out;
-* touches, dispositions and the SQL stage count inside the event's window: from mql_at
-  (inclusive) to as_of (inclusive) and before the next MQL event (exclusive);
+* touches, dispositions and the SQL stage count inside the event's window (from mql_at,
+  inclusive, to the next MQL event, exclusive) and at or before as_of. The row stores the
+  first touch, the N-th touch, the first final disposition and the conversion of the
+  window ever seen; as these are the first ones, "as of T" is a comparison with T: one
+  at or before T is the first known at T, one after T means none was known at T (the N-th
+  touch: N touches by T iff the N-th is at or before T);
 * the clock metrics (first contact, follow-up cadence, disposition) measure the
   events that have a clock of their version's commitment: due times come from the
   clock, computed once at MQL time, and the clock exists only when the commitment's
-  segment matched the lead at MQL time (apps.sla.clocks.clocks_open);
+  segment matched the lead at MQL time (apps.sla.clocks.clocks_open). The row holds the
+  due instant of the event's first clock of each clock kind, which is the commitment's
+  when it is its version's only one of that metric (``sole``); otherwise the clock row of
+  (event, commitment) is looked up on its unique index. Likewise the row's N-th touch is
+  for its version's first cadence commitment's N: another N counts the event's touches
+  in the raw activities;
+* business hours to first contact: the row's business seconds (computed when the row was
+  written, in the calendar of the event's version, as the reference does);
 * the other metrics apply each version's segment to the lead as it is now;
 * an event converted when the lead reached SQL inside its window: the lead's sql_at
-  (its first SQL time) when it lies there, else the first StageChange to "sql" there;
+  (its first SQL time) when it lies there, else the first StageChange to "sql" there
+  (the row's sql_at);
 * pipeline_coverage: leads with an opportunity_at, stage opportunity / won / lost,
   open at as_of, expected_close within the quarter of the period's first day.
 """

@@ -154,7 +154,7 @@ def commitments_in_force(*, period: Period) -> QuerySet[Commitment]:
 def mql_event_window_end() -> Subquery:
     """Per MQL event of an outer ``MqlEvent`` queryset: the ``qualified_at`` of its lead's next
     MQL event (NULL for the lead's last one), the exclusive end of the event's window — the
-    ORM twin of ``window_end`` in metric_sql.mql_events_sql (same order: time, then id).
+    ORM twin of ``window_end`` of MqlEventFact (apps/compliance/facts.py) (same order: time, then id).
     Touches, dispositions and the SQL stage in [qualified_at, window_end) are the event's."""
     following = MqlEvent.objects.filter(lead=OuterRef("lead"), kind=DefinitionKind.MQL).filter(
         Q(qualified_at__gt=OuterRef("qualified_at"))
