@@ -1,0 +1,652 @@
+#!/usr/bin/env python3
+"""Build Citus from the vendored source and run a local Citus cluster (one coordinator, two workers).
+
+Usage: python scripts/citus.py COMMAND [--data-dir DIR]   (DIR defaults to <repo>/.data/citus)
+
+  check        exit 0 when Citus is installed or can be built here, 3 (with the reason) otherwise
+  build        build and install Citus unless the installed one is this build (cheap check)
+  start        build if needed, start the coordinator and the workers, register them with each
+               other, create the application database with the extension on every node, then
+               print `export DATABASE_URL=…` (the coordinator):  eval "$(scripts/citus start)"
+  createdb     --name NAME [--fresh]: a database on every node with Citus set up and the workers
+               registered (--fresh drops it first); prints its URL
+  add-worker   start one more worker node (worker3, worker4, …) and register it
+  stop         stop every node that runs from DIR
+  status       show the nodes and, on the coordinator, the registered workers
+  env          print the `export` line without starting anything
+
+Only the `export` line (or the URL) goes to stdout; progress and errors go to stderr.
+
+The build is cached by the archive's sha256 under $HANDOFF_CITUS_CACHE (default
+~/.cache/handoff), outside the clone, so a machine builds it once whatever checkout asks.
+`make install` writes citus.so and the extension's SQL files into the system PostgreSQL's
+pkglibdir and sharedir (Debian's PostgreSQL server binaries load extensions from there only),
+so installing needs root, as on the development machines and in CI; when the installed
+citus.so is byte-identical to the cached build nothing is done. As root, the Debian packages
+the build needs (postgresql-server-dev-<major> and the -dev libraries configure and the server
+headers ask for) are installed with apt-get.
+
+Environment:
+  HANDOFF_CITUS_PORT       coordinator port on 127.0.0.1 (default 55480; workers use the next ones)
+  HANDOFF_CITUS_SOURCE     the Citus source archive (default: shared/vendor/citus-*.tar.gz
+                           beside the clone)
+  HANDOFF_CITUS_CACHE      where builds are kept (default ~/.cache/handoff)
+  HANDOFF_PG_BINDIR        as for scripts/services.py: the PostgreSQL programs to use
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import fcntl
+import hashlib
+import importlib.util
+import json
+import os
+import pwd
+import re
+import shlex
+import shutil
+import sys
+import tarfile
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+_spec = importlib.util.spec_from_file_location("services", Path(__file__).with_name("services.py"))
+assert _spec and _spec.loader  # noqa: S101 - services.py sits beside this file
+services = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(services)
+
+Fail = services.Fail
+HOST = services.HOST
+REPO = services.REPO
+DB_USER = services.DB_USER
+DB_NAME = services.DB_NAME
+DEFAULT_DATA_DIR = REPO / ".data" / "citus"
+DEFAULT_PORT = 55480
+WORKERS = 2
+ARCHIVE_GLOB = "citus-*.tar.gz"
+# -dev packages that configure (lz4, zstd) and the server headers (gssapi via libpq-be.h) need.
+BUILD_PACKAGES = ("liblz4-dev", "libzstd-dev", "libkrb5-dev")
+BUILD_TIMEOUT = 3600
+# Included from postgresql.conf of every node; rewritten on every start.
+NODE_CONF = """\
+# Written by scripts/citus.py on every start: edit that script, not this file.
+listen_addresses = '{host}'
+port = {port}
+unix_socket_directories = ''
+shared_preload_libraries = 'citus'
+# citus_schema_move() copies a schema with logical replication.
+wal_level = logical
+max_replication_slots = 20
+max_wal_senders = 20
+# A transaction that writes on two nodes commits with two-phase commit.
+max_prepared_transactions = 200
+max_connections = 300
+# Each new schema (one per organization) becomes a distributed schema on one worker.
+citus.enable_schema_based_sharding = on
+# Row triggers (the signed-SLA guards, append-only tables) fire on the worker that holds the
+# schema; they only read tables of their own schema, which Citus keeps on the same node.
+citus.enable_unsafe_triggers = on
+# Local nodes talk plain TCP; a production cluster keeps the default (sslmode=require).
+citus.node_conninfo = 'sslmode=disable'
+# Development cluster: never wait for the disk (as scripts/services.py).
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+"""
+
+
+def info(message: str) -> None:
+    """Print a progress message to stderr."""
+    print(f"citus: {message}", file=sys.stderr, flush=True)
+
+
+def node_names(data_dir: Path) -> list[str]:
+    """coordinator, worker1, worker2 and any worker added with add-worker, in port order."""
+    extra = sorted(
+        (path.name for path in data_dir.glob("worker*") if path.name[6:].isdigit()),
+        key=lambda name: int(name[6:]),
+    )
+    names = ["coordinator", *(f"worker{i}" for i in range(1, WORKERS + 1))]
+    return names + [name for name in extra if name not in names]
+
+
+def node_port(name: str) -> int:
+    """The port of a node: the coordinator's, then one more per worker number."""
+    base = services.env_port("HANDOFF_CITUS_PORT", DEFAULT_PORT)
+    return base if name == "coordinator" else base + int(name.removeprefix("worker"))
+
+
+def db_url(port: int, name: str = DB_NAME) -> str:
+    """A DATABASE_URL for database `name` on the node at `port`."""
+    return f"postgres://{DB_USER}@{HOST}:{port}/{name}"
+
+
+# --- the build -------------------------------------------------------------------------------
+
+
+def source_archive() -> Path:
+    """The Citus source archive: $HANDOFF_CITUS_SOURCE, else shared/vendor beside the clone."""
+    override = os.environ.get("HANDOFF_CITUS_SOURCE", "").strip()
+    if override:
+        path = Path(override).expanduser()
+        if not path.is_file():
+            raise Fail(f"HANDOFF_CITUS_SOURCE={override} is not a file")
+        return path
+    # The clone's parent holds shared/ (main and CI); a worktree under wt/ is one level deeper.
+    for root in (REPO.parent, REPO.parent.parent):
+        found = sorted((root / "shared" / "vendor").glob(ARCHIVE_GLOB))
+        if found:
+            return found[-1]
+    raise Fail(
+        f"no Citus source archive ({ARCHIVE_GLOB}) in shared/vendor beside {REPO}; "
+        "set HANDOFF_CITUS_SOURCE to it"
+    )
+
+
+def file_sha256(path: Path) -> str:
+    """Hex sha256 of a file."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def cache_root() -> Path:
+    """Where Citus builds are kept, outside any clone."""
+    return Path(os.environ.get("HANDOFF_CITUS_CACHE", "~/.cache/handoff")).expanduser()
+
+
+def server_bindir() -> Path:
+    """The PostgreSQL server bin dir the cluster runs (and Citus is built for)."""
+    bindir = services.find_pg_bindir(install=False)
+    if bindir is None or not (bindir / "postgres").exists():
+        raise Fail(
+            "Citus needs a system PostgreSQL server (apt-get install postgresql); "
+            "the PyPI build cannot load extensions from its own folder"
+        )
+    return bindir
+
+
+def pg_config_value(pg_config: Path, flag: str) -> str:
+    """One `pg_config --flag` answer."""
+    done = services.run([str(pg_config), f"--{flag}"], capture=True, timeout=30)
+    if done.returncode != 0:
+        raise Fail(f"{pg_config} --{flag} failed: {done.stdout.strip()}")
+    return done.stdout.strip()
+
+
+def server_pg_config(bindir: Path) -> Path | None:
+    """pg_config of the server's own version (postgresql-server-dev ships it in the bin dir)."""
+    candidate = bindir / "pg_config"
+    if candidate.exists():
+        includes = Path(pg_config_value(candidate, "includedir-server"))
+        if (includes / "postgres.h").exists():
+            return candidate
+    return None
+
+
+def dpkg_installed(package: str) -> bool:
+    """Whether a Debian package is installed."""
+    done = services.run(["dpkg-query", "-W", "-f=${Status}", package], capture=True, timeout=60)
+    return done.returncode == 0 and "install ok installed" in done.stdout
+
+
+def missing_build_packages(major: str) -> list[str]:
+    """The Debian packages the build needs that are not installed (none off Debian)."""
+    if not shutil.which("dpkg-query"):
+        return []
+    wanted = (f"postgresql-server-dev-{major}", *BUILD_PACKAGES)
+    return [package for package in wanted if not dpkg_installed(package)]
+
+
+def install_build_packages(major: str) -> None:
+    """apt-get the missing build packages when we are root; otherwise say which are missing."""
+    missing = missing_build_packages(major)
+    if not missing:
+        return
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        raise Fail(f"building Citus needs these packages: {' '.join(missing)} (install as root)")
+    info(f"installing {' '.join(missing)} with apt-get")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for attempt in ("cached lists", "after apt-get update"):
+        if attempt == "after apt-get update":
+            services.run(["apt-get", "update", "-qq"], timeout=600)
+        cmd = ["apt-get", "install", "-y", "-qq", *missing]
+        done = services.subprocess.run(
+            cmd, env=env, stdin=services.subprocess.DEVNULL, stdout=sys.stderr.fileno(),
+            stderr=sys.stderr.fileno(), check=False, timeout=1200,
+        )  # fmt: skip
+        if done.returncode == 0:
+            return
+    raise Fail(f"apt-get could not install {' '.join(missing)}")
+
+
+@contextlib.contextmanager
+def build_lock(sha: str) -> Iterator[None]:
+    """One build (or install) at a time per archive on this machine."""
+    root = cache_root()
+    root.mkdir(parents=True, exist_ok=True)
+    with (root / f"citus-{sha}.lock").open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+def patch_for_server_headers(source: Path, includedir_server: Path) -> None:
+    """Drop Citus's PostgreSQL 15 copy of have_createdb_privilege() when the server declares it.
+
+    Debian's PostgreSQL 15.20 exports the function from commands/dbcommands.h, and Citus
+    13.2's static copy in pg_version_compat.h then no longer compiles; the server's own
+    function does the same thing.
+    """
+    header = includedir_server / "commands" / "dbcommands.h"
+    if "have_createdb_privilege" not in header.read_text(errors="replace"):
+        return
+    compat = source / "src" / "include" / "pg_version_compat.h"
+    text = compat.read_text()
+    patched, count = re.subn(
+        r"\nstatic inline bool\nhave_createdb_privilege\(void\)\n\{.*?\n\}\n",
+        "\n",
+        text,
+        flags=re.DOTALL,
+    )
+    if count:
+        info("patched pg_version_compat.h: the server headers declare have_createdb_privilege()")
+        compat.write_text(patched)
+
+
+def make_env() -> dict[str, str]:
+    """Environment for configure and make: C locale, no ccache surprises."""
+    return {**os.environ, "LC_ALL": "C"}
+
+
+def run_in(cwd: Path, cmd: list[str], log: Path) -> None:
+    """Run a build step in `cwd`, appending its output to `log`; fail with the log's tail."""
+    with log.open("a") as out:
+        out.write(f"\n$ {shlex.join(cmd)}\n")
+        out.flush()
+        done = services.subprocess.run(
+            cmd, cwd=cwd, env=make_env(), stdin=services.subprocess.DEVNULL, stdout=out,
+            stderr=out, check=False, timeout=BUILD_TIMEOUT,
+        )  # fmt: skip
+    if done.returncode != 0:
+        raise Fail(f"`{shlex.join(cmd)}` failed in {cwd}\n{services.log_tail(log, 30)}")
+
+
+def build_tree(sha: str, archive: Path, pg_config: Path) -> Path:
+    """The compiled source tree for this archive and server major version, compiling it once."""
+    major = pg_config_value(pg_config, "version").split()[-1].split(".")[0]
+    cache = cache_root() / f"citus-{sha}" / f"pg{major}"
+    stamp = cache / "build.json"
+    if stamp.exists():
+        return cache / "src"
+    shutil.rmtree(cache, ignore_errors=True)
+    cache.mkdir(parents=True)
+    log = cache / "build.log"
+    info(f"building Citus from {archive.name} for PostgreSQL {major} (log: {log})")
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(dir=cache) as scratch, tarfile.open(archive) as tar:
+        tar.extractall(scratch, filter="data")
+        (top,) = Path(scratch).iterdir()
+        top.rename(cache / "src")
+    source = cache / "src"
+    patch_for_server_headers(source, Path(pg_config_value(pg_config, "includedir-server")))
+    # No libcurl: Citus would otherwise phone home with usage statistics.
+    run_in(source, ["./configure", "--without-libcurl", f"PG_CONFIG={pg_config}"], log)
+    jobs = str(max(1, os.cpu_count() or 1))
+    # with_llvm=no: no LLVM bitcode for JIT inlining (needs clang; Citus gains nothing from it).
+    run_in(source, ["make", f"-j{jobs}", "with_llvm=no"], log)
+    seconds = round(time.monotonic() - started, 1)
+    stamp.write_text(
+        json.dumps(
+            {
+                "archive": archive.name,
+                "sha256": sha,
+                "pg_config_version": pg_config_value(pg_config, "version"),
+                "build_seconds": seconds,
+                "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            },
+            indent=2,
+        )
+    )
+    info(f"built Citus in {seconds:.0f} s")
+    return source
+
+
+def installed_matches(source: Path, pg_config: Path) -> bool:
+    """Whether the installed citus.so and control file are this build's (a byte comparison)."""
+    built = source / "src" / "backend" / "distributed" / "citus.so"
+    installed = Path(pg_config_value(pg_config, "pkglibdir")) / "citus.so"
+    control = Path(pg_config_value(pg_config, "sharedir")) / "extension" / "citus.control"
+    if not (built.exists() and installed.exists() and control.exists()):
+        return False
+    if built.stat().st_size != installed.stat().st_size:
+        return False
+    return file_sha256(built) == file_sha256(installed)
+
+
+def quick_installed(pg_config: Path, sha: str) -> bool:
+    """The cheap check: the installed citus.so is the one recorded when this build installed it."""
+    major = pg_config_value(pg_config, "version").split()[-1].split(".")[0]
+    record = cache_root() / f"citus-{sha}" / f"pg{major}" / "installed.json"
+    installed = Path(pg_config_value(pg_config, "pkglibdir")) / "citus.so"
+    try:
+        saved = json.loads(record.read_text())
+        stat = installed.stat()
+    except (OSError, ValueError):
+        return False
+    return saved == {"path": str(installed), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+
+
+def ensure_built() -> dict[str, object]:
+    """Build (once per archive) and install Citus unless this build is already installed."""
+    archive = source_archive()
+    sha = file_sha256(archive)
+    bindir = server_bindir()
+    major = services.pg_major(bindir)
+    if major is None:
+        raise Fail(f"cannot run {bindir / 'postgres'}")
+    pg_config = server_pg_config(bindir)
+    if pg_config and quick_installed(pg_config, sha):
+        return build_summary(sha, major)
+    with build_lock(sha):
+        install_build_packages(major)
+        pg_config = server_pg_config(bindir)
+        if pg_config is None:
+            raise Fail(f"no pg_config with server headers in {bindir} (postgresql-server-dev-{major})")
+        source = build_tree(sha, archive, pg_config)
+        if not installed_matches(source, pg_config):
+            pkglibdir = Path(pg_config_value(pg_config, "pkglibdir"))
+            if not os.access(pkglibdir, os.W_OK):
+                raise Fail(
+                    f"installing Citus writes into {pkglibdir}: run this as root "
+                    "(or install the build in the cache yourself with `make install`)"
+                )
+            info(f"installing Citus into {pkglibdir}")
+            run_in(source, ["make", "install", "with_llvm=no"], source.parent / "build.log")
+        installed = Path(pg_config_value(pg_config, "pkglibdir")) / "citus.so"
+        stat = installed.stat()
+        record = {"path": str(installed), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+        (source.parent / "installed.json").write_text(json.dumps(record))
+    return build_summary(sha, major)
+
+
+def build_summary(sha: str, major: str) -> dict[str, object]:
+    """What the cache says about the build (its time and versions)."""
+    stamp = cache_root() / f"citus-{sha}" / f"pg{major}" / "build.json"
+    try:
+        return json.loads(stamp.read_text())
+    except (OSError, ValueError):
+        return {"sha256": sha}
+
+
+def buildable() -> tuple[bool, str]:
+    """Whether `start` can succeed here, without building anything; the reason when not."""
+    try:
+        archive = source_archive()
+        bindir = server_bindir()
+        major = services.pg_major(bindir)
+        pg_config = server_pg_config(bindir)
+        if pg_config and quick_installed(pg_config, file_sha256(archive)):
+            return True, "installed"
+        if os.geteuid() != 0:
+            missing = missing_build_packages(major or "")
+            if missing:
+                return False, f"not root and missing build packages: {' '.join(missing)}"
+            if pg_config is None:
+                return False, f"no pg_config with server headers in {bindir}"
+            pkglibdir = Path(pg_config_value(pg_config, "pkglibdir"))
+            if not os.access(pkglibdir, os.W_OK):
+                return False, f"not root: cannot install Citus into {pkglibdir}"
+        elif missing_build_packages(major or "") and not shutil.which("apt-get"):
+            return False, "missing build packages and no apt-get"
+        if not shutil.which("make") or not (shutil.which("gcc") or shutil.which("cc")):
+            return False, "no C compiler or make"
+    except Fail as exc:
+        return False, str(exc)
+    return True, "buildable"
+
+
+# --- the nodes -------------------------------------------------------------------------------
+
+
+def node_home(data_dir: Path, name: str, user: str | None) -> Path:
+    """The folder holding a node's data directory and log (services' temp fallback if needed)."""
+    return services.pg_home_for_start(data_dir / name, user)
+
+
+def node_pgdata(data_dir: Path, name: str) -> Path:
+    """A node's PostgreSQL data directory, wherever an earlier start put it."""
+    return services.existing_pg_home(data_dir / name) / "postgres"
+
+
+def psql(port: int, sql: str, database: str = "postgres", *, check: bool = True) -> str:
+    """Run SQL on a node with psql; its unaligned, tuples-only output."""
+    psql_bin = server_bindir() / "psql"
+    cmd = [str(psql_bin), "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-h", HOST]
+    cmd += ["-p", str(port), "-U", DB_USER, "-d", database, "-c", sql]
+    done = services.run(cmd, capture=True, timeout=600)
+    if check and done.returncode != 0:
+        raise Fail(f"SQL on port {port}/{database} failed: {sql}\n{done.stdout.strip()}")
+    return done.stdout.strip()
+
+
+def node_start(data_dir: Path, name: str) -> int:
+    """Ensure one node runs with the Citus settings; return its port."""
+    port = node_port(name)
+    pgdata = node_pgdata(data_dir, name)
+    if state := services.pg_state(pgdata):
+        if state[1] != port:
+            info(f"note: {name} listens on {state[1]}, not {port}; stop the cluster to move it")
+        return state[1]
+    services.require_free_port(port, f"Citus {name}", "HANDOFF_CITUS_PORT", pgdata)
+    user = services.server_user(create=True)
+    home = node_home(data_dir, name, user)
+    pgdata, logfile = home / "postgres", home / "postgres.log"
+    bindir = services.reachable_bindir(server_bindir(), user)
+    if services.read_pg_version(pgdata) is None:
+        services.init_cluster(bindir, pgdata, user)
+    (pgdata / services.PG_CONF_NAME).write_text(NODE_CONF.format(host=HOST, port=port))
+    logfile.touch()
+    if user:
+        services.chown_tree(pgdata, user)
+        entry = pwd.getpwnam(user)
+        for path in (pgdata / services.PG_CONF_NAME, logfile):
+            os.chown(path, entry.pw_uid, entry.pw_gid)
+    (pgdata / "postmaster.pid").unlink(missing_ok=True)
+    info(f"starting {name} on {HOST}:{port} (log: {logfile})")
+    cmd = [str(bindir / "pg_ctl"), "-D", str(pgdata), "-l", str(logfile), "-w", "-t", "60"]
+    started = services.run(services.as_user([*cmd, "start"], user), detach=True)
+    ready = services.wait_for(lambda: services.pg_ready(bindir, port), 15, 0.3)
+    if started.returncode != 0 or not ready:
+        raise Fail(f"{name} did not start on port {port}\n{services.log_tail(logfile)}")
+    return port
+
+
+def cluster_ports(data_dir: Path) -> dict[str, int]:
+    """Ports of the nodes that run from `data_dir` (by name)."""
+    ports = {}
+    for name in node_names(data_dir):
+        if state := services.pg_state(node_pgdata(data_dir, name)):
+            ports[name] = state[1]
+    return ports
+
+
+def database_setup(ports: dict[str, int], database: str, *, fresh: bool = False) -> str:
+    """Create `database` on every node with the citus extension, register the workers; its URL."""
+    coordinator = ports["coordinator"]
+    quoted = '"' + database.replace('"', '""') + '"'
+    literal = "'" + database.replace("'", "''") + "'"
+    # Workers first, so the coordinator never points at a database that is not there.
+    order = [name for name in ports if name != "coordinator"] + ["coordinator"]
+    if fresh:
+        for name in reversed(order):
+            psql(ports[name], f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)")
+    for name in order:
+        port = ports[name]
+        if not psql(port, f"SELECT 1 FROM pg_database WHERE datname = {literal}"):
+            psql(port, f"CREATE DATABASE {quoted}")
+        psql(port, "CREATE EXTENSION IF NOT EXISTS citus", database)
+    psql(coordinator, f"SELECT citus_set_coordinator_host('{HOST}', {coordinator})", database)
+    registered = psql(
+        coordinator, "SELECT nodeport FROM pg_dist_node WHERE noderole = 'primary'", database
+    ).split()
+    for name in order[:-1]:
+        if str(ports[name]) not in registered:
+            info(f"registering {name} (port {ports[name]}) in {database}")
+            psql(coordinator, f"SELECT citus_add_node('{HOST}', {ports[name]})", database)
+    return db_url(coordinator, database)
+
+
+def cluster_start(data_dir: Path) -> dict[str, int]:
+    """Build if needed and start every node; the ports by node name."""
+    summary = ensure_built()
+    info(f"Citus build {str(summary.get('sha256', ''))[:12]} is installed")
+    with services.locked(data_dir):
+        return {name: node_start(data_dir, name) for name in node_names(data_dir)}
+
+
+# --- commands --------------------------------------------------------------------------------
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """Exit 0 when the cluster can be built and started here; print the reason otherwise."""
+    ok, reason = buildable()
+    print(reason)
+    return 0 if ok else 3
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    """Build and install Citus if needed; print the build record."""
+    print(json.dumps(ensure_built(), indent=2))
+    return 0
+
+
+def cmd_start(args: argparse.Namespace) -> int:
+    """Start the cluster and print the coordinator's DATABASE_URL as an export line."""
+    ports = cluster_start(args.data_dir)
+    url = database_setup(ports, DB_NAME)
+    info(f"ready: coordinator {url}, workers on {', '.join(str(p) for p in list(ports.values())[1:])}")
+    sys.stdout.write(f"export DATABASE_URL={shlex.quote(url)}\n")
+    return 0
+
+
+def cmd_createdb(args: argparse.Namespace) -> int:
+    """Create a database with Citus on every node of the running cluster; print its URL."""
+    ports = cluster_start(args.data_dir)
+    print(database_setup(ports, args.name, fresh=args.fresh))
+    return 0
+
+
+def cmd_add_worker(args: argparse.Namespace) -> int:
+    """Start the next worker node and register it in every Citus database of the cluster."""
+    ports = cluster_start(args.data_dir)
+    number = 1 + max(int(name[6:]) for name in ports if name != "coordinator")
+    name = f"worker{number}"
+    (args.data_dir / name).mkdir(parents=True, exist_ok=True)
+    with services.locked(args.data_dir):
+        port = node_start(args.data_dir, name)
+    ports[name] = port
+    databases = psql(
+        ports["coordinator"],
+        "SELECT datname FROM pg_database WHERE NOT datistemplate AND datname <> 'postgres'",
+    ).split()
+    for database in databases:
+        has_citus = psql(
+            ports["coordinator"], "SELECT 1 FROM pg_extension WHERE extname = 'citus'", database
+        )
+        if has_citus:
+            database_setup(ports, database)
+    info(f"{name} runs on port {port}; move organizations onto it with citus_schema_move()")
+    return 0
+
+
+def cmd_stop(args: argparse.Namespace) -> int:
+    """Stop every node running from the data dir (workers last)."""
+    with services.locked(args.data_dir):
+        for name in node_names(args.data_dir):
+            pgdata = node_pgdata(args.data_dir, name)
+            if state := services.pg_state(pgdata):
+                info(f"stopping {name} (pid {state[0]}, port {state[1]})")
+                services.signal_process(state[0], services.signal.SIGINT, f"Citus {name}")
+                if not services.wait_for(lambda s=state: not services.pid_alive(s[0]), 60, 0.1):
+                    raise Fail(f"{name} (pid {state[0]}) did not stop within 60 s")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """Show each node, and the workers the coordinator knows; 0 when all run."""
+    ports = cluster_ports(args.data_dir)
+    for name in node_names(args.data_dir):
+        where = node_pgdata(args.data_dir, name)
+        state = f"running on port {ports[name]}" if name in ports else "stopped"
+        print(f"{name:12} {state:22} data {where}")
+    if "coordinator" in ports:
+        nodes = psql(
+            ports["coordinator"],
+            "SELECT nodename || ':' || nodeport || ' ' || noderole || "
+            "CASE WHEN isactive THEN '' ELSE ' (inactive)' END FROM pg_dist_node ORDER BY nodeid",
+            DB_NAME,
+            check=False,
+        )
+        print(f"registered in {DB_NAME}: {', '.join(nodes.splitlines()) or 'none'}")
+    return 0 if len(ports) == len(node_names(args.data_dir)) else 3
+
+
+def cmd_env(args: argparse.Namespace) -> int:
+    """Print the coordinator's export line without starting anything."""
+    port = cluster_ports(args.data_dir).get("coordinator", node_port("coordinator"))
+    sys.stdout.write(f"export DATABASE_URL={shlex.quote(db_url(port))}\n")
+    return 0
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """Parse the command line."""
+    parser = argparse.ArgumentParser(prog="citus", description="A local Citus cluster for Handoff.")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--data-dir",
+        type=lambda value: Path(value).expanduser().resolve(),
+        default=DEFAULT_DATA_DIR,
+        help=f"where the nodes keep their data (default: {DEFAULT_DATA_DIR})",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, func, text in (
+        ("check", cmd_check, "can Citus be built or is it installed?"),
+        ("build", cmd_build, "build and install Citus if needed"),
+        ("start", cmd_start, "start the cluster, print the export line"),
+        ("add-worker", cmd_add_worker, "start and register one more worker"),
+        ("stop", cmd_stop, "stop the cluster"),
+        ("status", cmd_status, "show the nodes"),
+        ("env", cmd_env, "print the export line without starting anything"),
+    ):
+        commands.add_parser(name, parents=[common], help=text).set_defaults(func=func)
+    createdb = commands.add_parser("createdb", parents=[common], help="a database on the cluster")
+    createdb.add_argument("--name", required=True)
+    createdb.add_argument("--fresh", action="store_true", help="drop it first")
+    createdb.set_defaults(func=cmd_createdb)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: expected failures become one message and exit status 1."""
+    args = parse_args(argv)
+    try:
+        return args.func(args)
+    except Fail as exc:
+        print(f"citus: error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"citus: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
