@@ -55,9 +55,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 _spec = importlib.util.spec_from_file_location("services", Path(__file__).with_name("services.py"))
-assert _spec and _spec.loader  # noqa: S101 - services.py sits beside this file
-services = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(services)
+services = importlib.util.module_from_spec(_spec)  # type: ignore[arg-type]
+_spec.loader.exec_module(services)  # type: ignore[union-attr]
 
 Fail = services.Fail
 HOST = services.HOST
@@ -190,18 +189,38 @@ def server_pg_config(bindir: Path) -> Path | None:
     return None
 
 
+def dpkg_version(package: str) -> str | None:
+    """The installed version of a Debian package, or None."""
+    done = services.run(
+        ["dpkg-query", "-W", "-f=${Status} ${Version}", package], capture=True, timeout=60
+    )
+    if done.returncode != 0 or "install ok installed" not in done.stdout:
+        return None
+    return done.stdout.split()[-1]
+
+
 def dpkg_installed(package: str) -> bool:
     """Whether a Debian package is installed."""
-    done = services.run(["dpkg-query", "-W", "-f=${Status}", package], capture=True, timeout=60)
-    return done.returncode == 0 and "install ok installed" in done.stdout
+    return dpkg_version(package) is not None
 
 
 def missing_build_packages(major: str) -> list[str]:
-    """The Debian packages the build needs that are not installed (none off Debian)."""
+    """The Debian packages the build needs that are not installed (none off Debian).
+
+    The server headers are pinned to the installed server's exact version: an unpinned
+    postgresql-server-dev pulls in a newer postgresql-<major> too, and a server that is
+    already running then fails to load the new plpgsql.so ("undefined symbol") until it is
+    restarted, which would break every other database on the machine.
+    """
     if not shutil.which("dpkg-query"):
         return []
-    wanted = (f"postgresql-server-dev-{major}", *BUILD_PACKAGES)
-    return [package for package in wanted if not dpkg_installed(package)]
+    dev = f"postgresql-server-dev-{major}"
+    server_pkg = dpkg_version(f"postgresql-{major}")
+    missing = [package for package in BUILD_PACKAGES if not dpkg_installed(package)]
+    installed_dev = dpkg_version(dev)
+    if installed_dev is None or (server_pkg and installed_dev != server_pkg):
+        missing.insert(0, f"{dev}={server_pkg}" if server_pkg else dev)
+    return missing
 
 
 def install_build_packages(major: str) -> None:
@@ -216,14 +235,19 @@ def install_build_packages(major: str) -> None:
     for attempt in ("cached lists", "after apt-get update"):
         if attempt == "after apt-get update":
             services.run(["apt-get", "update", "-qq"], timeout=600)
-        cmd = ["apt-get", "install", "-y", "-qq", *missing]
+        # --no-upgrade keeps the running server's packages as they are (see above).
+        cmd = ["apt-get", "install", "-y", "-qq", "--no-upgrade", *missing]
         done = services.subprocess.run(
             cmd, env=env, stdin=services.subprocess.DEVNULL, stdout=sys.stderr.fileno(),
             stderr=sys.stderr.fileno(), check=False, timeout=1200,
         )  # fmt: skip
         if done.returncode == 0:
             return
-    raise Fail(f"apt-get could not install {' '.join(missing)}")
+    raise Fail(
+        f"apt-get could not install {' '.join(missing)}: the headers must be those of the "
+        "installed server (upgrade postgresql and restart its servers first if that version "
+        "is no longer served)"
+    )
 
 
 @contextlib.contextmanager
@@ -277,17 +301,23 @@ def run_in(cwd: Path, cmd: list[str], log: Path) -> None:
         raise Fail(f"`{shlex.join(cmd)}` failed in {cwd}\n{services.log_tail(log, 30)}")
 
 
+def server_version(pg_config: Path) -> str:
+    """The server headers' full version ("15.18"): minor releases differ in exported symbols
+    (15.20 exports have_createdb_privilege, 15.18 does not), so each gets its own build."""
+    return pg_config_value(pg_config, "version").split()[1]
+
+
 def build_tree(sha: str, archive: Path, pg_config: Path) -> Path:
-    """The compiled source tree for this archive and server major version, compiling it once."""
-    major = pg_config_value(pg_config, "version").split()[-1].split(".")[0]
-    cache = cache_root() / f"citus-{sha}" / f"pg{major}"
+    """The compiled source tree for this archive and server version, compiling it once."""
+    version = server_version(pg_config)
+    cache = cache_root() / f"citus-{sha}" / f"pg{version}"
     stamp = cache / "build.json"
     if stamp.exists():
         return cache / "src"
     shutil.rmtree(cache, ignore_errors=True)
     cache.mkdir(parents=True)
     log = cache / "build.log"
-    info(f"building Citus from {archive.name} for PostgreSQL {major} (log: {log})")
+    info(f"building Citus from {archive.name} for PostgreSQL {version} (log: {log})")
     started = time.monotonic()
     with tempfile.TemporaryDirectory(dir=cache) as scratch, tarfile.open(archive) as tar:
         tar.extractall(scratch, filter="data")
@@ -331,8 +361,7 @@ def installed_matches(source: Path, pg_config: Path) -> bool:
 
 def quick_installed(pg_config: Path, sha: str) -> bool:
     """The cheap check: the installed citus.so is the one recorded when this build installed it."""
-    major = pg_config_value(pg_config, "version").split()[-1].split(".")[0]
-    record = cache_root() / f"citus-{sha}" / f"pg{major}" / "installed.json"
+    record = cache_root() / f"citus-{sha}" / f"pg{server_version(pg_config)}" / "installed.json"
     installed = Path(pg_config_value(pg_config, "pkglibdir")) / "citus.so"
     try:
         saved = json.loads(record.read_text())
@@ -352,12 +381,14 @@ def ensure_built() -> dict[str, object]:
         raise Fail(f"cannot run {bindir / 'postgres'}")
     pg_config = server_pg_config(bindir)
     if pg_config and quick_installed(pg_config, sha):
-        return build_summary(sha, major)
+        return build_summary(sha, server_version(pg_config))
     with build_lock(sha):
         install_build_packages(major)
         pg_config = server_pg_config(bindir)
         if pg_config is None:
-            raise Fail(f"no pg_config with server headers in {bindir} (postgresql-server-dev-{major})")
+            raise Fail(
+                f"no pg_config with server headers in {bindir} (postgresql-server-dev-{major})"
+            )
         source = build_tree(sha, archive, pg_config)
         if not installed_matches(source, pg_config):
             pkglibdir = Path(pg_config_value(pg_config, "pkglibdir"))
@@ -372,12 +403,12 @@ def ensure_built() -> dict[str, object]:
         stat = installed.stat()
         record = {"path": str(installed), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
         (source.parent / "installed.json").write_text(json.dumps(record))
-    return build_summary(sha, major)
+        return build_summary(sha, server_version(pg_config))
 
 
-def build_summary(sha: str, major: str) -> dict[str, object]:
+def build_summary(sha: str, version: str) -> dict[str, object]:
     """What the cache says about the build (its time and versions)."""
-    stamp = cache_root() / f"citus-{sha}" / f"pg{major}" / "build.json"
+    stamp = cache_root() / f"citus-{sha}" / f"pg{version}" / "build.json"
     try:
         return json.loads(stamp.read_text())
     except (OSError, ValueError):
@@ -488,7 +519,8 @@ def database_setup(ports: dict[str, int], database: str, *, fresh: bool = False)
             psql(ports[name], f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)")
     for name in order:
         port = ports[name]
-        if not psql(port, f"SELECT 1 FROM pg_database WHERE datname = {literal}"):
+        # S608: the name is quoted as a literal above; psql takes no bind parameters.
+        if not psql(port, f"SELECT 1 FROM pg_database WHERE datname = {literal}"):  # noqa: S608
             psql(port, f"CREATE DATABASE {quoted}")
         psql(port, "CREATE EXTENSION IF NOT EXISTS citus", database)
     psql(coordinator, f"SELECT citus_set_coordinator_host('{HOST}', {coordinator})", database)
@@ -530,7 +562,9 @@ def cmd_start(args: argparse.Namespace) -> int:
     """Start the cluster and print the coordinator's DATABASE_URL as an export line."""
     ports = cluster_start(args.data_dir)
     url = database_setup(ports, DB_NAME)
-    info(f"ready: coordinator {url}, workers on {', '.join(str(p) for p in list(ports.values())[1:])}")
+    info(
+        f"ready: coordinator {url}, workers on {', '.join(str(p) for p in list(ports.values())[1:])}"
+    )
     sys.stdout.write(f"export DATABASE_URL={shlex.quote(url)}\n")
     return 0
 
