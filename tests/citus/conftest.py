@@ -28,6 +28,8 @@ ADMIN_PASSWORD = "citus-test-admin-2026"  # a throwaway test database's admin
 ADMIN_EMAIL = "admin@acme.test"
 # Building Citus takes about a minute on two cores; a cold CI machine also installs packages.
 BUILD_TIMEOUT = 1800
+# What scripts/citus.py says about the installed build (shown in the session's summary).
+BUILD_RECORD: dict = {}
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,9 @@ def citus_server() -> Server:
     )
     if made.returncode != 0:
         pytest.fail(f"scripts/citus.py could not start the cluster:\n{made.stderr[-4000:]}")
+    built = citus_command("build")
+    if built.returncode == 0:
+        BUILD_RECORD.update(json.loads(built.stdout))
     return Server("citus", made.stdout.strip().splitlines()[-1])
 
 
@@ -146,3 +151,12 @@ def schema_nodes(server: Server) -> dict[str, set[int]]:
     for schema, port in rows:
         nodes.setdefault(schema, set()).add(port)
     return nodes
+
+
+def pytest_terminal_summary(terminalreporter):
+    if BUILD_RECORD:
+        terminalreporter.write_line(
+            f"citus: {BUILD_RECORD.get('archive')} built for "
+            f"{BUILD_RECORD.get('pg_config_version')} in {BUILD_RECORD.get('build_seconds')} s "
+            f"at {BUILD_RECORD.get('built_at')} (cached by sha256 {str(BUILD_RECORD.get('sha256'))[:12]})"
+        )
