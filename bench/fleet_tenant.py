@@ -26,6 +26,7 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 from generate import generate
 
+from apps.accounts.models import User
 from apps.accounts.services import api_key_create, user_create
 from apps.compliance.models import Alert, SweepRun
 from apps.leads.models import Lead
@@ -59,7 +60,7 @@ def organization(schema: str, *, leads: int, days: int, seed: int) -> dict:
             admin_password=DEMO_PASSWORD,
         )
     with schema_context(org.schema_name):
-        if not Lead.objects.exists():
+        if not User.objects.filter(email=DEMO_USERS[1][0]).exists():
             for email, name, role in DEMO_USERS[1:]:
                 user_create(email=email, name=name, role=role, password=DEMO_PASSWORD)
             rng = random.Random(seed)
@@ -67,7 +68,9 @@ def organization(schema: str, *, leads: int, days: int, seed: int) -> dict:
             for app_name, seed_app in demo_seeders():
                 if app_name in SETUP_SEEDERS:
                     seed_app(now=now, rng=rng)
-            generate(leads=leads, days=days, seed=seed)
+        existing = Lead.objects.exclude(external_id__startswith=ARMED_PREFIX).count()
+        if existing < leads:
+            generate(leads=leads - existing, days=days, seed=seed + existing)
         return {"schema": schema, "leads": Lead.objects.count()}
 
 
