@@ -1,0 +1,165 @@
+"""scripts/citus.py without a cluster: the compile fix, the pinned build packages, the cheap
+"already installed" check, the source lookup and what `check` says when it cannot build."""
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "citus.py"
+
+COMPAT_HEADER = """\
+#if PG_VERSION_NUM >= PG_VERSION_16
+#define have_createdb_privilege() have_createdb_privilege()
+#else
+static inline void
+something_else(void)
+{
+}
+
+
+static inline bool
+have_createdb_privilege(void)
+{
+\tbool result = false;
+\tif (superuser())
+\t{
+\t\treturn true;
+\t}
+\treturn result;
+}
+
+
+typedef bool TU_UpdateIndexes;
+#endif
+"""
+
+
+def load_citus():
+    spec = importlib.util.spec_from_file_location("handoff_citus", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+citus = load_citus()
+
+
+def source_tree(tmp_path: Path) -> Path:
+    compat = tmp_path / "src" / "src" / "include" / "pg_version_compat.h"
+    compat.parent.mkdir(parents=True)
+    compat.write_text(COMPAT_HEADER)
+    return tmp_path / "src"
+
+
+def server_headers(tmp_path: Path, *, declares: bool) -> Path:
+    header = tmp_path / "server" / "commands" / "dbcommands.h"
+    header.parent.mkdir(parents=True)
+    header.write_text(
+        "extern bool have_createdb_privilege(void);\n" if declares else "/* none */\n"
+    )
+    return tmp_path / "server"
+
+
+def test_the_static_copy_goes_when_the_server_headers_declare_the_function(tmp_path):
+    source = source_tree(tmp_path)
+    citus.patch_for_server_headers(source, server_headers(tmp_path, declares=True))
+    patched = (source / "src" / "include" / "pg_version_compat.h").read_text()
+
+    assert "static inline bool\nhave_createdb_privilege" not in patched
+    # Everything around it stays: the PG16 macro, the other helper, the typedef.
+    assert "#define have_createdb_privilege() have_createdb_privilege()" in patched
+    assert "something_else(void)" in patched
+    assert "typedef bool TU_UpdateIndexes;" in patched
+
+
+def test_the_static_copy_stays_for_headers_without_the_function(tmp_path):
+    source = source_tree(tmp_path)
+    citus.patch_for_server_headers(source, server_headers(tmp_path, declares=False))
+
+    assert (source / "src" / "include" / "pg_version_compat.h").read_text() == COMPAT_HEADER
+
+
+def test_server_headers_are_pinned_to_the_running_servers_version(monkeypatch):
+    installed = {"postgresql-15": "15.18-0+deb12u1", "liblz4-dev": "1.9.4-1"}
+    monkeypatch.setattr(citus.shutil, "which", lambda name: f"/usr/bin/{name}")
+    monkeypatch.setattr(citus, "dpkg_version", installed.get)
+
+    missing = citus.missing_build_packages("15")
+
+    # An unpinned server-dev would upgrade postgresql-15 under the running servers.
+    assert missing == ["postgresql-server-dev-15=15.18-0+deb12u1", "libzstd-dev", "libkrb5-dev"]
+
+
+def test_server_headers_of_another_version_are_replaced_by_the_servers(monkeypatch):
+    installed = {
+        "postgresql-15": "15.18-0+deb12u1",
+        "postgresql-server-dev-15": "15.20-0+deb12u1",
+        "liblz4-dev": "x",
+        "libzstd-dev": "x",
+        "libkrb5-dev": "x",
+    }
+    monkeypatch.setattr(citus.shutil, "which", lambda name: f"/usr/bin/{name}")
+    monkeypatch.setattr(citus, "dpkg_version", installed.get)
+
+    assert citus.missing_build_packages("15") == ["postgresql-server-dev-15=15.18-0+deb12u1"]
+
+
+def test_the_installed_check_compares_the_recorded_file(tmp_path, monkeypatch):
+    pkglibdir = tmp_path / "lib"
+    pkglibdir.mkdir()
+    library = pkglibdir / "citus.so"
+    library.write_bytes(b"\x7fELF built")
+    monkeypatch.setenv("HANDOFF_CITUS_CACHE", str(tmp_path / "cache"))
+    answers = {"pkglibdir": str(pkglibdir), "version": "PostgreSQL 15.18 (Debian 15.18-0+deb12u1)"}
+    monkeypatch.setattr(citus, "pg_config_value", lambda _pg_config, flag: answers[flag])
+    record = tmp_path / "cache" / "citus-abc" / "pg15.18" / "installed.json"
+    record.parent.mkdir(parents=True)
+    stat = library.stat()
+    record.write_text(
+        json.dumps({"path": str(library), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns})
+    )
+
+    assert citus.quick_installed(Path("pg_config"), "abc")
+    assert not citus.quick_installed(Path("pg_config"), "another-archive")
+    library.write_bytes(b"\x7fELF something else, installed by hand")
+    assert not citus.quick_installed(Path("pg_config"), "abc")
+
+
+def test_the_archive_is_found_beside_the_clone_or_named(tmp_path, monkeypatch):
+    monkeypatch.delenv("HANDOFF_CITUS_SOURCE", raising=False)
+    vendor = tmp_path / "shared" / "vendor"
+    vendor.mkdir(parents=True)
+    (vendor / "citus-13.2.2.tar.gz").write_bytes(b"archive")
+    monkeypatch.setattr(citus, "REPO", tmp_path / "wt" / "clone")
+
+    assert citus.source_archive() == vendor / "citus-13.2.2.tar.gz"
+
+    monkeypatch.setenv("HANDOFF_CITUS_SOURCE", str(tmp_path / "missing.tar.gz"))
+    with pytest.raises(citus.Fail, match="is not a file"):
+        citus.source_archive()
+
+
+def test_check_says_why_it_cannot_build():
+    env = {**os.environ, "HANDOFF_CITUS_SOURCE": "/nonexistent/citus.tar.gz"}
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), "check"], capture_output=True, text=True, env=env, check=False
+    )
+
+    assert done.returncode == 3
+    assert "HANDOFF_CITUS_SOURCE=/nonexistent/citus.tar.gz is not a file" in done.stdout
+
+
+def test_node_ports_follow_the_coordinators(monkeypatch):
+    monkeypatch.setenv("HANDOFF_CITUS_PORT", "56000")
+
+    assert [citus.node_port(n) for n in ("coordinator", "worker1", "worker2", "worker3")] == [
+        56000,
+        56001,
+        56002,
+        56003,
+    ]
