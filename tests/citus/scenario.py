@@ -243,6 +243,29 @@ def compliance(subdomain: str, now: datetime) -> dict[str, Any]:
     return out
 
 
+# Dashboard charts whose points are counts of the organization's own facts (not of "now").
+CHARTS = ("funnel", "rejections", "speed-to-lead")
+
+
+def dashboards(subdomain: str) -> dict[str, Any]:
+    """The scorecard answers, and each chart's points without their links (the executive's view)."""
+    client = leader_client(subdomain, "cro@acme.test")
+    scorecard = client.get("/api/v1/dashboards/scorecard/")
+    out: dict[str, Any] = {
+        "scorecard_status": scorecard.status_code,
+        "scorecard_tiles": sum(len(group["tiles"]) for group in scorecard.json()["groups"]),
+    }
+    for name in CHARTS:
+        response = client.get(f"/api/v1/dashboards/charts/{name}/")
+        points = response.json().get("points") or []
+        out[name] = {
+            "status": response.status_code,
+            # Drill-down links carry the instant they were made at; the numbers are what count.
+            "points": [{k: v for k, v in point.items() if k != "link"} for point in points],
+        }
+    return out
+
+
 def cmd_month(args: argparse.Namespace) -> dict:
     """Set the organization up, send its month of traffic, sweep, and report."""
     now = datetime.fromisoformat(args.now)
@@ -259,6 +282,7 @@ def cmd_month(args: argparse.Namespace) -> dict:
         "seconds": round(time.monotonic() - started, 1),
         "counts": counts(args.subdomain),
         "compliance": compliance(args.subdomain, now),
+        "dashboards": dashboards(args.subdomain),
     }
 
 

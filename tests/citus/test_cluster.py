@@ -78,6 +78,7 @@ def test_a_month_on_the_cluster_gives_the_single_servers_numbers(months):
         assert on_citus["sent"] == on_single["sent"]
         assert on_citus["counts"] == on_single["counts"]
         assert on_citus["compliance"] == on_single["compliance"]
+        assert on_citus["dashboards"] == on_single["dashboards"]
         # A real month, not an empty one: MQLs, clocks met and breached, breach alerts.
         counts = on_citus["counts"]
         assert counts["leads"] == LEADS_PER_MONTH
@@ -87,6 +88,11 @@ def test_a_month_on_the_cluster_gives_the_single_servers_numbers(months):
         assert counts["alerts"].get("breach", 0) > 0
         results = [row for month in on_citus["compliance"].values() for row in month["results"]]
         assert any(row["denominator"] for row in results)
+        charts = on_citus["dashboards"]
+        assert charts["scorecard_status"] == 200
+        assert charts["scorecard_tiles"] > 0
+        assert charts["funnel"]["status"] == 200
+        assert any(point["count"] for point in charts["funnel"]["points"])
 
 
 def test_an_organization_moves_to_the_other_worker_while_its_leads_arrive(
