@@ -327,7 +327,7 @@ def main() -> None:
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "targets": {},
     }
-    workdir = RESULTS / "fleet-work"
+    workdir = ROOT / ".data" / "fleet-work"  # worker and beat logs, beat schedule
     workdir.mkdir(parents=True, exist_ok=True)
     for target in args.targets.split(","):
         url = {"single": single_url, "citus": citus_url}[target]()
