@@ -1,11 +1,14 @@
 """Writes of the SLA app: calendars, contracts, versions, sign-off and SLA clocks.
 
 The sign-off state machine: draft → awaiting_signatures (content frozen and
-hashed) → active (both leaders signed that exact content) → superseded (a later
-version took over from its effective date). A change after submission withdraws
-the signatures and returns the version to draft; a signed version never changes —
-these services refuse (Conflict), and so do the admin, the API and, underneath,
-PostgreSQL triggers (migration 0003).
+hashed, a new signing round) → active (both leaders signed that exact content) →
+superseded (a later version took over from its effective date). A change after
+submission returns the version to draft, which withdraws the round's signatures; a
+signed version never changes — these services refuse (Conflict), and so do the
+admin, the API and, underneath, PostgreSQL triggers (migrations 0003, 0006). A
+version drafted against an older signed version than the newest is outdated: it can
+be neither submitted nor signed. Signatures are chained and MAC'd with a key kept
+outside the database, and every sign-off step reseals the version (apps/sla/sealing.py).
 """
 
 from __future__ import annotations
@@ -13,9 +16,11 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 from django.db import connection, transaction
@@ -29,7 +34,7 @@ from apps.dispositions.models import FINAL_OUTCOMES, Disposition
 from apps.leads.models import Activity, ActivityFamily, Lead
 from apps.mql.models import MqlDefinition, MqlEvent
 from apps.mql.rules import lead_fields
-from apps.sla import business_time, clock_rules, selectors
+from apps.sla import business_time, clock_rules, sealing, selectors
 from apps.sla.agreement_templates import template_get
 from apps.sla.models import (
     CLOCK_METRICS,
@@ -390,9 +395,14 @@ def version_create(
     contract = contract or (from_version.contract if from_version else None) or contract_default()
     if from_version is not None and from_version.contract_id != contract.pk:
         raise DomainError("The version belongs to another agreement.", field="from_version")
+    if from_version is not None:
+        based_on = from_version if from_version.is_signed else from_version.based_on
+    else:
+        based_on = selectors.latest_signed_version()
     version = SlaVersion.objects.create(
         contract=contract,
         number=_next_number(contract),
+        based_on=based_on,
         created_by=_person(actor),
         calendar=(from_version.calendar if from_version else None) or calendar_default_ensure(),
         mql_definition=(from_version.mql_definition if from_version else None)
@@ -467,13 +477,15 @@ def _lock_editable(version: SlaVersion, *, actor, channel: str) -> SlaVersion:
             field="status",
         )
     if locked.status == VersionStatus.AWAITING_SIGNATURES:
-        now = timezone.now()
-        withdrawn = locked.signatures.filter(withdrawn_at__isnull=True).update(withdrawn_at=now)
+        # Signatures are append-only: going back to draft withdraws this round's (a new
+        # submission opens the next round).
+        withdrawn = locked.signatures.filter(round=locked.signing_round).count()
         locked.status = VersionStatus.DRAFT
         locked.content_hash = ""
         locked.calendar_snapshot = {}
         locked.submitted_at = None
         locked.save(update_fields=["status", "content_hash", "calendar_snapshot", "submitted_at"])
+        version_seal(version=locked)
         summary = "Changed after submission: back to draft"
         if withdrawn:
             summary += f", {withdrawn} signature{'s' if withdrawn != 1 else ''} withdrawn"
@@ -853,16 +865,59 @@ def escalation_rule_remove(*, rule: EscalationRule, actor, channel: str = "web")
 # --- sign-off -------------------------------------------------------------------
 
 
+def _signoff_lock() -> None:
+    """One sign-off step at a time per organization: each signature takes the next link of
+    the organization's chain, and "outdated" must be judged against every signature made."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(hashtext(%s))", [f"{connection.schema_name}:sla:signoff"]
+        )
+
+
+def _refuse_outdated(version: SlaVersion, *, doing: str) -> None:
+    newer = selectors.version_outdated_by(version)
+    if newer is None:
+        return
+    base = version.based_on
+    drafted = f"drafted from v{base.number}" if base is not None else "drafted"
+    raise Conflict(
+        f"Version {version.number} is outdated and cannot be {doing}: it was {drafted}, and "
+        f"v{newer.number} was signed by both leaders after that (on "
+        f"{timezone.localtime(newer.activated_at):%Y-%m-%d}). Draft an amendment of "
+        f"v{newer.number} and carry the changes over.",
+        field="based_on",
+    )
+
+
+def version_seal(*, version: SlaVersion) -> SlaVersion:
+    """Recompute the version's seal with the current key (after every sign-off change)."""
+    fresh = SlaVersion.objects.get(pk=version.pk)
+    signatures = list(Signature.objects.filter(version=fresh))
+    if not selectors.is_sealable(fresh):
+        return fresh
+    key = selectors.signing_key_ring().current
+    fresh.sealed_signatures = sorted(s.sequence for s in signatures if s.sequence)
+    fresh.seal = sealing.mac(key, selectors.seal_payload(fresh, signatures))
+    fresh.seal_key_id = key.key_id
+    SlaVersion.objects.filter(pk=fresh.pk).update(
+        seal=fresh.seal, seal_key_id=fresh.seal_key_id, sealed_signatures=fresh.sealed_signatures
+    )
+    _copy_state(version, fresh)
+    return fresh
+
+
 @transaction.atomic
 def version_submit(*, version: SlaVersion, actor, channel: str = "web") -> SlaVersion:
     """Freeze the calendar, hash the content and ask both leaders to sign this exact version."""
     _require_drafter(actor)
+    _signoff_lock()
     locked = SlaVersion.objects.select_for_update().get(pk=version.pk)
     if locked.status != VersionStatus.DRAFT:
         raise Conflict(
             f"Only a draft can be submitted; this version is {locked.get_status_display().lower()}.",
             field="status",
         )
+    _refuse_outdated(locked, doing="submitted")
     if not locked.commitments.exists():
         raise DomainError("Add at least one commitment before submitting.", field="commitments")
     if locked.mql_definition_id is None:
@@ -880,6 +935,7 @@ def version_submit(*, version: SlaVersion, actor, channel: str = "web") -> SlaVe
         locked.review_date = timezone.localtime(going_live + REVIEW_AFTER).date()
     locked.status = VersionStatus.AWAITING_SIGNATURES
     locked.submitted_at = now
+    locked.signing_round += 1
     locked.content_hash = selectors.version_content_hash(locked)
     locked.save(
         update_fields=[
@@ -888,15 +944,17 @@ def version_submit(*, version: SlaVersion, actor, channel: str = "web") -> SlaVe
             "review_date",
             "status",
             "submitted_at",
+            "signing_round",
             "content_hash",
         ]
     )
+    version_seal(version=locked)
     _log(
         locked,
         actor=actor,
         action=ChangeAction.SUBMITTED,
         summary=f"Submitted for signatures (content hash {locked.content_hash[:12]}…)",
-        detail={"content_hash": locked.content_hash},
+        detail={"content_hash": locked.content_hash, "round": locked.signing_round},
         channel=channel,
     )
     sla_notify(
@@ -909,56 +967,115 @@ def version_submit(*, version: SlaVersion, actor, channel: str = "web") -> SlaVe
     return locked
 
 
+def _signing_proof_ok(*, actor, channel: str, password: str | None, token) -> bool:
+    """Re-authentication at the moment of signing: the password, or (API) a token of the
+    signer's with the `sign` scope created within SIGNING_PROOF_MAX_AGE_MINUTES."""
+    if password and actor.check_password(password):
+        return True
+    if channel != "api" or token is None or getattr(token, "user_id", None) != actor.pk:
+        return False
+    fresh_since = timezone.now() - timedelta(minutes=settings.SIGNING_PROOF_MAX_AGE_MINUTES)
+    return token.has_scope("sign") and token.is_active and token.created_at >= fresh_since
+
+
+def _signature_append(
+    *,
+    version: SlaVersion,
+    actor,
+    team: str,
+    channel: str,
+    ip_address: str | None,
+    user_agent: str,
+    content_hash: str,
+) -> Signature:
+    """The next link of the organization's signature chain, MAC'd with the current key."""
+    head = Signature.objects.filter(sequence__isnull=False).order_by("-sequence").first()
+    key = selectors.signing_key_ring().current
+    signature = Signature(
+        version=version,
+        signer=actor,
+        role=actor.role,
+        team=team,
+        signed_at=timezone.now(),
+        ip_address=selectors.canonical_ip(ip_address),
+        user_agent=(user_agent or "")[:400],
+        channel=channel if channel in CHANNELS else "web",
+        content_hash=content_hash,
+        round=version.signing_round,
+        sequence=(head.sequence if head else 0) + 1,
+        previous_mac=head.mac if head else "",
+        key_id=key.key_id,
+    )
+    signature.mac = sealing.mac(key, selectors.signature_payload(signature, version=version))
+    signature.save(force_insert=True)
+    return signature
+
+
 @transaction.atomic
 def version_sign(
     *,
     version: SlaVersion,
     actor,
+    content_hash: str,
     channel: str = "web",
     password: str | None = None,
+    token=None,
     ip_address: str | None = None,
     user_agent: str = "",
-    content_hash: str | None = None,
     team: str | None = None,
 ) -> Signature:
     """Sign a submitted version for the actor's team; the second team's signature activates it.
 
-    In the browser the leader re-enters their password; through the API their
-    personal token is the proof. ``content_hash``, when given, must be the hash
-    the signer reviewed.
+    The signer proves it is them at that moment (the password; through the API also a
+    token with the `sign` scope made minutes ago) and names the ``content_hash`` they
+    reviewed. The signature is chained to the organization's previous one and MAC'd.
     """
     own_team = SIGNING_TEAM.get(_role(actor))
     if own_team is None or not getattr(actor, "pk", None) or not actor.is_active:
         raise NotAllowed("Only the marketing leader and the sales leader can sign the SLA.")
     if team and team != own_team:
         raise NotAllowed(f"You can sign for {own_team} only, not for {team}.", field="team")
-    if channel == "web" and not (password and actor.check_password(password)):
+    if not _signing_proof_ok(actor=actor, channel=channel, password=password, token=token):
+        if channel == "api":
+            raise NotAllowed(
+                "Signing needs a fresh proof: send your password, or use a token with the "
+                f"`sign` scope created in the last {settings.SIGNING_PROOF_MAX_AGE_MINUTES} "
+                "minutes.",
+                field="password",
+            )
         raise DomainError("That is not your password.", field="password")
+    if not content_hash:
+        raise DomainError(
+            "The content hash of the version you reviewed is missing: read the version again "
+            "and sign with its content_hash.",
+            field="content_hash",
+        )
+    _signoff_lock()
     locked = SlaVersion.objects.select_for_update().get(pk=version.pk)
     if locked.status != VersionStatus.AWAITING_SIGNATURES:
         raise Conflict(
             f"This version is {locked.get_status_display().lower()}; only a submitted version can be signed.",
             field="status",
         )
+    _refuse_outdated(locked, doing="signed")
     current = selectors.version_content_hash(locked)
     if current != locked.content_hash:
         # Only a write around the services can get here; refuse rather than sign something else.
         raise Conflict("The content no longer matches what was submitted.", field="content_hash")
-    if content_hash and content_hash != current:
+    if content_hash != current:
         raise Conflict(
             "The version changed since you reviewed it; read it again before signing.",
             field="content_hash",
         )
-    if locked.signatures.filter(team=own_team, withdrawn_at__isnull=True).exists():
+    if locked.signatures.filter(team=own_team, round=locked.signing_round).exists():
         raise Conflict(f"This version is already signed for {own_team}.", field="team")
-    signature = Signature.objects.create(
+    signature = _signature_append(
         version=locked,
-        signer=actor,
-        role=actor.role,
+        actor=actor,
         team=own_team,
-        ip_address=ip_address or None,
-        user_agent=(user_agent or "")[:400],
-        channel=channel if channel in CHANNELS else "web",
+        channel=channel,
+        ip_address=ip_address,
+        user_agent=user_agent,
         content_hash=current,
     )
     _log(
@@ -966,13 +1083,19 @@ def version_sign(
         actor=actor,
         action=ChangeAction.SIGNED,
         summary=f"Signed for {own_team} by {actor}",
-        detail={"signature": signature.pk, "team": own_team, "content_hash": current},
+        detail={
+            "signature": signature.pk,
+            "sequence": signature.sequence,
+            "team": own_team,
+            "content_hash": current,
+        },
         channel=channel,
     )
-    teams = set(locked.signatures.filter(withdrawn_at__isnull=True).values_list("team", flat=True))
+    teams = set(locked.signatures.filter(round=locked.signing_round).values_list("team", flat=True))
     if {Team.MARKETING, Team.SALES} <= teams:
         _version_activate(locked, actor=actor, channel=channel)
     else:
+        version_seal(version=locked)
         sla_notify(version=locked, event="signed", actor=actor, detail={"team": own_team})
     _copy_state(version, locked)
     return signature
@@ -995,6 +1118,7 @@ def _version_activate(version: SlaVersion, *, actor, channel: str) -> None:
         old.status = VersionStatus.SUPERSEDED
         old.superseded_at = effective
         old.save(update_fields=["status", "superseded_at"])
+        version_seal(version=old)
         _log(
             old,
             actor=actor,
@@ -1006,6 +1130,7 @@ def _version_activate(version: SlaVersion, *, actor, channel: str) -> None:
     version.status = VersionStatus.ACTIVE
     version.activated_at = now
     version.save(update_fields=["status", "activated_at"])
+    version_seal(version=version)
     _log(
         version,
         actor=actor,
@@ -1020,6 +1145,102 @@ def _version_activate(version: SlaVersion, *, actor, channel: str) -> None:
     if effective < now:
         version_pk = version.pk
         transaction.on_commit(lambda: _clocks_backfill_enqueue(version_pk))
+
+
+@dataclass(frozen=True)
+class SealReport:
+    """What ``evidence_seal`` did: counts, and the versions it refused to vouch for."""
+
+    signatures_sealed: int
+    versions_sealed: int
+    versions_rekeyed: int
+    refused: tuple[str, ...]
+
+
+@transaction.atomic
+def evidence_seal() -> SealReport:
+    """Seal sign-off evidence made before keyed signatures, and move seals to the current key.
+
+    Run once after upgrading (``manage.py sla_seal``; scripts/run and the Procfile's
+    release run it, it is idempotent). A signature without a MAC gets its place in the
+    chain and its MAC, in signing order — but only when its version still verifies by
+    its bare content hash: evidence that no longer holds is reported, never vouched for.
+    A version seal made with an older key that still verifies is remade with the current
+    key (signature MACs keep their key: keep old keys configured).
+    """
+    _signoff_lock()
+    refused: dict[int, str] = {}
+    legacy = list(
+        Signature.objects.filter(sequence__isnull=True)
+        .select_related("version")
+        .order_by("signed_at", "id")
+    )
+    for signature in legacy:
+        version = signature.version
+        if version.pk in refused:
+            continue
+        if version.status != VersionStatus.DRAFT and (
+            selectors.version_content_hash(version) != version.content_hash
+        ):
+            refused[version.pk] = (
+                f"v{version.number}: its content no longer hashes to what was submitted"
+            )
+        elif (
+            version.status != VersionStatus.DRAFT
+            and signature.round == version.signing_round
+            and signature.content_hash != version.content_hash
+        ):
+            refused[version.pk] = f"v{version.number}: a signature is for other content"
+    head = Signature.objects.filter(sequence__isnull=False).order_by("-sequence").first()
+    sequence, previous = (head.sequence, head.mac) if head else (0, "")
+    key = selectors.signing_key_ring().current
+    sealed = 0
+    for signature in legacy:
+        if signature.version_id in refused:
+            continue
+        sequence += 1
+        signature.sequence, signature.previous_mac, signature.key_id = (
+            sequence,
+            previous,
+            key.key_id,
+        )
+        signature.mac = sealing.mac(
+            key, selectors.signature_payload(signature, version=signature.version)
+        )
+        signature.save(update_fields=["sequence", "previous_mac", "key_id", "mac"])
+        previous = signature.mac
+        sealed += 1
+    versions_sealed = rekeyed = 0
+    ring = selectors.signing_key_ring()
+    for version in SlaVersion.objects.filter(
+        Q(signing_round__gt=0) | ~Q(status=VersionStatus.DRAFT)
+    ).order_by("id"):
+        if version.pk in refused:
+            continue
+        if not version.seal:
+            if version.status != VersionStatus.DRAFT and (
+                selectors.version_content_hash(version) != version.content_hash
+            ):
+                refused[version.pk] = (
+                    f"v{version.number}: its content no longer hashes to what was submitted"
+                )
+                continue
+            version_seal(version=version)
+            versions_sealed += 1
+        elif version.seal_key_id != key.key_id:
+            signatures = list(Signature.objects.filter(version=version))
+            payload = selectors.seal_payload(version, signatures)
+            if sealing.mac_matches(ring, version.seal_key_id, payload, version.seal):
+                version_seal(version=version)
+                rekeyed += 1
+            else:
+                refused[version.pk] = f"v{version.number}: its seal does not verify"
+    return SealReport(
+        signatures_sealed=sealed,
+        versions_sealed=versions_sealed,
+        versions_rekeyed=rekeyed,
+        refused=tuple(refused.values()),
+    )
 
 
 def _clocks_backfill_enqueue(version_pk: int) -> None:

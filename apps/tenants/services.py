@@ -9,6 +9,7 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django_tenants.utils import schema_context
 
+from apps.tenants.database_roles import owner_connection
 from apps.tenants.exceptions import OrganizationError
 from apps.tenants.models import Domain, Organization
 
@@ -52,7 +53,6 @@ def subdomain_validate(subdomain: str) -> str:
     return value
 
 
-@transaction.atomic
 def organization_create(
     *,
     name: str,
@@ -61,7 +61,25 @@ def organization_create(
     admin_email: str,
     admin_password: str,
 ) -> Organization:
-    """Create an organization with its own schema and domain, and its first admin user."""
+    """Create an organization with its own schema and domain, and its first admin user.
+
+    Creating a schema is DDL: the whole creation runs as the owner role, in one
+    transaction on its connection (apps/tenants/database_roles.py).
+    """
+    with owner_connection():
+        return _organization_create(
+            name=name,
+            subdomain=subdomain,
+            admin_name=admin_name,
+            admin_email=admin_email,
+            admin_password=admin_password,
+        )
+
+
+@transaction.atomic
+def _organization_create(
+    *, name: str, subdomain: str, admin_name: str, admin_email: str, admin_password: str
+) -> Organization:
     from apps.accounts.models import Role, User
     from apps.accounts.services import organization_defaults_provision, user_create
 
