@@ -42,6 +42,8 @@ class Server:
     def env(self, **extra: str) -> dict[str, str]:
         """Environment of a product process on this database (tasks run inline, mail dropped)."""
         env = dict(os.environ)
+        # One role does everything on these throwaway databases (the owner's or the superuser's).
+        env.pop("DATABASE_OWNER_URL", None)
         env.update(
             DATABASE_URL=self.url,
             DJANGO_SETTINGS_MODULE="config.settings",
@@ -116,9 +118,9 @@ def citus_server() -> Server:
 @pytest.fixture(scope="session")
 def single_server() -> Server:
     """A fresh database on the single PostgreSQL server the rest of the suite uses."""
-    parts = urlsplit(
-        os.environ.get("DATABASE_URL") or "postgres://postgres@127.0.0.1:55432/handoff"
-    )
+    # The owner role (README, "Database roles") may create databases; the app role may not.
+    server = os.environ.get("DATABASE_OWNER_URL") or os.environ.get("DATABASE_URL")
+    parts = urlsplit(server or "postgres://postgres@127.0.0.1:55432/handoff")
     name = f"{base_name()}_single"
     admin = parts._replace(path="/postgres").geturl()
     with psycopg.connect(admin, autocommit=True) as conn:
