@@ -573,6 +573,18 @@ END $$;
 """  # noqa: S608 - built from this script's constants, no outside input
 
 
+ADOPT_TEST_DATABASES_SQL = f"""
+DO $$
+DECLARE r record;
+BEGIN
+    FOR r IN SELECT datname FROM pg_database
+             WHERE datname LIKE 'test\\_%' AND datdba <> '{OWNER_ROLE}'::regrole LOOP
+        EXECUTE format('ALTER DATABASE %I OWNER TO {OWNER_ROLE}', r.datname);
+    END LOOP;
+END $$;
+"""  # noqa: S608 - built from this script's constants, no outside input
+
+
 def run_sql(bindir: Path | None, port: int, dbname: str, script: str) -> str:
     """Run `script` as the superuser in `dbname` (psql, else psycopg); its output."""
     psql = bindir / "psql" if bindir else None
@@ -617,6 +629,9 @@ def ensure_database(bindir: Path | None, port: int) -> None:
     if found != OWNER_ROLE:
         info(f"handing database {DB_NAME} (owned by {found}) over to the role {OWNER_ROLE}")
         run_sql(bindir, port, DB_NAME, ADOPT_SQL)
+    # Test databases left by runs from before the roles existed: the owner role recreates
+    # them for each session, which it may only do for databases it owns.
+    run_sql(bindir, port, "postgres", ADOPT_TEST_DATABASES_SQL)
 
 
 def pg_start(data_dir: Path, port: int) -> int:
