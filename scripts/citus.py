@@ -223,6 +223,25 @@ def missing_build_packages(major: str) -> list[str]:
     return missing
 
 
+def server_packages_touched(simulation: str, major: str) -> list[str]:
+    """The server packages an `apt-get --simulate install` plan would replace or remove.
+
+    Replacing postgresql-<major> under a running server breaks its next backends (they load
+    the new plpgsql.so into the old binary: "undefined symbol").
+    """
+    server = f"postgresql-{major}"
+    touched = []
+    for line in simulation.splitlines():
+        words = line.split()
+        if len(words) < 2 or words[1] != server:
+            continue
+        # "Inst postgresql-15 [15.18-0+deb12u1] (15.20-0+deb12u1 …)": the installed one replaced.
+        replaced = words[0] == "Inst" and len(words) > 2 and words[2].startswith("[")
+        if replaced or words[0] == "Remv":
+            touched.append(line.strip())
+    return touched
+
+
 def install_build_packages(major: str) -> None:
     """apt-get the missing build packages when we are root; otherwise say which are missing."""
     missing = missing_build_packages(major)
@@ -235,8 +254,18 @@ def install_build_packages(major: str) -> None:
     for attempt in ("cached lists", "after apt-get update"):
         if attempt == "after apt-get update":
             services.run(["apt-get", "update", "-qq"], timeout=600)
-        # --no-upgrade keeps the running server's packages as they are (see above).
+        # --no-upgrade keeps the running server's packages as they are (see above), and a
+        # dry run first makes sure no dependency replaces them either.
         cmd = ["apt-get", "install", "-y", "-qq", "--no-upgrade", *missing]
+        plan = services.run([*cmd[:2], "--simulate", *cmd[2:]], capture=True, timeout=600)
+        if plan.returncode != 0:
+            continue
+        if touched := server_packages_touched(plan.stdout, major):
+            raise Fail(
+                f"installing {' '.join(missing)} would also change {', '.join(touched)} under "
+                "the running PostgreSQL servers; refusing (install the build packages by hand "
+                "at the server's version)"
+            )
         done = services.subprocess.run(
             cmd, env=env, stdin=services.subprocess.DEVNULL, stdout=sys.stderr.fileno(),
             stderr=sys.stderr.fileno(), check=False, timeout=1200,

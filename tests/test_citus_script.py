@@ -1,4 +1,5 @@
-"""scripts/citus.py without a cluster: the compile fix, the pinned build packages, the cheap
+"""scripts/citus.py without a cluster: the compile fix, the pinned build packages and the
+refused install that would replace the running server, the cheap
 "already installed" check, the source lookup and what `check` says when it cannot build."""
 
 import importlib.util
@@ -162,4 +163,116 @@ def test_node_ports_follow_the_coordinators(monkeypatch):
         56001,
         56002,
         56003,
+    ]
+
+
+# `apt-get --simulate install postgresql-server-dev-15=15.20-0+deb12u1` next to a 15.18 server.
+UPGRADING_PLAN = """\
+Inst libpq-dev [15.18-0+deb12u1] (15.20-0+deb12u1 Debian-Security:12/oldstable-security [amd64]) []
+Inst libpq5 [15.18-0+deb12u1] (15.20-0+deb12u1 Debian-Security:12/oldstable-security [amd64])
+Inst postgresql-client-15 [15.18-0+deb12u1] (15.20-0+deb12u1 Debian-Security:12/oldstable-security [amd64])
+Inst postgresql-15 [15.18-0+deb12u1] (15.20-0+deb12u1 Debian-Security:12/oldstable-security [amd64])
+Inst postgresql-server-dev-15 [15.18-0+deb12u1] (15.20-0+deb12u1 Debian-Security:12/oldstable-security [amd64])
+Conf postgresql-15 (15.20-0+deb12u1 Debian-Security:12/oldstable-security [amd64])
+"""
+
+
+def test_a_plan_that_replaces_the_running_server_is_caught():
+    touched = citus.server_packages_touched(UPGRADING_PLAN, "15")
+
+    assert touched == [
+        "Inst postgresql-15 [15.18-0+deb12u1] (15.20-0+deb12u1 "
+        "Debian-Security:12/oldstable-security [amd64])"
+    ]
+
+
+def test_a_plan_that_leaves_the_server_alone_passes():
+    plan = (
+        "Inst postgresql-server-dev-15 (15.18-0+deb12u1 Debian:12.8/stable [amd64])\n"
+        "Inst libzstd-dev (1.5.4+dfsg2-5 Debian:12.8/stable [amd64])\n"
+        # A server package installed where there was none replaces nothing that runs.
+        "Inst postgresql-16 (16.6-1 Debian:12.8/stable [amd64])\n"
+        "Remv postgresql-client-15 [15.18-0+deb12u1]\n"
+    )
+
+    assert citus.server_packages_touched(plan, "15") == []
+    assert citus.server_packages_touched("Remv postgresql-15 [15.18-0+deb12u1]\n", "15") == [
+        "Remv postgresql-15 [15.18-0+deb12u1]"
+    ]
+
+
+class FakeApt:
+    """apt-get as install_build_packages sees it: `plan` answers the simulation; the real
+    install (services.subprocess.run) is only recorded."""
+
+    def __init__(self, plan: str):
+        self.plan = plan
+        self.simulated: list[list[str]] = []
+        self.installed: list[list[str]] = []
+
+    def run(self, cmd, **_kwargs):
+        assert "--simulate" in cmd, cmd
+        self.simulated.append(cmd)
+        return subprocess.CompletedProcess(cmd, 0, stdout=self.plan)
+
+    def install(self, cmd, **_kwargs):
+        self.installed.append(cmd)
+        return subprocess.CompletedProcess(cmd, 0)
+
+
+@pytest.fixture
+def as_root_with(monkeypatch):
+    def setup(plan: str) -> FakeApt:
+        apt = FakeApt(plan)
+        monkeypatch.setattr(citus.os, "geteuid", lambda: 0)
+        monkeypatch.setattr(citus.shutil, "which", lambda name: f"/usr/bin/{name}")
+        monkeypatch.setattr(
+            citus,
+            "missing_build_packages",
+            lambda _major: ["postgresql-server-dev-15=15.18-0+deb12u1"],
+        )
+        monkeypatch.setattr(citus.services, "run", apt.run)
+        monkeypatch.setattr(citus.services.subprocess, "run", apt.install)
+        return apt
+
+    return setup
+
+
+def test_the_install_is_refused_when_its_simulation_would_replace_the_server(as_root_with):
+    apt = as_root_with(UPGRADING_PLAN)
+
+    with pytest.raises(citus.Fail, match=r"would also change Inst postgresql-15 \[15\.18"):
+        citus.install_build_packages("15")
+
+    # Simulated once (the plan answered), never installed.
+    assert apt.simulated == [
+        [
+            "apt-get",
+            "install",
+            "--simulate",
+            "-y",
+            "-qq",
+            "--no-upgrade",
+            "postgresql-server-dev-15=15.18-0+deb12u1",
+        ]
+    ]
+    assert apt.installed == []
+
+
+def test_the_install_runs_when_its_simulation_leaves_the_server_alone(as_root_with):
+    apt = as_root_with(
+        "Inst postgresql-server-dev-15 (15.18-0+deb12u1 Debian:12.8/stable [amd64])\n"
+    )
+
+    citus.install_build_packages("15")
+
+    assert apt.installed == [
+        [
+            "apt-get",
+            "install",
+            "-y",
+            "-qq",
+            "--no-upgrade",
+            "postgresql-server-dev-15=15.18-0+deb12u1",
+        ]
     ]
