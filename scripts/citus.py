@@ -6,16 +6,26 @@ Usage: python scripts/citus.py COMMAND [--data-dir DIR]   (DIR defaults to <repo
   check        exit 0 when Citus is installed or can be built here, 3 (with the reason) otherwise
   build        build and install Citus unless the installed one is this build (cheap check)
   start        build if needed, start the coordinator and the workers, register them with each
-               other, create the application database with the extension on every node, then
-               print `export DATABASE_URL=…` (the coordinator):  eval "$(scripts/citus start)"
-  createdb     --name NAME [--fresh]: a database on every node with Citus set up and the workers
-               registered (--fresh drops it first); prints its URL
+               other, create the two roles and the application database (owned by the owner role,
+               with the extension) on every node, then print `export DATABASE_URL=…` (the app
+               role) and `export DATABASE_OWNER_URL=…` (the owner), both on the coordinator:
+                   eval "$(scripts/citus start)"
+  createdb     --name NAME [--fresh]: the same for another database (--fresh drops it first);
+               prints the same two export lines
   add-worker   start one more worker node (worker3, worker4, …) and register it
   stop         stop every node that runs from DIR
   status       show the nodes and, on the coordinator, the registered workers
-  env          print the `export` line without starting anything
+  env          print the `export` lines without starting anything
 
-Only the `export` line (or the URL) goes to stdout; progress and errors go to stderr.
+Only the `export` lines go to stdout; progress and errors go to stderr.
+
+Roles (README, "Database roles"): every node gets the owner role (`handoff_owner`: owns the
+database, runs migrations and creates organizations' schemas) and the app role (`handoff_app`:
+data privileges only), as scripts/services.py makes them. Citus runs a statement's work on a
+worker as the role that sent it to the coordinator, so both must exist, with the same names,
+on every node, and the database must be the owner's on every node (it creates each new
+organization's schema on the worker that gets it). The superuser only creates the roles, the
+databases and the extension, and registers the nodes.
 
 The build is cached by the archive's sha256 under $HANDOFF_CITUS_CACHE (default
 ~/.cache/handoff), outside the clone, so a machine builds it once whatever checkout asks.
@@ -61,8 +71,10 @@ _spec.loader.exec_module(services)  # type: ignore[union-attr]
 Fail = services.Fail
 HOST = services.HOST
 REPO = services.REPO
-DB_USER = services.DB_USER
+DB_USER = services.DB_USER  # the nodes' superuser: roles, databases, extension, nodes
 DB_NAME = services.DB_NAME
+OWNER_ROLE = services.OWNER_ROLE
+APP_ROLE = services.APP_ROLE
 DEFAULT_DATA_DIR = REPO / ".data" / "citus"
 DEFAULT_PORT = 55480
 WORKERS = 2
@@ -119,9 +131,17 @@ def node_port(name: str) -> int:
     return base if name == "coordinator" else base + int(name.removeprefix("worker"))
 
 
-def db_url(port: int, name: str = DB_NAME) -> str:
-    """A DATABASE_URL for database `name` on the node at `port`."""
-    return f"postgres://{DB_USER}@{HOST}:{port}/{name}"
+def db_url(port: int, name: str = DB_NAME, role: str = APP_ROLE) -> str:
+    """DATABASE_URL (the app role's) or, with role=OWNER_ROLE, DATABASE_OWNER_URL of `name`."""
+    return f"postgres://{role}@{HOST}:{port}/{name}"
+
+
+def export_lines(port: int, name: str = DB_NAME) -> str:
+    """The `export` lines of a database on the coordinator at `port`: the app role, the owner."""
+    return (
+        f"export DATABASE_URL={shlex.quote(db_url(port, name))}\n"
+        f"export DATABASE_OWNER_URL={shlex.quote(db_url(port, name, OWNER_ROLE))}\n"
+    )
 
 
 # --- the build -------------------------------------------------------------------------------
@@ -536,22 +556,56 @@ def cluster_ports(data_dir: Path) -> dict[str, int]:
     return ports
 
 
+def quote_ident(name: str) -> str:
+    """`name` as an SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def quote_literal(text: str) -> str:
+    """`text` as an SQL string literal."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def database_owner(port: int, database: str) -> str | None:
+    """The owner of `database` on the node at `port`, or None when it does not exist there."""
+    # S608: the name is quoted as a literal; psql takes no bind parameters.
+    query = (
+        f"SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = {quote_literal(database)}"  # noqa: S608
+    )
+    return psql(port, query) or None
+
+
+def node_database(port: int, database: str) -> None:
+    """On one node: the two roles, `database` owned by the owner role, the extension, `public`
+    owned by the owner and closed to everyone else's CREATE (PostgreSQL < 15 opens it)."""
+    psql(port, services.ROLES_SQL)
+    owner = database_owner(port, database)
+    if owner is None:
+        psql(port, f"CREATE DATABASE {quote_ident(database)} OWNER {OWNER_ROLE}")
+    elif owner != OWNER_ROLE:
+        raise Fail(
+            f"database {database} on port {port} belongs to {owner} (made before the roles "
+            f"existed): recreate it with `scripts/citus createdb --name {database} --fresh`"
+        )
+    psql(port, "CREATE EXTENSION IF NOT EXISTS citus", database)
+    psql(
+        port,
+        f"ALTER SCHEMA public OWNER TO {OWNER_ROLE}; REVOKE CREATE ON SCHEMA public FROM PUBLIC",
+        database,
+    )
+
+
 def database_setup(ports: dict[str, int], database: str, *, fresh: bool = False) -> str:
-    """Create `database` on every node with the citus extension, register the workers; its URL."""
+    """`database` on every node (roles, owner, extension), the workers registered; the export
+    lines of its two roles on the coordinator."""
     coordinator = ports["coordinator"]
-    quoted = '"' + database.replace('"', '""') + '"'
-    literal = "'" + database.replace("'", "''") + "'"
     # Workers first, so the coordinator never points at a database that is not there.
     order = [name for name in ports if name != "coordinator"] + ["coordinator"]
     if fresh:
         for name in reversed(order):
-            psql(ports[name], f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)")
+            psql(ports[name], f"DROP DATABASE IF EXISTS {quote_ident(database)} WITH (FORCE)")
     for name in order:
-        port = ports[name]
-        # S608: the name is quoted as a literal above; psql takes no bind parameters.
-        if not psql(port, f"SELECT 1 FROM pg_database WHERE datname = {literal}"):  # noqa: S608
-            psql(port, f"CREATE DATABASE {quoted}")
-        psql(port, "CREATE EXTENSION IF NOT EXISTS citus", database)
+        node_database(ports[name], database)
     psql(coordinator, f"SELECT citus_set_coordinator_host('{HOST}', {coordinator})", database)
     registered = psql(
         coordinator, "SELECT nodeport FROM pg_dist_node WHERE noderole = 'primary'", database
@@ -560,7 +614,37 @@ def database_setup(ports: dict[str, int], database: str, *, fresh: bool = False)
         if str(ports[name]) not in registered:
             info(f"registering {name} (port {ports[name]}) in {database}")
             psql(coordinator, f"SELECT citus_add_node('{HOST}', {ports[name]})", database)
-    return db_url(coordinator, database)
+    distribute_roles(coordinator, database)
+    return export_lines(coordinator, database)
+
+
+# Of the two roles, those Citus does not count among the distributed objects of a database.
+UNDISTRIBUTED_ROLES_SQL = f"""
+SELECT r.rolname FROM pg_roles r
+WHERE r.rolname IN ('{OWNER_ROLE}', '{APP_ROLE}') AND NOT EXISTS (
+    SELECT FROM pg_dist_object o WHERE o.classid = 'pg_authid'::regclass AND o.objid = r.oid)
+"""  # noqa: S608 - built from this script's constants, no outside input
+
+
+def distribute_roles(port: int, database: str) -> None:
+    """Have Citus count the two roles among its distributed objects in `database`.
+
+    The first time the owner creates a table in a distributed schema, Citus makes sure the
+    roles that table depends on (its owner, and the app role its default privileges grant
+    to) exist on every worker, by sending `worker_create_or_alter_role(…)` over the owner's
+    own connection — which only a superuser may run ("must be superuser to alter superuser
+    roles"). A role Citus already counts as distributed (pg_dist_object, kept per database)
+    is not sent again. Handing the database to a role makes Citus distribute that role; done
+    here by the superuser, in one transaction that hands it back to the owner.
+    """
+    missing = psql(port, UNDISTRIBUTED_ROLES_SQL, database).split()
+    if not missing:
+        return
+    info(f"distributing the roles {', '.join(missing)} in {database}")
+    name = quote_ident(database)
+    # The owner last: the database stays the owner's.
+    steps = [f"ALTER DATABASE {name} OWNER TO {role}" for role in (APP_ROLE, OWNER_ROLE)]
+    psql(port, "BEGIN; " + "; ".join(steps) + "; COMMIT", database)
 
 
 def cluster_start(data_dir: Path) -> dict[str, int]:
@@ -590,18 +674,17 @@ def cmd_build(args: argparse.Namespace) -> int:
 def cmd_start(args: argparse.Namespace) -> int:
     """Start the cluster and print the coordinator's DATABASE_URL as an export line."""
     ports = cluster_start(args.data_dir)
-    url = database_setup(ports, DB_NAME)
-    info(
-        f"ready: coordinator {url}, workers on {', '.join(str(p) for p in list(ports.values())[1:])}"
-    )
-    sys.stdout.write(f"export DATABASE_URL={shlex.quote(url)}\n")
+    lines = database_setup(ports, DB_NAME)
+    workers = ", ".join(str(port) for port in list(ports.values())[1:])
+    info(f"ready: coordinator {db_url(ports['coordinator'])}, workers on {workers}")
+    sys.stdout.write(lines)
     return 0
 
 
 def cmd_createdb(args: argparse.Namespace) -> int:
-    """Create a database with Citus on every node of the running cluster; print its URL."""
+    """Create a database with Citus on every node of the running cluster; print its exports."""
     ports = cluster_start(args.data_dir)
-    print(database_setup(ports, args.name, fresh=args.fresh))
+    sys.stdout.write(database_setup(ports, args.name, fresh=args.fresh))
     return 0
 
 
@@ -622,7 +705,10 @@ def cmd_add_worker(args: argparse.Namespace) -> int:
         has_citus = psql(
             ports["coordinator"], "SELECT 1 FROM pg_extension WHERE extname = 'citus'", database
         )
-        if has_citus:
+        owner = database_owner(ports["coordinator"], database)
+        if has_citus and owner != OWNER_ROLE:
+            info(f"not adding {name} to {database}: it belongs to {owner}, not {OWNER_ROLE}")
+        elif has_citus:
             database_setup(ports, database)
     info(f"{name} runs on port {port}; move organizations onto it with citus_schema_move()")
     return 0
@@ -661,9 +747,9 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_env(args: argparse.Namespace) -> int:
-    """Print the coordinator's export line without starting anything."""
+    """Print the coordinator's export lines without starting anything."""
     port = cluster_ports(args.data_dir).get("coordinator", node_port("coordinator"))
-    sys.stdout.write(f"export DATABASE_URL={shlex.quote(db_url(port))}\n")
+    sys.stdout.write(export_lines(port))
     return 0
 
 
@@ -681,11 +767,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     for name, func, text in (
         ("check", cmd_check, "can Citus be built or is it installed?"),
         ("build", cmd_build, "build and install Citus if needed"),
-        ("start", cmd_start, "start the cluster, print the export line"),
+        ("start", cmd_start, "start the cluster, print the export lines"),
         ("add-worker", cmd_add_worker, "start and register one more worker"),
         ("stop", cmd_stop, "stop the cluster"),
         ("status", cmd_status, "show the nodes"),
-        ("env", cmd_env, "print the export line without starting anything"),
+        ("env", cmd_env, "print the export lines without starting anything"),
     ):
         commands.add_parser(name, parents=[common], help=text).set_defaults(func=func)
     createdb = commands.add_parser("createdb", parents=[common], help="a database on the cluster")

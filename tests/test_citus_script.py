@@ -276,3 +276,12 @@ def test_the_install_runs_when_its_simulation_leaves_the_server_alone(as_root_wi
             "postgresql-server-dev-15=15.18-0+deb12u1",
         ]
     ]
+
+
+def test_the_export_lines_name_the_app_role_and_the_owner():
+    lines = citus.export_lines(55480, "test_x")
+
+    assert lines == (
+        "export DATABASE_URL=postgres://handoff_app@127.0.0.1:55480/test_x\n"
+        "export DATABASE_OWNER_URL=postgres://handoff_owner@127.0.0.1:55480/test_x\n"
+    )

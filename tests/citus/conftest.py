@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
+from tests.support import database
 from tests.support.processes import ROOT, python_argv
 
 CITUS_SCRIPT = ROOT / "scripts" / "citus.py"
@@ -30,20 +32,30 @@ ADMIN_EMAIL = "admin@acme.test"
 BUILD_TIMEOUT = 1800
 # What scripts/citus.py says about the installed build (shown in the session's summary).
 BUILD_RECORD: dict = {}
+# The cluster's superuser (scripts/citus.py makes the nodes with it, trust on 127.0.0.1).
+SUPERUSER = "postgres"
 
 
 @dataclass(frozen=True)
 class Server:
-    """One database the product runs on: a Citus coordinator or a single PostgreSQL."""
+    """One database the product runs on: a Citus coordinator or a single PostgreSQL.
+
+    `url` is the app role's (README, "Database roles"), `owner_url` the owner's (migrations,
+    new organizations), `admin_url` the superuser's on the cluster (node and placement
+    queries, moving an organization: what an operator runs).
+    """
 
     name: str
     url: str
+    owner_url: str
+    admin_url: str
 
     def env(self, **extra: str) -> dict[str, str]:
         """Environment of a product process on this database (tasks run inline, mail dropped)."""
         env = dict(os.environ)
-        # One role does everything on these throwaway databases (the owner's or the superuser's).
         env.pop("DATABASE_OWNER_URL", None)
+        if self.owner_url != self.url:
+            env["DATABASE_OWNER_URL"] = self.owner_url
         env.update(
             DATABASE_URL=self.url,
             DJANGO_SETTINGS_MODULE="config.settings",
@@ -66,11 +78,39 @@ class Server:
         out = run_checked(python_argv("-m", "tests.citus.scenario", *args), self.env(), timeout)
         return json.loads(out.strip().splitlines()[-1])
 
-    def sql(self, query: str, params: tuple = ()) -> list[tuple]:
-        """Rows of one query, autocommit (Citus UDFs such as citus_schema_move refuse a block)."""
-        with psycopg.connect(self.url, autocommit=True) as conn:
+    def sql(self, query: str, params: tuple = (), *, as_role: str = "admin") -> list[tuple]:
+        """Rows of one query as the admin, the owner or the app role, autocommit (Citus UDFs
+        such as citus_schema_move refuse a transaction block)."""
+        url = {"admin": self.admin_url, "owner": self.owner_url, "app": self.url}[as_role]
+        with psycopg.connect(url, autocommit=True) as conn:
             cursor = conn.execute(query, params)
             return cursor.fetchall() if cursor.description else []
+
+    def node_sql(self, port: int, query: str, params: tuple = ()) -> list[tuple]:
+        """Rows of one query as the superuser on one node of the cluster, shards visible."""
+        parts = urlsplit(self.admin_url)
+        url = parts._replace(netloc=f"{parts.username}@{parts.hostname}:{port}").geturl()
+        # Citus hides shards from pg_class for client applications unless told otherwise.
+        options = "-c citus.override_table_visibility=off"
+        with psycopg.connect(url, autocommit=True, options=options) as conn:
+            return conn.execute(query, params).fetchall()
+
+
+def with_user(url: str, user: str) -> str:
+    """`url` logging in as `user` (no password: the local cluster trusts 127.0.0.1)."""
+    parts = urlsplit(url)
+    return parts._replace(netloc=f"{user}@{parts.hostname}:{parts.port}").geturl()
+
+
+def exported(lines: str) -> dict[str, str]:
+    """The variables of `export NAME=value` lines (scripts/citus.py's output)."""
+    found = {}
+    for line in lines.splitlines():
+        words = shlex.split(line)
+        if len(words) == 2 and words[0] == "export" and "=" in words[1]:
+            name, value = words[1].split("=", 1)
+            found[name] = value
+    return found
 
 
 def run_checked(argv: list[str], env: dict[str, str], timeout: float) -> str:
@@ -112,21 +152,28 @@ def citus_server() -> Server:
     built = citus_command("build")
     if built.returncode == 0:
         BUILD_RECORD.update(json.loads(built.stdout))
-    return Server("citus", made.stdout.strip().splitlines()[-1])
+    urls = exported(made.stdout)
+    app, owner = urls["DATABASE_URL"], urls["DATABASE_OWNER_URL"]
+    return Server("citus", app, owner, with_user(app, SUPERUSER))
 
 
 @pytest.fixture(scope="session")
-def single_server() -> Server:
-    """A fresh database on the single PostgreSQL server the rest of the suite uses."""
-    # The owner role (README, "Database roles") may create databases; the app role may not.
-    server = os.environ.get("DATABASE_OWNER_URL") or os.environ.get("DATABASE_URL")
-    parts = urlsplit(server or "postgres://postgres@127.0.0.1:55432/handoff")
+def single_server(django_db_modify_db_settings) -> Server:
+    """A fresh database on the single PostgreSQL server the rest of the suite uses, made by the
+    owner role and used by the app role, as the rest of the suite (tests/support/database.py:
+    DATABASE_OWNER_URL's role, or DATABASE_URL's with the session's least-privilege role)."""
     name = f"{base_name()}_single"
-    admin = parts._replace(path="/postgres").geturl()
-    with psycopg.connect(admin, autocommit=True) as conn:
+    app, owner = (
+        urlsplit(url)._replace(path=f"/{name}").geturl()
+        for url in (database.app_database_url(), database.owner_database_url())
+    )
+    # The owner role may create databases; the app role may not.
+    with psycopg.connect(
+        urlsplit(owner)._replace(path="/postgres").geturl(), autocommit=True
+    ) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
-    return Server("single", parts._replace(path=f"/{name}").geturl())
+    return Server("single", app, owner, owner)
 
 
 @pytest.fixture(scope="session")

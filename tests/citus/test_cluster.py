@@ -10,6 +10,7 @@ import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import psycopg
 import pytest
 
 from tests.citus.conftest import (
@@ -177,3 +178,87 @@ def test_tenants_stay_isolated_on_the_cluster(citus_server, months):
         assert len(own) == LEADS_PER_MONTH + 1
         assert own | streamed == ids[subdomain]
         assert not streamed or subdomain == "north"
+
+
+@pytest.mark.parametrize("target", ["citus", "single"])
+def test_the_app_role_meets_the_evidence_triggers_and_its_limits(target, request, months):
+    server = request.getfixturevalue(f"{target}_server")
+    if server.owner_url == server.url:
+        pytest.skip("the single server runs with one role here (no DATABASE_OWNER_URL)")
+    schema = "south"  # the statements below name it
+
+    def refused(query: str, error: type[Exception], message: str, *, as_role: str = "app"):
+        with pytest.raises(error, match=message):
+            server.sql(query, as_role=as_role)
+
+    def count(table: str) -> int:
+        return server.sql(f"SELECT count(*) FROM {schema}.{table}", as_role="app")[0][0]  # noqa: S608 - constants
+
+    before = {table: count(table) for table in ("accounts_auditevent", "sla_signature")}
+    # The month made a signed SLA and an audit trail; the app role reads them.
+    assert before["accounts_auditevent"] > 0
+    assert before["sla_signature"] > 0
+
+    raised = psycopg.errors.RaiseException
+    # On the cluster the row triggers fire on the worker, on the shard (hence the suffix).
+    refused(
+        "UPDATE south.accounts_auditevent SET action = action",
+        raised,
+        r"accounts_auditevent(_\d+)? is append-only: UPDATE refused",
+    )
+    refused(
+        "DELETE FROM south.accounts_auditevent",
+        raised,
+        r"accounts_auditevent(_\d+)? is append-only: DELETE refused",
+    )
+    refused(
+        "DELETE FROM south.sla_signature",
+        raised,
+        r"Signatures are append-only: DELETE on sla_signature(_\d+)? refused",
+    )
+    # This guard reads the schema's sla_slaversion from inside the trigger (on the worker).
+    refused(
+        "UPDATE south.sla_commitment SET version_id = version_id",
+        raised,
+        r"SLA version \d+ is signed: its sla_commitment(_\d+)? cannot be changed",
+    )
+    denied = psycopg.errors.InsufficientPrivilege
+    refused("TRUNCATE south.accounts_auditevent", denied, "permission denied")
+    refused("ALTER TABLE south.sla_signature DISABLE TRIGGER USER", denied, "must be owner")
+    refused("SET session_replication_role = replica", denied, "session_replication_role")
+    # The owner may TRUNCATE, but the statement trigger refuses it.
+    for table in before:
+        refused(
+            f"TRUNCATE {schema}.{table}",
+            raised,
+            f"{table}(_\\d+)? keeps evidence: TRUNCATE refused",
+            as_role="owner",
+        )
+    assert {table: count(table) for table in before} == before
+
+
+def test_the_worker_shards_carry_the_app_roles_grants_and_the_always_enabled_triggers(
+    citus_server, months
+):
+    schema = "south"
+    (port,) = schema_nodes(citus_server)[schema]
+    rows = citus_server.node_sql(
+        port,
+        "SELECT regexp_replace(c.relname, '_[0-9]+$', ''), c.relacl::text, "
+        "coalesce(array_agg(t.tgname || ':' || t.tgenabled::text ORDER BY t.tgname) "
+        "FILTER (WHERE t.oid IS NOT NULL), '{}') "
+        "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "LEFT JOIN pg_trigger t ON t.tgrelid = c.oid AND NOT t.tgisinternal "
+        "WHERE n.nspname = %s AND c.relkind = 'r' AND c.relname ~ %s GROUP BY c.relname, c.relacl::text",
+        (schema, r"^(accounts_auditevent|sla_signature|leads_lead)_[0-9]+$"),
+    )
+    shards = {table: (acl, triggers) for table, acl, triggers in rows}
+
+    assert set(shards) == {"accounts_auditevent", "sla_signature", "leads_lead"}
+    for acl, _triggers in shards.values():
+        # Data privileges only: no TRUNCATE (D), REFERENCES (x) or TRIGGER (t).
+        assert "handoff_app=arwd/handoff_owner" in acl
+    assert [name.rsplit(":", 1)[1] for name in shards["sla_signature"][1]] == ["A", "A"]
+    assert shards["accounts_auditevent"][1][0].startswith("accounts_auditevent_append_only")
+    assert shards["accounts_auditevent"][1][0].endswith(":A")
+    assert shards["leads_lead"][1] == []
