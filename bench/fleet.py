@@ -25,6 +25,7 @@ import argparse
 import json
 import os
 import platform
+import shlex
 import statistics
 import subprocess
 import sys
@@ -39,6 +40,8 @@ RESULTS = ROOT / "bench" / "results"
 TENANT = [sys.executable, str(ROOT / "bench" / "fleet_tenant.py")]
 DATABASE = "handoff_fleet"
 GOAL_SLACK_S = 15
+# DATABASE_OWNER_URL of a target's DATABASE_URL where it has its own (the cluster's owner role).
+OWNER_URLS: dict[str, str] = {}
 
 
 def log(message: str) -> None:
@@ -65,11 +68,19 @@ def citus_url() -> str:
     )
     if done.returncode != 0:
         raise SystemExit(f"scripts/citus.py createdb failed:\n{done.stderr}")
-    return done.stdout.strip().splitlines()[-1]
+    # Its `export DATABASE_URL=…` (the app role) and `export DATABASE_OWNER_URL=…` lines.
+    exported = dict(
+        shlex.split(line)[1].split("=", 1) for line in done.stdout.splitlines() if line.strip()
+    )
+    url = exported["DATABASE_URL"]
+    OWNER_URLS[url] = exported["DATABASE_OWNER_URL"]
+    return url
 
 
 def env_for(url: str, **extra: str) -> dict[str, str]:
     env = dict(os.environ, DATABASE_URL=url, EMAIL_URL="dummymail://", PYTHONUNBUFFERED="1")
+    if url in OWNER_URLS:
+        env["DATABASE_OWNER_URL"] = OWNER_URLS[url]
     env.update(extra)
     return env
 
