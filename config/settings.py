@@ -65,6 +65,8 @@ TENANT_APPS = [
     "apps.dispositions",
     "apps.compliance",
     "apps.dashboards",
+    # No models: the layer every channel goes through (apps/handoff/pipeline.py).
+    "apps.handoff",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -75,6 +77,9 @@ PUBLIC_SCHEMA_URLCONF = "config.urls_public"
 ROOT_URLCONF = "config.urls_tenant"
 # Unknown subdomains get the public site's 404 page rather than a bare error.
 SHOW_PUBLIC_IF_NO_TENANT_FOUND = False
+# `SET search_path` once per connection and tenant switch, not before every statement
+# (django-tenants forgets it on rollback and on a tenant switch, so it is re-sent then).
+TENANT_LIMIT_SET_CALLS = True
 
 MIDDLEWARE = [
     "django_tenants.middleware.main.TenantMainMiddleware",

@@ -17,8 +17,10 @@ from apps.accounts import two_factor
 from apps.accounts.audit import audit_record
 from apps.accounts.exceptions import Conflict, DomainError, NotAllowed
 from apps.accounts.models import ApiKey, Invitation, Scope, User
+from apps.accounts.provisioning import provisioners
 from apps.accounts.roles import Role
 from apps.accounts.tokens import token_generate, token_hash
+from apps.tenants.addresses import organization_url
 
 
 def _email_clean(email: str) -> str:
@@ -67,8 +69,6 @@ def user_create(
 
 
 def _tenant_url(path: str) -> str:
-    from apps.tenants.services import organization_url
-
     return organization_url(connection.tenant, path)
 
 
@@ -334,7 +334,5 @@ def token_exchange(
 
 def organization_defaults_provision() -> None:
     """Create the defaults every new organization starts with (reason codes, calendar, …)."""
-    from apps.accounts.provisioning import provisioners
-
     for provision in provisioners():
         provision()

@@ -47,6 +47,7 @@ from apps.mql.rules import lead_fields
 from apps.sla.business_time import BUSINESS
 from apps.sla.models import Commitment, SlaClock, SlaVersion, Team, VersionStatus
 from apps.sla.segments import parse_segment, segment_matches
+from apps.sla.selectors import calendar_default, calendar_for_version, version_in_force
 
 SIGNED = (VersionStatus.ACTIVE, VersionStatus.SUPERSEDED)
 # Metrics whose target is the whole organization's: a person's own share has no status.
@@ -70,8 +71,6 @@ class CommitmentResult:
 
 def organization_timezone(*, now: datetime | None = None) -> str:
     """Periods are in this zone: the SLA in force's calendar, else the default calendar, else UTC."""
-    from apps.sla.selectors import calendar_default, version_in_force
-
     version = version_in_force(at=now or timezone.now())
     if version is None:
         version = SlaVersion.objects.filter(status__in=SIGNED).order_by("-effective_at").first()
@@ -157,8 +156,6 @@ def compliance_scope(user) -> ComplianceScope:
 
 
 def _work_params(commitment: Commitment, period: Period, as_of: datetime) -> dict[str, list]:
-    from apps.sla.selectors import calendar_for_version
-
     calendar = calendar_for_version(commitment.version, mode=BUSINESS)
     # Contacts are at most as late as as_of; a far-future as_of cannot hold facts
     # beyond "now", so the index stops a day after the later of now and the period end.

@@ -31,6 +31,7 @@ from apps.dashboards.scope import (
     scope_from_params,
 )
 from apps.dashboards.slices import BASES, CommitmentSlice
+from apps.dashboards.tiles import commitment_title
 
 REPORT_ROLES = services.REPORT_ROLES
 SPEND_ROLES = frozenset({Role.ADMIN, Role.EXECUTIVE, Role.MARKETING_LEADER})
@@ -169,8 +170,6 @@ def chart_list(request: HttpRequest) -> HttpResponse:
 
 def _slice_title(found, slice_) -> str:
     if isinstance(slice_, CommitmentSlice):
-        from apps.dashboards.tiles import commitment_title
-
         outcome = {"all": "all leads", "met": "met", "missed": "missed", "pending": "pending"}[
             slice_.outcome
         ]

@@ -10,6 +10,7 @@ from functools import cache
 
 import holidays
 from django import forms
+from holidays.registry import COUNTRIES
 
 from apps.mql.models import DefinitionKind, MqlDefinition
 from apps.sla.agreement_templates import TEMPLATES
@@ -29,8 +30,6 @@ def timezone_choices() -> list[tuple[str, str]]:
 @cache
 def country_choices() -> list[tuple[str, str]]:
     """Countries the holidays package knows, by name (module names read "united_kingdom")."""
-    from holidays.registry import COUNTRIES  # the package's registry: module -> (class, code, …)
-
     supported = holidays.list_supported_countries()
     named = {
         entry[1]: module.replace("_", " ").title()

@@ -1,4 +1,4 @@
-"""Writes of the SLA app: calendars, contracts, versions, sign-off and SLA clocks.
+"""Writes of the SLA app: calendars, contracts, versions and sign-off (clocks: apps/sla/clocks.py).
 
 The sign-off state machine: draft → awaiting_signatures (content frozen and
 hashed, a new signing round) → active (both leaders signed that exact content) →
@@ -14,8 +14,7 @@ outside the database, and every sign-off step reseals the version (apps/sla/seal
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -30,31 +29,27 @@ from django.utils import timezone
 
 from apps.accounts.exceptions import Conflict, DomainError, NotAllowed
 from apps.accounts.roles import Role
-from apps.dispositions.models import FINAL_OUTCOMES, Disposition
-from apps.leads.models import Activity, ActivityFamily, Lead
-from apps.mql.models import MqlDefinition, MqlEvent
-from apps.mql.rules import lead_fields
-from apps.sla import business_time, clock_rules, sealing, selectors
+from apps.mql.models import MqlDefinition
+from apps.sla import business_time, clocks, sealing, selectors
 from apps.sla.agreement_templates import template_get
 from apps.sla.models import (
-    CLOCK_METRICS,
     BusinessCalendar,
     ChangeAction,
-    ClockKind,
     Commitment,
     EscalationRule,
     Metric,
     ReviewPeriod,
     Signature,
-    SlaClock,
     SlaContract,
     SlaVersion,
     SlaVersionChange,
     Team,
     VersionStatus,
 )
-from apps.sla.segments import SegmentError, parse_segment, segment_matches
-from apps.sla.snapshots import NINE_TO_FIVE_WEEK, calendar_from_json, calendar_json
+from apps.sla.segments import SegmentError, parse_segment
+from apps.sla.snapshots import NINE_TO_FIVE_WEEK, calendar_json
+from apps.tenants.addresses import organization_url
+from config.celery_app import app as celery_app
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +62,8 @@ REVIEW_AFTER = timedelta(days=30)  # the domain articles: run it 30 days unchang
 CHANNELS = frozenset({"web", "api", "admin", "system"})
 ESCALATION_ROLES = frozenset({Role.EXECUTIVE, Role.MARKETING_LEADER, Role.SALES_LEADER, Role.ADMIN})
 _MAX_HOURS = 24 * 365
+# Queued by name after a back-dated signature (apps/sla/tasks.py registers it under it).
+CLOCKS_BACKFILL_TASK = "apps.sla.tasks.sla_clocks_backfill_task"
 
 
 # --- roles and the audit trail ---------------------------------------------------
@@ -207,8 +204,6 @@ def sla_notify(
 
 
 def _tenant_url(path: str) -> str:
-    from apps.tenants.services import organization_url
-
     tenant = getattr(connection, "tenant", None)
     if tenant is None or not getattr(tenant, "subdomain", None):
         return path
@@ -1244,364 +1239,7 @@ def evidence_seal() -> SealReport:
 
 
 def _clocks_backfill_enqueue(version_pk: int) -> None:
-    from apps.sla.tasks import sla_clocks_backfill_task
-
     version = SlaVersion.objects.filter(pk=version_pk).first()
-    if version is not None and _backfill_events(version).exists():
-        sla_clocks_backfill_task.delay(version_pk)
-
-
-def _backfill_events(version: SlaVersion):
-    events = MqlEvent.objects.filter(
-        qualified_at__gte=version.effective_at, sla_clocks__isnull=True
-    )
-    if version.superseded_at is not None:
-        events = events.filter(qualified_at__lt=version.superseded_at)
-    return events
-
-
-def clocks_backfill(*, version: SlaVersion, batch: int = 2000) -> int:
-    """Open clocks for MQLs that qualified under a just-signed back-dated version and have none.
-
-    MQLs that already have clocks keep them: a later SLA never moves an existing clock.
-    """
-    opened = 0
-    last_id = 0
-    while True:
-        events = list(_backfill_events(version).filter(pk__gt=last_id).order_by("pk")[:batch])
-        if not events:
-            return opened
-        opened += len(clocks_open(mql_events=events))
-        last_id = events[-1].pk
-
-
-# --- SLA clocks -------------------------------------------------------------------
-
-CLOCK_KIND_BY_METRIC = {
-    Metric.FIRST_CONTACT_TIME: ClockKind.FIRST_CONTACT,
-    Metric.FOLLOW_UP_CADENCE: ClockKind.FOLLOW_UP,
-    Metric.DISPOSITION_TIME: ClockKind.DISPOSITION,
-}
-# Leads per round of clocks_sync: keeps IN lists and the fetched facts bounded.
-SYNC_BATCH = 2000
-
-
-class _VersionPlan:
-    """A signed version's clock commitments with their calendars, built once per batch."""
-
-    def __init__(self, version: SlaVersion) -> None:
-        self.version = version
-        self.commitments: list[tuple[Commitment, tuple]] = []
-        self._calendars: dict[str, business_time.BusinessCalendar] = {}
-        for commitment in version.commitments.all():
-            if commitment.metric in CLOCK_METRICS:
-                self.commitments.append((commitment, parse_segment(commitment.segment)))
-
-    @property
-    def needs_lead_fields(self) -> bool:
-        return any(conditions for _, conditions in self.commitments)
-
-    def calendar(self, mode: str) -> business_time.BusinessCalendar:
-        if mode not in self._calendars:
-            self._calendars[mode] = calendar_from_json(self.version.calendar_snapshot, mode=mode)
-        return self._calendars[mode]
-
-    def applicable(self, fields: Mapping[str, Any]) -> list[Commitment]:
-        """The commitments that give a clock to an MQL of a lead with these fields."""
-        return [
-            commitment
-            for commitment, conditions in self.commitments
-            if not conditions or segment_matches(conditions, fields)
-        ]
-
-    def clock(self, event, commitment: Commitment, *, created_at: datetime) -> SlaClock:
-        """A new clock of the event under the commitment, started at its qualified_at."""
-        return SlaClock(
-            lead_id=event.lead_id,
-            mql_event_id=event.pk,
-            commitment=commitment,
-            sla_version=self.version,
-            kind=CLOCK_KIND_BY_METRIC[commitment.metric],
-            started_at=event.qualified_at,
-            due_at=self.due_at(commitment, event.qualified_at),
-            created_at=created_at,
-        )
-
-    def due_at(self, commitment: Commitment, started_at: datetime) -> datetime:
-        """Deadline computed once, with the version's frozen calendar (never moved afterwards)."""
-        params = commitment.params or {}
-        if commitment.metric == Metric.FOLLOW_UP_CADENCE:
-            # Calendar days of 24 h, as metrics.follow_up_outcome's window.
-            return (started_at.astimezone(UTC) + timedelta(days=float(params["days"]))).astimezone(
-                UTC
-            )
-        mode = params.get("clock", business_time.BUSINESS)
-        hours = timedelta(hours=float(params["hours"]))
-        return business_time.add(self.calendar(mode), started_at, hours).astimezone(UTC)
-
-
-def _signed_versions() -> list[SlaVersion]:
-    # An organization signs a handful of versions over its life: load them all once.
-    return list(
-        SlaVersion.objects.filter(
-            status__in=[VersionStatus.ACTIVE, VersionStatus.SUPERSEDED],
-            effective_at__isnull=False,
-        )
-        .prefetch_related("commitments")
-        .order_by("-effective_at", "-id")
-    )
-
-
-def _in_force(versions: Sequence[SlaVersion], at: datetime) -> SlaVersion | None:
-    """Python twin of SlaVersion.objects.in_force_at over preloaded versions."""
-    for version in versions:
-        if version.effective_at <= at and (
-            version.superseded_at is None or version.superseded_at > at
-        ):
-            return version
-    return None
-
-
-def clocks_open(*, mql_events: Sequence) -> list[SlaClock]:
-    """Open one clock per applicable time-based commitment of the version in force at each
-    event's qualified_at (back-filled events too), then close at once those already satisfied.
-
-    Idempotent: a clock is unique per event and commitment. Queries are bounded for a
-    whole batch: versions, leads (when a segment needs them), the insert, the sync.
-    """
-    events = [event for event in mql_events if event is not None]
-    if not events:
-        return []
-    versions = _signed_versions()
-    if not versions:
-        return []
-    plans: dict[int, _VersionPlan] = {}
-    chosen: list[tuple[object, _VersionPlan]] = []
-    for event in events:
-        version = _in_force(versions, event.qualified_at)
-        if version is None:
-            continue
-        if version.pk not in plans:
-            plans[version.pk] = _VersionPlan(version)
-        chosen.append((event, plans[version.pk]))
-    if not chosen:
-        return []
-    fields_by_lead: dict[int, dict] = {}
-    if any(plan.needs_lead_fields for _, plan in chosen):
-        lead_ids = {event.lead_id for event, plan in chosen if plan.needs_lead_fields}
-        fields_by_lead = {
-            lead.pk: lead_fields(lead) for lead in Lead.objects.filter(pk__in=lead_ids)
-        }
-    now = timezone.now()
-    clocks = [
-        plan.clock(event, commitment, created_at=now)
-        for event, plan in chosen
-        for commitment in plan.applicable(fields_by_lead.get(event.lead_id, {}))
-    ]
-    with transaction.atomic():
-        SlaClock.objects.bulk_create(clocks, ignore_conflicts=True, batch_size=1000)
-        clocks_sync(lead_ids={clock.lead_id for clock in clocks}, now=now)
-    return list(
-        SlaClock.objects.filter(mql_event_id__in=[event.pk for event, _ in chosen]).select_related(
-            "commitment"
-        )
-    )
-
-
-def clocks_redate(*, mql_events: Sequence, now: datetime | None = None) -> int:
-    """Follow MQL events whose qualified_at moved earlier (a late, older fact re-dated them).
-
-    The MQL engine calls this after saving the events' new qualified_at. Each event's
-    clocks then start at that moment under the SLA version in force at it, as if the
-    facts had arrived in order:
-
-    - same version as its clocks: started_at and due_at are recomputed in place;
-    - another version: each clock is re-keyed in place to the new version's commitment
-      of the same kind that applies to the lead, so its alerts (unique per clock and
-      kind) stay attached and the sweep raises no second breach or due-soon alert;
-      a commitment left without a clock gets a new one, a clock whose kind the new
-      version lacks is deleted (its alerts with it);
-    - no version in force: its clocks are deleted.
-
-    A breached clock's breached_at, which is its due time, moves with it; then
-    clocks_sync judges met/breached from the stored facts (a touch between the new and
-    the old start now counts; an earlier deadline can turn a met clock breached). A
-    pending clock now past due stays pending until the sweep breaches and alerts it,
-    like any other. Bounded queries for the whole batch; returns the clocks changed.
-    """
-    events = [event for event in mql_events if event is not None]
-    if not events:
-        return 0
-    now = now or timezone.now()
-    own: dict[int, list[SlaClock]] = defaultdict(list)
-    for clock in (
-        SlaClock.objects.filter(mql_event_id__in=[event.pk for event in events])
-        .select_related("commitment")
-        .order_by("pk")
-    ):
-        own[clock.mql_event_id].append(clock)
-    versions = _signed_versions()
-    plans: dict[int, _VersionPlan] = {}
-    targets: list[tuple[Any, _VersionPlan | None]] = []
-    for event in events:
-        version = _in_force(versions, event.qualified_at)
-        if version is not None and version.pk not in plans:
-            plans[version.pk] = _VersionPlan(version)
-        targets.append((event, plans[version.pk] if version is not None else None))
-    # Segments are read only when the version changes: a clock keeps the commitment its
-    # segment chose when it opened (the lead's fields may have changed since).
-    needs_fields = {
-        event.lead_id
-        for event, plan in targets
-        if plan is not None
-        and plan.needs_lead_fields
-        and not (own[event.pk] and all(c.sla_version_id == plan.version.pk for c in own[event.pk]))
-    }
-    fields_by_lead = (
-        {lead.pk: lead_fields(lead) for lead in Lead.objects.filter(pk__in=needs_fields)}
-        if needs_fields
-        else {}
-    )
-    moved: list[SlaClock] = []
-    opened: list[SlaClock] = []
-    deleted: list[int] = []
-    for event, plan in targets:
-        clocks = own[event.pk]
-        if plan is None:
-            deleted += [clock.pk for clock in clocks]
-            continue
-        if clocks and all(clock.sla_version_id == plan.version.pk for clock in clocks):
-            pairs = [(clock, clock.commitment) for clock in clocks]
-        else:
-            spare = list(clocks)
-            pairs = []
-            for commitment in plan.applicable(fields_by_lead.get(event.lead_id, {})):
-                kind = CLOCK_KIND_BY_METRIC[commitment.metric]
-                clock = next((c for c in spare if c.kind == kind), None)
-                if clock is None:
-                    opened.append(plan.clock(event, commitment, created_at=now))
-                    continue
-                spare.remove(clock)
-                pairs.append((clock, commitment))
-            deleted += [clock.pk for clock in spare]
-        for clock, commitment in pairs:
-            due_at = plan.due_at(commitment, event.qualified_at)
-            if (clock.commitment_id, clock.started_at, clock.due_at) == (
-                commitment.pk,
-                event.qualified_at,
-                due_at,
-            ):
-                continue
-            clock.commitment, clock.sla_version = commitment, plan.version
-            clock.started_at, clock.due_at = event.qualified_at, due_at
-            if clock.breached_at is not None:
-                clock.breached_at = due_at  # it ran out at its (new) due time
-            moved.append(clock)
-    with transaction.atomic():
-        if deleted:
-            SlaClock.objects.filter(pk__in=deleted).delete()
-        SlaClock.objects.bulk_update(
-            moved, ["commitment", "sla_version", "started_at", "due_at", "breached_at"]
-        )
-        SlaClock.objects.bulk_create(opened, ignore_conflicts=True)
-        if moved or opened or deleted:
-            clocks_sync(lead_ids={event.lead_id for event in events}, now=now)
-    return len(moved) + len(opened) + len(deleted)
-
-
-def _facts_by_lead(queryset, lead_ids: Iterable[int], since: datetime) -> dict[int, list[datetime]]:
-    """Ascending UTC fact times per lead, from one query."""
-    found: dict[int, list[datetime]] = defaultdict(list)
-    rows = (
-        queryset.filter(lead_id__in=list(lead_ids), occurred_at__gte=since)
-        .order_by("lead_id", "occurred_at", "id")
-        .values_list("lead_id", "occurred_at")
-    )
-    for lead_id, occurred_at in rows:
-        found[lead_id].append(occurred_at.astimezone(UTC))
-    return found
-
-
-def clocks_sync(*, lead_ids: Iterable[int], now: datetime | None = None) -> int:
-    """Set met_at/state of the leads' clocks from stored touches and dispositions (facts may
-    arrive late or out of order). Returns how many clocks changed.
-
-    Three queries per batch of leads (clocks, touches, final dispositions) and one update.
-    A late fact makes the clock breached with met_at set; a clock nobody met stays
-    pending: marking it breached when time runs out is the compliance sweep's job.
-    """
-    now = now or timezone.now()
-    ids = sorted({int(i) for i in lead_ids})
-    changed = 0
-    for start in range(0, len(ids), SYNC_BATCH):
-        changed += _clocks_sync_batch(ids[start : start + SYNC_BATCH], now)
-    return changed
-
-
-def _clocks_sync_batch(lead_ids: list[int], now: datetime) -> int:
-    clocks = list(
-        SlaClock.objects.filter(lead_id__in=lead_ids)
-        .select_related("commitment")
-        .only(
-            "id",
-            "lead_id",
-            "kind",
-            "started_at",
-            "due_at",
-            "met_at",
-            "state",
-            "breached_at",
-            "commitment__params",
-        )
-    )
-    if not clocks:
-        return 0
-    since = min(clock.started_at for clock in clocks)
-    clock_leads = {clock.lead_id for clock in clocks}
-    touches = _facts_by_lead(
-        Activity.objects.filter(family=ActivityFamily.SALES_TOUCH), clock_leads, since
-    )
-    needs_dispositions = {c.lead_id for c in clocks if c.kind != ClockKind.FIRST_CONTACT}
-    finals = (
-        _facts_by_lead(
-            Disposition.objects.filter(outcome__in=FINAL_OUTCOMES), needs_dispositions, since
-        )
-        if needs_dispositions
-        else {}
-    )
-    updated = []
-    for clock in clocks:
-        lead_touches = touches.get(clock.lead_id, [])
-        lead_finals = finals.get(clock.lead_id, [])
-        if clock.kind == ClockKind.FIRST_CONTACT:
-            met_at = clock_rules.first_at_or_after(lead_touches, clock.started_at)
-        elif clock.kind == ClockKind.DISPOSITION:
-            met_at = clock_rules.first_at_or_after(lead_finals, clock.started_at)
-        else:
-            met_at = clock_rules.follow_up_met_at(
-                lead_touches,
-                lead_finals,
-                started_at=clock.started_at,
-                due_at=clock.due_at,
-                touches_needed=int((clock.commitment.params or {}).get("touches", 1)),
-            )
-        update = clock_rules.clock_update(
-            met_at=met_at,
-            due_at=clock.due_at,
-            state=clock.state,
-            breached_at=clock.breached_at,
-            now=now,
-        )
-        if (update.met_at, update.state, update.breached_at) != (
-            clock.met_at,
-            clock.state,
-            clock.breached_at,
-        ):
-            clock.met_at, clock.state, clock.breached_at = (
-                update.met_at,
-                update.state,
-                update.breached_at,
-            )
-            updated.append(clock)
-    SlaClock.objects.bulk_update(updated, ["met_at", "state", "breached_at"], batch_size=1000)
-    return len(updated)
+    if version is not None and clocks.backfill_events(version).exists():
+        # By name: the task module imports this one (tasks call services, not back).
+        celery_app.send_task(CLOCKS_BACKFILL_TASK, args=[version_pk])

@@ -5,7 +5,7 @@ import pytest
 from django.urls import reverse
 
 from apps.accounts.services import audit_record
-from apps.sla import services
+from apps.sla import clocks, services
 from apps.sla.models import SlaClock
 from tests.sla import factories as f
 
@@ -47,9 +47,7 @@ def test_clock_state_is_not_editable_in_the_admin(acme, operator):
 
     version = f.signed_version(effective_at=datetime(2026, 1, 1, tzinfo=UTC))
     lead = f.lead()
-    services.clocks_open(
-        mql_events=[f.mql_event(lead=lead, at=datetime(2026, 3, 2, 10, tzinfo=UTC))]
-    )
+    clocks.clocks_open(mql_events=[f.mql_event(lead=lead, at=datetime(2026, 3, 2, 10, tzinfo=UTC))])
     clock = SlaClock.objects.filter(lead=lead).first()
     assert clock.sla_version == version
     url = reverse("admin:sla_slaclock_change", args=[clock.pk])

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from apps.dispositions import panels
 from apps.dispositions.models import Disposition, Outcome, ReasonCode
+from apps.handoff import channels
 from apps.leads.models import Activity, Assignment, Stage
 from tests.dispositions import factories as f
 
@@ -307,11 +308,10 @@ def test_a_retired_code_is_not_offered_in_the_queue(rep_client, code, make_user)
 
 @pytest.fixture
 def rejected(acme, make_user, code):
-    from apps.dispositions import services
 
     rep = make_user("rep", name="Riley Rep")
     lead = _mql(rep, source="content_syndication", campaign="Ebook Q4", last_name="Student")
-    services.disposition_create(
+    channels.disposition_create(
         lead=lead, outcome="rejected", reason_code=code, actor=rep, note="Went with Acme's rival"
     )
     later = f.reason_code("Timeline (test)", Outcome.NURTURE)
@@ -322,7 +322,7 @@ def rejected(acme, make_user, code):
         last_name="Nurtured",
         email="nurtured@prospect.test",
     )
-    services.disposition_create(
+    channels.disposition_create(
         lead=back, outcome="nurture", reason_code=later, actor=rep, note="Budget opens in Q2"
     )
     return lead

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from apps.sla import services
+from apps.sla import clocks, services
 from apps.sla.models import SlaClock, SlaVersion, VersionStatus
 from apps.sla.snapshots import canonical_json
 from tests.sla import factories as f
@@ -202,7 +202,7 @@ def test_lead_clocks_endpoint_and_reps_see_only_their_own(api_as, make_user):
     own = f.lead(owner=rep.user)
     other = f.lead(owner=make_user("rep"))
     start = datetime(2026, 3, 2, 10, tzinfo=UTC)
-    services.clocks_open(
+    clocks.clocks_open(
         mql_events=[f.mql_event(lead=own, at=start), f.mql_event(lead=other, at=start)]
     )
     mine = rep.get(f"{BASE}/leads/{own.pk}/clocks/")
