@@ -81,6 +81,9 @@ def env_for(url: str, **extra: str) -> dict[str, str]:
     env = dict(os.environ, DATABASE_URL=url, EMAIL_URL="dummymail://", PYTHONUNBUFFERED="1")
     if url in OWNER_URLS:
         env["DATABASE_OWNER_URL"] = OWNER_URLS[url]
+    # bench/_django.py runs with production settings, which require signing keys; this
+    # throwaway database's sign-offs get a benchmark key unless one is given.
+    env.setdefault("SLA_SIGNING_KEYS", "fleet:" + "fleet-benchmark-signing-key-" * 2)
     env.update(extra)
     return env
 
