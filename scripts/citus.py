@@ -37,7 +37,11 @@ the build needs (postgresql-server-dev-<major> and the -dev libraries configure 
 headers ask for) are installed with apt-get.
 
 Environment:
-  HANDOFF_CITUS_PORT       coordinator port on 127.0.0.1 (default 55480; workers use the next ones)
+  HANDOFF_CITUS_PORT       coordinator port on 127.0.0.1 (default 25480; workers use the next ones).
+                           Keep it below the ephemeral port range (Linux: 32768-60999), where any
+                           outgoing connection may take a worker's port before it starts. A node
+                           started before with another port moves to this one (its config and
+                           its registration on the coordinator, in every Citus database).
   HANDOFF_CITUS_SOURCE     the Citus source archive (default: shared/vendor/citus-*.tar.gz
                            beside the clone)
   HANDOFF_CITUS_CACHE      where builds are kept (default ~/.cache/handoff)
@@ -76,7 +80,10 @@ DB_NAME = services.DB_NAME
 OWNER_ROLE = services.OWNER_ROLE
 APP_ROLE = services.APP_ROLE
 DEFAULT_DATA_DIR = REPO / ".data" / "citus"
-DEFAULT_PORT = 55480
+# Below Linux's ephemeral port range (ip_local_port_range, 32768-60999 by default): a port in
+# it can be taken by any outgoing connection (a test's to the shared PostgreSQL) at any moment.
+DEFAULT_PORT = 25480
+EPHEMERAL_RANGE_FILE = Path("/proc/sys/net/ipv4/ip_local_port_range")
 WORKERS = 2
 ARCHIVE_GLOB = "citus-*.tar.gz"
 # -dev packages that configure (lz4, zstd) and the server headers (gssapi via libpq-be.h) need.
@@ -125,10 +132,52 @@ def node_names(data_dir: Path) -> list[str]:
     return names + [name for name in extra if name not in names]
 
 
+def base_port() -> int:
+    """The coordinator's port: HANDOFF_CITUS_PORT, else the default."""
+    return services.env_port("HANDOFF_CITUS_PORT", DEFAULT_PORT)
+
+
 def node_port(name: str) -> int:
     """The port of a node: the coordinator's, then one more per worker number."""
-    base = services.env_port("HANDOFF_CITUS_PORT", DEFAULT_PORT)
+    base = base_port()
     return base if name == "coordinator" else base + int(name.removeprefix("worker"))
+
+
+def ephemeral_range(path: Path = EPHEMERAL_RANGE_FILE) -> tuple[int, int] | None:
+    """The kernel's range of ports for outgoing connections, or None where it cannot be read."""
+    try:
+        low, high = (int(word) for word in path.read_text().split())
+    except (OSError, ValueError):
+        return None
+    return low, high
+
+
+def busy_port_message(busy: dict[str, int], ephemeral: tuple[int, int] | None) -> str:
+    """Why the cluster cannot start: which node's port is taken, and what to do about it."""
+    taken = ", ".join(f"{port} (the {name}'s)" for name, port in busy.items())
+    message = (
+        f"port {taken} on {HOST} in use by another program; the coordinator listens on "
+        f"HANDOFF_CITUS_PORT (now {base_port()}) and worker N on that port + N: stop that "
+        "program or choose other ports with HANDOFF_CITUS_PORT=PORT"
+    )
+    if ephemeral and any(ephemeral[0] <= port <= ephemeral[1] for port in busy.values()):
+        message += (
+            f" below {ephemeral[0]} (ports {ephemeral[0]}-{ephemeral[1]} are the kernel's "
+            "ephemeral range: any outgoing connection may take one)"
+        )
+    return message
+
+
+def require_free_ports(data_dir: Path, names: list[str]) -> None:
+    """Fail, before any node starts, when the port of a node that is not running is taken."""
+    busy = {
+        name: node_port(name)
+        for name in names
+        if not services.pg_state(node_pgdata(data_dir, name))
+        and services.port_in_use(node_port(name))
+    }
+    if busy:
+        raise Fail(busy_port_message(busy, ephemeral_range()))
 
 
 def db_url(port: int, name: str = DB_NAME, role: str = APP_ROLE) -> str:
@@ -511,8 +560,39 @@ def psql(port: int, sql: str, database: str = "postgres", *, check: bool = True)
     cmd += ["-p", str(port), "-U", DB_USER, "-d", database, "-c", sql]
     done = services.run(cmd, capture=True, timeout=600)
     if check and done.returncode != 0:
-        raise Fail(f"SQL on port {port}/{database} failed: {sql}\n{done.stdout.strip()}")
+        output = f"{done.stdout}{done.stderr or ''}".strip()
+        raise Fail(f"SQL on port {port}/{database} failed: {sql}\n{output}")
     return done.stdout.strip()
+
+
+def configured_port(pgdata: Path) -> int | None:
+    """The port a node's config file (written at its last start) names, or None."""
+    try:
+        text = (pgdata / services.PG_CONF_NAME).read_text()
+    except OSError:
+        return None
+    found = re.findall(r"^\s*port\s*=\s*'?(\d+)'?", text, flags=re.MULTILINE)
+    return int(found[-1]) if found else None
+
+
+def write_node_conf(pgdata: Path, port: int) -> int | None:
+    """Write a node's config for `port`; the port it named before when that was another one.
+
+    A node made with an older HANDOFF_CITUS_PORT (or the old default, 55480) thus follows the
+    current setting on its next start, data and all.
+    """
+    previous = configured_port(pgdata)
+    (pgdata / services.PG_CONF_NAME).write_text(NODE_CONF.format(host=HOST, port=port))
+    return previous if previous not in (None, port) else None
+
+
+def pg_ctl_start(bindir: Path, pgdata: Path, logfile: Path, port: int) -> list[str]:
+    """The pg_ctl command that starts a node on `port`: given on the command line too, it wins
+    over any `port` in the node's other config files (postgresql.auto.conf)."""
+    return [
+        str(bindir / "pg_ctl"), "-D", str(pgdata), "-l", str(logfile), "-w", "-t", "60",
+        "-o", f"-p {port}", "start",
+    ]  # fmt: skip
 
 
 def node_start(data_dir: Path, name: str) -> int:
@@ -523,14 +603,15 @@ def node_start(data_dir: Path, name: str) -> int:
         if state[1] != port:
             info(f"note: {name} listens on {state[1]}, not {port}; stop the cluster to move it")
         return state[1]
-    services.require_free_port(port, f"Citus {name}", "HANDOFF_CITUS_PORT", pgdata)
+    require_free_ports(data_dir, [name])
     user = services.server_user(create=True)
     home = node_home(data_dir, name, user)
     pgdata, logfile = home / "postgres", home / "postgres.log"
     bindir = services.reachable_bindir(server_bindir(), user)
     if services.read_pg_version(pgdata) is None:
         services.init_cluster(bindir, pgdata, user)
-    (pgdata / services.PG_CONF_NAME).write_text(NODE_CONF.format(host=HOST, port=port))
+    if previous := write_node_conf(pgdata, port):
+        info(f"{name} moves from port {previous} to {port} (HANDOFF_CITUS_PORT)")
     logfile.touch()
     if user:
         services.chown_tree(pgdata, user)
@@ -539,8 +620,8 @@ def node_start(data_dir: Path, name: str) -> int:
             os.chown(path, entry.pw_uid, entry.pw_gid)
     (pgdata / "postmaster.pid").unlink(missing_ok=True)
     info(f"starting {name} on {HOST}:{port} (log: {logfile})")
-    cmd = [str(bindir / "pg_ctl"), "-D", str(pgdata), "-l", str(logfile), "-w", "-t", "60"]
-    started = services.run(services.as_user([*cmd, "start"], user), detach=True)
+    cmd = pg_ctl_start(bindir, pgdata, logfile, port)
+    started = services.run(services.as_user(cmd, user), detach=True)
     ready = services.wait_for(lambda: services.pg_ready(bindir, port), 15, 0.3)
     if started.returncode != 0 or not ready:
         raise Fail(f"{name} did not start on port {port}\n{services.log_tail(logfile)}")
@@ -595,6 +676,73 @@ def node_database(port: int, database: str) -> None:
     )
 
 
+def moved_registrations(
+    registered: list[tuple[int, int, int]], local_groups: dict[int, int]
+) -> list[tuple[int, int]]:
+    """(nodeid, port now) of each worker registered on a port it no longer listens on.
+
+    `registered`: the coordinator's workers as (groupid, nodeid, nodeport); `local_groups`:
+    the group each running worker says it is (its pg_dist_local_group), by the port it
+    listens on now. A worker keeps its group when it moves, so the group finds its row.
+    """
+    port_of_group = {group: port for port, group in local_groups.items() if group > 0}
+    return [
+        (nodeid, port_of_group[group])
+        for group, nodeid, port in registered
+        if group in port_of_group and port_of_group[group] != port
+    ]
+
+
+def follow_moved_nodes(ports: dict[str, int], database: str) -> None:
+    """Point `database`'s registration of the coordinator and of every worker at the port
+    each listens on now (they move when HANDOFF_CITUS_PORT or its default changes)."""
+    coordinator = ports["coordinator"]
+    rows = psql(
+        coordinator,
+        "SELECT groupid, nodeid, nodeport FROM pg_dist_node WHERE noderole = 'primary'",
+        database,
+    )
+    registered = [
+        (int(group), int(nodeid), int(port))
+        for group, nodeid, port in (line.split("|") for line in rows.splitlines() if line)
+    ]
+    if {port for _, _, port in registered} == set(ports.values()):
+        return  # every node registered, on the port it listens on (one query: the usual case)
+    registered = [row for row in registered if row[0] != 0]
+    local_groups = {}
+    for name, port in ports.items():
+        if name == "coordinator":
+            continue
+        # Not there yet on a new worker: nothing of it is registered either.
+        group = psql(port, "SELECT groupid FROM pg_dist_local_group", database, check=False)
+        if group.isdigit():
+            local_groups[port] = int(group)
+    moved = moved_registrations(registered, local_groups)
+    for nodeid, port in moved:
+        info(f"{database}: worker node {nodeid} now listens on port {port}")
+        psql(coordinator, f"SELECT citus_update_node({nodeid}, '{HOST}', {port})", database)
+    if moved:
+        # citus_update_node leaves the workers' copy of the metadata out of sync (the
+        # maintenance daemon catches up later), and the coordinator's move below refuses
+        # workers out of sync: sync them now.
+        psql(coordinator, "SELECT start_metadata_sync_to_all_nodes()", database)
+    # The coordinator last: it sends its move to every worker, at the port registered for it.
+    psql(coordinator, f"SELECT citus_set_coordinator_host('{HOST}', {coordinator})", database)
+
+
+def citus_databases(coordinator: int) -> list[str]:
+    """The databases on the coordinator with the Citus extension."""
+    databases = psql(
+        coordinator,
+        "SELECT datname FROM pg_database WHERE NOT datistemplate AND datname <> 'postgres'",
+    ).split()
+    return [
+        database
+        for database in databases
+        if psql(coordinator, "SELECT 1 FROM pg_extension WHERE extname = 'citus'", database)
+    ]
+
+
 def database_setup(ports: dict[str, int], database: str, *, fresh: bool = False) -> str:
     """`database` on every node (roles, owner, extension), the workers registered; the export
     lines of its two roles on the coordinator."""
@@ -606,6 +754,7 @@ def database_setup(ports: dict[str, int], database: str, *, fresh: bool = False)
             psql(ports[name], f"DROP DATABASE IF EXISTS {quote_ident(database)} WITH (FORCE)")
     for name in order:
         node_database(ports[name], database)
+    follow_moved_nodes(ports, database)
     psql(coordinator, f"SELECT citus_set_coordinator_host('{HOST}', {coordinator})", database)
     registered = psql(
         coordinator, "SELECT nodeport FROM pg_dist_node WHERE noderole = 'primary'", database
@@ -652,7 +801,16 @@ def cluster_start(data_dir: Path) -> dict[str, int]:
     summary = ensure_built()
     info(f"Citus build {str(summary.get('sha256', ''))[:12]} is installed")
     with services.locked(data_dir):
-        return {name: node_start(data_dir, name) for name in node_names(data_dir)}
+        names = node_names(data_dir)
+        require_free_ports(data_dir, names)
+        stopped = [name for name in names if not services.pg_state(node_pgdata(data_dir, name))]
+        ports = {name: node_start(data_dir, name) for name in names}
+        if stopped:
+            # A node that starts may have moved (write_node_conf), and every database still
+            # registers it on the old port; `start` and `createdb` also see to their own.
+            for database in citus_databases(ports["coordinator"]):
+                follow_moved_nodes(ports, database)
+        return ports
 
 
 # --- commands --------------------------------------------------------------------------------
@@ -697,18 +855,11 @@ def cmd_add_worker(args: argparse.Namespace) -> int:
     with services.locked(args.data_dir):
         port = node_start(args.data_dir, name)
     ports[name] = port
-    databases = psql(
-        ports["coordinator"],
-        "SELECT datname FROM pg_database WHERE NOT datistemplate AND datname <> 'postgres'",
-    ).split()
-    for database in databases:
-        has_citus = psql(
-            ports["coordinator"], "SELECT 1 FROM pg_extension WHERE extname = 'citus'", database
-        )
+    for database in citus_databases(ports["coordinator"]):
         owner = database_owner(ports["coordinator"], database)
-        if has_citus and owner != OWNER_ROLE:
+        if owner != OWNER_ROLE:
             info(f"not adding {name} to {database}: it belongs to {owner}, not {OWNER_ROLE}")
-        elif has_citus:
+        else:
             database_setup(ports, database)
     info(f"{name} runs on port {port}; move organizations onto it with citus_schema_move()")
     return 0

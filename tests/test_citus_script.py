@@ -5,6 +5,7 @@ refused install that would replace the running server, the cheap
 import importlib.util
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -155,6 +156,17 @@ def test_check_says_why_it_cannot_build():
     assert "HANDOFF_CITUS_SOURCE=/nonexistent/citus.tar.gz is not a file" in done.stdout
 
 
+def test_the_default_ports_lie_below_the_ephemeral_range(monkeypatch):
+    monkeypatch.delenv("HANDOFF_CITUS_PORT", raising=False)
+
+    ports = [citus.node_port(n) for n in ("coordinator", "worker1", "worker2", "worker3")]
+
+    assert ports == [25480, 25481, 25482, 25483]
+    # Linux's default ip_local_port_range starts at 32768 (and any outgoing connection may
+    # take a port of it); a worker's port must not be one of them.
+    assert max(ports) < 32768
+
+
 def test_node_ports_follow_the_coordinators(monkeypatch):
     monkeypatch.setenv("HANDOFF_CITUS_PORT", "56000")
 
@@ -279,9 +291,87 @@ def test_the_install_runs_when_its_simulation_leaves_the_server_alone(as_root_wi
 
 
 def test_the_export_lines_name_the_app_role_and_the_owner():
-    lines = citus.export_lines(55480, "test_x")
+    lines = citus.export_lines(25480, "test_x")
 
     assert lines == (
-        "export DATABASE_URL=postgres://handoff_app@127.0.0.1:55480/test_x\n"
-        "export DATABASE_OWNER_URL=postgres://handoff_owner@127.0.0.1:55480/test_x\n"
+        "export DATABASE_URL=postgres://handoff_app@127.0.0.1:25480/test_x\n"
+        "export DATABASE_OWNER_URL=postgres://handoff_owner@127.0.0.1:25480/test_x\n"
     )
+
+
+def test_a_node_made_on_the_old_port_follows_the_setting(tmp_path, monkeypatch):
+    monkeypatch.delenv("HANDOFF_CITUS_PORT", raising=False)
+    pgdata = tmp_path / "postgres"
+    pgdata.mkdir()
+    # worker2 as an earlier scripts/citus.py left it, with the old default (55480).
+    (pgdata / "handoff.conf").write_text(citus.NODE_CONF.format(host="127.0.0.1", port=55482))
+    port = citus.node_port("worker2")
+
+    previous = citus.write_node_conf(pgdata, port)
+    argv = citus.pg_ctl_start(Path("/usr/lib/postgresql/15/bin"), pgdata, tmp_path / "log", port)
+
+    assert (previous, port) == (55482, 25482)
+    assert citus.configured_port(pgdata) == 25482
+    conf = (pgdata / "handoff.conf").read_text()
+    assert "port = 25482\n" in conf and "55482" not in conf
+    # The command line names the port too, so no other config file can keep the old one.
+    assert argv[-3:] == ["-o", "-p 25482", "start"]
+    # Started again with the same setting, nothing moves.
+    assert citus.write_node_conf(pgdata, port) is None
+    # A node that never ran (no config yet) moves from nowhere.
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    assert citus.configured_port(fresh) is None
+    assert citus.write_node_conf(fresh, 25481) is None
+    assert citus.configured_port(fresh) == 25481
+
+
+def test_moved_workers_are_found_by_their_group():
+    # The coordinator registered worker1 (group 1) and worker2 (group 2) on the old ports;
+    # both now listen on the new ones, worker3 (group 3) was added on its current port.
+    registered = [(1, 2, 55481), (2, 3, 55482), (3, 7, 25483)]
+    local_groups = {25481: 1, 25482: 2, 25483: 3}
+
+    assert citus.moved_registrations(registered, local_groups) == [(2, 25481), (3, 25482)]
+    # A worker that has not joined this database yet (group 0) or did not answer moves nothing.
+    assert citus.moved_registrations(registered, {25481: 0}) == []
+    assert citus.moved_registrations(registered, {}) == []
+
+
+def test_a_taken_port_is_named_with_the_setting_that_moves_it(monkeypatch):
+    monkeypatch.delenv("HANDOFF_CITUS_PORT", raising=False)
+
+    message = citus.busy_port_message({"worker2": 55482}, (32768, 60999))
+
+    assert message.startswith("port 55482 (the worker2's) on 127.0.0.1 in use by another program")
+    assert "HANDOFF_CITUS_PORT=PORT below 32768" in message
+    assert "HANDOFF_CITUS_PORT (now 25480)" in message
+    # Outside the ephemeral range the advice leaves the range out.
+    assert "ephemeral" not in citus.busy_port_message({"coordinator": 25480}, (32768, 60999))
+
+
+def test_start_refuses_a_taken_port_before_any_node_starts(tmp_path, monkeypatch):
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        # worker2's port is the taken one.
+        monkeypatch.setenv("HANDOFF_CITUS_PORT", str(port - 2))
+        started = []
+        monkeypatch.setattr(citus, "ensure_built", dict)
+        monkeypatch.setattr(citus, "node_start", lambda data_dir, name: started.append(name))
+
+        with pytest.raises(citus.Fail) as failure:
+            citus.cluster_start(tmp_path)
+
+    assert f"port {port} (the worker2's)" in str(failure.value)
+    assert "HANDOFF_CITUS_PORT=PORT" in str(failure.value)
+    assert started == []
+
+
+def test_the_ephemeral_range_is_read_from_the_kernel_file(tmp_path):
+    ranges = tmp_path / "ip_local_port_range"
+    ranges.write_text("32768\t60999\n")
+
+    assert citus.ephemeral_range(ranges) == (32768, 60999)
+    assert citus.ephemeral_range(tmp_path / "missing") is None
