@@ -103,6 +103,11 @@ max_wal_senders = 20
 # A transaction that writes on two nodes commits with two-phase commit.
 max_prepared_transactions = 200
 max_connections = 300
+# Background workers: Citus runs a maintenance daemon per database that has the extension, on
+# every node, and a schema move needs logical replication workers on top; with the default 8
+# a node with seven Citus databases has none left, and citus_schema_move() waits for ever
+# ("out of background worker slots").
+max_worker_processes = 64
 # Each new schema (one per organization) becomes a distributed schema on one worker.
 citus.enable_schema_based_sharding = on
 # Row triggers (the signed-SLA guards, append-only tables) fire on the worker that holds the
@@ -803,11 +808,16 @@ def cluster_start(data_dir: Path) -> dict[str, int]:
     with services.locked(data_dir):
         names = node_names(data_dir)
         require_free_ports(data_dir, names)
-        stopped = [name for name in names if not services.pg_state(node_pgdata(data_dir, name))]
+        moved = [
+            name
+            for name in names
+            if not services.pg_state(node_pgdata(data_dir, name))
+            and configured_port(node_pgdata(data_dir, name)) not in (None, node_port(name))
+        ]
         ports = {name: node_start(data_dir, name) for name in names}
-        if stopped:
-            # A node that starts may have moved (write_node_conf), and every database still
-            # registers it on the old port; `start` and `createdb` also see to their own.
+        if moved:
+            # Every database still registers the moved nodes on their old ports; `start` and
+            # `createdb` see to their own database in any case (database_setup).
             for database in citus_databases(ports["coordinator"]):
                 follow_moved_nodes(ports, database)
         return ports
