@@ -109,6 +109,8 @@ MIDDLEWARE = [
 _EMBEDDED_DATABASE = "postgres://{}@127.0.0.1:55432/handoff"  # scripts/services.py's roles
 DATABASES = {"default": env.db("DATABASE_URL", default=_EMBEDDED_DATABASE.format("handoff_app"))}
 DATABASES["default"]["ENGINE"] = "django_tenants.postgresql_backend"
+# django-tenants wraps this one: Django's, naming added columns' checks (for Citus).
+ORIGINAL_BACKEND = "config.postgresql"
 # Credentials of the owner role; its database is always DATABASE_URL's. Unset next to a
 # set DATABASE_URL: one role does everything (`manage.py check --deploy` warns).
 _owner_url = env(
