@@ -1,7 +1,12 @@
-"""Serializer fields for dates and moments within the supported years (input_bounds).
+"""Serializer fields for dates and moments within the supported years (input_bounds), and
+for query-string filters.
 
 Filters clamp (``created_to=9999-12-31`` means "no upper bound" and returns the same
 rows); values that will be stored are refused with a message naming the range.
+
+A filter given empty in a query string (``mql_to=``, ``external_id=``) is refused with a 400
+naming it, as the published schema says (a date's format, a text's minLength 1), rather
+than read as "not given" the way DRF reads the empty fields of an HTML form.
 """
 
 from rest_framework import serializers
@@ -15,14 +20,28 @@ from apps.accounts.input_bounds import (
 )
 
 
-class FilterDateField(serializers.DateField):
+class QueryValueMixin:
+    """A query parameter sent empty is validated as the empty value it is (so refused by a
+    field that takes no blank), not dropped as if it were not sent."""
+
+    def get_value(self, dictionary):
+        if self.field_name in dictionary and dictionary.get(self.field_name) == "":
+            return ""
+        return super().get_value(dictionary)
+
+
+class QueryCharField(QueryValueMixin, serializers.CharField):
+    """A text filter in a query string: `external_id=` is refused ("may not be blank")."""
+
+
+class FilterDateField(QueryValueMixin, serializers.DateField):
     """A date query parameter, clamped into 1900-01-01 … 2999-12-31."""
 
     def to_internal_value(self, value):
         return date_clamped(super().to_internal_value(value))
 
 
-class FilterDateTimeField(serializers.DateTimeField):
+class FilterDateTimeField(QueryValueMixin, serializers.DateTimeField):
     """A moment query parameter, clamped into the supported years."""
 
     def enforce_timezone(self, value):
@@ -49,11 +68,6 @@ class BoundedDateTimeField(serializers.DateTimeField):
         return super().enforce_timezone(value)
 
 
-class QueryChoiceField(serializers.ChoiceField):
+class QueryChoiceField(QueryValueMixin, serializers.ChoiceField):
     """A choice in a query string: an empty value (`team=`) is refused as not one of the
-    choices, rather than read as "not given" the way DRF reads empty HTML form fields."""
-
-    def get_value(self, dictionary):
-        if self.field_name in dictionary and dictionary.get(self.field_name) == "":
-            return ""
-        return super().get_value(dictionary)
+    choices."""

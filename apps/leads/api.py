@@ -26,7 +26,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts.access import api_roles
-from apps.accounts.api_fields import FilterDateField, FilterDateTimeField
+from apps.accounts.api_fields import FilterDateField, FilterDateTimeField, QueryCharField
 from apps.accounts.input_bounds import JsonDocumentError, json_document_parse
 from apps.accounts.models import User
 from apps.accounts.roles import ALL_ROLES, Capability, roles_for
@@ -227,17 +227,15 @@ class LeadListApi(APIView):
 
     class LeadFilterSerializer(serializers.Serializer):
         stage = serializers.MultipleChoiceField(choices=Stage.choices, required=False)
-        owner = serializers.CharField(
-            required=False, help_text="A user id, or 'none' for unassigned"
-        )
-        source = serializers.CharField(required=False)
-        campaign = serializers.CharField(required=False)
+        owner = QueryCharField(required=False, help_text="A user id, or 'none' for unassigned")
+        source = QueryCharField(required=False)
+        campaign = QueryCharField(required=False)
         created_from = FilterDateField(required=False)
         created_to = FilterDateField(required=False)
         mql_from = FilterDateField(required=False)
         mql_to = FilterDateField(required=False)
-        q = serializers.CharField(required=False, help_text="Search name, email, company, id")
-        external_id = serializers.CharField(required=False)
+        q = QueryCharField(required=False, help_text="Search name, email, company, id")
+        external_id = QueryCharField(required=False)
         updated_since = FilterDateTimeField(required=False)
 
         def validate_owner(self, value: str) -> str:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from apps.leads import owners, services, stages
@@ -171,6 +172,36 @@ def test_list_filters_and_cursor_pagination(acme, api_as, make_user):
         is None
     )
     assert client.get(url, {"created_from": "not-a-date"}).status_code == 400
+
+
+@pytest.mark.parametrize(
+    "param", ["external_id", "source", "campaign", "q", "owner", "mql_to", "updated_since"]
+)
+def test_an_empty_filter_is_refused_naming_it(acme, api_as, param):
+    """The schema says a filter is a non-empty text or a date: `external_id=` is a 400 naming
+    the field, not read as "no filter" (which would list every lead)."""
+    LeadFactory(external_id="E1")
+    client = api_as("marketer")
+    response = client.get(reverse("api:leads:lead_list"), {param: ""})
+    assert response.status_code == 400 and list(response.json()) == [param], response.content
+
+
+def test_an_invalid_date_filter_is_a_400_naming_it(acme, api_as):
+    client = api_as("marketer")
+    url = reverse("api:leads:lead_list")
+    for value in ("2026-02-30", "yesterday", "2026-13-01"):
+        response = client.get(url, {"mql_to": value, "external_id": "E1"})
+        assert response.status_code == 400 and list(response.json()) == ["mql_to"], value
+    now = timezone.now()
+    LeadFactory(external_id="E1", stage="mql", mql_at=now - timedelta(days=2))
+    LeadFactory(external_id="E2")  # never an MQL
+
+    def listed(mql_to) -> list[str]:
+        found = client.get(url, {"mql_to": mql_to.isoformat()}).json()["results"]
+        return sorted(r["external_id"] for r in found)
+
+    assert listed((now + timedelta(days=2)).date()) == ["E1"]
+    assert listed((now - timedelta(days=10)).date()) == []
 
 
 def test_rep_sees_only_own_leads(acme, api_as, make_user):
