@@ -1,5 +1,7 @@
 """Browser views for people, invitations, tokens and the signup hand-off."""
 
+from urllib.parse import quote
+
 from django.contrib import messages
 from django.contrib.auth import login
 from django.core import signing
@@ -17,6 +19,8 @@ from apps.accounts.models import ApiKey, User
 from apps.accounts.roles import ALL_ROLES, Role
 
 SIGNUP_SALT = "handoff.signup-handoff"
+# static/js/requests.js shows this (URL-quoted) text next to the control of a refused request.
+REQUEST_MESSAGE_HEADER = "X-Handoff-Message"
 SIGNUP_MAX_AGE = 300  # seconds: the link is followed by the browser straight away
 
 
@@ -176,4 +180,9 @@ def audit_log(request: HttpRequest) -> HttpResponse:
 
 
 def permission_denied(request: HttpRequest, exception=None) -> HttpResponse:
-    return render(request, "403.html", {"reason": str(exception or "")}, status=403)
+    reason = str(exception or "")
+    response = render(request, "403.html", {"reason": reason}, status=403)
+    if getattr(request, "htmx", False) and reason:
+        # The page is not swapped into a partial; the reason is said next to the control.
+        response[REQUEST_MESSAGE_HEADER] = quote(reason)
+    return response

@@ -44,6 +44,7 @@ from apps.compliance.periods import Period, PeriodKind, period_for, period_start
 from apps.compliance.working_time import working_index
 from apps.leads.models import Lead
 from apps.mql.rules import lead_fields
+from apps.sla import selectors as sla_selectors
 from apps.sla.business_time import BUSINESS
 from apps.sla.models import Commitment, SlaClock, SlaVersion, Team, VersionStatus
 from apps.sla.segments import parse_segment, segment_matches
@@ -70,15 +71,7 @@ class CommitmentResult:
 
 def organization_timezone(*, now: datetime | None = None) -> str:
     """Periods are in this zone: the SLA in force's calendar, else the default calendar, else UTC."""
-    from apps.sla.selectors import calendar_default, version_in_force
-
-    version = version_in_force(at=now or timezone.now())
-    if version is None:
-        version = SlaVersion.objects.filter(status__in=SIGNED).order_by("-effective_at").first()
-    if version is not None and (version.calendar_snapshot or {}).get("timezone"):
-        return version.calendar_snapshot["timezone"]
-    calendar = calendar_default()
-    return calendar.timezone if calendar is not None and calendar.timezone else "UTC"
+    return sla_selectors.organization_timezone(now=now)
 
 
 # Periods the engine computes: wide enough for any real history, narrow enough that a

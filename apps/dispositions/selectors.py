@@ -24,7 +24,7 @@ from apps.icp.selectors import fit_for_leads
 from apps.leads.models import Activity, ActivityFamily, Lead, Stage
 from apps.mql.selectors import mql_explanations_for_leads
 from apps.sla.models import ClockKind, SlaClock, SlaVersion
-from apps.sla.selectors import calendar_default, calendar_for_version
+from apps.sla.selectors import calendar_for_version, organization_timezone
 
 LAST_ACTIVITIES = 3
 # Roles whose leads make up "the team" a sales leader runs.
@@ -403,9 +403,8 @@ def team_loads(*, now: datetime) -> list[RepLoad]:
 
 
 def tenant_timezone() -> str:
-    """The organization's reporting timezone: its default business calendar's."""
-    calendar = calendar_default()
-    return calendar.timezone if calendar is not None else "UTC"
+    """The organization's reporting timezone: the same one every page and period uses."""
+    return organization_timezone()
 
 
 def _outcome_counts() -> dict:

@@ -18,10 +18,11 @@ from django.utils import timezone
 
 from apps.accounts.exceptions import Conflict, DomainError, NotAllowed
 from apps.accounts.roles import Role
+from apps.accounts.services import audit_record
 from apps.dispositions import selectors
 from apps.dispositions.models import REASON_REQUIRED, Disposition, Outcome, ReasonCode
 from apps.leads import services as lead_services
-from apps.leads.models import SALES_TOUCH_KINDS, Lead, Stage
+from apps.leads.models import SALES_TOUCH_KINDS, Lead, Stage, StageChange
 from apps.mql.models import MqlEvent
 from apps.sla import services as sla_services
 
@@ -384,6 +385,59 @@ def disposition_create(
     if created:
         sla_services.clocks_sync(lead_ids=[lead.pk])
     return disposition
+
+
+# How long after giving it a person may take a disposition back (the queue offers Undo for
+# a few seconds; the server allows for a slow network on top).
+UNDO_WINDOW = timedelta(seconds=30)
+
+
+@transaction.atomic
+def disposition_undo(
+    *, disposition: Disposition, actor, now: datetime | None = None
+) -> Disposition:
+    """Take back a disposition given moments ago (the queue's Undo after a one-key disposition):
+    the lead returns to the stage it had, the clocks the disposition closed open again, and
+    the audit log records both the disposition and its undoing. Only its author, only within
+    UNDO_WINDOW, and only while it is still the lead's latest word."""
+    now = now or timezone.now()
+    state = _lock_leads([disposition.lead_id]).get(disposition.lead_id)
+    current = (
+        Disposition.objects.select_related("reason_code", "lead").filter(pk=disposition.pk).first()
+    )
+    if state is None or current is None:
+        raise Conflict("This disposition is no longer there: nothing to undo.", field="disposition")
+    if current.actor_id is None or current.actor_id != getattr(actor, "pk", None):
+        raise NotAllowed("Only the person who gave a disposition can undo it.", field="disposition")
+    if current.recorded_at < now - UNDO_WINDOW:
+        raise Conflict(
+            "Too late to undo: give the lead a new disposition instead.", field="disposition"
+        )
+    latest = Disposition.objects.filter(lead_id=current.lead_id).order_by("-occurred_at", "-id")
+    if latest.values_list("pk", flat=True).first() != current.pk:
+        raise Conflict(
+            "A newer disposition was given since; this one can no longer be undone.",
+            field="disposition",
+        )
+    lead = state.lead
+    target = OUTCOME_STAGE.get(current.outcome)
+    if target is not None:
+        moved = (
+            StageChange.objects.filter(lead=lead, to_stage=target, occurred_at=current.occurred_at)
+            .order_by("-id")
+            .first()
+        )
+        if moved is not None:
+            lead_services.lead_stage_change_undo(lead=lead, stage_change=moved)
+    detail = {
+        "outcome": current.outcome,
+        "reason": current.reason_code.label if current.reason_code else "",
+        "given_at": current.occurred_at.isoformat(),
+    }
+    current.delete()
+    sla_services.clocks_sync(lead_ids=[lead.pk], now=now)
+    audit_record(actor=actor, action="disposition.undone", target=str(lead), **detail)
+    return current
 
 
 @dataclass(frozen=True)

@@ -203,6 +203,39 @@ def lead_stage_change(
     return lead
 
 
+@transaction.atomic
+def lead_stage_change_undo(*, lead: Lead, stage_change: StageChange) -> Lead:
+    """Take back the lead's latest stage move (a disposition undone moments after it was given):
+    the lead returns to the stage it came from and that stage's time, the time stamp the move
+    set is cleared, and its history row goes (the audit log records the undo)."""
+    history = lead.stage_changes.order_by("-occurred_at", "-id")
+    latest = history.first()
+    if (
+        latest is None
+        or latest.pk != stage_change.pk
+        or lead.stage != stage_change.to_stage
+        or not stage_change.from_stage  # the lead's creation is not a move to take back
+    ):
+        raise Conflict("The lead has moved on since; that stage change can no longer be undone.")
+    earlier = history.exclude(pk=stage_change.pk)
+    previous = earlier.first()
+    fields = ["stage", "stage_changed_at"]
+    lead.stage = stage_change.from_stage
+    lead.stage_changed_at = previous.occurred_at if previous else lead.created_at
+    stamp = STAGE_TIMESTAMP.get(stage_change.to_stage)
+    if (
+        stamp
+        and stamp != "mql_at"
+        and getattr(lead, stamp) == stage_change.occurred_at
+        and not earlier.filter(to_stage=stage_change.to_stage).exists()
+    ):
+        setattr(lead, stamp, None)
+        fields.append(stamp)
+    stage_change.delete()
+    lead.save(update_fields=[*fields, "updated_at"])
+    return lead
+
+
 # --- leads ----------------------------------------------------------------------------
 
 

@@ -20,6 +20,7 @@ from apps.sla.models import (
     SlaContract,
     SlaVersion,
     SlaVersionChange,
+    VersionStatus,
 )
 from apps.sla.snapshots import calendar_from_json, content_hash, describe_week
 from apps.sla.wording import describe_commitment, describe_escalation
@@ -52,6 +53,23 @@ def calendar_default() -> BusinessCalendar | None:
     return BusinessCalendar.objects.filter(is_default=True).order_by("id").first() or (
         BusinessCalendar.objects.order_by("id").first()
     )
+
+
+def organization_timezone(*, now: datetime | None = None) -> str:
+    """The organization's zone, in which every page shows and every form reads times, and in
+    which periods are cut: the calendar of the SLA in force, else of the newest signed version,
+    else the default calendar, else UTC."""
+    version = version_in_force(at=now or timezone.now())
+    if version is None:
+        version = (
+            SlaVersion.objects.filter(status__in=(VersionStatus.ACTIVE, VersionStatus.SUPERSEDED))
+            .order_by("-effective_at")
+            .first()
+        )
+    if version is not None and (version.calendar_snapshot or {}).get("timezone"):
+        return version.calendar_snapshot["timezone"]
+    calendar = calendar_default()
+    return calendar.timezone if calendar is not None and calendar.timezone else "UTC"
 
 
 def calendar_list() -> QuerySet[BusinessCalendar]:

@@ -15,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
@@ -534,6 +535,8 @@ def version_update(
         if old != value:
             diff[key] = {"from": _jsonable(old), "to": _jsonable(value)}
             setattr(locked, key, value)
+    if {"review_date", "effective_at"} & diff.keys():
+        _require_review_after_effective(locked)
     if diff:
         locked.save(update_fields=list(diff))
         _log(
@@ -546,6 +549,20 @@ def version_update(
         )
     _copy_state(version, locked)
     return locked
+
+
+def _require_review_after_effective(version: SlaVersion) -> None:
+    """A review date is a day in the organization's zone, on or after the effective day."""
+    if version.review_date is None or version.effective_at is None:
+        return
+    zone = ZoneInfo(selectors.organization_timezone())
+    effective_day = version.effective_at.astimezone(zone).date()
+    if version.review_date < effective_day:
+        raise DomainError(
+            f"The review date comes before the effective date ({effective_day:%d %b %Y}): "
+            "choose a later day.",
+            field="review_date",
+        )
 
 
 # --- commitments and escalation rules ---------------------------------------------

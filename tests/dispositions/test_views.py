@@ -394,7 +394,8 @@ def test_disposition_from_the_lead_panel(client_as, code):
         {"outcome": "rejected", "view": "panel"},
         **HTMX,
     )
-    assert refused.status_code == 200 and "Pick a reason code" in refused.content.decode()
+    # 422: static/js/requests.js swaps a refused fragment in, so the panel says why.
+    assert refused.status_code == 422 and "Pick a reason code" in refused.content.decode()
     response = client.post(
         reverse("dispositions:disposition_create", args=[lead.pk]),
         {"outcome": "rejected", "reason_code": code.pk, "note": "Competitor", "view": "panel"},

@@ -50,7 +50,10 @@ def test_a_leader_drafts_edits_submits_and_both_sign_in_the_browser(client_as, d
             "new-target": "85",
             "new-yellow_threshold": "70",
             "new-review_period": "week",
-            "new-segment": '[{"field": "source", "op": "equals", "value": "webinar"}]',
+            "new-segment-0-field": "source",
+            "new-segment-0-op": "equals",
+            "new-segment-0-value": "webinar",
+            "new-segment-1-field": "",  # the blank row the builder always offers
             "new-label": "Webinar leads fast",
         },
         HTTP_HX_REQUEST="true",
