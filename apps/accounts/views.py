@@ -78,7 +78,7 @@ def user_list(request: HttpRequest) -> HttpResponse:
 def user_edit(request: HttpRequest, pk: int) -> HttpResponse:
     user = get_object_or_404(User, pk=pk)
     form = UserEditForm(request.POST)
-    error = None
+    error, status = None, 200
     if form.is_valid():
         try:
             user = services.user_update(
@@ -88,16 +88,17 @@ def user_edit(request: HttpRequest, pk: int) -> HttpResponse:
                 is_active=form.cleaned_data["is_active"],
             )
         except DomainError as exc:
-            error = exc.message
+            error, status = exc.message, exc.status_code
     else:
-        error = "; ".join(m for errors in form.errors.values() for m in errors)
+        error, status = "; ".join(m for errors in form.errors.values() for m in errors), 400
     if request.htmx:
         user.refresh_from_db()
         return render(
             request,
             "accounts/user_list.html#user-row",
+            # Refused: the row shows the stored role and state again, and says why.
             {"u": user, "roles": Role.choices, "row_error": error, "row_saved": error is None},
-            status=400 if error else 200,
+            status=status,
         )
     if error:
         messages.error(request, error)

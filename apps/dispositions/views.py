@@ -332,11 +332,20 @@ def lead_reassign(request: HttpRequest, pk: int) -> HttpResponse:
 # --- reason codes ------------------------------------------------------------
 
 
-def _codes_response(request: HttpRequest, *, error: DomainError | None = None, form=None):
+def _codes_response(
+    request: HttpRequest,
+    *,
+    error: DomainError | None = None,
+    form=None,
+    code: ReasonCode | None = None,
+):
+    """The list again; a refusal is said in the row of the code it was about (whose inputs
+    show the stored values again)."""
     context = {
         "codes": selectors.reason_code_list(),
         "form": form or ReasonCodeForm(),
         "codes_error": error,
+        "error_code_id": code.pk if code is not None and error is not None else None,
     }
     if request.htmx:
         return render(
@@ -377,13 +386,13 @@ def reason_code_rename(request: HttpRequest, pk: int) -> HttpResponse:
     code = get_object_or_404(ReasonCode, pk=pk)
     form = ReasonCodeRenameForm(request.POST)
     if not form.is_valid():
-        return _codes_response(request, error=_first_error(form))
+        return _codes_response(request, error=_first_error(form), code=code)
     try:
         services.reason_code_rename(
             reason_code=code, label=form.cleaned_data["label"], actor=request.user
         )
     except DomainError as exc:
-        return _codes_response(request, error=exc)
+        return _codes_response(request, error=exc, code=code)
     return _codes_response(request)
 
 
@@ -395,7 +404,7 @@ def reason_code_move(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         services.reason_code_move(reason_code=code, offset=offset, actor=request.user)
     except DomainError as exc:
-        return _codes_response(request, error=exc)
+        return _codes_response(request, error=exc, code=code)
     return _codes_response(request)
 
 
@@ -414,7 +423,7 @@ def reason_code_restore(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         services.reason_code_restore(reason_code=code, actor=request.user)
     except DomainError as exc:
-        return _codes_response(request, error=exc)
+        return _codes_response(request, error=exc, code=code)
     return _codes_response(request)
 
 

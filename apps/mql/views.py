@@ -168,7 +168,7 @@ def definition_edit(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         context = _builder_context(definition, definition.rules, saved=True)
     template = "mql/definition_edit.html#builder" if request.htmx else "mql/definition_edit.html"
-    return render(request, template, context)
+    return render(request, template, context, status=422 if context["has_errors"] else 200)
 
 
 @roles_required(*DRAFTERS)
@@ -229,6 +229,7 @@ def definition_comment(request: HttpRequest, pk: int) -> HttpResponse:
             "comment_form": form,
             "can_comment": True,
         },
+        status=422 if form.errors else 200,
     )
 
 

@@ -370,6 +370,26 @@ def test_nurture_list_downloads_as_csv(client_as, rejected):
     assert "nurtured@prospect.test" in body and "Budget opens in Q2" in body
 
 
+@pytest.mark.parametrize("period", ["week", "month"])
+@pytest.mark.parametrize(
+    "role", ["marketing_leader", "marketer", "executive", "sales_leader", "admin"]
+)
+def test_feedback_with_dispositions_on_older_mqls_of_a_source_without_mqls_now(
+    client_as, make_user, code, role, period
+):
+    """A source whose dispositions of the period answer MQLs of an earlier period has no cohort
+    row: its MQL→SQL cell says "—" (it used to be a 500 for every role on the demo data)."""
+    from apps.dispositions import services
+
+    rep = make_user("rep")
+    old = f.mql_lead(owner=rep, mql_at=timezone.now() - timedelta(days=100), source="trade_show")
+    services.disposition_create(lead=old, outcome="rejected", reason_code=code, actor=rep)
+    response = client_as(role).get(reverse("dispositions:feedback"), {"period": period})
+    assert response.status_code == 200
+    row = response.content.decode().split("<td>trade_show</td>", 1)[1].split("</tr>", 1)[0]
+    assert row.count("—") >= 1 and "%" not in row.rsplit("<td", 1)[1]
+
+
 def test_reps_do_not_read_the_feedback_page(rep_client):
     assert rep_client.get(reverse("dispositions:feedback")).status_code == 403
 
