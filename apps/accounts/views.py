@@ -9,12 +9,20 @@ from django.core.paginator import Paginator
 from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from apps.accounts import selectors, services
+from apps.accounts import audit_wording, selectors, services
 from apps.accounts.access import roles_required
+from apps.accounts.csv_export import csv_response
 from apps.accounts.exceptions import DomainError
-from apps.accounts.forms import ApiKeyForm, InvitationAcceptForm, InviteForm, UserEditForm
+from apps.accounts.forms import (
+    ApiKeyForm,
+    AuditFilterForm,
+    InvitationAcceptForm,
+    InviteForm,
+    UserEditForm,
+)
 from apps.accounts.models import ApiKey, User
 from apps.accounts.roles import ALL_ROLES, Role
 
@@ -173,10 +181,55 @@ def api_key_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("accounts:api_key_list")
 
 
+AUDIT_PAGE_SIZE = 50
+
+
+def _audit_row(event, zone: str) -> dict:
+    return {
+        "event": event,
+        "sentence": audit_wording.describe(event.action, event.target, event.detail),
+        "details": audit_wording.detail_lines(event.action, event.detail, zone=zone),
+        "kind": audit_wording.KINDS.get(audit_wording.kind_of(event.action) or "", ("Other",))[0],
+    }
+
+
 @roles_required(Role.ADMIN)
 def audit_log(request: HttpRequest) -> HttpResponse:
+    """Who changed what, in words: filter by person, kind, days and words; page; export CSV."""
+    form = AuditFilterForm(request.GET or None, people=selectors.audit_people())
+    events = selectors.audit_event_list(**form.selection())
+    zone = timezone.get_current_timezone_name()
+    if request.GET.get("format") == "csv":
+        return csv_response(
+            filename=f"audit-log-{timezone.localdate():%Y%m%d}.csv",
+            header=["when", "time zone", "who", "kind", "what", "details", "code"],
+            rows=(
+                (
+                    timezone.localtime(row["event"].occurred_at).strftime("%Y-%m-%d %H:%M:%S"),
+                    zone,
+                    row["event"].actor or "system / API key",
+                    row["kind"],
+                    row["sentence"],
+                    "; ".join(row["details"]),
+                    row["event"].action,
+                )
+                for row in (_audit_row(event, zone) for event in events.iterator(chunk_size=500))
+            ),
+        )
+    page = Paginator(events, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    query.pop("format", None)
     return render(
-        request, "accounts/audit_log.html", {"events": selectors.audit_event_list(limit=200)}
+        request,
+        "accounts/audit_log.html",
+        {
+            "form": form,
+            "page": page,
+            "rows": [_audit_row(event, zone) for event in page.object_list],
+            "query": query.urlencode(),
+            "filtered": any(form.data.get(k) for k in ("person", "kind", "since", "until", "q")),
+        },
     )
 
 

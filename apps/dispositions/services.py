@@ -45,6 +45,9 @@ DISPOSABLE_STAGES = frozenset({Stage.LEAD, Stage.MQL, Stage.SQL, Stage.NURTURE, 
 STAGE_CHANNEL = {"web": "ui", "api": "api", "csv": "csv"}
 
 REASON_CODE_EDITORS = frozenset({Role.SALES_LEADER, Role.ADMIN})
+# Dispositions given by these roles (on reps' leads) also go to the audit log; a rep's own
+# dispositions are the lead's timeline and the feedback page.
+LEADER_ROLES = frozenset({Role.SALES_LEADER, Role.ADMIN})
 
 
 # --- reason codes ------------------------------------------------------------
@@ -81,6 +84,7 @@ def reason_code_create(*, label: str, outcome: str, actor) -> ReasonCode:
     label = _clean_label(label)
     _require_unique_label(label=label, outcome=outcome)
     last = ReasonCode.objects.filter(outcome=outcome).aggregate(last=Max("position"))["last"]
+    audit_record(actor=actor, action="reason_code.created", target=label, outcome=outcome)
     return ReasonCode.objects.create(
         label=label, outcome=outcome, position=0 if last is None else last + 1
     )
@@ -92,6 +96,7 @@ def reason_code_rename(*, reason_code: ReasonCode, label: str, actor) -> ReasonC
     _require_reason_code_editor(actor)
     label = _clean_label(label)
     _require_unique_label(label=label, outcome=reason_code.outcome, exclude_pk=reason_code.pk)
+    audit_record(actor=actor, action="reason_code.renamed", target=label, previous=reason_code.label)  # fmt: skip
     reason_code.label = label
     reason_code.save(update_fields=["label"])
     return reason_code
@@ -115,6 +120,7 @@ def reason_codes_reorder(*, outcome: str, ordered_ids: Sequence[int], actor) -> 
     for position, code in enumerate(ordered):
         code.position = position
     ReasonCode.objects.bulk_update(ordered, ["position"])
+    audit_record(actor=actor, action="reason_code.reordered", target=Outcome(outcome).label, order=[c.label for c in ordered])  # fmt: skip
     return ordered
 
 
@@ -142,6 +148,7 @@ def reason_code_retire(
     if reason_code.retired_at is None:
         reason_code.retired_at = now or timezone.now()
         reason_code.save(update_fields=["retired_at"])
+        audit_record(actor=actor, action="reason_code.retired", target=reason_code.label)
     return reason_code
 
 
@@ -164,6 +171,7 @@ def reason_code_restore(*, reason_code: ReasonCode, actor) -> ReasonCode:
             reason_code.save(update_fields=["retired_at", "position"])
     except IntegrityError as exc:  # a same-named code created concurrently
         raise DomainError(f"“{reason_code.label}” already exists.", field="label") from exc
+    audit_record(actor=actor, action="reason_code.restored", target=reason_code.label)
     return reason_code
 
 
@@ -384,6 +392,8 @@ def disposition_create(
         setattr(lead, name, getattr(state.lead, name))
     if created:
         sla_services.clocks_sync(lead_ids=[lead.pk])
+        if getattr(actor, "role", None) in LEADER_ROLES:
+            audit_record(actor=actor, action="disposition.given", target=str(lead), outcome=outcome, reason=reason_code.label if reason_code else "")  # fmt: skip
     return disposition
 
 
@@ -545,6 +555,8 @@ def dispositions_bulk_create(
         )
     if touched:
         sla_services.clocks_sync(lead_ids=sorted(touched))
+        if getattr(principal, "role", None) in LEADER_ROLES:
+            audit_record(actor=principal, action="disposition.bulk_given", target=f"{len(touched)} leads", outcomes=sorted({item.outcome for item in items}))  # fmt: skip
     return BulkReport(results=results)
 
 

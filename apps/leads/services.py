@@ -647,6 +647,7 @@ def lead_reassign(*, lead: Lead, owner: User, actor, reason: str = "") -> Assign
     if lead.owner_id == owner.pk:
         raise DomainError(f"{owner} already owns this lead.", field="owner")
     now = timezone.now()
+    audit_record(actor=_person(actor), action="lead.reassigned", target=str(lead), previous=str(lead.owner or "nobody"), owner=str(owner), reason=reason)  # fmt: skip
     lead.owner = owner
     lead.assigned_at = now
     lead.save(update_fields=["owner", "assigned_at", "updated_at"])
@@ -675,6 +676,7 @@ def lead_route_now(*, lead: Lead, actor) -> Assignment:
             "No active routing rule matches this lead and no fallback pool has an active user.",
             field="routing",
         )
+    audit_record(actor=_person(actor), action="lead.routed", target=str(lead), owner=str(assignments[0].owner))  # fmt: skip
     return assignments[0]
 
 
@@ -749,6 +751,7 @@ def routing_rule_move(*, rule: RoutingRule, direction: str, actor) -> None:
     for position, each in enumerate(rules, start=1):
         each.position = position
     RoutingRule.objects.bulk_update(rules, ["position"])
+    audit_record(actor=_person(actor), action="routing_rule.moved", target=rule.name, direction=direction)  # fmt: skip
 
 
 @transaction.atomic
@@ -791,6 +794,7 @@ def field_mapping_save(
     record.mapping = {**record.mapping, **cleaned} if merge else cleaned
     record.updated_by = _person(actor)
     record.save()
+    audit_record(actor=_person(actor), action="field_mapping.changed", target=f"{source} field mapping", mapping=cleaned)  # fmt: skip
     return record
 
 
@@ -957,6 +961,7 @@ def import_job_start(
     job.time_zone = time_zone
     job.status = ImportJob.Status.QUEUED
     job.save()
+    audit_record(actor=_person(actor), action="import.started", target=job.filename, rows=job.total_rows)  # fmt: skip
     from apps.leads.tasks import lead_import_run_task
 
     # Sent from inside the tenant's context, so the worker runs it in this schema.

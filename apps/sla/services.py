@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from apps.accounts.exceptions import Conflict, DomainError, NotAllowed
 from apps.accounts.roles import Role
+from apps.accounts.services import audit_record
 from apps.dispositions.models import FINAL_OUTCOMES, Disposition
 from apps.leads.models import Activity, ActivityFamily, Lead
 from apps.mql.models import MqlDefinition, MqlEvent
@@ -98,6 +99,8 @@ def _log(
     detail: Mapping[str, Any] | None = None,
     channel: str = "web",
 ) -> SlaVersionChange:
+    # Every change of a version, sign-offs included, is in the organization's audit log too.
+    audit_record(actor=_person(actor), action=f"sla.{action}", target=f"SLA v{version.number}", summary=summary[:400], channel=channel)  # fmt: skip
     return SlaVersionChange.objects.create(
         version=version,
         author=_person(actor),
@@ -283,6 +286,8 @@ def calendar_create(
     is_default = is_default or not BusinessCalendar.objects.exists()
     if is_default:
         BusinessCalendar.objects.filter(is_default=True).update(is_default=False)
+    if actor is not None:
+        audit_record(actor=_person(actor), action="calendar.created", target=fields["name"], timezone=fields["timezone"], is_default=is_default)  # fmt: skip
     return BusinessCalendar.objects.create(is_default=is_default, **fields)
 
 
@@ -317,6 +322,7 @@ def calendar_update(
         )
         calendar.is_default = True
     calendar.save()
+    audit_record(actor=_person(actor), action="calendar.changed", target=calendar.name, timezone=calendar.timezone, is_default=calendar.is_default)  # fmt: skip
     return calendar
 
 
@@ -349,6 +355,7 @@ def contract_create(*, actor, name: str) -> SlaContract:
     name = (name or "").strip()
     if not name:
         raise DomainError("Give the agreement a name.", field="name")
+    audit_record(actor=_person(actor), action="sla.contract_created", target=name[:200])
     return SlaContract.objects.create(name=name[:200])
 
 
