@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -23,7 +23,7 @@ from apps.sla.models import (
     VersionStatus,
 )
 from apps.sla.snapshots import calendar_from_json, content_hash, describe_week
-from apps.sla.wording import describe_commitment, describe_escalation
+from apps.sla.wording import describe_commitment, describe_escalation, elapsed_words
 
 
 def version_in_force(*, at: datetime) -> SlaVersion | None:
@@ -244,8 +244,8 @@ def content_diff(before: dict | None, after: dict) -> list[dict[str, Any]]:
             rows.append({"what": label, "before": fmt(a), "after": fmt(b)})
 
     scalar("Purpose", "purpose")
-    scalar("Effective from", "effective_at")
-    scalar("Review date", "review_date")
+    scalar("Effective from", "effective_at", _instant_words)
+    scalar("Review date", "review_date", _day_words)
     scalar(
         "MQL definition",
         "mql_definition",
@@ -274,6 +274,21 @@ def content_diff(before: dict | None, after: dict) -> list[dict[str, Any]]:
         rows.extend({"what": what, "before": line, "after": ""} for line in old if line not in new)
         rows.extend({"what": what, "before": "", "after": line} for line in new if line not in old)
     return rows
+
+
+def _instant_words(value: str | None) -> str:
+    """A signed content's ISO instant as people read it, in the zone of the page."""
+    if not value:
+        return "not set"
+    moment = timezone.localtime(datetime.fromisoformat(value))
+    return f"{moment.day} {moment:%b %Y %H:%M %Z}"
+
+
+def _day_words(value: str | None) -> str:
+    if not value:
+        return "not set"
+    day = date.fromisoformat(value)
+    return f"{day.day} {day:%b %Y}"
 
 
 def commitment_sentence(c: dict[str, Any]) -> str:
@@ -367,7 +382,7 @@ def calendar_preview(
         "due": due.astimezone(zone),
         "hours": hours,
         "zone": calendar.timezone,
-        "elapsed": due.astimezone(UTC) - arrival.astimezone(UTC),
+        "elapsed": elapsed_words(due.astimezone(UTC) - arrival.astimezone(UTC)),
         "days_off": list(days_off.items())[:12],
         "preview_days": PREVIEW_DAYS,
     }

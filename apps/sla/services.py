@@ -52,6 +52,7 @@ from apps.sla.models import (
 )
 from apps.sla.segments import SegmentError, parse_segment, segment_matches
 from apps.sla.snapshots import NINE_TO_FIVE_WEEK, calendar_from_json, calendar_json
+from apps.sla.wording import label_following_params
 
 logger = logging.getLogger(__name__)
 
@@ -733,6 +734,11 @@ def commitment_update(
     merged = {**before, **changes}
     if "metric" in changes and "params" not in changes and changes["metric"] != before["metric"]:
         raise DomainError("Give the parameters of the new metric.", field="params")
+    if merged.get("label") == before.get("label"):
+        # A label that spells out the old numbers ("within 2 business hours") follows them.
+        merged["label"] = label_following_params(
+            before.get("label") or "", before.get("params"), merged.get("params")
+        )
     fields = _commitment_fields(**merged)
     diff = {k: {"from": before[k], "to": v} for k, v in fields.items() if before[k] != v}
     if diff:

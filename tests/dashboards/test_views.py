@@ -313,3 +313,15 @@ def test_navigation_has_scorecard_charts_reports_and_spend_for_the_right_roles(a
     assert "Scorecard" in rep and "Marketing spend" not in rep and ">Reports<" not in rep
     marketer = client_as("marketer").get("/").content.decode()
     assert "Marketing spend" not in marketer and "Reports" in marketer
+
+
+def test_huddle_of_an_organization_without_an_sla_does_not_congratulate(acme, client_as):
+    html = unescape(client_as("executive").get("/dashboards/reports/huddle/").content.decode())
+    assert "No SLA clock ran in this period" in html
+    assert "Well done" not in html
+
+
+def test_the_custom_period_fields_are_labelled_in_words(acme, client_as):
+    html = client_as("executive").get("/dashboards/").content.decode()
+    assert "Custom period: a whole" in html and "containing the day" in html
+    assert "Custom: a<" not in html
