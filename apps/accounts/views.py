@@ -54,11 +54,6 @@ def signup_welcome(request: HttpRequest) -> HttpResponse:
     return redirect("accounts:user_list")
 
 
-@roles_required(*ALL_ROLES)
-def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "accounts/home.html", {"role_label": Role(request.user.role).label})
-
-
 @roles_required(Role.ADMIN)
 def user_list(request: HttpRequest) -> HttpResponse:
     form = InviteForm(request.POST or None)

@@ -18,7 +18,7 @@ from apps.accounts.access import roles_required, user_may_open
 from apps.accounts.exceptions import DomainError
 from apps.accounts.roles import ALL_ROLES, Role
 from apps.compliance.periods import following, previous
-from apps.dashboards import catalog, reports, selectors, services, snapshots
+from apps.dashboards import catalog, landing, reports, selectors, services, snapshots
 from apps.dashboards.forms import SpendForm
 from apps.dashboards.models import MarketingSpend, ReportKind, ReportSubscription
 from apps.dashboards.scope import (
@@ -436,3 +436,20 @@ def spend_delete(request: HttpRequest, pk: int) -> HttpResponse:
     services.marketing_spend_delete(spend=item, actor=request.user)
     messages.success(request, f"Removed {item.channel} for {item.month:%B %Y}.")
     return redirect("dashboards:spend")
+
+
+# --- landing page ----------------------------------------------------------------------------
+
+
+@roles_required(*ALL_ROLES)
+def home(request: HttpRequest) -> HttpResponse:
+    """Each role lands on its numbers: a rep's queue, a leader's team and what waits for them,
+    the executive's scorecard, an admin's set-up; a new organization's checklist on top."""
+    page = landing.landing(
+        user=request.user, now=timezone.now(), tz=selectors.organization_timezone()
+    )
+    return render(
+        request,
+        "dashboards/home.html",
+        {"page": page, "role_label": Role(request.user.role).label},
+    )
