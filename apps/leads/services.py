@@ -221,7 +221,9 @@ def lead_stage_change_undo(*, lead: Lead, stage_change: StageChange) -> Lead:
     previous = earlier.first()
     fields = ["stage", "stage_changed_at"]
     lead.stage = stage_change.from_stage
-    lead.stage_changed_at = previous.occurred_at if previous else lead.created_at
+    # When the lead entered the stage it returns to: its history, else that stage's stamp.
+    entered = getattr(lead, STAGE_TIMESTAMP.get(stage_change.from_stage, ""), None)
+    lead.stage_changed_at = previous.occurred_at if previous else entered or lead.created_at
     stamp = STAGE_TIMESTAMP.get(stage_change.to_stage)
     if (
         stamp
