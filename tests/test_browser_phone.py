@@ -8,10 +8,9 @@ Runs on a copy of the demo organization (tests/support/demo_org.py).
 import re
 
 import pytest
-from django_tenants.utils import schema_context
 
 from tests.support.browser import chromium, screenshot
-from tests.support.demo_org import demo_schema, sign_in
+from tests.support.demo_org import ROLES, main_pages, sign_in
 
 pytestmark = [pytest.mark.browser]
 
@@ -21,50 +20,6 @@ PHONE = {
     "is_mobile": True,
     "has_touch": True,
 }
-ROLES = ["admin", "cro", "marketing", "marketer", "sales", "rep1"]
-
-
-def _details(subdomain: str) -> dict[str, list[str]]:
-    """Pages behind the navigation (a lead, a version, a definition …) with the demo's ids."""
-    from apps.leads.models import Lead, RoutingRule
-    from apps.mql.models import MqlDefinition
-    from apps.sla.models import BusinessCalendar, SlaVersion
-
-    with schema_context(demo_schema(subdomain)):
-        lead = Lead.objects.filter(owner__email="rep1@acme.test", mql_at__isnull=False).first()
-        version = SlaVersion.objects.order_by("-number").first()
-        definition = MqlDefinition.objects.order_by("-version").first()
-        draft = MqlDefinition.objects.filter(status="draft").order_by("-version").first()
-        calendar = BusinessCalendar.objects.order_by("id").first()
-        rule = RoutingRule.objects.order_by("id").first()
-        everyone = [
-            f"/leads/{lead.pk}/",
-            f"/sla/versions/{version.pk}/",
-            "/sla/document/",
-            "/sla/history/",
-            f"/mql/{definition.pk}/",
-            f"/sla/versions/{version.pk}/document/",
-            "/icp/insights/",
-            "/accounts/profile/",
-            "/compliance/notifications/",
-            "/dashboards/?period=this_month",
-        ]
-        readers = [
-            "/queue/feedback/",
-            "/queue/feedback/?period=month",
-            "/queue/feedback/?period=quarter",
-            "/dashboards/reports/huddle/",
-            "/dashboards/reports/monthly/",
-            "/dashboards/reports/qbr/",
-        ]
-        return {
-            "admin": [*everyone, f"/sla/calendars/{calendar.pk}/", f"/leads/routing/{rule.pk}/"],
-            "cro": [*everyone, *readers],
-            "marketing": [*everyone, *readers, f"/mql/{draft.pk}/edit/", "/icp/revisions/new/"],
-            "marketer": [*everyone, "/queue/feedback/"],
-            "sales": [*everyone, *readers, "/queue/team/"],
-            "rep1": [*everyone],
-        }
 
 
 def _fits(page) -> tuple[int, int]:
@@ -72,7 +27,7 @@ def _fits(page) -> tuple[int, int]:
 
 
 def test_every_main_page_fits_a_phone(db, demo_org, demo_site):
-    details = _details(demo_org.subdomain)
+    details = main_pages(demo_org.subdomain)
     problems, visited = [], 0
     with chromium() as browser:
         for who in ROLES:
@@ -139,6 +94,9 @@ def test_the_rep_works_the_queue_from_cards(db, demo_org, demo_site):
             f"document.querySelector('#lead-{lead} .touches strong')"
             f".innerText === '{touches_before + 1}'"
         )
+        # The row comes back before the list refresh that follows the call: let that land
+        # too, or it resets the outcome chosen next.
+        page.wait_for_load_state("networkidle")
 
         # A disposition, then Undo: the lead comes back.
         card = page.locator(f"#lead-{lead}")

@@ -24,6 +24,8 @@ PASSWORD = (
 SUBDOMAIN = "demobrowser"
 # Enough leads for every rep to have a queue and every tile a number.
 LEADS = 260
+# The demo people a browser test signs in as (one of every role).
+ROLES = ["admin", "cro", "marketing", "marketer", "sales", "rep1"]
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,58 @@ def create(subdomain: str) -> None:
         now = timezone.now()
         for _app, seed in demo_seeders():
             seed(now=now, rng=rng)
+        _ring_rep1(now)
+
+
+def _ring_rep1(now) -> None:
+    """The seed's sweep rings rep1's bell only when one of their clocks is due soon or
+    breached at the hour the copy is made; browser tests need an unread notification
+    whatever the hour, so their nearest open clock is warned about early if none rang."""
+    from apps.accounts.models import User
+    from apps.compliance.models import Alert, AlertDelivery, AlertKind, Channel
+    from apps.compliance.outbox import in_app_deliver
+    from apps.compliance.selectors import organization_timezone
+    from apps.sla.models import SlaClock
+
+    rep = User.objects.get(email="rep1@acme.test")
+    if rep.notifications.filter(read_at__isnull=True).exists():
+        return
+    clock = (
+        SlaClock.objects.pending()
+        .filter(lead__owner=rep)
+        .exclude(alerts__kind=AlertKind.DUE_SOON)
+        .select_related("lead", "commitment")
+        .order_by("due_at")
+        .first()
+    )
+    lead = clock.lead
+    alert = Alert.objects.create(
+        kind=AlertKind.DUE_SOON,
+        clock=clock,
+        lead=lead,
+        commitment=clock.commitment,
+        payload={
+            # What the sweep's own payload holds (apps/compliance/services.py).
+            "clock_kind": clock.kind,
+            "started_at": clock.started_at.isoformat(),
+            "due_at": clock.due_at.isoformat(),
+            "lead_id": lead.pk,
+            "lead_name": f"{lead.first_name} {lead.last_name}".strip(),
+            "lead_email": lead.email,
+            "company": lead.company,
+            "owner_id": rep.pk,
+            "owner_name": rep.name or rep.email,
+            "commitment_id": clock.commitment_id,
+            "commitment": clock.commitment.label or clock.commitment.metric,
+            "metric": clock.commitment.metric,
+            "tz": organization_timezone(now=now),
+        },
+        created_at=now,
+    )
+    AlertDelivery.objects.create(
+        alert=alert, channel=Channel.IN_APP, recipient=rep, next_attempt_at=now, created_at=now
+    )
+    in_app_deliver(now=now)
 
 
 def drop(subdomain: str) -> None:
@@ -112,6 +166,52 @@ def demo_schema(subdomain: str) -> str:
 
     connection.set_schema_to_public()
     return Organization.objects.get(subdomain=subdomain).schema_name
+
+
+def main_pages(subdomain: str) -> dict[str, list[str]]:
+    """Per demo person, the pages behind the navigation (a lead, a version, a definition …)
+    with the demo's ids; the navigation's own links are read from the page."""
+    from django_tenants.utils import schema_context
+
+    from apps.leads.models import Lead, RoutingRule
+    from apps.mql.models import MqlDefinition
+    from apps.sla.models import BusinessCalendar, SlaVersion
+
+    with schema_context(demo_schema(subdomain)):
+        lead = Lead.objects.filter(owner__email="rep1@acme.test", mql_at__isnull=False).first()
+        version = SlaVersion.objects.order_by("-number").first()
+        definition = MqlDefinition.objects.order_by("-version").first()
+        draft = MqlDefinition.objects.filter(status="draft").order_by("-version").first()
+        calendar = BusinessCalendar.objects.order_by("id").first()
+        rule = RoutingRule.objects.order_by("id").first()
+        everyone = [
+            f"/leads/{lead.pk}/",
+            f"/sla/versions/{version.pk}/",
+            "/sla/document/",
+            "/sla/history/",
+            f"/mql/{definition.pk}/",
+            f"/sla/versions/{version.pk}/document/",
+            "/icp/insights/",
+            "/accounts/profile/",
+            "/compliance/notifications/",
+            "/dashboards/?period=this_month",
+        ]
+        readers = [
+            "/queue/feedback/",
+            "/queue/feedback/?period=month",
+            "/queue/feedback/?period=quarter",
+            "/dashboards/reports/huddle/",
+            "/dashboards/reports/monthly/",
+            "/dashboards/reports/qbr/",
+        ]
+        return {
+            "admin": [*everyone, f"/sla/calendars/{calendar.pk}/", f"/leads/routing/{rule.pk}/"],
+            "cro": [*everyone, *readers],
+            "marketing": [*everyone, *readers, f"/mql/{draft.pk}/edit/", "/icp/revisions/new/"],
+            "marketer": [*everyone, "/queue/feedback/"],
+            "sales": [*everyone, *readers, "/queue/team/"],
+            "rep1": [*everyone],
+        }
 
 
 def sign_in(browser, base: str, who: str, **context):
