@@ -157,9 +157,13 @@
     }
   }
 
-  // The minute poll must not wipe what someone is typing or has ticked; a refresh
-  // after a change (queue-changed) always runs.
+  // The minute poll must not wipe what someone is typing or has ticked, nor swap a form
+  // out from under a click: it skips a tick while the rep is in the list (a row or its form
+  // has the focus), a row is posting, or something is typed or selected. A refresh after a
+  // change (queue-changed) always runs. Checked here, not in an hx-trigger filter: htmx
+  // evaluates those, which `script-src 'self'` forbids.
   function isBusy(list) {
+    if (list.matches(":focus-within") || list.querySelector(".htmx-request")) return true;
     var active = document.activeElement;
     if (active && list.contains(active) && isTyping(active)) return true;
     if (document.querySelector("[data-select]:checked")) return true;
