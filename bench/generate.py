@@ -4,8 +4,14 @@
 
 The definitions and the signed SLA come from the demo seeders (the product's own
 services); the bulk facts are COPYed, with clock states computed the way
-apps/sla/services.clocks_sync computes them, so the sweep and the dashboards
+apps/sla/clocks.clocks_sync computes them, so the sweep and the dashboards
 read realistic data.
+
+No accidental qualifiers: the stored facts say what the pipeline would have decided.
+Each MQL's lead fits the active definition and asked for a demo at its MQL moment (the
+fact that qualified it); every other lead only read the blog, so it meets no definition
+at any moment, and a new activity qualifies a lead only when that activity does. The
+script checks it at the end with the qualification pre-filter (apps/mql/qualification_sql.py).
 """
 
 import argparse
@@ -22,8 +28,12 @@ from django_tenants.utils import schema_context
 from apps.accounts.models import User
 from apps.accounts.services import user_create
 from apps.dispositions.models import Disposition, Outcome, ReasonCode
-from apps.leads.models import Activity, Lead, Stage
+from apps.leads.models import Activity, Lead, RoutingRule, Stage
+from apps.leads.owners import routing_rule_save
 from apps.mql.models import MqlDefinition, MqlEvent
+from apps.mql.qualification import requirements
+from apps.mql.qualification_sql import requirements_sql
+from apps.mql.selectors import definition_parsed
 from apps.sla import business_time
 from apps.sla.models import CLOCK_METRICS, ClockKind, ClockState, SlaClock, SlaVersion
 from apps.sla.selectors import calendar_for_version
@@ -79,6 +89,21 @@ def organization(schema: str) -> Organization:
     return org
 
 
+def routing_ensure() -> None:
+    """New MQLs are routed: round robin over every rep, through the product's own service."""
+    if RoutingRule.objects.exists():
+        return
+    routing_rule_save(
+        rule=None,
+        name="Everyone",
+        conditions=[],
+        pool=list(User.objects.filter(role="rep").order_by("pk")),
+        is_fallback=True,
+        is_active=True,
+        actor=User.objects.get(email="sales@acme.test"),
+    )
+
+
 def generate(*, leads: int, days: int, seed: int) -> dict:
     rng = random.Random(seed)
     now = timezone.now()
@@ -124,6 +149,8 @@ def generate(*, leads: int, days: int, seed: int) -> dict:
             stage_changed_at=created,
         )
         if rng.random() < 0.2 and created < now - timedelta(hours=1):
+            # It qualified: it fits the definition (company size >= 50).
+            lead.company_size = max(lead.company_size, rng.choice([80, 250, 700, 2000]))
             mql_at = created + timedelta(minutes=rng.randint(5, 600))
             if mql_at >= now:
                 mql_at = now - timedelta(minutes=5)
@@ -243,17 +270,29 @@ def generate(*, leads: int, days: int, seed: int) -> dict:
                     state=state,
                 )
             )
-    # One engagement activity per lead keeps the activities table realistic in size.
+    # One engagement activity per lead keeps the activities table realistic in size: the demo
+    # request that made an MQL one (at its MQL moment), a blog read for every other lead.
     for lead in lead_objs:
-        activity_objs.append(
-            Activity(
-                lead_id=lead.pk,
-                kind="page_view",
-                family="engagement",
-                occurred_at=lead.created_at,
-                properties={"url": "/pricing"},
+        if lead.mql_at is not None:
+            activity_objs.append(
+                Activity(
+                    lead_id=lead.pk,
+                    kind="form_submit",
+                    family="engagement",
+                    occurred_at=lead.mql_at,
+                    properties={"form": "demo-request"},
+                )
             )
-        )
+        else:
+            activity_objs.append(
+                Activity(
+                    lead_id=lead.pk,
+                    kind="page_view",
+                    family="engagement",
+                    occurred_at=lead.created_at,
+                    properties={"url": f"/blog/post-{lead.pk % 40}"},
+                )
+            )
     for model, objs in (
         (Activity, activity_objs),
         (SlaClock, clock_objs),
@@ -279,7 +318,29 @@ def generate(*, leads: int, days: int, seed: int) -> dict:
         )
     with connection.cursor() as cur:
         cur.execute("ANALYZE")
+    counts["could_qualify_without_having"] = accidental_qualifiers()
     return counts
+
+
+def accidental_qualifiers() -> int:
+    """Leads that never qualified but whose stored facts could meet an active definition
+    (the SQL pre-filter of the MQL engine keeps them): the generator must leave none."""
+    clauses, params = [], []
+    for row in MqlDefinition.objects.filter(status="published"):
+        parsed = definition_parsed(row)
+        if parsed is not None:
+            sql, values = requirements_sql(requirements(parsed))
+            clauses.append(sql)
+            params += values
+    if not clauses:
+        return 0
+    with connection.cursor() as cur:
+        cur.execute(
+            f"SELECT count(*) FROM {Lead._meta.db_table} l"  # noqa: S608 - table name from the model; values are parameters
+            f" WHERE l.stage = 'lead' AND ({' OR '.join(clauses)})",
+            params,
+        )
+        return cur.fetchone()[0]
 
 
 def main() -> None:
@@ -296,6 +357,15 @@ def main() -> None:
     args = parser.parse_args()
     org = organization(args.schema)
     with schema_context(org.schema_name):
+        stale = Lead.objects.exists() and accidental_qualifiers()
+    if stale:
+        # Made by an earlier generator that left leads meeting the definition without an MQL:
+        # any new activity would qualify them, and the ingestion figures would lie.
+        print(f"{org.schema_name}: {stale:,} leads could qualify without having; rebuilding it")
+        org.delete(force_drop=True)
+        org = organization(args.schema)
+    with schema_context(org.schema_name):
+        routing_ensure()
         existing = Lead.objects.count()
         if existing >= args.leads:
             print(f"{org.schema_name} already has {existing:,} leads")
@@ -303,6 +373,12 @@ def main() -> None:
         t = time.perf_counter()
         counts = generate(leads=args.leads - existing, days=args.days, seed=args.seed)
         print(f"generated {counts} in {time.perf_counter() - t:.0f} s")
+        if counts["could_qualify_without_having"]:
+            # The ingestion figures would count MQLs the measured batches did not cause.
+            raise SystemExit(
+                f"{counts['could_qualify_without_having']:,} generated leads meet an active "
+                "definition without having qualified: fix bench/generate.py"
+            )
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ DJANGO_DEBUG=false, DJANGO_SECRET_KEY, BASE_DOMAIN and the SMTP variables;
 `manage.py check --deploy` passes with those (see README, "Configuration").
 """
 
+import hashlib
 from pathlib import Path
 
 import environ
@@ -64,6 +65,8 @@ TENANT_APPS = [
     "apps.dispositions",
     "apps.compliance",
     "apps.dashboards",
+    # No models: the layer every channel goes through (apps/handoff/pipeline.py).
+    "apps.handoff",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -74,6 +77,9 @@ PUBLIC_SCHEMA_URLCONF = "config.urls_public"
 ROOT_URLCONF = "config.urls_tenant"
 # Unknown subdomains get the public site's 404 page rather than a bare error.
 SHOW_PUBLIC_IF_NO_TENANT_FOUND = False
+# `SET search_path` once per connection and tenant switch, not before every statement
+# (django-tenants forgets it on rollback and on a tenant switch, so it is re-sent then).
+TENANT_LIMIT_SET_CALLS = True
 
 MIDDLEWARE = [
     "django_tenants.middleware.main.TenantMainMiddleware",
@@ -90,10 +96,23 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
 ]
 
-DATABASES = {
-    "default": env.db("DATABASE_URL", default="postgres://postgres@127.0.0.1:55432/handoff")
-}
+# Two PostgreSQL roles (README, "Database roles"): the app connects as DATABASE_URL's
+# least-privilege role; migrations and creating an organization's schema run as
+# DATABASE_OWNER_URL's role, which owns the tables (apps/tenants/database_roles.py).
+_EMBEDDED_DATABASE = "postgres://{}@127.0.0.1:55432/handoff"  # scripts/services.py's roles
+DATABASES = {"default": env.db("DATABASE_URL", default=_EMBEDDED_DATABASE.format("handoff_app"))}
 DATABASES["default"]["ENGINE"] = "django_tenants.postgresql_backend"
+# Credentials of the owner role; its database is always DATABASE_URL's. Unset next to a
+# set DATABASE_URL: one role does everything (`manage.py check --deploy` warns).
+_owner_url = env(
+    "DATABASE_OWNER_URL",
+    default="" if env("DATABASE_URL", default="") else _EMBEDDED_DATABASE.format("handoff_owner"),
+)
+DATABASE_OWNER = env.db_url_config(_owner_url) if _owner_url else None
+# The role that receives the app's privileges when the owner migrates (tests swap it).
+DATABASE_APP_ROLE = DATABASES["default"]["USER"]
+# django-tenants runs every schema's migrations through this executor: as the owner role.
+GET_EXECUTOR_FUNCTION = "apps.tenants.database_roles.migration_executor"
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # Lets parallel test runs on one server use separate test databases.
@@ -199,8 +218,29 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     # SLA review periods and compliance period kinds are the same week/month/quarter set.
-    "ENUM_NAME_OVERRIDES": {"PeriodEnum": "apps.sla.models.ReviewPeriod"},
+    "ENUM_NAME_OVERRIDES": {
+        "PeriodEnum": "apps.sla.models.ReviewPeriod",
+        "TokenKindEnum": "apps.accounts.models.ApiKey.Kind",
+        "ScopeEnum": "apps.accounts.models.Scope",
+    },
 }
+# Bearer tokens (apps/accounts/tokens.py): personal tokens expire after this many days
+# unless asked otherwise; organization API keys never do unless given an expiry.
+PERSONAL_TOKEN_MAX_AGE_DAYS = env.int("PERSONAL_TOKEN_MAX_AGE_DAYS", default=90)
+# The password-to-token exchange (POST /api/v1/auth/token/): per client address and per email.
+TOKEN_EXCHANGE_RATE = env("TOKEN_EXCHANGE_RATE", default="5/min")
+# Signing the SLA through the API needs a fresh proof: the password, or a token with the
+# `sign` scope created no longer ago than this.
+SIGNING_PROOF_MAX_AGE_MINUTES = env.int("SIGNING_PROOF_MAX_AGE_MINUTES", default=10)
+# Keys of the sign-off HMACs (apps/sla/sealing.py): "<id>:<secret>[,<id>:<secret>…]", the
+# first signs, every one verifies. They live outside the database on purpose; development
+# derives one from SECRET_KEY, production must set them.
+SLA_SIGNING_KEYS = env(
+    "SLA_SIGNING_KEYS",
+    default="dev:" + hashlib.sha256(f"{SECRET_KEY}:sla-signing".encode()).hexdigest()
+    if DEBUG
+    else environ.Env.NOTSET,
+)
 # Bulk endpoints take at most this many items per request (413 beyond).
 API_BULK_MAX_ITEMS = 1000
 # Back-tests over more leads than this run in a Celery worker, with progress.

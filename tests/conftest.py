@@ -10,15 +10,26 @@ from django.db import connection
 from django.test import Client
 from django_tenants.utils import schema_context
 
+from tests.support import database
 from tests.support.clock import is_shifted, shifted_now, start_session_clock
 from tests.support.demo_org import demo_org, demo_site  # noqa: F401 - fixtures of the browser tests
 from tests.support.tenants import SESSION_TENANTS, ensure_session_tenants
 
 
 @pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
+    """The owner role creates and migrates the test database (tests/support/database.py)."""
+    database.roles_prepare()
+
+
+@pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():
         ensure_session_tenants()
+        database.run_as_app()
+    yield
+    with django_db_blocker.unblock():
+        database.run_as_owner()
 
 
 @pytest.fixture
@@ -85,13 +96,15 @@ def api_as(acme, make_user):
     or with an organization API key when role == "integration"."""
     from apps.accounts.services import api_key_create
 
-    def make(role: str = "admin", user=None) -> Client:
+    def make(role: str = "admin", user=None, scopes=None) -> Client:
         if role == "integration":
-            _, token = api_key_create(name="test integration", created_by=None)
+            _, token = api_key_create(name="test integration", created_by=None, scopes=scopes)
             user = None
         else:
             user = user or make_user(role)
-            _, token = api_key_create(name="test token", created_by=user, user=user)
+            if scopes is None:  # every scope the role may hold but `sign` (which needs freshness)
+                scopes = ["read", "write", "admin"] if user.role == "admin" else ["read", "write"]
+            _, token = api_key_create(name="test token", created_by=user, user=user, scopes=scopes)
         client = Client(HTTP_HOST=host_of(acme), HTTP_AUTHORIZATION=f"Bearer {token}")
         client.user = user
         client.token = token

@@ -14,11 +14,13 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "services.py"
 OUR_VARIABLES = (
     "DATABASE_URL",
+    "DATABASE_OWNER_URL",
     "REDIS_URL",
     "HANDOFF_PG_PORT",
     "HANDOFF_REDIS_PORT",
@@ -91,7 +93,8 @@ def test_env_uses_the_configured_ports_and_starts_nothing(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout == (
-        "export DATABASE_URL=postgres://postgres@127.0.0.1:45001/handoff\n"
+        "export DATABASE_URL=postgres://handoff_app@127.0.0.1:45001/handoff\n"
+        "export DATABASE_OWNER_URL=postgres://handoff_owner@127.0.0.1:45001/handoff\n"
         "export REDIS_URL=redis://127.0.0.1:45002/0\n"
     )
     assert not data_dir.exists()
@@ -192,13 +195,29 @@ def test_postgres_start_is_idempotent_and_stop_stops_it(open_dir):
     port = services.free_port()
     settings = {"HANDOFF_PG_PORT": str(port), "REDIS_URL": "redis://127.0.0.1:1/0"}
     expected = (
-        f"export DATABASE_URL=postgres://postgres@127.0.0.1:{port}/handoff\n"
+        f"export DATABASE_URL=postgres://handoff_app@127.0.0.1:{port}/handoff\n"
+        f"export DATABASE_OWNER_URL=postgres://handoff_owner@127.0.0.1:{port}/handoff\n"
         "export REDIS_URL=redis://127.0.0.1:1/0\n"
     )
     try:
         first = run_script("start", "--data-dir", data_dir, **settings)
         assert first.returncode == 0, first.stderr
         assert first.stdout == expected
+        # Two roles: the owner owns the database; the app's role is no superuser and may
+        # not create anything in it.
+        with psycopg.connect(
+            f"postgresql://handoff_app@127.0.0.1:{port}/handoff", autocommit=True
+        ) as app:
+            flags = app.execute(
+                "SELECT rolsuper, rolcreatedb, rolcreaterole FROM pg_roles "
+                "WHERE rolname = current_user"
+            ).fetchone()
+            owner = app.execute(
+                "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'handoff'"
+            ).fetchone()[0]
+            assert flags == (False, False, False) and owner == "handoff_owner"
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                app.execute("CREATE TABLE public.forged (id int)")
 
         second = run_script("start", "--data-dir", data_dir, **settings)
         assert second.stdout == expected

@@ -12,8 +12,9 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.urls import NoReverseMatch, resolve, reverse
 from django_htmx.http import HttpResponseClientRedirect
-from rest_framework.permissions import BasePermission
+from rest_framework.permissions import SAFE_METHODS, BasePermission
 
+from apps.accounts.models import ApiKey, Scope
 from apps.accounts.roles import INTEGRATION
 
 
@@ -65,8 +66,18 @@ def user_may_open(user, url_name: str, *args, **kwargs) -> bool:
     return allowed is None or getattr(user, "role", None) in allowed
 
 
+def required_scopes(request, view) -> tuple[str, ...]:
+    """The token scopes that admit a request (any one of them): the view's
+    ``required_scopes``, else read for GET/HEAD/OPTIONS and write for the rest."""
+    declared = getattr(view, "required_scopes", None)
+    if declared:
+        return tuple(declared)
+    return (Scope.READ,) if request.method in SAFE_METHODS else (Scope.WRITE,)
+
+
 class RolePermission(BasePermission):
-    """DRF permission: the view's `allowed_roles` must contain the caller's role.
+    """DRF permission: the view's `allowed_roles` must contain the caller's role, and a
+    bearer token must carry a scope the operation needs (a browser session needs none).
 
     A view that declares no roles admits nobody: new endpoints fail closed.
     """
@@ -76,7 +87,19 @@ class RolePermission(BasePermission):
     def has_permission(self, request, view) -> bool:
         allowed: Iterable[str] | None = getattr(view, "allowed_roles", None)
         role = request_role(request)
-        return bool(allowed) and role is not None and role in allowed
+        if not (bool(allowed) and role is not None and role in allowed):
+            return False
+        token = request.auth if isinstance(request.auth, ApiKey) else None
+        if token is None:
+            return True
+        needed = required_scopes(request, view)
+        if not any(token.has_scope(scope) for scope in needed):
+            self.message = (
+                f"This token lacks the {' or '.join(needed)} scope this operation needs "
+                f"(it has: {', '.join(token.scopes) or 'none'})."
+            )
+            return False
+        return True
 
 
 def api_roles(*roles: str, integration: bool = False) -> frozenset[str]:

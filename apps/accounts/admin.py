@@ -11,12 +11,41 @@ class UserAdmin(admin.ModelAdmin):
     exclude = ["password"]
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Every field shown, nothing added, changed or deleted."""
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
-    list_display = ["name", "kind", "prefix", "created_at", "last_used_at", "revoked_at"]
-    readonly_fields = ["prefix", "key_hash"]
+class ApiKeyAdmin(ReadOnlyAdmin):
+    """Keys are made, scoped and revoked in the app or the API, where each step is audited."""
+
+    list_display = [
+        "name",
+        "kind",
+        "prefix",
+        "scopes",
+        "created_at",
+        "expires_at",
+        "last_used_at",
+        "revoked_at",
+    ]
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ReadOnlyAdmin):
+    """The audit trail is append-only (PostgreSQL refuses UPDATE, DELETE and TRUNCATE)."""
+
     list_display = ["occurred_at", "actor", "action", "target"]
+    list_filter = ["action"]

@@ -53,6 +53,10 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         if key.revoked_at is not None:
             raise exceptions.AuthenticationFailed("This token has been revoked.")
         now = timezone.now()
+        if key.is_expired(now):
+            raise exceptions.AuthenticationFailed(
+                f"This token expired on {key.expires_at:%Y-%m-%d %H:%M} UTC: create a new one."
+            )
         if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
             ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
         if key.kind == ApiKey.Kind.PERSONAL:

@@ -1,4 +1,4 @@
-"""OpenAPI description of the bearer-token authentication (loaded by AccountsConfig.ready)."""
+"""OpenAPI description of the bearer-token authentication (imported by apps/accounts/apps.py)."""
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 

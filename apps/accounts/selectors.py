@@ -5,6 +5,7 @@ from datetime import datetime
 
 from django.db.models import Q, QuerySet, TextField
 from django.db.models.functions import Cast
+from django.utils import timezone
 
 from apps.accounts.models import ApiKey, AuditEvent, User
 
@@ -18,12 +19,26 @@ def user_list(*, role: str | None = None, include_inactive: bool = True) -> Quer
     return qs
 
 
-def organization_api_key_list() -> QuerySet[ApiKey]:
-    return ApiKey.objects.filter(kind=ApiKey.Kind.ORGANIZATION).select_related("created_by")
+def _live(qs: QuerySet[ApiKey], active: bool | None) -> QuerySet[ApiKey]:
+    live = Q(revoked_at__isnull=True) & (
+        Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now())
+    )
+    if active is True:
+        return qs.filter(live)
+    if active is False:
+        return qs.exclude(live)
+    return qs
 
 
-def personal_token_current(*, user: User) -> ApiKey | None:
-    return ApiKey.objects.filter(user=user, revoked_at__isnull=True).order_by("-created_at").first()
+def organization_api_key_list(*, active: bool | None = None) -> QuerySet[ApiKey]:
+    """Organization API keys, newest first; ``active`` True/False keeps live/revoked-or-expired."""
+    qs = ApiKey.objects.filter(kind=ApiKey.Kind.ORGANIZATION).select_related("created_by")
+    return _live(qs, active).order_by("-created_at", "-id")
+
+
+def personal_token_list(*, user: User) -> QuerySet[ApiKey]:
+    """The person's live tokens, newest first."""
+    return _live(ApiKey.objects.filter(user=user), True).order_by("-created_at", "-id")
 
 
 def audit_event_list(

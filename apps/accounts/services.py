@@ -1,7 +1,7 @@
 """Writes on people and keys. Each write leaves an audit event."""
 
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
@@ -13,20 +13,14 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from apps.accounts.exceptions import Conflict, DomainError
-from apps.accounts.models import ApiKey, AuditEvent, Invitation, User
+from apps.accounts import two_factor
+from apps.accounts.audit import audit_record
+from apps.accounts.exceptions import Conflict, DomainError, NotAllowed
+from apps.accounts.models import ApiKey, Invitation, Scope, User
+from apps.accounts.provisioning import provisioners
 from apps.accounts.roles import Role
 from apps.accounts.tokens import token_generate, token_hash
-
-
-def audit_record(*, actor: User | None, action: str, target: str = "", **detail) -> AuditEvent:
-    """Append one audit event (actor None = the system or an API key)."""
-    return AuditEvent.objects.create(
-        actor=actor if getattr(actor, "pk", None) else None,
-        action=action,
-        target=target,
-        detail=detail,
-    )
+from apps.tenants.addresses import organization_url
 
 
 def _email_clean(email: str) -> str:
@@ -75,8 +69,6 @@ def user_create(
 
 
 def _tenant_url(path: str) -> str:
-    from apps.tenants.services import organization_url
-
     return organization_url(connection.tenant, path)
 
 
@@ -199,14 +191,82 @@ def user_update(
     return user
 
 
+# Scopes each kind of token may carry; a scope never widens what the role allows.
+ORGANIZATION_KEY_SCOPES = frozenset({Scope.READ, Scope.WRITE})
+DEFAULT_SCOPES = (Scope.READ, Scope.WRITE)
+SCOPE_ROLES = {
+    Scope.SIGN: frozenset({Role.MARKETING_LEADER, Role.SALES_LEADER}),
+    Scope.ADMIN: frozenset({Role.ADMIN}),
+}
+MAX_TOKEN_AGE = timedelta(days=366)
+DEFAULT_EXPIRY = object()  # sentinel: the setting's default for the kind of token
+
+
+def _scopes_clean(scopes, *, user: User | None) -> list[str]:
+    chosen = list(dict.fromkeys(scopes if scopes is not None else DEFAULT_SCOPES))
+    unknown = [scope for scope in chosen if scope not in Scope.values]
+    if unknown:
+        raise DomainError(
+            f"Unknown scope “{unknown[0]}”. Choose from: {', '.join(Scope.values)}.",
+            field="scopes",
+        )
+    if not chosen:
+        raise DomainError("Give the token at least one scope.", field="scopes")
+    if user is None:
+        extra = [scope for scope in chosen if scope not in ORGANIZATION_KEY_SCOPES]
+        if extra:
+            raise DomainError(
+                f"An organization API key acts as an integration: scopes read and write only, "
+                f"not {extra[0]}.",
+                field="scopes",
+            )
+    else:
+        for scope, roles in SCOPE_ROLES.items():
+            if scope in chosen and user.role not in roles:
+                raise DomainError(
+                    f"The {scope} scope is for {', '.join(sorted(roles))}; a "
+                    f"{Role(user.role).label.lower()} cannot use it.",
+                    field="scopes",
+                )
+    return sorted(chosen, key=Scope.values.index)
+
+
+def _expiry_clean(expires_in, *, personal: bool) -> datetime | None:
+    if expires_in is DEFAULT_EXPIRY:
+        if not personal:
+            return None
+        expires_in = timedelta(days=settings.PERSONAL_TOKEN_MAX_AGE_DAYS)
+    if expires_in is None:
+        if personal:
+            raise DomainError("A personal token must expire.", field="expires_in")
+        return None
+    if expires_in <= timedelta(0) or expires_in > MAX_TOKEN_AGE:
+        raise DomainError("Choose an expiry between one minute and 366 days.", field="expires_in")
+    return timezone.now() + expires_in
+
+
 @transaction.atomic
 def api_key_create(
-    *, name: str, created_by: User | None, user: User | None = None
+    *,
+    name: str,
+    created_by: User | None,
+    user: User | None = None,
+    scopes=None,
+    expires_in=DEFAULT_EXPIRY,
 ) -> tuple[ApiKey, str]:
-    """Create a personal token (user given) or an organization key; the raw token is returned once."""
+    """Create a personal token (user given) or an organization key; the raw token is returned once.
+
+    Scopes default to read and write; personal tokens expire after
+    PERSONAL_TOKEN_MAX_AGE_DAYS unless told otherwise (``expires_in``, a timedelta, at
+    most 366 days), organization keys never unless given an ``expires_in``.
+    """
     name = (name or "").strip()
     if not name:
         raise DomainError("Give the key a name, e.g. the system that will use it.", field="name")
+    if user is not None and not user.is_active:
+        raise DomainError(f"{user.email} is deactivated.", field="email")
+    chosen = _scopes_clean(scopes, user=user)
+    expires_at = _expiry_clean(expires_in, personal=user is not None)
     raw, prefix = token_generate()
     key = ApiKey.objects.create(
         kind=ApiKey.Kind.PERSONAL if user else ApiKey.Kind.ORGANIZATION,
@@ -215,9 +275,17 @@ def api_key_create(
         prefix=prefix,
         key_hash=token_hash(raw),
         created_by=created_by if getattr(created_by, "pk", None) else None,
+        scopes=chosen,
+        expires_at=expires_at,
     )
     audit_record(
-        actor=created_by, action="api_key.created", target=f"{key.name} ({prefix})", kind=key.kind
+        actor=created_by,
+        action="api_key.created",
+        target=f"{key.name} ({prefix})",
+        kind=key.kind,
+        user=user.email if user else None,
+        scopes=chosen,
+        expires_at=expires_at.isoformat() if expires_at else None,
     )
     return key, raw
 
@@ -234,17 +302,37 @@ def api_key_revoke(*, api_key: ApiKey, actor: User | None) -> ApiKey:
     return api_key
 
 
-@transaction.atomic
-def personal_token_rotate(*, user: User) -> tuple[ApiKey, str]:
-    """Revoke the user's personal tokens and issue a new one (a user has one live personal token)."""
-    for key in ApiKey.objects.filter(user=user, revoked_at__isnull=True):
-        api_key_revoke(api_key=key, actor=user)
-    return api_key_create(name=f"Personal token of {user.email}", created_by=user, user=user)
+def token_exchange(
+    *,
+    email: str,
+    password: str,
+    name: str = "",
+    scopes=None,
+    expires_in=DEFAULT_EXPIRY,
+    otp: str = "",
+    ip_address: str | None = None,
+) -> tuple[ApiKey, str]:
+    """Trade a user's email and password (and one-time code, with two-factor) for a personal token.
+
+    Refused alike for an unknown email, a wrong password and a deactivated user, so the
+    answer tells nothing about who has an account.
+    """
+    email = (email or "").strip().lower()
+    user = User.objects.filter(email__iexact=email).first()
+    if user is None or not user.is_active or not user.check_password(password or ""):
+        audit_record(actor=None, action="api_key.exchange_refused", target=email, ip=ip_address)
+        raise NotAllowed("Wrong email or password.", field="non_field_errors")
+    two_factor.require_code(user=user, code=otp)
+    return api_key_create(
+        name=name or f"Token for {user.email}",
+        created_by=user,
+        user=user,
+        scopes=scopes,
+        expires_in=expires_in,
+    )
 
 
 def organization_defaults_provision() -> None:
     """Create the defaults every new organization starts with (reason codes, calendar, …)."""
-    from apps.accounts.provisioning import provisioners
-
     for provision in provisioners():
         provision()

@@ -1,26 +1,34 @@
 """Browser views for people, invitations, tokens and the signup hand-off."""
 
+from datetime import datetime, timedelta
 from urllib.parse import quote
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
 from django.core import signing
 from django.core.paginator import Paginator
 from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from apps.accounts import audit_wording, selectors, services
+from apps.accounts import audit_wording, selectors, services, two_factor
 from apps.accounts.access import roles_required
 from apps.accounts.csv_export import csv_response
 from apps.accounts.exceptions import DomainError
 from apps.accounts.forms import (
     ApiKeyForm,
     AuditFilterForm,
+    EmailLoginForm,
     InvitationAcceptForm,
     InviteForm,
+    TokenForm,
+    TwoFactorCodeForm,
+    TwoFactorDisableForm,
     UserEditForm,
 )
 from apps.accounts.models import ApiKey, User
@@ -72,7 +80,14 @@ def user_list(request: HttpRequest) -> HttpResponse:
             return redirect("accounts:user_list")
     page = Paginator(selectors.user_list(), 50).get_page(request.GET.get("page"))
     return render(
-        request, "accounts/user_list.html", {"page": page, "form": form, "roles": Role.choices}
+        request,
+        "accounts/user_list.html",
+        {
+            "page": page,
+            "form": form,
+            "roles": Role.choices,
+            "two_factor_required": bool(getattr(request.tenant, "two_factor_required", False)),
+        },
     )
 
 
@@ -133,21 +148,198 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
     )
 
 
+# --- sign-in: the password, then (with two-factor) a one-time code ----------------------
+
+PENDING_KEY = "two_factor_pending"
+PENDING_MAX_AGE = timedelta(minutes=5)
+PENDING_MAX_TRIES = 5
+AUTH_BACKEND = "django.contrib.auth.backends.ModelBackend"
+
+
+class LoginView(auth_views.LoginView):
+    """The password; then, for a person with two-factor on (or required), a second step."""
+
+    authentication_form = EmailLoginForm
+    redirect_authenticated_user = True
+
+    def form_valid(self, form):
+        user = form.get_user()
+        if two_factor.is_enabled(user) or two_factor.is_required(user):
+            until = timezone.now() + PENDING_MAX_AGE
+            self.request.session[PENDING_KEY] = {
+                "user": user.pk,
+                "until": until.isoformat(),
+                "next": self.get_success_url(),
+                "tries": 0,
+            }
+            return redirect("accounts:login_two_factor")
+        return super().form_valid(form)
+
+
+def _pending_user(request: HttpRequest) -> User | None:
+    pending = request.session.get(PENDING_KEY) or {}
+    until = pending.get("until")
+    if not until or timezone.now() > datetime.fromisoformat(until):
+        request.session.pop(PENDING_KEY, None)
+        return None
+    return User.objects.filter(pk=pending.get("user"), is_active=True).first()
+
+
+def login_two_factor(request: HttpRequest) -> HttpResponse:
+    """Second sign-in step: the authenticator code — or, when the organization requires
+    two-factor and the person has none yet, enrolling the app right here."""
+    user = _pending_user(request)
+    if user is None:
+        messages.error(request, "Sign in again: the sign-in step expired.")
+        return redirect("accounts:login")
+    enrolling = not two_factor.is_enabled(user)
+    device = two_factor.device_of(user)
+    if enrolling and device is None:
+        device = two_factor.enrolment_start(user=user)
+    form = TwoFactorCodeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        pending = request.session[PENDING_KEY]
+        code = form.cleaned_data["code"]
+        recovery_codes = None
+        try:
+            if enrolling:
+                recovery_codes = two_factor.enrolment_confirm(user=user, code=code)
+            elif not two_factor.code_verify(user=user, code=code):
+                raise DomainError("That code does not match.", field="code")
+        except DomainError as error:
+            pending["tries"] = pending.get("tries", 0) + 1
+            request.session[PENDING_KEY] = pending
+            if pending["tries"] >= PENDING_MAX_TRIES:
+                request.session.pop(PENDING_KEY, None)
+                messages.error(request, "Too many wrong codes: sign in again.")
+                return redirect("accounts:login")
+            form.add_error("code", error.message)
+        else:
+            next_url = pending.get("next") or settings.LOGIN_REDIRECT_URL
+            request.session.pop(PENDING_KEY, None)
+            login(request, user, backend=AUTH_BACKEND)
+            if recovery_codes:
+                return render(
+                    request,
+                    "accounts/two_factor_codes.html",
+                    {"codes": recovery_codes, "next": next_url},
+                )
+            return redirect(next_url)
+    context = {"form": form, "enrolling": enrolling, "required": two_factor.is_required(user)}
+    if enrolling:
+        uri = two_factor.provisioning_uri(device)
+        context.update(qr=two_factor.qr_svg(uri), secret=device.secret)
+    return render(request, "accounts/login_two_factor.html", context, status=200)
+
+
+# --- profile: personal tokens, two-factor ---------------------------------------------------
+
+
 @roles_required(*ALL_ROLES)
 def profile(request: HttpRequest) -> HttpResponse:
+    max_age = settings.PERSONAL_TOKEN_MAX_AGE_DAYS
+    form = TokenForm(request.POST or None, user=request.user, max_age_days=max_age)
     new_token = None
-    if request.method == "POST":
-        _, new_token = services.personal_token_rotate(user=request.user)
-        messages.success(request, "New personal token created. Copy it now: it is shown only once.")
+    if request.method == "POST" and form.is_valid():
+        try:
+            _, new_token = services.api_key_create(
+                name=form.cleaned_data["name"],
+                created_by=request.user,
+                user=request.user,
+                scopes=form.cleaned_data["scopes"],
+                expires_in=timedelta(days=form.cleaned_data["expires_in_days"]),
+            )
+        except DomainError as error:
+            form.add_error(error.field if error.field in form.fields else None, error.message)
+        else:
+            messages.success(request, "Token created. Copy it now: it is shown only once.")
+            form = TokenForm(user=request.user, max_age_days=max_age)
     return render(
         request,
         "accounts/profile.html",
         {
-            "token": selectors.personal_token_current(user=request.user),
+            "tokens": selectors.personal_token_list(user=request.user),
+            "form": form,
             "new_token": new_token,
             "role_label": Role(request.user.role).label,
+            "two_factor_on": two_factor.is_enabled(request.user),
+            "two_factor_required": two_factor.is_required(request.user),
+            "recovery_left": two_factor.recovery_codes_left(request.user),
+            "disable_form": TwoFactorDisableForm(),
+            "sign_minutes": settings.SIGNING_PROOF_MAX_AGE_MINUTES,
         },
+        status=400 if request.method == "POST" and form.errors else 200,
     )
+
+
+@roles_required(*ALL_ROLES)
+@require_POST
+def token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+    key = get_object_or_404(ApiKey, pk=pk, user=request.user)
+    services.api_key_revoke(api_key=key, actor=request.user)
+    messages.success(request, f"“{key.name}” revoked.")
+    return redirect("accounts:profile")
+
+
+@roles_required(*ALL_ROLES)
+def two_factor_setup(request: HttpRequest) -> HttpResponse:
+    """Turn two-factor on: scan the QR code, enter a first code, keep the recovery codes."""
+    if two_factor.is_enabled(request.user):
+        return redirect("accounts:profile")
+    device = two_factor.device_of(request.user) or two_factor.enrolment_start(user=request.user)
+    form = TwoFactorCodeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            codes = two_factor.enrolment_confirm(user=request.user, code=form.cleaned_data["code"])
+        except DomainError as error:
+            form.add_error("code", error.message)
+        else:
+            return render(
+                request,
+                "accounts/two_factor_codes.html",
+                {"codes": codes, "next": reverse("accounts:profile")},
+            )
+    uri = two_factor.provisioning_uri(device)
+    return render(
+        request,
+        "accounts/two_factor_setup.html",
+        {"form": form, "qr": two_factor.qr_svg(uri), "secret": device.secret},
+        status=400 if form.errors else 200,
+    )
+
+
+@roles_required(*ALL_ROLES)
+@require_POST
+def two_factor_disable(request: HttpRequest) -> HttpResponse:
+    form = TwoFactorDisableForm(request.POST)
+    if form.is_valid():
+        try:
+            two_factor.disable(
+                user=request.user,
+                password=form.cleaned_data["password"],
+                code=form.cleaned_data["code"],
+            )
+        except DomainError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(request, "Two-factor sign-in is off.")
+    else:
+        messages.error(request, "Enter your password and a current code.")
+    return redirect("accounts:profile")
+
+
+@roles_required(Role.ADMIN)
+@require_POST
+def two_factor_policy(request: HttpRequest) -> HttpResponse:
+    required = request.POST.get("required") == "on"
+    two_factor.policy_set(required=required, actor=request.user)
+    messages.success(
+        request,
+        "Leaders and admins now sign in with a one-time code."
+        if required
+        else "Two-factor sign-in is optional again.",
+    )
+    return redirect("accounts:user_list")
 
 
 @roles_required(Role.ADMIN)
@@ -155,11 +347,19 @@ def api_key_list(request: HttpRequest) -> HttpResponse:
     form = ApiKeyForm(request.POST or None)
     new_token = None
     if request.method == "POST" and form.is_valid():
-        _, new_token = services.api_key_create(
-            name=form.cleaned_data["name"], created_by=request.user
-        )
-        messages.success(request, "API key created. Copy it now: it is shown only once.")
-        form = ApiKeyForm()
+        days = form.cleaned_data.get("expires_in_days")
+        try:
+            _, new_token = services.api_key_create(
+                name=form.cleaned_data["name"],
+                created_by=request.user,
+                scopes=form.cleaned_data["scopes"] or None,
+                expires_in=timedelta(days=days) if days else None,
+            )
+        except DomainError as error:
+            form.add_error(error.field if error.field in form.fields else None, error.message)
+        else:
+            messages.success(request, "API key created. Copy it now: it is shown only once.")
+            form = ApiKeyForm()
     return render(
         request,
         "accounts/api_key_list.html",

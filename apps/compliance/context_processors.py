@@ -3,6 +3,8 @@
 from django.conf import settings
 from django.db import connection
 
+from apps.compliance.selectors import notification_unread_count
+
 
 def notifications(request) -> dict:
     """``notifications_unread`` for the signed-in person: one indexed COUNT, nothing otherwise."""
@@ -11,6 +13,5 @@ def notifications(request) -> dict:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated or getattr(user, "pk", None) is None:
         return {}
-    from apps.compliance.selectors import notification_unread_count
 
     return {"notifications_unread": notification_unread_count(user=user)}

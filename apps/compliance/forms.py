@@ -5,6 +5,7 @@ from django import forms
 from apps.accounts.local_time import LocalDateTimeField
 from apps.compliance.models import PERSONAL_CHANNELS, AlertKind
 from apps.compliance.periods import PeriodKind
+from apps.compliance.selectors import FIRST_DAY, LAST_DAY
 
 OUTCOMES = (("met", "Met"), ("missed", "Missed"), ("pending", "Pending"))
 
@@ -26,8 +27,6 @@ class PeriodForm(forms.Form):
     )
 
     def clean_start(self):
-        from apps.compliance.selectors import FIRST_DAY, LAST_DAY
-
         start = self.cleaned_data.get("start")
         if start is not None and not FIRST_DAY <= start <= LAST_DAY:
             raise forms.ValidationError(f"Choose a day between {FIRST_DAY} and {LAST_DAY}.")

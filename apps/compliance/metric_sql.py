@@ -18,7 +18,7 @@ Decisions, the same as the reference functions unless said otherwise:
 * the clock metrics (first contact, follow-up cadence, disposition) measure the
   events that have a clock of *this* commitment: due times come from the clock,
   computed once at MQL time, and the clock exists only when the commitment's
-  segment matched the lead at MQL time (apps.sla.services.clocks_open);
+  segment matched the lead at MQL time (apps.sla.clocks.clocks_open);
 * the other metrics apply the commitment's segment to the lead as it is now;
 * sql_at of an event = the lead's sql_at when it is at or after mql_at, else the
   first StageChange to "sql" at or after mql_at (a lead back from nurture that
@@ -37,10 +37,10 @@ from typing import Any
 
 from apps.compliance.metrics import FINAL_OUTCOMES, Metric
 from apps.dispositions.models import Disposition
+from apps.leads.field_conditions import FieldCondition, is_number
 from apps.leads.models import Activity, Lead, StageChange
 from apps.mql.models import MqlEvent
 from apps.mql.rules import NUMERIC_FIELDS
-from apps.mql.scoring import FieldCondition, is_number
 from apps.sla.models import SlaClock
 
 LEAD = Lead._meta.db_table

@@ -46,6 +46,8 @@ from apps.compliance.models import (
     Notification,
     WebhookAttempt,
 )
+from apps.tenants.addresses import organization_url
+from apps.tenants.models import Organization
 
 logger = logging.getLogger(__name__)
 
@@ -93,9 +95,6 @@ def alert_path(alert: Alert) -> str:
 
 
 def _absolute(path: str) -> str:
-    from apps.tenants.models import Organization
-    from apps.tenants.services import organization_url
-
     organization = Organization.objects.filter(schema_name=connection.schema_name).first()
     return organization_url(organization, path) if organization else path
 

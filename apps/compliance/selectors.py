@@ -48,6 +48,7 @@ from apps.sla import selectors as sla_selectors
 from apps.sla.business_time import BUSINESS
 from apps.sla.models import Commitment, SlaClock, SlaVersion, Team, VersionStatus
 from apps.sla.segments import parse_segment, segment_matches
+from apps.sla.selectors import calendar_for_version
 
 SIGNED = (VersionStatus.ACTIVE, VersionStatus.SUPERSEDED)
 # Metrics whose target is the whole organization's: a person's own share has no status.
@@ -150,8 +151,6 @@ def compliance_scope(user) -> ComplianceScope:
 
 
 def _work_params(commitment: Commitment, period: Period, as_of: datetime) -> dict[str, list]:
-    from apps.sla.selectors import calendar_for_version
-
     calendar = calendar_for_version(commitment.version, mode=BUSINESS)
     # Contacts are at most as late as as_of; a far-future as_of cannot hold facts
     # beyond "now", so the index stops a day after the later of now and the period end.

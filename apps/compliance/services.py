@@ -5,10 +5,11 @@ tenant whatever the number of leads. Each step is its own transaction and is
 idempotent on its own, so a sweep killed at any point, or two sweeps running at
 once, neither lose nor repeat an alert:
 
-1. ``clocks_breach``: one UPDATE marks pending clocks past due (and not satisfied by
-   the facts) breached; one INSERT ... SELECT raises a breach alert for every
-   recently breached clock without one (ON CONFLICT DO NOTHING on the unique
-   (clock, kind)), and the deliveries of the new alerts go in with them.
+1. ``clocks_breach``: one UPDATE (apps.sla.clocks, the clocks' one write path) marks
+   pending clocks past due (and not satisfied by the facts) breached; one INSERT ...
+   SELECT raises a breach alert for every recently breached clock without one (ON
+   CONFLICT DO NOTHING on the unique (clock, kind)), and the deliveries of the new
+   alerts go in with them.
 2. ``due_soon_warn``: one INSERT ... SELECT per calendar raises due-soon warnings
    for open clocks with at most the configured share of their window left.
 3. ``snapshots_refresh``: freeze the periods that closed, refresh the open ones.
@@ -28,11 +29,13 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
+from apps.accounts.audit import audit_record
+from apps.accounts.exceptions import DomainError
 from apps.accounts.models import User
 from apps.accounts.roles import Role
-from apps.accounts.services import audit_record
 from apps.compliance import config, destinations, metric_sql, selectors
 from apps.compliance.metrics import Metric, MetricResult, Status, escalation_episodes
 from apps.compliance.models import (
@@ -57,10 +60,17 @@ from apps.compliance.periods import (
     previous,
 )
 from apps.compliance.working_time import working_index
+from apps.dashboards import services as dashboard_services
+from apps.sla import clocks
 from apps.sla.business_time import BUSINESS
 from apps.sla.models import Commitment, EscalationRule, SlaVersion, Team
+from apps.sla.selectors import calendar_for_version
+from config.celery_app import app as celery_app
 
 logger = logging.getLogger(__name__)
+
+# Queued by name when alerts are owed (apps/compliance/tasks.py registers it under it).
+ALERT_DELIVERIES_TASK = "apps.compliance.tasks.alert_deliveries_task"
 
 ALERT = Alert._meta.db_table
 DELIVERY = AlertDelivery._meta.db_table
@@ -116,11 +126,7 @@ def tenant_sweep(*, worker: str | None = None, now: datetime | None = None) -> S
 
 
 def _dashboard_reports_send_due(*, now: datetime) -> int:
-    # Imported here: the dashboards read compliance (selectors), not the other way round.
-    from apps.dashboards import services as dashboards
-
-    send = getattr(dashboards, "reports_send_due", None)
-    return send(now=now) if send is not None else 0
+    return dashboard_services.reports_send_due(now=now)
 
 
 def sweep_runs_prune(*, now: datetime) -> int:
@@ -130,28 +136,8 @@ def sweep_runs_prune(*, now: datetime) -> int:
     return deleted
 
 
-# The clock is satisfied by the facts known up to {until}: a touch (first contact), a
-# final disposition (disposition), N touches or a final disposition (follow-up cadence).
-_SATISFIED = f"""
-    CASE k.kind
-      WHEN 'first_contact' THEN EXISTS (
-        SELECT 1 FROM {metric_sql.ACTIVITY} a
-        WHERE a.lead_id = k.lead_id AND a.family = 'sales_touch'
-          AND a.occurred_at >= k.started_at AND a.occurred_at <= {{until}})
-      WHEN 'disposition' THEN EXISTS (
-        SELECT 1 FROM {metric_sql.DISPOSITION} d
-        WHERE d.lead_id = k.lead_id AND d.outcome = ANY(%(final)s)
-          AND d.occurred_at >= k.started_at AND d.occurred_at <= {{until}})
-      ELSE (
-        SELECT count(*) FROM {metric_sql.ACTIVITY} a
-        WHERE a.lead_id = k.lead_id AND a.family = 'sales_touch'
-          AND a.occurred_at >= k.started_at AND a.occurred_at <= {{until}}
-      ) >= COALESCE((c.params->>'touches')::int, 1)
-      OR EXISTS (
-        SELECT 1 FROM {metric_sql.DISPOSITION} d
-        WHERE d.lead_id = k.lead_id AND d.outcome = ANY(%(final)s)
-          AND d.occurred_at >= k.started_at AND d.occurred_at <= {{until}})
-    END"""  # noqa: S608 - table names and placeholders only; values are bound
+# The clock is satisfied by the facts known up to {until} (the clocks module's definition).
+_SATISFIED = clocks.CLOCK_SATISFIED
 
 _CLOCK_PAYLOAD = """
     jsonb_build_object(
@@ -178,22 +164,9 @@ def clocks_breach(*, now: datetime) -> dict[str, int]:
     that breached more than COMPLIANCE_BREACH_ALERT_MAX_AGE_HOURS ago (imported history)
     are marked but not alerted. Two statements plus the deliveries, in one transaction.
     """
-    params = {
-        "now": now,
-        "final": list(metric_sql.FINAL),
-        "tz": selectors.organization_timezone(now=now),
-    }
-    with connection.cursor() as cursor:
-        query = metric_sql.bind(
-            f"""
-            UPDATE {metric_sql.CLOCK} k SET state = 'breached', breached_at = k.due_at
-            FROM {COMMITMENT} c
-            WHERE c.id = k.commitment_id AND k.state = 'pending' AND k.due_at < %(now)s
-              AND NOT ({_SATISFIED.format(until="k.due_at")})""",  # noqa: S608 - table names and placeholders only; values are bound
-            params,
-        )
-        cursor.execute(query.sql, query.params)
-        breached = cursor.rowcount
+    # The clocks module marks them (the one write path of clocks); alerts are ours.
+    breached = clocks.clocks_breach(now=now)
+    params = {"now": now, "tz": selectors.organization_timezone(now=now)}
     params["since"] = now - timedelta(hours=config.value("COMPLIANCE_BREACH_ALERT_MAX_AGE_HOURS"))
     rows = _execute(
         f"""
@@ -237,7 +210,6 @@ def due_soon_warn(*, now: datetime) -> dict[str, int]:
         WHERE k.state = 'pending' AND k.due_at > %(now)s GROUP BY k.sla_version_id""",  # noqa: S608 - table names and placeholders only; values are bound
         {"now": now},
     )
-    from apps.sla.selectors import calendar_for_version
 
     alerts: list[tuple[int, int]] = []
     versions = SlaVersion.objects.in_bulk([row[0] for row in spans])
@@ -349,10 +321,9 @@ def deliveries_enqueue() -> None:
     """
 
     def send() -> None:
-        from apps.compliance.tasks import alert_deliveries_task
-
         try:
-            alert_deliveries_task.apply_async(retry=False)
+            # By name: the task module imports this one (tasks call services, not back).
+            celery_app.send_task(ALERT_DELIVERIES_TASK, retry=False)
         except Exception:
             logger.warning("could not enqueue alert delivery; the next sweep will", exc_info=True)
 
@@ -485,20 +456,14 @@ def snapshots_refresh(*, now: datetime) -> dict[str, int]:
 def snapshots_invalidate(*, moments: Sequence[datetime]) -> int:
     """Unfreeze the snapshots of every period containing one of ``moments`` (facts there moved:
     an MQL re-dated by a late, older fact); the next sweep recomputes them as of their end and
-    freezes them again. Tells the other keepers of past numbers (``history_changed``).
-    One UPDATE; returns how many snapshots were unfrozen."""
+    freezes them again. (The hand-off pipeline, which re-dates, tells the dashboards' stored
+    charts too.) One UPDATE; returns how many snapshots were unfrozen."""
     if not moments:
         return 0
-    from django.db.models import Q
-
-    from apps.compliance.signals import history_changed
-
     containing = Q(pk__in=[])
     for moment in set(moments):
         containing |= Q(starts_at__lte=moment, ends_at__gt=moment)
-    unfrozen = ComplianceSnapshot.objects.filter(containing, frozen=True).update(frozen=False)
-    history_changed.send(sender=ComplianceSnapshot, moments=sorted(set(moments)))
-    return unfrozen
+    return ComplianceSnapshot.objects.filter(containing, frozen=True).update(frozen=False)
 
 
 def snapshots_recompute(
@@ -728,7 +693,6 @@ def notifications_mark_all_read(*, user, now: datetime | None = None) -> int:
 @transaction.atomic
 def notification_mutes_set(*, user, muted: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
     """Replace the user's mutes by ``muted`` (pairs of alert kind and personal channel)."""
-    from apps.accounts.exceptions import DomainError
 
     wanted = set()
     for kind, channel in muted:
@@ -755,7 +719,6 @@ def alert_settings_update(
     webhook_secret: str | None = None,
 ) -> AlertSettings:
     """Save the organization's alert settings; ``webhook_secret`` None keeps the current one."""
-    from apps.accounts.exceptions import DomainError
 
     if due_soon_share is not None and not 0 < due_soon_share < 1:
         raise DomainError("Enter a share between 1 % and 99 %.", field="due_soon_share")

@@ -10,7 +10,7 @@ from celery import shared_task
 from django.db import DatabaseError
 
 from apps.compliance.outbox import deliveries_deliver
-from apps.compliance.services import tenant_sweep
+from apps.compliance.services import ALERT_DELIVERIES_TASK, tenant_sweep
 
 
 @shared_task(bind=True, ignore_result=True, max_retries=3, default_retry_delay=10)
@@ -20,6 +20,7 @@ def tenant_sweep_task(self) -> None:
 
 
 @shared_task(
+    name=ALERT_DELIVERIES_TASK,
     ignore_result=True,
     autoretry_for=(DatabaseError,),
     retry_backoff=2,

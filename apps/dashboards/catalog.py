@@ -12,6 +12,7 @@ from apps.compliance.periods import PeriodKind
 from apps.dashboards import charts, selectors, tiles
 from apps.dashboards.scope import Scope
 from apps.sla.models import Commitment
+from apps.sla.selectors import version_in_force
 
 __all__ = ["CHARTS", "ChartSpec", "chart_build", "chart_spec", "charts_for_role"]
 
@@ -43,8 +44,6 @@ def _first_contact(scope: Scope, **_options) -> selectors.ChartData:
 
 
 def _trend_commitment(scope: Scope, commitment_id: int | None) -> Commitment | None:
-    from apps.sla.selectors import version_in_force
-
     if commitment_id is not None:
         found = Commitment.objects.select_related("version").filter(pk=commitment_id).first()
         if found is None:

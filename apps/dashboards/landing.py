@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 
 from apps.accounts.models import ApiKey, AuditEvent, User
 from apps.accounts.roles import Role
@@ -129,10 +129,13 @@ def awaiting_signature(*, role: str) -> list[SlaVersion]:
     team = SIGNING_TEAM.get(role)
     if team is None:
         return []
-    signed = Signature.objects.filter(team=team, withdrawn_at__isnull=True).values("version_id")
+    # Signed by the team in the version's current round (earlier rounds are withdrawn).
+    signed = Signature.objects.filter(
+        team=team, version=OuterRef("pk"), round=OuterRef("signing_round")
+    )
     return list(
         SlaVersion.objects.filter(status=VersionStatus.AWAITING_SIGNATURES)
-        .exclude(pk__in=signed)
+        .exclude(Exists(signed))
         .select_related("contract")
         .order_by("number")
     )

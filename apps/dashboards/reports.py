@@ -27,6 +27,7 @@ from apps.dashboards.slices import CommitmentSlice, LeadSlice, drilldown_url
 from apps.dispositions.models import Disposition
 from apps.leads.models import Lead, Stage
 from apps.sla.models import SlaClock
+from apps.sla.selectors import version_in_force
 
 __all__ = [
     "PERIOD_KIND",
@@ -745,8 +746,6 @@ def review_questions(
 
 
 def _qbr(scope: Scope) -> Report:
-    from apps.sla.selectors import version_in_force
-
     items = selectors.compliance_results(scope)
     sla_table, weekly = _sla_quarter_table(scope, items)
     coverage_table, coverage_points = _coverage_table(scope)

@@ -64,7 +64,9 @@ from apps.dashboards.slices import CommitmentSlice, LeadSlice, drilldown_url, sl
 from apps.dispositions.models import Disposition
 from apps.leads.models import Activity, Lead, Stage, StageChange
 from apps.mql.models import MqlEvent
-from apps.sla.models import ClockKind, ClockState, Commitment, SlaClock, Team
+from apps.sla import business_time
+from apps.sla.models import ClockKind, ClockState, Commitment, SlaClock, SlaVersion, Team
+from apps.sla.selectors import calendar_for_version
 
 __all__ = [
     "CLOCK_METRIC_LABELS",
@@ -1109,10 +1111,6 @@ def _contact_hours(
     """(lead, business hours from MQL to first contact) per MQL event of the cohort measured by
     a first-contact clock and contacted by as_of — the engine's ``hours``, computed with the
     calendar frozen into each clock's SLA version. Two queries."""
-    from apps.sla import business_time
-    from apps.sla.models import SlaVersion
-    from apps.sla.selectors import calendar_for_version
-
     clocks = SlaClock.objects.filter(mql_event=OuterRef("pk"), kind=ClockKind.FIRST_CONTACT)
     if commitment is not None:
         clocks = clocks.filter(commitment=commitment)

@@ -8,18 +8,21 @@ from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from apps.accounts.audit import audit_record
 from apps.accounts.exceptions import DomainError, NotAllowed
 from apps.accounts.roles import Role
-from apps.accounts.services import audit_record
 from apps.compliance.periods import Period
 from apps.dashboards import reports
 from apps.dashboards.models import MarketingSpend, ReportDelivery, ReportKind, ReportSubscription
 from apps.dashboards.scope import period_token
+from apps.dashboards.selectors import organization_timezone
+from apps.tenants.addresses import organization_url
+from apps.tenants.models import Organization
 
 logger = logging.getLogger(__name__)
 
@@ -121,8 +124,6 @@ def reports_send_due(*, now: datetime, tz: str | None = None) -> int:
     concurrent sweeps skip, so a period is never sent twice; a failed send leaves the row
     unsent and a later sweep retries it (MAX_ATTEMPTS times).
     """
-    from apps.dashboards.selectors import organization_timezone
-
     tz = tz or organization_timezone()
     subscriptions = list(
         ReportSubscription.objects.filter(is_active=True, user__is_active=True).select_related(
@@ -226,11 +227,6 @@ def _report_email(*, report: reports.Report, user) -> EmailMultiAlternatives:
 def _report_url(report: reports.Report) -> str:
     """The report's page on the organization's host. In a Celery task the connection knows
     only the schema, so the organization is looked up by it."""
-    from django.db import connection
-
-    from apps.tenants.models import Organization
-    from apps.tenants.services import organization_url
-
     path = reverse(f"dashboards:{report.kind}") + f"?period={period_token(report.period)}"
     organization = Organization.objects.filter(schema_name=connection.schema_name).first()
     return organization_url(organization, path) if organization else path

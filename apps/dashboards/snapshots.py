@@ -38,9 +38,14 @@ from django.utils import timezone
 from apps.dashboards import calculations, catalog, charts, selectors
 from apps.dashboards.models import ChartSnapshot
 from apps.dashboards.scope import Scope, scope_from_params
+from config.celery_app import app as celery_app
+
+# Queued by name when a reader finds a chart stale (apps/dashboards/tasks.py registers it).
+CHARTS_REFRESH_TASK = "apps.dashboards.tasks.charts_refresh_task"
 
 __all__ = [
     "AT_RISK",
+    "CHARTS_REFRESH_TASK",
     "DEFAULT_CHOICES",
     "StoredFigure",
     "at_risk_read",
@@ -274,9 +279,10 @@ def _refresh_request(rows: Sequence[ChartSnapshot], now: datetime) -> None:
     if not claimed:
         return
     ChartSnapshot.objects.filter(key__in=claimed).update(refresh_requested_at=now)
-    from apps.dashboards.tasks import charts_refresh_task
-
-    transaction.on_commit(lambda: charts_refresh_task.delay(keys=claimed))
+    # By name: the task module imports this one (tasks call services, not back).
+    transaction.on_commit(
+        lambda: celery_app.send_task(CHARTS_REFRESH_TASK, kwargs={"keys": claimed})
+    )
 
 
 def charts_read(
@@ -378,9 +384,9 @@ def snapshots_forget(*, start: datetime | None = None, end: datetime | None = No
     return deleted
 
 
-def history_changed_forget(*, moments: Sequence[datetime], **_signal) -> int:
-    """Receiver of compliance's ``history_changed``: drop the stored charts of every period
-    containing one of the moments (one DELETE); they are recomputed on their next read."""
+def history_changed_forget(*, moments: Sequence[datetime]) -> int:
+    """History moved (an MQL re-dated by the hand-off pipeline): drop the stored charts of every
+    period containing one of the moments (one DELETE); they are recomputed on their next read."""
     if not moments:
         return 0
     containing = Q(pk__in=[])

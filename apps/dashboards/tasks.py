@@ -3,10 +3,11 @@
 from celery import shared_task
 from django.db import DatabaseError
 
-from apps.dashboards.snapshots import charts_refresh
+from apps.dashboards.snapshots import CHARTS_REFRESH_TASK, charts_refresh
 
 
 @shared_task(
+    name=CHARTS_REFRESH_TASK,
     ignore_result=True,
     autoretry_for=(DatabaseError,),
     retry_backoff=5,

@@ -32,6 +32,7 @@ from apps.dashboards.scope import (
     scope_from_params,
 )
 from apps.dashboards.slices import BASES, CommitmentSlice
+from apps.dashboards.tiles import commitment_title
 from apps.sla.models import CLOCK_METRICS
 
 REPORT_ROLES = services.REPORT_ROLES
@@ -171,8 +172,6 @@ def chart_list(request: HttpRequest) -> HttpResponse:
 
 def _slice_title(found, slice_) -> str:
     if isinstance(slice_, CommitmentSlice):
-        from apps.dashboards.tiles import commitment_title
-
         outcome = {"all": "all leads", "met": "met", "missed": "missed", "pending": "pending"}[
             slice_.outcome
         ]

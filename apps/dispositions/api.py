@@ -19,7 +19,7 @@ from apps.accounts.exceptions import DomainError, NotAllowed
 from apps.accounts.roles import ALL_ROLES, Role
 from apps.dispositions import selectors, services
 from apps.dispositions.models import Disposition, Outcome
-from apps.leads import services as lead_services
+from apps.handoff import channels
 from apps.leads.models import SALES_TOUCH_KINDS, Activity, ActivityKind, Lead
 
 WORKERS = api_roles(Role.REP, Role.SALES_LEADER, integration=True)
@@ -157,7 +157,7 @@ class DispositionCreateApi(APIView):
         known = bool(item.external_id) and (
             Disposition.objects.filter(external_id=item.external_id).exists()
         )
-        disposition = services.disposition_create(
+        disposition = channels.disposition_create(
             lead=lookup.lead(item.lead),
             outcome=item.outcome,
             reason_code=lookup.reason_code(item.reason_code, outcome=item.outcome),
@@ -198,7 +198,7 @@ class DispositionBulkCreateApi(APIView):
                 results[index] = _rejected(index, data.errors)
             else:
                 valid.append((index, _item(data.validated_data)))
-        report = services.dispositions_bulk_create(
+        report = channels.dispositions_bulk_create(
             items=[item for _, item in valid], principal=request.user, channel="api"
         )
         for (index, _), result in zip(valid, report.results, strict=True):
@@ -329,7 +329,7 @@ def _touch_batch(request, raw_items: list) -> dict:
                 },
             )
         )
-    result = lead_services.activities_ingest(
+    result = channels.activities_ingest(
         items=[item for _, item in accepted], channel="api", actor=principal
     )
     for error in result.errors:

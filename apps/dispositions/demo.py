@@ -1,7 +1,7 @@
 """Demo sales feedback for Acme Analytics: the reps' touches and dispositions on the demo MQLs.
 
-Runs after the leads demo, through the real write paths: touches through
-apps.leads.services.activities_ingest (back-dated, as a CRM sync would send them) and
+Runs after the leads demo, through the hand-off channels (apps/handoff/channels.py):
+touches through activities_ingest (back-dated, as a CRM sync would send them) and
 dispositions through dispositions_bulk_create, each rep acting on their own leads, so
 stages move and SLA clocks close exactly as in production.
 
@@ -19,8 +19,8 @@ from datetime import datetime, timedelta
 
 from apps.accounts.models import User
 from apps.dispositions.models import Disposition, Outcome, ReasonCode
-from apps.dispositions.services import DispositionItem, dispositions_bulk_create
-from apps.leads import services as lead_services
+from apps.dispositions.services import DispositionItem
+from apps.handoff.channels import activities_ingest, dispositions_bulk_create
 from apps.leads.models import Lead, Stage
 from apps.sla import business_time
 from apps.sla.models import SlaVersion, VersionStatus
@@ -225,9 +225,7 @@ def seed(*, now: datetime, rng) -> None:
             )
 
     for start in range(0, len(touches), 1000):
-        lead_services.activities_ingest(
-            items=touches[start : start + 1000], channel="system", actor=None
-        )
+        activities_ingest(items=touches[start : start + 1000], channel="system", actor=None)
     owners = User.objects.in_bulk(list(dispositions))
     for owner_id, items in dispositions.items():
         dispositions_bulk_create(items=items, principal=owners[owner_id], channel="web")

@@ -1,9 +1,11 @@
-"""Writes of the feedback loop: reason codes, dispositions (single and bulk) and sales touches.
+"""Writes of the feedback loop: reason codes and dispositions (single and bulk), and the checks
+of who may work a lead.
 
-Touches are Activities: they are written only by apps.leads.services (one write
-path); this module checks who may log them on which lead and hands them over.
-Every disposition and touch ends with apps.sla.services.clocks_sync so that the
-SLA clocks follow the facts, whatever order the facts arrive in.
+Dispositions are stored here and say which stage moves they imply; the hand-off
+pipeline (apps/handoff) moves the stages (apps/leads/stages.py) and syncs the SLA
+clocks in the same transaction, so the clocks follow the facts whatever order they
+arrive in. Touches are Activities, stored by the pipeline's activity channel; this
+module only checks who may log them on which lead.
 """
 
 from __future__ import annotations
@@ -16,15 +18,14 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from apps.accounts.audit import audit_record
 from apps.accounts.exceptions import Conflict, DomainError, NotAllowed
 from apps.accounts.roles import Role
-from apps.accounts.services import audit_record
 from apps.dispositions import selectors
 from apps.dispositions.models import REASON_REQUIRED, Disposition, Outcome, ReasonCode
-from apps.leads import services as lead_services
 from apps.leads.models import SALES_TOUCH_KINDS, Lead, Stage, StageChange
+from apps.leads.stages import StageMove
 from apps.mql.models import MqlEvent
-from apps.sla import services as sla_services
 
 # Clocks of integrations drift a little; a disposition stamped a few minutes "in the
 # future" by such a clock is not a future disposition (same tolerance as ingestion).
@@ -279,11 +280,11 @@ def _disposition_record(
     external_id: str | None,
     known: dict[str, Disposition],
     now: datetime,
-) -> tuple[Disposition, bool]:
-    """Validate and store one disposition on a locked lead and apply it; (disposition, created).
+) -> tuple[Disposition, bool, StageMove | None]:
+    """Validate and store one disposition on a locked lead: (disposition, created, stage move).
 
-    Every check runs before the first write. No clock sync: callers sync once for
-    everything they recorded.
+    Every check runs before the first write. The stage move it implies is returned, not
+    applied: the caller hands the batch's moves to the pipeline (which also syncs the clocks).
     """
     lead = state.lead
     if external_id and external_id in known:
@@ -292,7 +293,7 @@ def _disposition_record(
             raise Conflict(
                 "This external_id belongs to a disposition of another lead.", field="external_id"
             )
-        return existing, False
+        return existing, False, None
     if outcome not in Outcome.values:
         raise DomainError(f"Choose one of: {', '.join(Outcome.values)}.", field="outcome")
     require_may_work_lead(lead=lead, actor=actor)
@@ -321,36 +322,50 @@ def _disposition_record(
     if external_id:
         known[external_id] = disposition
     state.latest_at = max(filter(None, (was_latest_at, occurred_at)))
-    _apply_to_stage(lead=lead, disposition=disposition, latest_before=was_latest_at)
-    return disposition, True
-
-
-def _apply_to_stage(
-    *, lead: Lead, disposition: Disposition, latest_before: datetime | None
-) -> None:
-    """Move the lead when this disposition is its latest and belongs to its current MQL.
-
-    A back-dated disposition older than the latest one, or older than the lead's
-    current MQL (it re-qualified since), is history: kept, not applied.
-    """
-    target = OUTCOME_STAGE.get(disposition.outcome)
-    if target is None or lead.stage not in DISPOSABLE_STAGES:
-        return
-    if lead.mql_at is not None and disposition.occurred_at < lead.mql_at:
-        return
-    if latest_before is not None and latest_before > disposition.occurred_at:
-        return
-    lead_services.lead_stage_change(
-        lead=lead,
-        to_stage=target,
-        occurred_at=disposition.occurred_at,
-        actor=disposition.actor,
-        channel=STAGE_CHANNEL.get(disposition.channel, "system"),
+    return (
+        disposition,
+        True,
+        _stage_move(lead=lead, disposition=disposition, latest_before=was_latest_at),
     )
 
 
-@transaction.atomic
-def disposition_create(
+def _stage_move(
+    *, lead: Lead, disposition: Disposition, latest_before: datetime | None
+) -> StageMove | None:
+    """The move of the lead when this disposition is its latest and belongs to its current MQL.
+
+    A back-dated disposition older than the latest one, or older than the lead's
+    current MQL (it re-qualified since), is history: kept, not applied. (A batch's
+    earlier moves never change the answer: dispositions only move a lead between
+    stages it may be disposed from.)
+    """
+    target = OUTCOME_STAGE.get(disposition.outcome)
+    if target is None or lead.stage not in DISPOSABLE_STAGES:
+        return None
+    if lead.mql_at is not None and disposition.occurred_at < lead.mql_at:
+        return None
+    if latest_before is not None and latest_before > disposition.occurred_at:
+        return None
+    return StageMove(
+        lead_id=lead.pk,
+        to_stage=target,
+        occurred_at=disposition.occurred_at,
+        channel=STAGE_CHANNEL.get(disposition.channel, "system"),
+        actor_id=disposition.actor_id,
+    )
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What storing dispositions implies for the hand-off: stage moves on the locked leads,
+    and the leads with a new disposition (their SLA clocks read it)."""
+
+    leads: dict[int, Lead] = field(default_factory=dict)
+    moves: list[StageMove] = field(default_factory=list)
+    lead_ids: list[int] = field(default_factory=list)
+
+
+def disposition_store(
     *,
     lead: Lead,
     outcome: str,
@@ -360,8 +375,9 @@ def disposition_create(
     occurred_at: datetime | None = None,
     channel: str = "web",
     external_id: str | None = None,
-) -> Disposition:
-    """Record sales feedback on an MQL, move its stage, close the clocks it settles.
+    now: datetime | None = None,
+) -> tuple[Disposition, Recorded]:
+    """Store sales feedback on an MQL; say which stage move it implies (call in a transaction).
 
     Rejected and nurture need a reason code of that outcome; `occurred_at` may be
     back-dated (API, import) but not in the future; the same `external_id` twice
@@ -371,7 +387,7 @@ def disposition_create(
     # One disposition at a time per lead, so "is this the latest?" has one answer.
     state = _lock_leads([lead.pk])[lead.pk]
     try:
-        disposition, created = _disposition_record(
+        disposition, created, move = _disposition_record(
             state=state,
             outcome=outcome,
             reason_code=reason_code,
@@ -381,20 +397,19 @@ def disposition_create(
             channel=channel,
             external_id=external_id,
             known=_known_external_ids([external_id]),
-            now=timezone.now(),
+            now=now or timezone.now(),
         )
     except IntegrityError as exc:  # the same external_id sent twice at the same moment
         raise Conflict(
             "This external_id was just recorded by another request.", field="external_id"
         ) from exc
-    # The caller's object follows the stage the disposition moved it to.
-    for name in ("stage", "stage_changed_at", "sql_at", "updated_at"):
-        setattr(lead, name, getattr(state.lead, name))
-    if created:
-        sla_services.clocks_sync(lead_ids=[lead.pk])
-        if getattr(actor, "role", None) in LEADER_ROLES:
-            audit_record(actor=actor, action="disposition.given", target=str(lead), outcome=outcome, reason=reason_code.label if reason_code else "")  # fmt: skip
-    return disposition
+    if created and getattr(actor, "role", None) in LEADER_ROLES:
+        audit_record(actor=actor, action="disposition.given", target=str(lead), outcome=outcome, reason=reason_code.label if reason_code else "")  # fmt: skip
+    return disposition, Recorded(
+        leads={lead.pk: state.lead},
+        moves=[move] if move else [],
+        lead_ids=[lead.pk] if created else [],
+    )
 
 
 # How long after giving it a person may take a disposition back (the queue offers Undo for
@@ -402,14 +417,23 @@ def disposition_create(
 UNDO_WINDOW = timedelta(seconds=30)
 
 
-@transaction.atomic
-def disposition_undo(
+@dataclass(frozen=True)
+class TakenBack:
+    """A disposition taken back: the lead (locked) and the stage change the disposition made,
+    which the hand-off undoes before it syncs the lead's clocks."""
+
+    disposition: Disposition
+    lead: Lead
+    stage_change: StageChange | None
+
+
+def disposition_take_back(
     *, disposition: Disposition, actor, now: datetime | None = None
-) -> Disposition:
-    """Take back a disposition given moments ago (the queue's Undo after a one-key disposition):
-    the lead returns to the stage it had, the clocks the disposition closed open again, and
-    the audit log records both the disposition and its undoing. Only its author, only within
-    UNDO_WINDOW, and only while it is still the lead's latest word."""
+) -> TakenBack:
+    """Delete a disposition given moments ago (the queue's Undo after a one-key disposition)
+    and say which stage move to take back (call in a transaction: apps/handoff's
+    disposition_undo). Only its author, only within UNDO_WINDOW, and only while it is still
+    the lead's latest word; the audit log records both the disposition and its undoing."""
     now = now or timezone.now()
     state = _lock_leads([disposition.lead_id]).get(disposition.lead_id)
     current = (
@@ -431,23 +455,23 @@ def disposition_undo(
         )
     lead = state.lead
     target = OUTCOME_STAGE.get(current.outcome)
+    moved = None
     if target is not None:
         moved = (
             StageChange.objects.filter(lead=lead, to_stage=target, occurred_at=current.occurred_at)
             .order_by("-id")
             .first()
         )
-        if moved is not None:
-            lead_services.lead_stage_change_undo(lead=lead, stage_change=moved)
-    detail = {
-        "outcome": current.outcome,
-        "reason": current.reason_code.label if current.reason_code else "",
-        "given_at": current.occurred_at.isoformat(),
-    }
+    audit_record(
+        actor=actor,
+        action="disposition.undone",
+        target=str(lead),
+        outcome=current.outcome,
+        reason=current.reason_code.label if current.reason_code else "",
+        given_at=current.occurred_at.isoformat(),
+    )
     current.delete()
-    sla_services.clocks_sync(lead_ids=[lead.pk], now=now)
-    audit_record(actor=actor, action="disposition.undone", target=str(lead), **detail)
-    return current
+    return TakenBack(disposition=current, lead=lead, stage_change=moved)
 
 
 @dataclass(frozen=True)
@@ -492,14 +516,17 @@ class BulkReport:
         return self.count("rejected")
 
 
-@transaction.atomic
-def dispositions_bulk_create(
-    *, items: Sequence[DispositionItem], principal, channel: str = "api"
-) -> BulkReport:
-    """Record many dispositions; each item stands alone (a bad one is reported by index with
-    its field errors, the others are stored). Leads, users and reason codes are read in three
-    queries, and the clocks of every touched lead are synced once at the end."""
-    now = timezone.now()
+def dispositions_store(
+    *,
+    items: Sequence[DispositionItem],
+    principal,
+    channel: str = "api",
+    now: datetime | None = None,
+) -> tuple[BulkReport, Recorded]:
+    """Store many dispositions (call in a transaction); each item stands alone (a bad one is
+    reported by index with its field errors, the others are stored). Leads, users and reason
+    codes are read in three queries; the stage moves of the batch are returned in order."""
+    now = now or timezone.now()
     context = selectors.bulk_lookup(
         lead_keys=[item.lead for item in items],
         actor_emails=[item.actor_email for item in items if item.actor_email],
@@ -513,6 +540,7 @@ def dispositions_bulk_create(
     states = _lock_leads([lead.pk for lead in resolved if isinstance(lead, Lead)])
     known = _known_external_ids([item.external_id for item in items])
     results: list[ItemResult] = []
+    moves: list[StageMove] = []
     touched: set[int] = set()
     for index, (item, lead) in enumerate(zip(items, resolved, strict=True)):
         try:
@@ -523,7 +551,7 @@ def dispositions_bulk_create(
             # A savepoint per item: a failing insert (an external_id sent concurrently)
             # must not poison the others.
             with transaction.atomic():
-                disposition, created = _disposition_record(
+                disposition, created, move = _disposition_record(
                     state=states[lead.pk],
                     outcome=item.outcome,
                     reason_code=reason,
@@ -546,6 +574,8 @@ def dispositions_bulk_create(
             continue
         if created:
             touched.add(lead.pk)
+        if move is not None:
+            moves.append(move)
         results.append(
             ItemResult(
                 index=index,
@@ -553,27 +583,28 @@ def dispositions_bulk_create(
                 disposition=disposition,
             )
         )
-    if touched:
-        sla_services.clocks_sync(lead_ids=sorted(touched))
-        if getattr(principal, "role", None) in LEADER_ROLES:
-            audit_record(actor=principal, action="disposition.bulk_given", target=f"{len(touched)} leads", outcomes=sorted({item.outcome for item in items}))  # fmt: skip
-    return BulkReport(results=results)
+    if touched and getattr(principal, "role", None) in LEADER_ROLES:
+        audit_record(actor=principal, action="disposition.bulk_given", target=f"{len(touched)} leads", outcomes=sorted({item.outcome for item in items}))  # fmt: skip
+    recorded = Recorded(
+        leads={pk: state.lead for pk, state in states.items()},
+        moves=moves,
+        lead_ids=sorted(touched),
+    )
+    return BulkReport(results=results), recorded
 
 
 # --- touches -----------------------------------------------------------------
 
 
-def touch_record(
-    *, lead: Lead, kind: str, actor, note: str = "", occurred_at: datetime | None = None
-):
-    """Log a sales touch from the queue or the lead page: check who may, then hand it to the
-    leads app's single write path (which validates the fact and syncs the clocks)."""
+def touch_check(*, lead: Lead, kind: str, actor, note: str = "") -> str:
+    """Check that the actor may log this sales touch on the lead; returns the cleaned note.
+
+    The touch itself is stored by the pipeline's activity channel (the single write path).
+    """
     if kind not in SALES_TOUCH_KINDS:
         raise DomainError("Choose call, email, meeting, SMS or social.", field="kind")
     require_may_work_lead(lead=lead, actor=actor)
     note = (note or "").strip()
     if len(note) > NOTE_MAX_LENGTH:
         raise DomainError(f"Keep the note under {NOTE_MAX_LENGTH} characters.", field="note")
-    return lead_services.touch_log(
-        lead=lead, kind=kind, actor=actor, note=note, occurred_at=occurred_at
-    )
+    return note

@@ -32,7 +32,7 @@ from apps.dispositions.forms import (
 )
 from apps.dispositions.models import Disposition, Outcome, ReasonCode
 from apps.dispositions.panels import lead_detail_url, panel_context
-from apps.leads import services as lead_services
+from apps.handoff import channels
 from apps.leads.models import Lead
 
 QUEUE_PAGE_SIZE = 50
@@ -192,7 +192,7 @@ def touch_create(request: HttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         return _after_action(request, lead, error=_first_error(form))
     try:
-        touch = services.touch_record(
+        touch = channels.touch_record(
             lead=lead,
             kind=form.cleaned_data["kind"],
             actor=request.user,
@@ -212,7 +212,7 @@ def disposition_create(request: HttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         return _after_action(request, lead, error=_first_error(form))
     try:
-        disposition = services.disposition_create(
+        disposition = channels.disposition_create(
             lead=lead,
             outcome=form.cleaned_data["outcome"],
             reason_code=form.cleaned_data["reason_code"],
@@ -238,7 +238,7 @@ def disposition_undo(request: HttpRequest, pk: int) -> HttpResponse:
         error = DomainError("This disposition is no longer there: nothing to undo.")
     else:
         try:
-            services.disposition_undo(disposition=disposition, actor=request.user)
+            channels.disposition_undo(disposition=disposition, actor=request.user)
         except DomainError as exc:
             error = exc
     if not request.htmx:
@@ -283,7 +283,7 @@ def disposition_bulk(request: HttpRequest) -> HttpResponse:
             for pk in lead_ids
             if pk in leads
         ]
-        report = services.dispositions_bulk_create(
+        report = channels.dispositions_bulk_create(
             items=items, principal=request.user, channel="web"
         )
         summary["saved"] = report.created + report.unchanged
@@ -321,7 +321,7 @@ def lead_reassign(request: HttpRequest, pk: int) -> HttpResponse:
             request, lead, error=DomainError("Choose someone of the team.", field="owner")
         )
     try:
-        lead_services.lead_reassign(
+        channels.lead_reassign(
             lead=lead, owner=owner, actor=request.user, reason=form.cleaned_data["reason"]
         )
     except DomainError as exc:

@@ -8,9 +8,9 @@ from typing import Any
 from django.db import connection, transaction
 from django.db.models import Max
 
+from apps.accounts.audit import audit_record
 from apps.accounts.exceptions import Conflict, DomainError, NotAllowed
 from apps.accounts.roles import Role
-from apps.accounts.services import audit_record
 from apps.icp.fit import criteria_from_dict
 from apps.icp.models import APPROVER_ROLES, IcpApproval, IcpRevision
 

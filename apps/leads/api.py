@@ -25,6 +25,7 @@ from rest_framework.views import APIView
 from apps.accounts.access import api_roles
 from apps.accounts.models import User
 from apps.accounts.roles import ALL_ROLES, Role
+from apps.handoff import channels
 from apps.leads import selectors, services
 from apps.leads.models import Stage
 from apps.leads.webhook_signatures import signature_problem
@@ -173,7 +174,7 @@ class LeadUpsertApi(APIView):
     def post(self, request):
         items = bulk_items(request.data)
         return too_many(items) or bulk_response(
-            services.leads_upsert(items=items, channel="api", actor=request.user)
+            channels.leads_upsert(items=items, channel="api", actor=request.user)
         )
 
 
@@ -195,7 +196,7 @@ class ActivityIngestApi(APIView):
     def post(self, request):
         items = bulk_items(request.data)
         return too_many(items) or bulk_response(
-            services.activities_ingest(items=items, channel="api", actor=request.user)
+            channels.activities_ingest(items=items, channel="api", actor=request.user)
         )
 
 
@@ -311,7 +312,7 @@ class LeadReassignApi(APIView):
         owner = User.objects.filter(email__iexact=data.validated_data["owner"]).first()
         if owner is None:
             raise serializers.ValidationError({"owner": ["No user with this email."]})
-        assignment = services.lead_reassign(
+        assignment = channels.lead_reassign(
             lead=lead, owner=owner, actor=request.user, reason=data.validated_data["reason"]
         )
         return Response(AssignmentOutputSerializer(assignment).data)
@@ -324,7 +325,7 @@ class LeadRouteApi(APIView):
 
     @extend_schema(request=None, responses=AssignmentOutputSerializer)
     def post(self, request, pk: int):
-        assignment = services.lead_route_now(lead=visible_lead(request, pk), actor=request.user)
+        assignment = channels.lead_route_now(lead=visible_lead(request, pk), actor=request.user)
         return Response(AssignmentOutputSerializer(assignment).data)
 
 
@@ -344,7 +345,7 @@ class _WebhookApi(APIView):
             payload = json.loads(request.body or b"null")
         except (ValueError, UnicodeDecodeError):
             return Response({"body": ["Malformed JSON."]}, status=status.HTTP_400_BAD_REQUEST)
-        outcome = services.webhook_receive(source=source, payload=payload)
+        outcome = channels.webhook_receive(source=source, payload=payload)
         data = outcome.result.as_dict()
         data.update(ignored=outcome.ignored, unmapped_fields=outcome.unmapped)
         code = bulk_response(outcome.result).status_code

@@ -1,11 +1,11 @@
 """Demo leads for Acme Analytics: 90 days of leads and their behaviour, replayed as live.
 
-Everything goes through the ingestion services (channel "system"): routing rules
-first, then the leads and activities in chronological 12-hour batches, so the
-MQL engine qualifies leads, routes them and opens SLA clocks batch by batch as it
-would have in production. While replaying, the leads services read a simulated
-clock (the end of the batch being replayed): assignments are stamped when the
-lead would really have been routed, not at seeding time.
+Everything goes through the hand-off channels (apps/handoff/channels.py, channel
+"system"): routing rules first, then the leads and activities in chronological 12-hour
+batches, so the MQL engine qualifies leads, routes them and opens SLA clocks batch by
+batch as it would have in production. Each batch is handed the end of its window as
+`now`: assignments are stamped when the lead would really have been routed, not at
+seeding time.
 
 Intent is what makes a lead interesting: about a quarter of the leads look at
 pricing, some ask for a demo or download the enterprise ebook (the signals of the
@@ -16,16 +16,13 @@ opportunities, won or lost, with amounts (as a CRM sync would report them).
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
-from unittest import mock
-
-from django.utils import timezone as django_timezone
 
 from apps.accounts.models import User
-from apps.leads import services
+from apps.handoff.channels import activities_ingest, leads_upsert
+from apps.leads import owners
 from apps.leads.models import Lead, RoutingRule, Stage
 
 DAYS = 90
@@ -366,7 +363,7 @@ def _routing_rules() -> None:
     }
     leader = people["sales@acme.test"]
     reps = [people[f"rep{n}@acme.test"] for n in (1, 2, 3)]
-    services.routing_rule_save(
+    owners.routing_rule_save(
         rule=None,
         name="Enterprise (500+ employees)",
         conditions=[{"field": "company_size", "op": "gte", "value": 500}],
@@ -375,7 +372,7 @@ def _routing_rules() -> None:
         is_active=True,
         actor=leader,
     )
-    services.routing_rule_save(
+    owners.routing_rule_save(
         rule=None,
         name="EMEA",
         conditions=[{"field": "region", "op": "equals", "value": "EMEA"}],
@@ -384,7 +381,7 @@ def _routing_rules() -> None:
         is_active=True,
         actor=leader,
     )
-    services.routing_rule_save(
+    owners.routing_rule_save(
         rule=None,
         name="Everyone else",
         conditions=[],
@@ -393,26 +390,6 @@ def _routing_rules() -> None:
         is_active=True,
         actor=leader,
     )
-
-
-class _SimulatedClock:
-    """Stands in for django.utils.timezone inside apps.leads.services while history is replayed."""
-
-    def __init__(self) -> None:
-        self.at: datetime | None = None
-
-    def now(self) -> datetime:
-        return self.at or django_timezone.now()
-
-    def __getattr__(self, name: str):
-        return getattr(django_timezone, name)
-
-
-@contextmanager
-def _replaying():
-    clock = _SimulatedClock()
-    with mock.patch.object(services, "timezone", clock):
-        yield clock
 
 
 def _opportunities(*, now: datetime, rng) -> None:
@@ -462,10 +439,10 @@ def _opportunities(*, now: datetime, rng) -> None:
                     "stage_changed_at": closed_at,
                 }
             )
-    services.activities_ingest(items=touches, channel="system", actor=None)
+    activities_ingest(items=touches, channel="system", actor=None, now=now)
     for batch in (to_sql, to_opportunity, to_closed):
         if batch:
-            services.leads_upsert(items=batch, channel="system", actor=None)
+            leads_upsert(items=batch, channel="system", actor=None, now=now)
 
 
 def seed(*, now: datetime, rng) -> None:
@@ -477,22 +454,19 @@ def seed(*, now: datetime, rng) -> None:
     plan.activities.sort(key=lambda pair: pair[0])
     window_end = now - timedelta(days=DAYS) + BATCH
     lead_at = activity_at = 0
-    with _replaying() as clock:
-        while lead_at < len(plan.leads) or activity_at < len(plan.activities):
-            clock.at = min(window_end, now)
-            leads = []
-            while lead_at < len(plan.leads) and plan.leads[lead_at][0] < window_end:
-                leads.append(plan.leads[lead_at][1])
-                lead_at += 1
-            activities = []
-            while (
-                activity_at < len(plan.activities) and plan.activities[activity_at][0] < window_end
-            ):
-                activities.append(plan.activities[activity_at][1])
-                activity_at += 1
-            if leads:
-                services.leads_upsert(items=leads, channel="system", actor=None)
-            if activities:
-                services.activities_ingest(items=activities, channel="system", actor=None)
-            window_end += BATCH
+    while lead_at < len(plan.leads) or activity_at < len(plan.activities):
+        batch_now = min(window_end, now)  # as if each batch arrived at the end of its window
+        leads = []
+        while lead_at < len(plan.leads) and plan.leads[lead_at][0] < window_end:
+            leads.append(plan.leads[lead_at][1])
+            lead_at += 1
+        activities = []
+        while activity_at < len(plan.activities) and plan.activities[activity_at][0] < window_end:
+            activities.append(plan.activities[activity_at][1])
+            activity_at += 1
+        if leads:
+            leads_upsert(items=leads, channel="system", actor=None, now=batch_now)
+        if activities:
+            activities_ingest(items=activities, channel="system", actor=None, now=batch_now)
+        window_end += BATCH
     _opportunities(now=now, rng=rng)

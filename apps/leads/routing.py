@@ -1,8 +1,8 @@
 """Routing rule conditions: which lead fields a rule may test, how, and whether a lead matches.
 
-Pure module: no ORM. Matching reuses the MQL engine's `FieldCondition` (apps/mql/scoring.py),
-so "company size ≥ 500" means exactly the same thing in routing and in the MQL fit
-conditions: strings compare case-insensitively, numbers numerically, missing data
+Pure module: no ORM. Matching uses the `FieldCondition` the MQL engine uses too
+(apps/leads/field_conditions.py), so "company size ≥ 500" means exactly the same thing in
+routing and in the MQL fit conditions: strings compare case-insensitively, numbers numerically, missing data
 never matches.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from apps.mql.scoring import FieldCondition, as_decimal
+from apps.leads.field_conditions import FieldCondition, as_decimal
 
 ROUTING_FIELDS: dict[str, str] = {
     "country": "Country (ISO code)",

@@ -2,10 +2,11 @@
 
 from celery import shared_task
 
-from apps.leads.services import import_job_run
+from apps.handoff.channels import import_job_run
+from apps.leads.services import IMPORT_TASK
 
 
-@shared_task(ignore_result=True, acks_late=True)
+@shared_task(name=IMPORT_TASK, ignore_result=True, acks_late=True)
 def lead_import_run_task(job_id: int) -> None:
     """Run one CSV import. Idempotent: a re-delivered message resumes after the last committed chunk."""
     import_job_run(job_id=job_id)

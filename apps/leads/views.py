@@ -19,7 +19,8 @@ from django.views.decorators.http import require_POST
 from apps.accounts.access import roles_required
 from apps.accounts.exceptions import DomainError
 from apps.accounts.roles import ALL_ROLES, Role
-from apps.leads import selectors, services
+from apps.handoff import channels
+from apps.leads import owners, selectors, services
 from apps.leads.csv_rows import ENCODINGS
 from apps.leads.field_mapping import DEFAULT_MAPPINGS, LEAD_TARGETS, PROPERTY_PREFIX
 from apps.leads.forms import ImportUploadForm, LeadFilterForm, ReassignForm, RoutingRuleForm
@@ -141,7 +142,7 @@ def lead_reassign(request: HttpRequest, pk: int) -> HttpResponse:
     form = ReassignForm(request.POST)
     if form.is_valid():
         try:
-            services.lead_reassign(
+            channels.lead_reassign(
                 lead=lead,
                 owner=form.cleaned_data["owner"],
                 actor=request.user,
@@ -161,7 +162,7 @@ def lead_reassign(request: HttpRequest, pk: int) -> HttpResponse:
 def lead_route(request: HttpRequest, pk: int) -> HttpResponse:
     lead = get_object_or_404(selectors.lead_visible_list(user=request.user), pk=pk)
     try:
-        assignment = services.lead_route_now(lead=lead, actor=request.user)
+        assignment = channels.lead_route_now(lead=lead, actor=request.user)
     except DomainError as exc:
         messages.error(request, exc.message)
     else:
@@ -185,7 +186,7 @@ def _routing_rule_form(request: HttpRequest, rule: RoutingRule | None) -> HttpRe
         form = RoutingRuleForm(request.POST)
         if form.is_valid():
             try:
-                services.routing_rule_save(
+                owners.routing_rule_save(
                     rule=rule,
                     name=form.cleaned_data["name"],
                     conditions=form.conditions(),
@@ -220,7 +221,7 @@ def routing_rule_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def routing_rule_move(request: HttpRequest, pk: int) -> HttpResponse:
     rule = get_object_or_404(RoutingRule, pk=pk)
-    services.routing_rule_move(
+    owners.routing_rule_move(
         rule=rule, direction=request.POST.get("direction", ""), actor=request.user
     )
     return redirect("leads:routing_rule_list")
@@ -230,7 +231,7 @@ def routing_rule_move(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def routing_rule_delete(request: HttpRequest, pk: int) -> HttpResponse:
     rule = get_object_or_404(RoutingRule, pk=pk)
-    services.routing_rule_delete(rule=rule, actor=request.user)
+    owners.routing_rule_delete(rule=rule, actor=request.user)
     messages.success(request, f"Rule “{rule.name}” deleted.")
     return redirect("leads:routing_rule_list")
 

@@ -22,10 +22,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from apps.leads.field_conditions import FIELD_OPS, field_value, is_missing, is_number
 from apps.leads.seniority import SENIORITY_LABELS
 from apps.mql.scoring import (
     DECAY_KINDS,
-    FIELD_OPS,
     PROPERTY_MATCHES,
     ActivityFact,
     ActivityMatch,
@@ -33,9 +33,6 @@ from apps.mql.scoring import (
     FieldCondition,
     ScoreLine,
     ScoreRule,
-    field_value,
-    is_missing,
-    is_number,
     score,
     score_timeline,
 )
@@ -996,6 +993,16 @@ def _fit_results(
     return _combine(group.match, results)
 
 
+def _fit_met(group: ConditionGroup, fields: Mapping[str, Any]) -> bool:
+    """_fit_results' verdict without its explanation (the walk's early exit)."""
+    results = [
+        _fit_met(item, fields) if isinstance(item, ConditionGroup) else item.holds(fields)
+        for item in group.conditions
+        if isinstance(item, ConditionGroup | FieldCondition)
+    ]
+    return _combine(group.match, results)
+
+
 def _behaviour_results(
     group: ConditionGroup,
     indexed: _IndexedGroup,
@@ -1138,7 +1145,7 @@ def first_qualification(
         _require_aware(not_before, "not_before")
         if not_before > now:
             return None
-    if not _fit_results(defn.fit, "fit", fields, []):
+    if not _fit_met(defn.fit, fields):
         return None  # fields do not change over the walk, so neither does fit
     ordered = sorted((a for a in activities if a.occurred_at <= now), key=_activity_order)
     times = [a.occurred_at for a in ordered]

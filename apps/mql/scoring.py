@@ -2,10 +2,10 @@
 
 Pure module: no ORM, no Django, no settings; `now` is always passed in.
 
-The leaf matchers (`FieldCondition.holds`, `ActivityMatch.matches`) live here
-rather than in rules.py because rules.py builds on this module and both need
-them: fit conditions are field signals, behaviour conditions are counted
-activity signals. rules.py re-exports them.
+The leaf matchers (`FieldCondition.holds`, from apps/leads/field_conditions.py, and
+`ActivityMatch.matches`) are exposed here rather than in rules.py because rules.py
+builds on this module and both need them: fit conditions are field signals, behaviour
+conditions are counted activity signals. rules.py re-exports them.
 
 Caps and negative points: a group cap clamps the sum of the group's *positive*
 contributions; negative contributions are added after the cap. A cap limits how
@@ -22,25 +22,17 @@ from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from decimal import Decimal, InvalidOperation
 from itertools import pairwise
 from typing import Any
 
-FIELD_OPS = frozenset(
-    {
-        "equals",
-        "not_equals",
-        "in",
-        "not_in",
-        "gt",
-        "gte",
-        "lt",
-        "lte",
-        "between",
-        "contains",
-        "is_set",
-    }
+from apps.leads.field_conditions import (
+    SEQUENCE_TYPES,
+    FieldCondition,
+    folded_text,
+    is_missing,
+    same_value,
 )
+
 PROPERTY_MATCHES = frozenset({"equals", "contains", "in", "startswith"})
 DECAY_KINDS = frozenset({"half_life", "linear", "none"})
 
@@ -48,7 +40,6 @@ _SECONDS_PER_DAY = 86_400.0
 # Scores are human-scale points; rounding keeps float noise (59.9999999) from
 # deciding a threshold comparison.
 _SCORE_DECIMALS = 6
-_SEQUENCE_TYPES = (list, tuple, set, frozenset)
 
 
 @dataclass(frozen=True)
@@ -60,123 +51,6 @@ class ActivityFact:
     occurred_at: datetime
     # Excluded from the hash so facts stay hashable with a plain dict here.
     properties: Mapping[str, Any] = field(default_factory=dict, hash=False)
-
-
-def is_missing(value: Any) -> bool:
-    """True for None, blank strings and empty lists: the lead lacks that data."""
-    if value is None:
-        return True
-    if isinstance(value, str):
-        return not value.strip()
-    if isinstance(value, _SEQUENCE_TYPES):
-        return len(value) == 0
-    return False
-
-
-def is_number(value: Any) -> bool:
-    """True for real numeric types (bool excluded, although it subclasses int)."""
-    return isinstance(value, int | float | Decimal) and not isinstance(value, bool)
-
-
-def as_decimal(value: Any) -> Decimal | None:
-    """Numeric value of a number or numeric string; None when it has none."""
-    if isinstance(value, bool) or value is None:
-        return None
-    try:
-        if isinstance(value, float):
-            # repr() gives the shortest round-tripping text, so 0.1 -> Decimal("0.1").
-            number = Decimal(repr(value))
-        elif isinstance(value, int | Decimal):
-            number = Decimal(value)
-        elif isinstance(value, str):
-            number = Decimal(value.strip())
-        else:
-            return None
-    except InvalidOperation:
-        return None
-    return number if number.is_finite() else None
-
-
-def same_value(actual: Any, expected: Any) -> bool:
-    """Equality as users mean it: strings case-insensitively, numbers numerically."""
-    if isinstance(actual, str) and isinstance(expected, str):
-        return actual.strip().casefold() == expected.strip().casefold()
-    if is_number(actual) or is_number(expected):
-        # Numeric only when one side really is a number, so codes such as "007"
-        # and "7" stay different strings.
-        a, b = as_decimal(actual), as_decimal(expected)
-        return a is not None and b is not None and a == b
-    return bool(actual == expected)
-
-
-def _text(value: Any) -> str:
-    return str(value).strip().casefold()
-
-
-def field_value(fields: Mapping[str, Any], name: str) -> Any:
-    """Value of a lead field; `properties.<key>` reads the lead's properties dict."""
-    if name.startswith("properties."):
-        properties = fields.get("properties")
-        if not isinstance(properties, Mapping):
-            return None
-        return properties.get(name.removeprefix("properties."))
-    value = fields.get(name)
-    if name == "email_domain" and is_missing(value):
-        # Derived when the caller did not: free-mail rules must not miss a lead.
-        email = fields.get("email")
-        if isinstance(email, str) and "@" in email:
-            return email.rsplit("@", 1)[1].strip().lower() or None
-    return value
-
-
-def _ordered(actual: Any, op: str, expected: Any) -> bool:
-    a = as_decimal(actual)
-    if a is None:
-        return False
-    if op == "between":
-        lo, hi = (as_decimal(v) for v in expected)
-        return lo is not None and hi is not None and lo <= a <= hi
-    b = as_decimal(expected)
-    if b is None:
-        return False
-    return {"gt": a > b, "gte": a >= b, "lt": a < b, "lte": a <= b}[op]
-
-
-@dataclass(frozen=True)
-class FieldCondition:
-    """A test on one lead field: a fit condition or a field scoring signal."""
-
-    field: str
-    op: str
-    value: Any = None
-    label: str | None = None
-    id: str | None = None
-
-    def holds(self, fields: Mapping[str, Any]) -> bool:
-        """Whether the lead's fields meet the condition; missing data never does (but is_set false)."""
-        actual = field_value(fields, self.field)
-        if self.op == "is_set":
-            return (not is_missing(actual)) is bool(self.value)
-        if is_missing(actual):
-            return False
-        values = tuple(actual) if isinstance(actual, _SEQUENCE_TYPES) else (actual,)
-        op, expected = self.op, self.value
-        if op in {"equals", "contains"} and isinstance(actual, _SEQUENCE_TYPES):
-            # A list field (technologies, tags) "equals"/"contains" x when x is one of its items.
-            return any(same_value(v, expected) for v in values)
-        if op == "equals":
-            return same_value(actual, expected)
-        if op == "not_equals":
-            return not any(same_value(v, expected) for v in values)
-        if op == "in":
-            return any(same_value(v, e) for v in values for e in expected)
-        if op == "not_in":
-            return not any(same_value(v, e) for v in values for e in expected)
-        if op == "contains":
-            return _text(expected) in _text(actual)
-        if op in {"gt", "gte", "lt", "lte", "between"}:
-            return not isinstance(actual, _SEQUENCE_TYPES) and _ordered(actual, op, expected)
-        raise ValueError(f"unknown field op {op!r}")
 
 
 @dataclass(frozen=True)
@@ -197,7 +71,7 @@ class ActivityMatch:
         actual = activity.properties.get(self.property)
         if is_missing(actual):
             return False
-        values = actual if isinstance(actual, _SEQUENCE_TYPES) else (actual,)
+        values = actual if isinstance(actual, SEQUENCE_TYPES) else (actual,)
         return any(self._matches_one(v) for v in values)
 
     def _matches_one(self, actual: Any) -> bool:
@@ -206,9 +80,9 @@ class ActivityMatch:
         if self.match == "in":
             return any(same_value(actual, e) for e in self.value)
         if self.match == "contains":
-            return _text(self.value) in _text(actual)
+            return folded_text(self.value) in folded_text(actual)
         if self.match == "startswith":
-            return _text(actual).startswith(_text(self.value))
+            return folded_text(actual).startswith(folded_text(self.value))
         raise ValueError(f"unknown property match {self.match!r}")
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict
 from datetime import date, datetime
 from typing import Any
 
@@ -17,14 +16,11 @@ from apps.mql.models import (
     MqlDefinition,
     MqlEvent,
 )
+from apps.mql.qualification import evaluation_as_dict, signal_kinds
 from apps.mql.rules import (
     ActivityFact,
-    BehaviourCondition,
-    ConditionGroup,
     Definition,
     DefinitionError,
-    Evaluation,
-    FieldCondition,
     describe_definition,
     evaluate,
     lead_fields,
@@ -41,29 +37,6 @@ def activity_fact(activity: Activity) -> ActivityFact:
     )
 
 
-def _group_kinds(group: ConditionGroup) -> set[str]:
-    kinds: set[str] = set()
-    for item in group.conditions:
-        if isinstance(item, ConditionGroup):
-            kinds |= _group_kinds(item)
-        elif isinstance(item, BehaviourCondition):
-            kinds.add(item.activity.kind)
-    return kinds
-
-
-def signal_kinds(definitions: Iterable[Definition]) -> set[str]:
-    """Activity kinds any of the definitions looks at: the only activities worth loading."""
-    kinds: set[str] = set()
-    for defn in definitions:
-        kinds |= _group_kinds(defn.behaviour)
-        kinds |= {
-            rule.signal.kind
-            for rule in defn.scoring.rules
-            if not isinstance(rule.signal, FieldCondition)
-        }
-    return kinds
-
-
 def activity_facts_by_lead(
     *, lead_ids: Iterable[int], kinds: Iterable[str] | None = None
 ) -> dict[int, list[ActivityFact]]:
@@ -72,10 +45,12 @@ def activity_facts_by_lead(
     if kinds is not None:
         qs = qs.filter(kind__in=list(kinds))
     facts: dict[int, list[ActivityFact]] = {}
-    for activity in qs.only("id", "lead_id", "kind", "occurred_at", "properties").order_by(
-        "occurred_at", "id"
+    for pk, lead_id, kind, occurred_at, properties in qs.order_by("occurred_at", "id").values_list(
+        "id", "lead_id", "kind", "occurred_at", "properties"
     ):
-        facts.setdefault(activity.lead_id, []).append(activity_fact(activity))
+        facts.setdefault(lead_id, []).append(
+            ActivityFact(id=pk, kind=kind, occurred_at=occurred_at, properties=properties or {})
+        )
     return facts
 
 
@@ -102,34 +77,6 @@ def definition_list(*, kind: str | None = None) -> QuerySet[MqlDefinition]:
     if kind:
         qs = qs.filter(kind=kind)
     return qs.order_by("kind", "-version")
-
-
-def evaluation_as_dict(
-    evaluation: Evaluation,
-    *,
-    definition: MqlDefinition,
-    at: datetime,
-    trigger_activity_id: int | str | None = None,
-) -> dict[str, Any]:
-    """An evaluation as JSON (stored on MqlEvent.explanation, returned by the API)."""
-    return {
-        "definition": {
-            "id": definition.pk,
-            "kind": definition.kind,
-            "version": definition.version,
-            "name": definition.name,
-        },
-        "evaluated_at": at.isoformat(),
-        "qualified": evaluation.qualified,
-        "fit_met": evaluation.fit_met,
-        "behaviour_met": evaluation.behaviour_met,
-        "score": evaluation.score,
-        "threshold": evaluation.threshold,
-        "trigger_activity_id": trigger_activity_id,
-        "conditions": [asdict(c) for c in evaluation.conditions],
-        "score_lines": [asdict(line) for line in evaluation.score_lines],
-        "reasons": list(evaluation.reasons),
-    }
 
 
 def lead_evaluation(

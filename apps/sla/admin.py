@@ -2,7 +2,9 @@
 with its author); signed versions, their commitments, escalation rules and signatures are
 read-only — the services and a PostgreSQL trigger refuse too. A submitted version is
 read-only as well, because editing it must withdraw the signatures, which the app does.
-Sign-off itself only happens in the app or the API."""
+Sign-off itself only happens in the app or the API. The change log and signatures are
+append-only and clocks move only through the product: all three are read-only here, and
+nothing that has a change log (every version) can be deleted."""
 
 from django.contrib import admin
 
@@ -57,6 +59,22 @@ class EscalationRuleInline(CommitmentInline):
     model = EscalationRule
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Every field shown, nothing added, changed or deleted."""
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 class SignatureInline(admin.TabularInline):
     """Signatures are made by the leaders in the app or the API, never here."""
 
@@ -85,10 +103,18 @@ class SlaVersionAdmin(SignedVersionReadOnly, admin.ModelAdmin):
         "submitted_at",
         "activated_at",
         "superseded_at",
+        "based_on",
+        "signing_round",
+        "seal",
+        "seal_key_id",
     ]
 
     def version_of(self, obj):
         return obj
+
+    def has_delete_permission(self, request, obj=None):
+        # Every version has an append-only change log that names it.
+        return False
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
@@ -125,18 +151,8 @@ class EscalationRuleAdmin(SignedVersionReadOnly, admin.ModelAdmin):
 
 
 @admin.register(Signature)
-class SignatureAdmin(admin.ModelAdmin):
-    list_display = ["version", "signer", "team", "signed_at", "channel", "withdrawn_at"]
-    readonly_fields = [f.name for f in Signature._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+class SignatureAdmin(ReadOnlyAdmin):
+    list_display = ["sequence", "version", "round", "signer", "team", "signed_at", "channel"]
 
 
 @admin.register(SlaContract)
@@ -150,28 +166,14 @@ class BusinessCalendarAdmin(admin.ModelAdmin):
 
 
 @admin.register(SlaVersionChange)
-class SlaVersionChangeAdmin(admin.ModelAdmin):
+class SlaVersionChangeAdmin(ReadOnlyAdmin):
     list_display = ["changed_at", "version", "author", "action", "summary", "channel"]
-    readonly_fields = [f.name for f in SlaVersionChange._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(SlaClock)
-class SlaClockAdmin(admin.ModelAdmin):
+class SlaClockAdmin(ReadOnlyAdmin):
+    """Clocks are evidence of compliance: due_at is computed once at MQL time, and met or
+    breached is decided by touches, dispositions and the sweep — never by hand."""
+
     list_display = ["lead", "kind", "started_at", "due_at", "met_at", "state"]
     list_filter = ["kind", "state"]
-    # due_at is computed once at MQL time and never moves.
-    readonly_fields = [
-        "lead",
-        "mql_event",
-        "commitment",
-        "sla_version",
-        "kind",
-        "started_at",
-        "due_at",
-    ]

@@ -17,6 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts.access import api_roles
+from apps.accounts.models import ApiKey
 from apps.accounts.roles import ALL_ROLES, Role
 from apps.leads.models import Lead
 from apps.mql.models import MqlDefinition
@@ -90,7 +91,11 @@ class SignatureOutputSerializer(serializers.Serializer):
     user_agent = serializers.CharField()
     channel = serializers.CharField()
     content_hash = serializers.CharField()
-    withdrawn_at = serializers.DateTimeField(allow_null=True)
+    round = serializers.IntegerField()
+    sequence = serializers.IntegerField(allow_null=True, help_text="place in the signature chain")
+    key_id = serializers.CharField()
+    mac = serializers.CharField(help_text="HMAC-SHA256 over the signature and the previous one")
+    withdrawn = serializers.BooleanField(source="is_withdrawn")
 
 
 class VersionSummarySerializer(serializers.Serializer):
@@ -104,6 +109,21 @@ class VersionSummarySerializer(serializers.Serializer):
     content_hash = serializers.CharField()
     submitted_at = serializers.DateTimeField(allow_null=True)
     activated_at = serializers.DateTimeField(allow_null=True)
+    based_on = serializers.IntegerField(source="based_on_id", allow_null=True)
+    signing_round = serializers.IntegerField()
+    phase = serializers.SerializerMethodField(
+        help_text="in_force, scheduled, ended, never, draft or awaiting"
+    )
+    outdated_by = serializers.SerializerMethodField(
+        help_text="id of the version signed after this one's base: it can no longer be signed"
+    )
+
+    def get_phase(self, version) -> str:
+        return selectors.version_phase(version).key
+
+    def get_outdated_by(self, version) -> int | None:
+        newer = selectors.version_outdated_by(version)
+        return newer.pk if newer else None
 
 
 class VersionOutputSerializer(VersionSummarySerializer):
@@ -406,19 +426,33 @@ class VersionSubmitApi(APIView):
 
 
 class VersionSignApi(APIView):
-    """POST signs for the caller's team with their personal token (channel "api").
+    """POST signs for the caller's team (channel "api"), with a fresh proof that it is them.
 
-    Send the `content_hash` you reviewed: the signature is refused if the version
-    changed since. `team`, when given, must be the caller's own team.
+    Send the `content_hash` you reviewed (refused if the version changed since) and
+    either your `password`, or call with a personal token that has the `sign` scope and
+    was created in the last SIGNING_PROOF_MAX_AGE_MINUTES minutes. `team`, when given,
+    must be the caller's own team. An outdated version (another was signed after the one
+    it was drafted from) is refused with 409.
     """
 
     allowed_roles = SIGNERS
+    required_scopes = ("sign", "write")
 
     class VersionSignInputSerializer(serializers.Serializer):
-        content_hash = serializers.CharField(required=False, max_length=64)
+        content_hash = serializers.RegexField(
+            r"^[0-9a-f]{64}$",
+            help_text="SHA-256 of the content you reviewed (the version's `content_hash`)",
+            error_messages={"invalid": "Send the 64-character hex content hash you reviewed."},
+        )
+        password = serializers.CharField(
+            required=False, max_length=200, trim_whitespace=False, write_only=True
+        )
         team = serializers.ChoiceField(choices=[Team.MARKETING, Team.SALES], required=False)
 
-    @extend_schema(request=VersionSignInputSerializer, responses={201: SignatureOutputSerializer})
+    @extend_schema(
+        request=VersionSignInputSerializer,
+        responses={201: SignatureOutputSerializer},
+    )
     def post(self, request, pk: int):
         version = _version(pk)
         data = self.VersionSignInputSerializer(data=request.data)
@@ -427,7 +461,9 @@ class VersionSignApi(APIView):
             version=version,
             actor=request.user,
             channel="api",
-            content_hash=data.validated_data.get("content_hash"),
+            content_hash=data.validated_data["content_hash"],
+            password=data.validated_data.get("password"),
+            token=request.auth if isinstance(request.auth, ApiKey) else None,
             team=data.validated_data.get("team"),
             ip_address=request.META.get("REMOTE_ADDR"),
             user_agent=request.headers.get("User-Agent", ""),
@@ -435,17 +471,42 @@ class VersionSignApi(APIView):
         return Response(SignatureOutputSerializer(signature).data, status=status.HTTP_201_CREATED)
 
 
+class ProblemSerializer(serializers.Serializer):
+    code = serializers.ChoiceField(choices=selectors.PROBLEM_CODES)
+    message = serializers.CharField()
+    signature = serializers.IntegerField(allow_null=True)
+
+
+class SignatureCheckSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    sequence = serializers.IntegerField(allow_null=True)
+    team = serializers.CharField()
+    round = serializers.IntegerField()
+    key_id = serializers.CharField()
+    content_hash = serializers.CharField()
+    withdrawn = serializers.BooleanField()
+    matches = serializers.BooleanField(help_text="signed the content as it hashes now")
+    authentic = serializers.BooleanField(allow_null=True, help_text="its MAC verifies")
+    linked = serializers.BooleanField(help_text="it follows the signature before it")
+
+
 class VerificationOutputSerializer(serializers.Serializer):
     version = serializers.IntegerField()
     computed_hash = serializers.CharField()
     stored_hash = serializers.CharField()
     is_intact = serializers.BooleanField()
-    signatures = serializers.ListField(child=serializers.DictField())
+    sealed = serializers.BooleanField()
+    problems = ProblemSerializer(many=True)
+    signatures = SignatureCheckSerializer(many=True)
 
 
 class VersionVerifyApi(APIView):
-    """GET recomputes the SHA-256 of the version's canonical content and compares it with the
-    stored hash and with each signature's."""
+    """GET checks the version's evidence: recomputes the SHA-256 of its canonical content,
+    the HMAC seal of its sign-off state, and each signature's HMAC and link in the
+    organization's signature chain. `is_intact` is false when anything is off; `problems`
+    says what and which signature (codes: content_changed, seal_broken, not_sealed,
+    unknown_key, signature_altered, signature_added, signature_missing, chain_broken,
+    key_out_of_order, superseded_without_successor)."""
 
     allowed_roles = READERS
 
@@ -459,13 +520,23 @@ class VersionVerifyApi(APIView):
                 "computed_hash": result.computed_hash,
                 "stored_hash": result.stored_hash,
                 "is_intact": result.is_intact,
+                "sealed": result.sealed,
+                "problems": [
+                    {"code": p.code, "message": p.message, "signature": p.signature}
+                    for p in result.problems
+                ],
                 "signatures": [
                     {
                         "id": check.signature.pk,
+                        "sequence": check.signature.sequence,
                         "team": check.signature.team,
+                        "round": check.signature.round,
+                        "key_id": check.signature.key_id,
                         "content_hash": check.signature.content_hash,
-                        "withdrawn": check.signature.withdrawn_at is not None,
+                        "withdrawn": not check.live,
                         "matches": check.matches,
+                        "authentic": check.authentic,
+                        "linked": check.linked,
                     }
                     for check in result.signatures
                 ],

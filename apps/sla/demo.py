@@ -1,6 +1,8 @@
 """Demo SLA for Acme Analytics: a New York business calendar with US holidays, the domain
 articles' sample SLA signed by both leaders and in force from 120 days ago (so the 90 days
-of demo history are measured against it), and an amendment waiting for the sales leader.
+of demo history are measured against it); v2, marketing's higher MQL target, signed by
+marketing only and now outdated, because v3 — a high-intent tier drafted from v1 as
+well — was signed by both leaders since and takes over next week.
 
 Runs after the MQL demo (it relies on the published MQL definition) and before the leads
 demo (whose MQLs open clocks under this SLA). Everything goes through the services.
@@ -60,16 +62,28 @@ def seed(*, now: datetime, rng) -> None:
         return
     services.version_submit(version=version, actor=marketing)
     for leader in (sales, marketing):
-        services.version_sign(
-            version=version,
-            actor=leader,
-            channel="web",
-            password=DEMO_PASSWORD,
-            ip_address="127.0.0.1",
-            user_agent=SEED_AGENT,
-        )
+        _sign(version, leader)
 
-    # The next round: sales proposes a high-intent tier; marketing has signed, sales not yet.
+    # Marketing proposes a higher MQL volume target and signs it; sales has not yet...
+    raise_volume = services.version_create(actor=marketing, from_version=version)
+    volume = raise_volume.commitments.get(metric="mql_volume")
+    services.commitment_update(
+        commitment=volume,
+        actor=marketing,
+        target=volume.target + 30,
+        yellow_threshold=volume.target,
+    )
+    services.version_update(
+        version=raise_volume,
+        actor=marketing,
+        purpose=version.purpose + " Marketing commits to 30 more MQLs a month.",
+    )
+    services.version_submit(version=raise_volume, actor=marketing)
+    _sign(raise_volume, marketing)
+
+    # ... while both leaders agreed on a high-intent tier, drafted from v1 too and signed, in
+    # force from next week. That makes v2 outdated: it can no longer be signed (its page says
+    # so and shows what it would change against the version in force).
     amendment = services.version_create(actor=sales, from_version=version)
     tier = services.commitment_add(
         version=amendment,
@@ -91,14 +105,20 @@ def seed(*, now: datetime, rng) -> None:
         actor=marketing,
         effective_at=(now + timedelta(days=7)).replace(hour=0, minute=0, second=0, microsecond=0),
         purpose=version.purpose
-        + " From v2 on, leads who attended a webinar or asked for a demo get a faster response.",
+        + " From v3 on, leads who attended a webinar or asked for a demo get a faster response.",
     )
     services.version_submit(version=amendment, actor=sales)
+    for leader in (marketing, sales):
+        _sign(amendment, leader)
+
+
+def _sign(version: SlaVersion, leader: User) -> None:
     services.version_sign(
-        version=amendment,
-        actor=marketing,
+        version=version,
+        actor=leader,
         channel="web",
         password=DEMO_PASSWORD,
+        content_hash=version.content_hash,
         ip_address="127.0.0.1",
         user_agent=SEED_AGENT,
     )

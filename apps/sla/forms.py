@@ -12,6 +12,7 @@ from django import forms
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
+from holidays.registry import COUNTRIES
 
 from apps.accounts.local_time import LocalDateTimeField
 from apps.mql.models import DefinitionKind, MqlDefinition
@@ -35,8 +36,6 @@ def timezone_choices() -> list[tuple[str, str]]:
 @cache
 def country_choices() -> list[tuple[str, str]]:
     """Countries the holidays package knows, by name (module names read "united_kingdom")."""
-    from holidays.registry import COUNTRIES  # the package's registry: module -> (class, code, …)
-
     supported = holidays.list_supported_countries()
     named = {
         entry[1]: module.replace("_", " ").title()

@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.utils import timezone as django_timezone
 
@@ -92,6 +93,21 @@ class SlaVersion(models.Model):
     submitted_at = models.DateTimeField(null=True, blank=True)
     activated_at = models.DateTimeField(null=True, blank=True)
     superseded_at = models.DateTimeField(null=True, blank=True)
+    # The signed version this one was drafted against (the amended one, or the newest
+    # signed version when the draft started): a version signed after it makes this one
+    # outdated, and an outdated version can be neither submitted nor signed.
+    based_on = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    # Each submission opens a signing round; signatures of earlier rounds are withdrawn.
+    signing_round = models.PositiveIntegerField(default=0)
+    # HMAC (apps/sla/sealing.py) over the sign-off state: status, dates, round, content hash
+    # and the version's signatures. Recomputed by the sign-off services on every change.
+    seal = models.CharField(max_length=64, blank=True)
+    seal_key_id = models.CharField(max_length=32, blank=True)
+    # The chain positions of the version's signatures when it was last sealed (covered by
+    # the seal), so verification can name a signature that went missing.
+    sealed_signatures = ArrayField(models.PositiveIntegerField(), default=list, blank=True)
 
     objects = SlaVersionQuerySet.as_manager()
 
@@ -192,7 +208,14 @@ class EscalationRule(models.Model):
 
 
 class Signature(models.Model):
-    """A leader's signature on one exact version: who, as which role, when, from where, on which content."""
+    """A leader's signature on one exact version: who, as which role, when, from where, on which content.
+
+    Append-only (PostgreSQL refuses UPDATE, DELETE and TRUNCATE). Signatures form one
+    chain per organization: ``mac`` is an HMAC, with a key kept outside the database,
+    over the signature's fields, the content hash and the previous signature's ``mac``
+    (apps/sla/sealing.py). A signature of an earlier signing round of its version is
+    withdrawn (the version changed after it was signed).
+    """
 
     version = models.ForeignKey(SlaVersion, on_delete=models.PROTECT, related_name="signatures")
     signer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
@@ -203,20 +226,30 @@ class Signature(models.Model):
     user_agent = models.CharField(max_length=400, blank=True)
     channel = models.CharField(max_length=16, default="web", help_text="web or api")
     content_hash = models.CharField(max_length=64)
-    withdrawn_at = models.DateTimeField(null=True, blank=True)
+    round = models.PositiveIntegerField(default=1)
+    # Position in the organization's chain (null only for signatures made before keyed
+    # signatures, until `manage.py sla_seal` seals them).
+    sequence = models.PositiveIntegerField(null=True, blank=True, unique=True)
+    key_id = models.CharField(max_length=32, blank=True)
+    previous_mac = models.CharField(max_length=64, blank=True)
+    mac = models.CharField(max_length=64, blank=True)
 
     class Meta:
-        ordering = ["signed_at"]
+        ordering = ["signed_at", "id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["version", "team"],
-                condition=models.Q(withdrawn_at__isnull=True),
-                name="signature_one_live_per_team",
+                fields=["version", "round", "team"], name="signature_one_per_team_and_round"
             ),
         ]
 
     def __str__(self) -> str:
         return f"{self.signer} for {self.team} on {self.version}"
+
+    @property
+    def is_withdrawn(self) -> bool:
+        """Signed in an earlier round, or the version went back to draft since."""
+        version = self.version
+        return self.round != version.signing_round or version.status == VersionStatus.DRAFT
 
     @property
     def role_label(self) -> str:
@@ -300,11 +333,15 @@ class ChangeAction(models.TextChoices):
 
 
 class SlaVersionChange(models.Model):
-    """Every change to a version with its author: the draft's history and the sign-off trail."""
+    """Every change to a version with its author: the draft's history and the sign-off trail.
 
-    version = models.ForeignKey(SlaVersion, on_delete=models.CASCADE, related_name="changes")
+    Append-only: PostgreSQL refuses UPDATE, DELETE and TRUNCATE, so the author and the
+    version are protected from deletion too.
+    """
+
+    version = models.ForeignKey(SlaVersion, on_delete=models.PROTECT, related_name="changes")
     author = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     action = models.CharField(max_length=24, choices=ChangeAction.choices)
     summary = models.CharField(max_length=400)

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import ipaddress
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.db.models import Prefetch, QuerySet
+from django.conf import settings
+from django.db.models import F, Prefetch, Q, QuerySet
 from django.utils import timezone
 
-from apps.sla import business_time
+from apps.sla import business_time, sealing
 from apps.sla.models import (
     BusinessCalendar,
     Commitment,
@@ -99,7 +102,7 @@ def version_list(*, contract: SlaContract | None = None) -> QuerySet[SlaVersion]
 def version_detail_queryset() -> QuerySet[SlaVersion]:
     """Versions with everything their page, their hash and their print layout read."""
     return SlaVersion.objects.select_related(
-        "contract", "calendar", "mql_definition", "created_by"
+        "contract", "calendar", "mql_definition", "created_by", "based_on"
     ).prefetch_related(
         Prefetch("commitments", queryset=Commitment.objects.order_by("position", "id")),
         Prefetch(
@@ -108,7 +111,9 @@ def version_detail_queryset() -> QuerySet[SlaVersion]:
         ),
         Prefetch(
             "signatures",
-            queryset=Signature.objects.select_related("signer").order_by("signed_at", "id"),
+            queryset=Signature.objects.select_related("signer", "version").order_by(
+                "signed_at", "id"
+            ),
         ),
     )
 
@@ -186,41 +191,400 @@ def version_content_hash(version: SlaVersion) -> str:
     return content_hash(version_content(version))
 
 
+# --- keyed, chained evidence (apps/sla/sealing.py) --------------------------------------
+
+SIGNED_STATUSES = (VersionStatus.ACTIVE, VersionStatus.SUPERSEDED)
+
+
+def signing_key_ring() -> sealing.KeyRing:
+    """The configured signing keys (SLA_SIGNING_KEYS), the current one first."""
+    return sealing.parse_keys(settings.SLA_SIGNING_KEYS)
+
+
+def canonical_ip(value: str | None) -> str | None:
+    """One spelling per address, so a MAC made at signing matches the value read back."""
+    if not value:
+        return None
+    try:
+        return str(ipaddress.ip_address(str(value).split("/")[0]))
+    except ValueError:
+        return str(value)
+
+
+def signature_payload(signature: Signature, *, version: SlaVersion) -> dict[str, Any]:
+    """What ``signature``'s MAC covers, from its stored fields."""
+    return sealing.signature_payload(
+        sequence=signature.sequence or 0,
+        version_id=version.pk,
+        contract_id=version.contract_id,
+        number=version.number,
+        round_=signature.round,
+        team=signature.team,
+        role=signature.role,
+        signer_id=signature.signer_id,
+        signed_at=_iso(signature.signed_at),
+        channel=signature.channel,
+        ip_address=canonical_ip(signature.ip_address),
+        user_agent=signature.user_agent,
+        content_hash=signature.content_hash,
+        previous_mac=signature.previous_mac,
+    )
+
+
+def seal_payload(version: SlaVersion, signatures: Sequence[Signature]) -> dict[str, Any]:
+    """What ``version``'s seal covers: its sign-off state and its chained signatures.
+
+    A draft's content and dates are free to change, so they are left out until it is
+    submitted again.
+    """
+    chained = sorted((s for s in signatures if s.sequence), key=lambda s: s.sequence)
+    draft = version.status == VersionStatus.DRAFT
+    return sealing.seal_payload(
+        version_id=version.pk,
+        contract_id=version.contract_id,
+        number=version.number,
+        status=version.status,
+        round_=version.signing_round,
+        content_hash="" if draft else version.content_hash,
+        effective_at=None if draft else _iso(version.effective_at),
+        superseded_at=_iso(version.superseded_at),
+        submitted_at=None if draft else _iso(version.submitted_at),
+        activated_at=_iso(version.activated_at),
+        signature_sequences=[s.sequence for s in chained],
+        head_mac=chained[-1].mac if chained else "",
+    )
+
+
+def is_sealable(version: SlaVersion) -> bool:
+    """Whether the version ever entered sign-off (so it must carry a seal)."""
+    return version.status != VersionStatus.DRAFT or version.signing_round > 0
+
+
+def live_signatures(version: SlaVersion, signatures: Sequence[Signature]) -> list[Signature]:
+    """The signatures of the version's current signing round (none while it is a draft)."""
+    if version.status == VersionStatus.DRAFT:
+        return []
+    return [s for s in signatures if s.round == version.signing_round]
+
+
 @dataclass(frozen=True)
 class SignatureCheck:
     signature: Signature
-    matches: bool
+    live: bool
+    matches: bool  # signed the content as it hashes now
+    authentic: bool | None  # its MAC verifies (None: unsealed, or signed with an unknown key)
+    linked: bool  # it follows the signature before it in the chain
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One finding of a verification: ``code`` for machines, ``message`` for people."""
+
+    code: str
+    message: str
+    signature: int | None = None
+
+
+PROBLEM_CODES = (
+    "content_changed",  # the content no longer hashes to what was submitted
+    "seal_broken",  # status, round, dates or signature list changed outside the app
+    "not_sealed",  # signed before keyed signatures: run manage.py sla_seal
+    "unknown_key",  # made with a key id that is not configured
+    "signature_altered",  # a signature's fields changed
+    "signature_added",  # a signature the app never made
+    "signature_missing",  # a signature was removed
+    "chain_broken",  # a signature does not follow the one before it
+    "key_out_of_order",  # signed with an older key after a newer one was in use
+    "superseded_without_successor",  # marked superseded, but no signed version took over
+)
 
 
 @dataclass(frozen=True)
 class Verification:
-    """Recomputed hash against the stored one and against every signature's."""
+    """Recomputed hash, seal and signature chain, and what (if anything) does not hold."""
 
     computed_hash: str
     stored_hash: str
     signatures: tuple[SignatureCheck, ...]
+    problems: tuple[Problem, ...]
+    sealed: bool
 
     @property
     def is_intact(self) -> bool:
-        """The content still hashes to what was submitted and every live signature signed it."""
-        return (
-            bool(self.stored_hash)
-            and self.computed_hash == self.stored_hash
-            and all(c.matches for c in self.signatures if c.signature.withdrawn_at is None)
-        )
+        """Submitted content that still hashes to what was signed, with every link of its
+        evidence verifying under the keys."""
+        return bool(self.stored_hash) and not self.problems
 
 
 def version_verify(*, version: SlaVersion) -> Verification:
-    """Recompute the content hash and compare it with the stored one and each signature's."""
+    """Check a version's evidence: content hash, seal, each signature's MAC and chain link.
+
+    Reports each finding (see PROBLEM_CODES), naming the signature it concerns.
+    """
+    ring = signing_key_ring()
     computed = version_content_hash(version)
+    signatures = sorted(
+        version.signatures.all(), key=lambda s: (s.sequence is None, s.sequence or 0, s.pk)
+    )
+    problems: list[Problem] = []
+    submitted = version.status != VersionStatus.DRAFT
+    if submitted and version.content_hash != computed:
+        problems.append(
+            Problem(
+                "content_changed",
+                f"The content now hashes to {computed[:12]}…, but it was submitted as "
+                f"{(version.content_hash or 'nothing')[:12]}…: it changed after submission.",
+            )
+        )
+
+    sealed_list = set(version.sealed_signatures or [])
+    if is_sealable(version):
+        if not version.seal:
+            problems.append(
+                Problem(
+                    "not_sealed",
+                    "This version has no seal: it entered sign-off before signatures were "
+                    "keyed (run manage.py sla_seal once), or its seal was removed.",
+                )
+            )
+        else:
+            payload = seal_payload(version, signatures)
+            valid = sealing.mac_matches(ring, version.seal_key_id, payload, version.seal)
+            if valid is None:
+                problems.append(
+                    Problem(
+                        "unknown_key",
+                        f"The version was sealed with key “{version.seal_key_id}”, which is not "
+                        "configured: it cannot be checked.",
+                    )
+                )
+            elif not valid:
+                problems.append(
+                    Problem(
+                        "seal_broken",
+                        "The version's sign-off record (status, round, dates or its list of "
+                        "signatures) was changed outside the app.",
+                    )
+                )
+            present = {s.sequence for s in signatures if s.sequence}
+            problems.extend(
+                Problem(
+                    "signature_missing",
+                    f"Signature #{missing} of this version's sign-off is missing.",
+                    signature=None,
+                )
+                for missing in sorted(sealed_list - present)
+            )
+
+    predecessors = {
+        s.sequence: s
+        for s in Signature.objects.filter(
+            sequence__in=[s.sequence - 1 for s in signatures if s.sequence and s.sequence > 1]
+        )
+    }
+    live = {s.pk for s in live_signatures(version, signatures)}
+    checks = []
+    for signature in signatures:
+        authentic: bool | None = None
+        linked = True
+        if not signature.mac or signature.sequence is None:
+            problems.append(
+                Problem(
+                    "not_sealed",
+                    f"The {signature.team} signature of {signature.signed_at:%Y-%m-%d} has no MAC: "
+                    "it was made before signatures were keyed (run manage.py sla_seal once).",
+                    signature.pk,
+                )
+            )
+        else:
+            authentic = sealing.mac_matches(
+                ring,
+                signature.key_id,
+                signature_payload(signature, version=version),
+                signature.mac,
+            )
+            label = f"Signature #{signature.sequence} ({signature.team})"
+            if authentic is None:
+                problems.append(
+                    Problem(
+                        "unknown_key",
+                        f"{label} was made with key “{signature.key_id}”, which is not "
+                        "configured: it cannot be checked.",
+                        signature.pk,
+                    )
+                )
+            elif not authentic:
+                added = version.seal and signature.sequence not in sealed_list
+                problems.append(
+                    Problem(
+                        "signature_added" if added else "signature_altered",
+                        f"{label} was not made by the app: it was added outside it."
+                        if added
+                        else f"{label} was changed after it was made: its MAC does not match.",
+                        signature.pk,
+                    )
+                )
+            if signature.sequence > 1:
+                before = predecessors.get(signature.sequence - 1)
+                if before is None:
+                    linked = False
+                    problems.append(
+                        Problem(
+                            "signature_missing",
+                            f"Signature #{signature.sequence - 1}, the one before {label} in the "
+                            "organization's chain, is missing.",
+                            signature.pk,
+                        )
+                    )
+                elif before.mac != signature.previous_mac:
+                    linked = False
+                    problems.append(
+                        Problem(
+                            "chain_broken",
+                            f"{label} does not follow signature #{before.sequence}: the one it "
+                            "was chained to was replaced.",
+                            signature.pk,
+                        )
+                    )
+                else:
+                    older, newer = ring.rank(signature.key_id), ring.rank(before.key_id)
+                    if older is not None and newer is not None and older > newer:
+                        problems.append(
+                            Problem(
+                                "key_out_of_order",
+                                f"{label} was made with the retired key “{signature.key_id}” "
+                                f"after key “{before.key_id}” was in use.",
+                                signature.pk,
+                            )
+                        )
+            elif signature.previous_mac:
+                linked = False
+        is_live = signature.pk in live
+        matches = signature.content_hash == computed
+        if is_live and signature.content_hash != version.content_hash:
+            problems.append(
+                Problem(
+                    "content_changed",
+                    f"The {signature.team} signature is for content {signature.content_hash[:12]}…, "
+                    f"not the submitted {version.content_hash[:12]}….",
+                    signature.pk,
+                )
+            )
+        checks.append(
+            SignatureCheck(
+                signature=signature,
+                live=is_live,
+                matches=matches,
+                authentic=authentic,
+                linked=linked,
+            )
+        )
+
+    if version.status in SIGNED_STATUSES:
+        teams = {s.team for s in signatures if s.pk in live}
+        problems.extend(
+            Problem(
+                "signature_missing",
+                f"The version is {version.get_status_display().lower()} but has no "
+                f"{team} signature in its signing round.",
+            )
+            for team in ("marketing", "sales")
+            if team not in teams
+        )
+    if version.status == VersionStatus.SUPERSEDED:
+        successor = (
+            SlaVersion.objects.filter(
+                status__in=SIGNED_STATUSES, effective_at=version.superseded_at
+            )
+            .exclude(pk=version.pk)
+            .exists()
+        )
+        if not successor:
+            problems.append(
+                Problem(
+                    "superseded_without_successor",
+                    "The version is marked superseded, but no signed version takes over at "
+                    f"{_iso(version.superseded_at) or 'any time'}.",
+                )
+            )
     return Verification(
         computed_hash=computed,
         stored_hash=version.content_hash,
-        signatures=tuple(
-            SignatureCheck(signature=s, matches=s.content_hash == computed)
-            for s in version.signatures.all()
-        ),
+        signatures=tuple(checks),
+        problems=tuple(problems),
+        sealed=bool(version.seal),
     )
+
+
+# --- which version governs when ------------------------------------------------------
+
+
+def version_outdated_by(version: SlaVersion) -> SlaVersion | None:
+    """The signed version that makes an unsigned ``version`` outdated, or None.
+
+    A version is outdated when another version was signed after the one it was drafted
+    against (or, drafted against nothing, after it was started): signing it would
+    silently replace what the leaders agreed since.
+    """
+    if version.is_signed:
+        return None
+    base = version.based_on
+    since = base.activated_at if base is not None and base.activated_at else version.created_at
+    newer = SlaVersion.objects.filter(status__in=SIGNED_STATUSES, activated_at__gt=since).exclude(
+        pk=version.pk
+    )
+    if base is not None:
+        newer = newer.exclude(pk=base.pk)
+    return newer.select_related("contract").order_by("-activated_at", "-id").first()
+
+
+def latest_signed_version() -> SlaVersion | None:
+    """The version signed last (whatever its dates): what a new draft is drafted against."""
+    return (
+        SlaVersion.objects.filter(status__in=SIGNED_STATUSES, activated_at__isnull=False)
+        .order_by("-activated_at", "-id")
+        .first()
+    )
+
+
+def version_scheduled(*, now: datetime | None = None) -> SlaVersion | None:
+    """The signed version that takes over next (effective after ``now``), or None."""
+    now = now or timezone.now()
+    return (
+        SlaVersion.objects.filter(status__in=SIGNED_STATUSES, effective_at__gt=now)
+        .filter(Q(superseded_at__isnull=True) | Q(superseded_at__gt=F("effective_at")))
+        .select_related("contract")
+        .order_by("effective_at", "id")
+        .first()
+    )
+
+
+@dataclass(frozen=True)
+class Phase:
+    """Where a version stands now, in words: ``key`` is in_force, scheduled, ended, never,
+    draft, awaiting or outdated."""
+
+    key: str
+    label: str
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def version_phase(version: SlaVersion, *, now: datetime | None = None) -> Phase:
+    """In force now, scheduled, ended, never in force (cut before it started), or unsigned."""
+    now = now or timezone.now()
+    if not version.is_signed:
+        if version.status == VersionStatus.AWAITING_SIGNATURES:
+            return Phase("awaiting", "Awaiting signatures")
+        return Phase("draft", "Draft")
+    start, end = version.effective_at, version.superseded_at
+    if end is not None and start is not None and end <= start:
+        return Phase("never", "Never in force (replaced before it started)")
+    if start is not None and start > now:
+        return Phase("scheduled", "Scheduled", since=start, until=end)
+    if end is not None and end <= now:
+        return Phase("ended", "Superseded", since=start, until=end)
+    return Phase("in_force", "In force", since=start, until=end)
 
 
 def version_changes(*, version: SlaVersion) -> QuerySet[SlaVersionChange]:

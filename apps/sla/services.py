@@ -1,22 +1,26 @@
-"""Writes of the SLA app: calendars, contracts, versions, sign-off and SLA clocks.
+"""Writes of the SLA app: calendars, contracts, versions and sign-off (clocks: apps/sla/clocks.py).
 
 The sign-off state machine: draft → awaiting_signatures (content frozen and
-hashed) → active (both leaders signed that exact content) → superseded (a later
-version took over from its effective date). A change after submission withdraws
-the signatures and returns the version to draft; a signed version never changes —
-these services refuse (Conflict), and so do the admin, the API and, underneath,
-PostgreSQL triggers (migration 0003).
+hashed, a new signing round) → active (both leaders signed that exact content) →
+superseded (a later version took over from its effective date). A change after
+submission returns the version to draft, which withdraws the round's signatures; a
+signed version never changes — these services refuse (Conflict), and so do the
+admin, the API and, underneath, PostgreSQL triggers (migrations 0003, 0006). A
+version drafted against an older signed version than the newest is outdated: it can
+be neither submitted nor signed. Signatures are chained and MAC'd with a key kept
+outside the database, and every sign-off step reseals the version (apps/sla/sealing.py).
 """
 
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 from django.db import connection, transaction
@@ -24,35 +28,31 @@ from django.db.models import Max, Q
 from django.urls import reverse
 from django.utils import timezone
 
+from apps.accounts.audit import audit_record
 from apps.accounts.exceptions import Conflict, DomainError, NotAllowed
 from apps.accounts.roles import Role
-from apps.accounts.services import audit_record
-from apps.dispositions.models import FINAL_OUTCOMES, Disposition
-from apps.leads.models import Activity, ActivityFamily, Lead
-from apps.mql.models import MqlDefinition, MqlEvent
-from apps.mql.rules import lead_fields
-from apps.sla import business_time, clock_rules, selectors
+from apps.mql.models import MqlDefinition
+from apps.sla import business_time, clocks, sealing, selectors
 from apps.sla.agreement_templates import template_get
 from apps.sla.models import (
-    CLOCK_METRICS,
     BusinessCalendar,
     ChangeAction,
-    ClockKind,
     Commitment,
     EscalationRule,
     Metric,
     ReviewPeriod,
     Signature,
-    SlaClock,
     SlaContract,
     SlaVersion,
     SlaVersionChange,
     Team,
     VersionStatus,
 )
-from apps.sla.segments import SegmentError, parse_segment, segment_matches
-from apps.sla.snapshots import NINE_TO_FIVE_WEEK, calendar_from_json, calendar_json
+from apps.sla.segments import SegmentError, parse_segment
+from apps.sla.snapshots import NINE_TO_FIVE_WEEK, calendar_json
 from apps.sla.wording import label_following_params
+from apps.tenants.addresses import organization_url
+from config.celery_app import app as celery_app
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +65,8 @@ REVIEW_AFTER = timedelta(days=30)  # the domain articles: run it 30 days unchang
 CHANNELS = frozenset({"web", "api", "admin", "system"})
 ESCALATION_ROLES = frozenset({Role.EXECUTIVE, Role.MARKETING_LEADER, Role.SALES_LEADER, Role.ADMIN})
 _MAX_HOURS = 24 * 365
+# Queued by name after a back-dated signature (apps/sla/tasks.py registers it under it).
+CLOCKS_BACKFILL_TASK = "apps.sla.tasks.sla_clocks_backfill_task"
 
 
 # --- roles and the audit trail ---------------------------------------------------
@@ -207,8 +209,6 @@ def sla_notify(
 
 
 def _tenant_url(path: str) -> str:
-    from apps.tenants.services import organization_url
-
     tenant = getattr(connection, "tenant", None)
     if tenant is None or not getattr(tenant, "subdomain", None):
         return path
@@ -399,9 +399,14 @@ def version_create(
     contract = contract or (from_version.contract if from_version else None) or contract_default()
     if from_version is not None and from_version.contract_id != contract.pk:
         raise DomainError("The version belongs to another agreement.", field="from_version")
+    if from_version is not None:
+        based_on = from_version if from_version.is_signed else from_version.based_on
+    else:
+        based_on = selectors.latest_signed_version()
     version = SlaVersion.objects.create(
         contract=contract,
         number=_next_number(contract),
+        based_on=based_on,
         created_by=_person(actor),
         calendar=(from_version.calendar if from_version else None) or calendar_default_ensure(),
         mql_definition=(from_version.mql_definition if from_version else None)
@@ -476,13 +481,15 @@ def _lock_editable(version: SlaVersion, *, actor, channel: str) -> SlaVersion:
             field="status",
         )
     if locked.status == VersionStatus.AWAITING_SIGNATURES:
-        now = timezone.now()
-        withdrawn = locked.signatures.filter(withdrawn_at__isnull=True).update(withdrawn_at=now)
+        # Signatures are append-only: going back to draft withdraws this round's (a new
+        # submission opens the next round).
+        withdrawn = locked.signatures.filter(round=locked.signing_round).count()
         locked.status = VersionStatus.DRAFT
         locked.content_hash = ""
         locked.calendar_snapshot = {}
         locked.submitted_at = None
         locked.save(update_fields=["status", "content_hash", "calendar_snapshot", "submitted_at"])
+        version_seal(version=locked)
         summary = "Changed after submission: back to draft"
         if withdrawn:
             summary += f", {withdrawn} signature{'s' if withdrawn != 1 else ''} withdrawn"
@@ -883,16 +890,59 @@ def escalation_rule_remove(*, rule: EscalationRule, actor, channel: str = "web")
 # --- sign-off -------------------------------------------------------------------
 
 
+def _signoff_lock() -> None:
+    """One sign-off step at a time per organization: each signature takes the next link of
+    the organization's chain, and "outdated" must be judged against every signature made."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(hashtext(%s))", [f"{connection.schema_name}:sla:signoff"]
+        )
+
+
+def _refuse_outdated(version: SlaVersion, *, doing: str) -> None:
+    newer = selectors.version_outdated_by(version)
+    if newer is None:
+        return
+    base = version.based_on
+    drafted = f"drafted from v{base.number}" if base is not None else "drafted"
+    raise Conflict(
+        f"Version {version.number} is outdated and cannot be {doing}: it was {drafted}, and "
+        f"v{newer.number} was signed by both leaders after that (on "
+        f"{timezone.localtime(newer.activated_at):%Y-%m-%d}). Draft an amendment of "
+        f"v{newer.number} and carry the changes over.",
+        field="based_on",
+    )
+
+
+def version_seal(*, version: SlaVersion) -> SlaVersion:
+    """Recompute the version's seal with the current key (after every sign-off change)."""
+    fresh = SlaVersion.objects.get(pk=version.pk)
+    signatures = list(Signature.objects.filter(version=fresh))
+    if not selectors.is_sealable(fresh):
+        return fresh
+    key = selectors.signing_key_ring().current
+    fresh.sealed_signatures = sorted(s.sequence for s in signatures if s.sequence)
+    fresh.seal = sealing.mac(key, selectors.seal_payload(fresh, signatures))
+    fresh.seal_key_id = key.key_id
+    SlaVersion.objects.filter(pk=fresh.pk).update(
+        seal=fresh.seal, seal_key_id=fresh.seal_key_id, sealed_signatures=fresh.sealed_signatures
+    )
+    _copy_state(version, fresh)
+    return fresh
+
+
 @transaction.atomic
 def version_submit(*, version: SlaVersion, actor, channel: str = "web") -> SlaVersion:
     """Freeze the calendar, hash the content and ask both leaders to sign this exact version."""
     _require_drafter(actor)
+    _signoff_lock()
     locked = SlaVersion.objects.select_for_update().get(pk=version.pk)
     if locked.status != VersionStatus.DRAFT:
         raise Conflict(
             f"Only a draft can be submitted; this version is {locked.get_status_display().lower()}.",
             field="status",
         )
+    _refuse_outdated(locked, doing="submitted")
     if not locked.commitments.exists():
         raise DomainError("Add at least one commitment before submitting.", field="commitments")
     if locked.mql_definition_id is None:
@@ -910,6 +960,7 @@ def version_submit(*, version: SlaVersion, actor, channel: str = "web") -> SlaVe
         locked.review_date = timezone.localtime(going_live + REVIEW_AFTER).date()
     locked.status = VersionStatus.AWAITING_SIGNATURES
     locked.submitted_at = now
+    locked.signing_round += 1
     locked.content_hash = selectors.version_content_hash(locked)
     locked.save(
         update_fields=[
@@ -918,15 +969,17 @@ def version_submit(*, version: SlaVersion, actor, channel: str = "web") -> SlaVe
             "review_date",
             "status",
             "submitted_at",
+            "signing_round",
             "content_hash",
         ]
     )
+    version_seal(version=locked)
     _log(
         locked,
         actor=actor,
         action=ChangeAction.SUBMITTED,
         summary=f"Submitted for signatures (content hash {locked.content_hash[:12]}…)",
-        detail={"content_hash": locked.content_hash},
+        detail={"content_hash": locked.content_hash, "round": locked.signing_round},
         channel=channel,
     )
     sla_notify(
@@ -939,56 +992,115 @@ def version_submit(*, version: SlaVersion, actor, channel: str = "web") -> SlaVe
     return locked
 
 
+def _signing_proof_ok(*, actor, channel: str, password: str | None, token) -> bool:
+    """Re-authentication at the moment of signing: the password, or (API) a token of the
+    signer's with the `sign` scope created within SIGNING_PROOF_MAX_AGE_MINUTES."""
+    if password and actor.check_password(password):
+        return True
+    if channel != "api" or token is None or getattr(token, "user_id", None) != actor.pk:
+        return False
+    fresh_since = timezone.now() - timedelta(minutes=settings.SIGNING_PROOF_MAX_AGE_MINUTES)
+    return token.has_scope("sign") and token.is_active and token.created_at >= fresh_since
+
+
+def _signature_append(
+    *,
+    version: SlaVersion,
+    actor,
+    team: str,
+    channel: str,
+    ip_address: str | None,
+    user_agent: str,
+    content_hash: str,
+) -> Signature:
+    """The next link of the organization's signature chain, MAC'd with the current key."""
+    head = Signature.objects.filter(sequence__isnull=False).order_by("-sequence").first()
+    key = selectors.signing_key_ring().current
+    signature = Signature(
+        version=version,
+        signer=actor,
+        role=actor.role,
+        team=team,
+        signed_at=timezone.now(),
+        ip_address=selectors.canonical_ip(ip_address),
+        user_agent=(user_agent or "")[:400],
+        channel=channel if channel in CHANNELS else "web",
+        content_hash=content_hash,
+        round=version.signing_round,
+        sequence=(head.sequence if head else 0) + 1,
+        previous_mac=head.mac if head else "",
+        key_id=key.key_id,
+    )
+    signature.mac = sealing.mac(key, selectors.signature_payload(signature, version=version))
+    signature.save(force_insert=True)
+    return signature
+
+
 @transaction.atomic
 def version_sign(
     *,
     version: SlaVersion,
     actor,
+    content_hash: str,
     channel: str = "web",
     password: str | None = None,
+    token=None,
     ip_address: str | None = None,
     user_agent: str = "",
-    content_hash: str | None = None,
     team: str | None = None,
 ) -> Signature:
     """Sign a submitted version for the actor's team; the second team's signature activates it.
 
-    In the browser the leader re-enters their password; through the API their
-    personal token is the proof. ``content_hash``, when given, must be the hash
-    the signer reviewed.
+    The signer proves it is them at that moment (the password; through the API also a
+    token with the `sign` scope made minutes ago) and names the ``content_hash`` they
+    reviewed. The signature is chained to the organization's previous one and MAC'd.
     """
     own_team = SIGNING_TEAM.get(_role(actor))
     if own_team is None or not getattr(actor, "pk", None) or not actor.is_active:
         raise NotAllowed("Only the marketing leader and the sales leader can sign the SLA.")
     if team and team != own_team:
         raise NotAllowed(f"You can sign for {own_team} only, not for {team}.", field="team")
-    if channel == "web" and not (password and actor.check_password(password)):
+    if not _signing_proof_ok(actor=actor, channel=channel, password=password, token=token):
+        if channel == "api":
+            raise NotAllowed(
+                "Signing needs a fresh proof: send your password, or use a token with the "
+                f"`sign` scope created in the last {settings.SIGNING_PROOF_MAX_AGE_MINUTES} "
+                "minutes.",
+                field="password",
+            )
         raise DomainError("That is not your password.", field="password")
+    if not content_hash:
+        raise DomainError(
+            "The content hash of the version you reviewed is missing: read the version again "
+            "and sign with its content_hash.",
+            field="content_hash",
+        )
+    _signoff_lock()
     locked = SlaVersion.objects.select_for_update().get(pk=version.pk)
     if locked.status != VersionStatus.AWAITING_SIGNATURES:
         raise Conflict(
             f"This version is {locked.get_status_display().lower()}; only a submitted version can be signed.",
             field="status",
         )
+    _refuse_outdated(locked, doing="signed")
     current = selectors.version_content_hash(locked)
     if current != locked.content_hash:
         # Only a write around the services can get here; refuse rather than sign something else.
         raise Conflict("The content no longer matches what was submitted.", field="content_hash")
-    if content_hash and content_hash != current:
+    if content_hash != current:
         raise Conflict(
             "The version changed since you reviewed it; read it again before signing.",
             field="content_hash",
         )
-    if locked.signatures.filter(team=own_team, withdrawn_at__isnull=True).exists():
+    if locked.signatures.filter(team=own_team, round=locked.signing_round).exists():
         raise Conflict(f"This version is already signed for {own_team}.", field="team")
-    signature = Signature.objects.create(
+    signature = _signature_append(
         version=locked,
-        signer=actor,
-        role=actor.role,
+        actor=actor,
         team=own_team,
-        ip_address=ip_address or None,
-        user_agent=(user_agent or "")[:400],
-        channel=channel if channel in CHANNELS else "web",
+        channel=channel,
+        ip_address=ip_address,
+        user_agent=user_agent,
         content_hash=current,
     )
     _log(
@@ -996,13 +1108,19 @@ def version_sign(
         actor=actor,
         action=ChangeAction.SIGNED,
         summary=f"Signed for {own_team} by {actor}",
-        detail={"signature": signature.pk, "team": own_team, "content_hash": current},
+        detail={
+            "signature": signature.pk,
+            "sequence": signature.sequence,
+            "team": own_team,
+            "content_hash": current,
+        },
         channel=channel,
     )
-    teams = set(locked.signatures.filter(withdrawn_at__isnull=True).values_list("team", flat=True))
+    teams = set(locked.signatures.filter(round=locked.signing_round).values_list("team", flat=True))
     if {Team.MARKETING, Team.SALES} <= teams:
         _version_activate(locked, actor=actor, channel=channel)
     else:
+        version_seal(version=locked)
         sla_notify(version=locked, event="signed", actor=actor, detail={"team": own_team})
     _copy_state(version, locked)
     return signature
@@ -1025,6 +1143,7 @@ def _version_activate(version: SlaVersion, *, actor, channel: str) -> None:
         old.status = VersionStatus.SUPERSEDED
         old.superseded_at = effective
         old.save(update_fields=["status", "superseded_at"])
+        version_seal(version=old)
         _log(
             old,
             actor=actor,
@@ -1036,6 +1155,7 @@ def _version_activate(version: SlaVersion, *, actor, channel: str) -> None:
     version.status = VersionStatus.ACTIVE
     version.activated_at = now
     version.save(update_fields=["status", "activated_at"])
+    version_seal(version=version)
     _log(
         version,
         actor=actor,
@@ -1052,365 +1172,104 @@ def _version_activate(version: SlaVersion, *, actor, channel: str) -> None:
         transaction.on_commit(lambda: _clocks_backfill_enqueue(version_pk))
 
 
-def _clocks_backfill_enqueue(version_pk: int) -> None:
-    from apps.sla.tasks import sla_clocks_backfill_task
+@dataclass(frozen=True)
+class SealReport:
+    """What ``evidence_seal`` did: counts, and the versions it refused to vouch for."""
 
-    version = SlaVersion.objects.filter(pk=version_pk).first()
-    if version is not None and _backfill_events(version).exists():
-        sla_clocks_backfill_task.delay(version_pk)
-
-
-def _backfill_events(version: SlaVersion):
-    events = MqlEvent.objects.filter(
-        qualified_at__gte=version.effective_at, sla_clocks__isnull=True
-    )
-    if version.superseded_at is not None:
-        events = events.filter(qualified_at__lt=version.superseded_at)
-    return events
+    signatures_sealed: int
+    versions_sealed: int
+    versions_rekeyed: int
+    refused: tuple[str, ...]
 
 
-def clocks_backfill(*, version: SlaVersion, batch: int = 2000) -> int:
-    """Open clocks for MQLs that qualified under a just-signed back-dated version and have none.
+@transaction.atomic
+def evidence_seal() -> SealReport:
+    """Seal sign-off evidence made before keyed signatures, and move seals to the current key.
 
-    MQLs that already have clocks keep them: a later SLA never moves an existing clock.
+    Run once after upgrading (``manage.py sla_seal``; scripts/run and the Procfile's
+    release run it, it is idempotent). A signature without a MAC gets its place in the
+    chain and its MAC, in signing order — but only when its version still verifies by
+    its bare content hash: evidence that no longer holds is reported, never vouched for.
+    A version seal made with an older key that still verifies is remade with the current
+    key (signature MACs keep their key: keep old keys configured).
     """
-    opened = 0
-    last_id = 0
-    while True:
-        events = list(_backfill_events(version).filter(pk__gt=last_id).order_by("pk")[:batch])
-        if not events:
-            return opened
-        opened += len(clocks_open(mql_events=events))
-        last_id = events[-1].pk
-
-
-# --- SLA clocks -------------------------------------------------------------------
-
-CLOCK_KIND_BY_METRIC = {
-    Metric.FIRST_CONTACT_TIME: ClockKind.FIRST_CONTACT,
-    Metric.FOLLOW_UP_CADENCE: ClockKind.FOLLOW_UP,
-    Metric.DISPOSITION_TIME: ClockKind.DISPOSITION,
-}
-# Leads per round of clocks_sync: keeps IN lists and the fetched facts bounded.
-SYNC_BATCH = 2000
-
-
-class _VersionPlan:
-    """A signed version's clock commitments with their calendars, built once per batch."""
-
-    def __init__(self, version: SlaVersion) -> None:
-        self.version = version
-        self.commitments: list[tuple[Commitment, tuple]] = []
-        self._calendars: dict[str, business_time.BusinessCalendar] = {}
-        for commitment in version.commitments.all():
-            if commitment.metric in CLOCK_METRICS:
-                self.commitments.append((commitment, parse_segment(commitment.segment)))
-
-    @property
-    def needs_lead_fields(self) -> bool:
-        return any(conditions for _, conditions in self.commitments)
-
-    def calendar(self, mode: str) -> business_time.BusinessCalendar:
-        if mode not in self._calendars:
-            self._calendars[mode] = calendar_from_json(self.version.calendar_snapshot, mode=mode)
-        return self._calendars[mode]
-
-    def applicable(self, fields: Mapping[str, Any]) -> list[Commitment]:
-        """The commitments that give a clock to an MQL of a lead with these fields."""
-        return [
-            commitment
-            for commitment, conditions in self.commitments
-            if not conditions or segment_matches(conditions, fields)
-        ]
-
-    def clock(self, event, commitment: Commitment, *, created_at: datetime) -> SlaClock:
-        """A new clock of the event under the commitment, started at its qualified_at."""
-        return SlaClock(
-            lead_id=event.lead_id,
-            mql_event_id=event.pk,
-            commitment=commitment,
-            sla_version=self.version,
-            kind=CLOCK_KIND_BY_METRIC[commitment.metric],
-            started_at=event.qualified_at,
-            due_at=self.due_at(commitment, event.qualified_at),
-            created_at=created_at,
-        )
-
-    def due_at(self, commitment: Commitment, started_at: datetime) -> datetime:
-        """Deadline computed once, with the version's frozen calendar (never moved afterwards)."""
-        params = commitment.params or {}
-        if commitment.metric == Metric.FOLLOW_UP_CADENCE:
-            # Calendar days of 24 h, as metrics.follow_up_outcome's window.
-            return (started_at.astimezone(UTC) + timedelta(days=float(params["days"]))).astimezone(
-                UTC
-            )
-        mode = params.get("clock", business_time.BUSINESS)
-        hours = timedelta(hours=float(params["hours"]))
-        return business_time.add(self.calendar(mode), started_at, hours).astimezone(UTC)
-
-
-def _signed_versions() -> list[SlaVersion]:
-    # An organization signs a handful of versions over its life: load them all once.
-    return list(
-        SlaVersion.objects.filter(
-            status__in=[VersionStatus.ACTIVE, VersionStatus.SUPERSEDED],
-            effective_at__isnull=False,
-        )
-        .prefetch_related("commitments")
-        .order_by("-effective_at", "-id")
+    _signoff_lock()
+    refused: dict[int, str] = {}
+    legacy = list(
+        Signature.objects.filter(sequence__isnull=True)
+        .select_related("version")
+        .order_by("signed_at", "id")
     )
-
-
-def _in_force(versions: Sequence[SlaVersion], at: datetime) -> SlaVersion | None:
-    """Python twin of SlaVersion.objects.in_force_at over preloaded versions."""
-    for version in versions:
-        if version.effective_at <= at and (
-            version.superseded_at is None or version.superseded_at > at
+    for signature in legacy:
+        version = signature.version
+        if version.pk in refused:
+            continue
+        if version.status != VersionStatus.DRAFT and (
+            selectors.version_content_hash(version) != version.content_hash
         ):
-            return version
-    return None
-
-
-def clocks_open(*, mql_events: Sequence) -> list[SlaClock]:
-    """Open one clock per applicable time-based commitment of the version in force at each
-    event's qualified_at (back-filled events too), then close at once those already satisfied.
-
-    Idempotent: a clock is unique per event and commitment. Queries are bounded for a
-    whole batch: versions, leads (when a segment needs them), the insert, the sync.
-    """
-    events = [event for event in mql_events if event is not None]
-    if not events:
-        return []
-    versions = _signed_versions()
-    if not versions:
-        return []
-    plans: dict[int, _VersionPlan] = {}
-    chosen: list[tuple[object, _VersionPlan]] = []
-    for event in events:
-        version = _in_force(versions, event.qualified_at)
-        if version is None:
+            refused[version.pk] = (
+                f"v{version.number}: its content no longer hashes to what was submitted"
+            )
+        elif (
+            version.status != VersionStatus.DRAFT
+            and signature.round == version.signing_round
+            and signature.content_hash != version.content_hash
+        ):
+            refused[version.pk] = f"v{version.number}: a signature is for other content"
+    head = Signature.objects.filter(sequence__isnull=False).order_by("-sequence").first()
+    sequence, previous = (head.sequence, head.mac) if head else (0, "")
+    key = selectors.signing_key_ring().current
+    sealed = 0
+    for signature in legacy:
+        if signature.version_id in refused:
             continue
-        if version.pk not in plans:
-            plans[version.pk] = _VersionPlan(version)
-        chosen.append((event, plans[version.pk]))
-    if not chosen:
-        return []
-    fields_by_lead: dict[int, dict] = {}
-    if any(plan.needs_lead_fields for _, plan in chosen):
-        lead_ids = {event.lead_id for event, plan in chosen if plan.needs_lead_fields}
-        fields_by_lead = {
-            lead.pk: lead_fields(lead) for lead in Lead.objects.filter(pk__in=lead_ids)
-        }
-    now = timezone.now()
-    clocks = [
-        plan.clock(event, commitment, created_at=now)
-        for event, plan in chosen
-        for commitment in plan.applicable(fields_by_lead.get(event.lead_id, {}))
-    ]
-    with transaction.atomic():
-        SlaClock.objects.bulk_create(clocks, ignore_conflicts=True, batch_size=1000)
-        clocks_sync(lead_ids={clock.lead_id for clock in clocks}, now=now)
-    return list(
-        SlaClock.objects.filter(mql_event_id__in=[event.pk for event, _ in chosen]).select_related(
-            "commitment"
+        sequence += 1
+        signature.sequence, signature.previous_mac, signature.key_id = (
+            sequence,
+            previous,
+            key.key_id,
         )
-    )
-
-
-def clocks_redate(*, mql_events: Sequence, now: datetime | None = None) -> int:
-    """Follow MQL events whose qualified_at moved earlier (a late, older fact re-dated them).
-
-    The MQL engine calls this after saving the events' new qualified_at. Each event's
-    clocks then start at that moment under the SLA version in force at it, as if the
-    facts had arrived in order:
-
-    - same version as its clocks: started_at and due_at are recomputed in place;
-    - another version: each clock is re-keyed in place to the new version's commitment
-      of the same kind that applies to the lead, so its alerts (unique per clock and
-      kind) stay attached and the sweep raises no second breach or due-soon alert;
-      a commitment left without a clock gets a new one, a clock whose kind the new
-      version lacks is deleted (its alerts with it);
-    - no version in force: its clocks are deleted.
-
-    A breached clock's breached_at, which is its due time, moves with it; then
-    clocks_sync judges met/breached from the stored facts (a touch between the new and
-    the old start now counts; an earlier deadline can turn a met clock breached). A
-    pending clock now past due stays pending until the sweep breaches and alerts it,
-    like any other. Bounded queries for the whole batch; returns the clocks changed.
-    """
-    events = [event for event in mql_events if event is not None]
-    if not events:
-        return 0
-    now = now or timezone.now()
-    own: dict[int, list[SlaClock]] = defaultdict(list)
-    for clock in (
-        SlaClock.objects.filter(mql_event_id__in=[event.pk for event in events])
-        .select_related("commitment")
-        .order_by("pk")
-    ):
-        own[clock.mql_event_id].append(clock)
-    versions = _signed_versions()
-    plans: dict[int, _VersionPlan] = {}
-    targets: list[tuple[Any, _VersionPlan | None]] = []
-    for event in events:
-        version = _in_force(versions, event.qualified_at)
-        if version is not None and version.pk not in plans:
-            plans[version.pk] = _VersionPlan(version)
-        targets.append((event, plans[version.pk] if version is not None else None))
-    # Segments are read only when the version changes: a clock keeps the commitment its
-    # segment chose when it opened (the lead's fields may have changed since).
-    needs_fields = {
-        event.lead_id
-        for event, plan in targets
-        if plan is not None
-        and plan.needs_lead_fields
-        and not (own[event.pk] and all(c.sla_version_id == plan.version.pk for c in own[event.pk]))
-    }
-    fields_by_lead = (
-        {lead.pk: lead_fields(lead) for lead in Lead.objects.filter(pk__in=needs_fields)}
-        if needs_fields
-        else {}
-    )
-    moved: list[SlaClock] = []
-    opened: list[SlaClock] = []
-    deleted: list[int] = []
-    for event, plan in targets:
-        clocks = own[event.pk]
-        if plan is None:
-            deleted += [clock.pk for clock in clocks]
+        signature.mac = sealing.mac(
+            key, selectors.signature_payload(signature, version=signature.version)
+        )
+        signature.save(update_fields=["sequence", "previous_mac", "key_id", "mac"])
+        previous = signature.mac
+        sealed += 1
+    versions_sealed = rekeyed = 0
+    ring = selectors.signing_key_ring()
+    for version in SlaVersion.objects.filter(
+        Q(signing_round__gt=0) | ~Q(status=VersionStatus.DRAFT)
+    ).order_by("id"):
+        if version.pk in refused:
             continue
-        if clocks and all(clock.sla_version_id == plan.version.pk for clock in clocks):
-            pairs = [(clock, clock.commitment) for clock in clocks]
-        else:
-            spare = list(clocks)
-            pairs = []
-            for commitment in plan.applicable(fields_by_lead.get(event.lead_id, {})):
-                kind = CLOCK_KIND_BY_METRIC[commitment.metric]
-                clock = next((c for c in spare if c.kind == kind), None)
-                if clock is None:
-                    opened.append(plan.clock(event, commitment, created_at=now))
-                    continue
-                spare.remove(clock)
-                pairs.append((clock, commitment))
-            deleted += [clock.pk for clock in spare]
-        for clock, commitment in pairs:
-            due_at = plan.due_at(commitment, event.qualified_at)
-            if (clock.commitment_id, clock.started_at, clock.due_at) == (
-                commitment.pk,
-                event.qualified_at,
-                due_at,
+        if not version.seal:
+            if version.status != VersionStatus.DRAFT and (
+                selectors.version_content_hash(version) != version.content_hash
             ):
+                refused[version.pk] = (
+                    f"v{version.number}: its content no longer hashes to what was submitted"
+                )
                 continue
-            clock.commitment, clock.sla_version = commitment, plan.version
-            clock.started_at, clock.due_at = event.qualified_at, due_at
-            if clock.breached_at is not None:
-                clock.breached_at = due_at  # it ran out at its (new) due time
-            moved.append(clock)
-    with transaction.atomic():
-        if deleted:
-            SlaClock.objects.filter(pk__in=deleted).delete()
-        SlaClock.objects.bulk_update(
-            moved, ["commitment", "sla_version", "started_at", "due_at", "breached_at"]
-        )
-        SlaClock.objects.bulk_create(opened, ignore_conflicts=True)
-        if moved or opened or deleted:
-            clocks_sync(lead_ids={event.lead_id for event in events}, now=now)
-    return len(moved) + len(opened) + len(deleted)
-
-
-def _facts_by_lead(queryset, lead_ids: Iterable[int], since: datetime) -> dict[int, list[datetime]]:
-    """Ascending UTC fact times per lead, from one query."""
-    found: dict[int, list[datetime]] = defaultdict(list)
-    rows = (
-        queryset.filter(lead_id__in=list(lead_ids), occurred_at__gte=since)
-        .order_by("lead_id", "occurred_at", "id")
-        .values_list("lead_id", "occurred_at")
+            version_seal(version=version)
+            versions_sealed += 1
+        elif version.seal_key_id != key.key_id:
+            signatures = list(Signature.objects.filter(version=version))
+            payload = selectors.seal_payload(version, signatures)
+            if sealing.mac_matches(ring, version.seal_key_id, payload, version.seal):
+                version_seal(version=version)
+                rekeyed += 1
+            else:
+                refused[version.pk] = f"v{version.number}: its seal does not verify"
+    return SealReport(
+        signatures_sealed=sealed,
+        versions_sealed=versions_sealed,
+        versions_rekeyed=rekeyed,
+        refused=tuple(refused.values()),
     )
-    for lead_id, occurred_at in rows:
-        found[lead_id].append(occurred_at.astimezone(UTC))
-    return found
 
 
-def clocks_sync(*, lead_ids: Iterable[int], now: datetime | None = None) -> int:
-    """Set met_at/state of the leads' clocks from stored touches and dispositions (facts may
-    arrive late or out of order). Returns how many clocks changed.
-
-    Three queries per batch of leads (clocks, touches, final dispositions) and one update.
-    A late fact makes the clock breached with met_at set; a clock nobody met stays
-    pending: marking it breached when time runs out is the compliance sweep's job.
-    """
-    now = now or timezone.now()
-    ids = sorted({int(i) for i in lead_ids})
-    changed = 0
-    for start in range(0, len(ids), SYNC_BATCH):
-        changed += _clocks_sync_batch(ids[start : start + SYNC_BATCH], now)
-    return changed
-
-
-def _clocks_sync_batch(lead_ids: list[int], now: datetime) -> int:
-    clocks = list(
-        SlaClock.objects.filter(lead_id__in=lead_ids)
-        .select_related("commitment")
-        .only(
-            "id",
-            "lead_id",
-            "kind",
-            "started_at",
-            "due_at",
-            "met_at",
-            "state",
-            "breached_at",
-            "commitment__params",
-        )
-    )
-    if not clocks:
-        return 0
-    since = min(clock.started_at for clock in clocks)
-    clock_leads = {clock.lead_id for clock in clocks}
-    touches = _facts_by_lead(
-        Activity.objects.filter(family=ActivityFamily.SALES_TOUCH), clock_leads, since
-    )
-    needs_dispositions = {c.lead_id for c in clocks if c.kind != ClockKind.FIRST_CONTACT}
-    finals = (
-        _facts_by_lead(
-            Disposition.objects.filter(outcome__in=FINAL_OUTCOMES), needs_dispositions, since
-        )
-        if needs_dispositions
-        else {}
-    )
-    updated = []
-    for clock in clocks:
-        lead_touches = touches.get(clock.lead_id, [])
-        lead_finals = finals.get(clock.lead_id, [])
-        if clock.kind == ClockKind.FIRST_CONTACT:
-            met_at = clock_rules.first_at_or_after(lead_touches, clock.started_at)
-        elif clock.kind == ClockKind.DISPOSITION:
-            met_at = clock_rules.first_at_or_after(lead_finals, clock.started_at)
-        else:
-            met_at = clock_rules.follow_up_met_at(
-                lead_touches,
-                lead_finals,
-                started_at=clock.started_at,
-                due_at=clock.due_at,
-                touches_needed=int((clock.commitment.params or {}).get("touches", 1)),
-            )
-        update = clock_rules.clock_update(
-            met_at=met_at,
-            due_at=clock.due_at,
-            state=clock.state,
-            breached_at=clock.breached_at,
-            now=now,
-        )
-        if (update.met_at, update.state, update.breached_at) != (
-            clock.met_at,
-            clock.state,
-            clock.breached_at,
-        ):
-            clock.met_at, clock.state, clock.breached_at = (
-                update.met_at,
-                update.state,
-                update.breached_at,
-            )
-            updated.append(clock)
-    SlaClock.objects.bulk_update(updated, ["met_at", "state", "breached_at"], batch_size=1000)
-    return len(updated)
+def _clocks_backfill_enqueue(version_pk: int) -> None:
+    version = SlaVersion.objects.filter(pk=version_pk).first()
+    if version is not None and clocks.backfill_events(version).exists():
+        # By name: the task module imports this one (tasks call services, not back).
+        celery_app.send_task(CLOCKS_BACKFILL_TASK, args=[version_pk])

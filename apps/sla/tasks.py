@@ -3,11 +3,13 @@
 from celery import shared_task
 from django.db import DatabaseError
 
-from apps.sla import services
+from apps.sla import clocks
 from apps.sla.models import SlaVersion
+from apps.sla.services import CLOCKS_BACKFILL_TASK
 
 
 @shared_task(
+    name=CLOCKS_BACKFILL_TASK,
     ignore_result=True,
     autoretry_for=(DatabaseError,),
     max_retries=5,
@@ -18,4 +20,4 @@ def sla_clocks_backfill_task(version_id: int) -> int:
     version = SlaVersion.objects.filter(pk=version_id).first()
     if version is None:
         return 0
-    return services.clocks_backfill(version=version)
+    return clocks.clocks_backfill(version=version)

@@ -112,8 +112,14 @@ def _version_context(request: HttpRequest, version: SlaVersion, **extra) -> dict
     role = request.user.role
     editable = version.status in (VersionStatus.DRAFT, VersionStatus.AWAITING_SIGNATURES)
     signatures = list(version.signatures.all())
-    live_teams = {s.team for s in signatures if s.withdrawn_at is None}
+    live_teams = {s.team for s in selectors.live_signatures(version, signatures)}
     own_team = services.SIGNING_TEAM.get(role)
+    outdated_by = selectors.version_outdated_by(version)
+    in_force = selectors.active_version()
+    # What signing this version would change, against the version in force now.
+    compare_with = in_force if in_force is not None and in_force.pk != version.pk else None
+    if compare_with is None and not version.is_signed:
+        compare_with = version.based_on
     snapshot = version.calendar_snapshot or (
         services.calendar_snapshot(version.calendar) if version.calendar_id else {}
     )
@@ -131,11 +137,21 @@ def _version_context(request: HttpRequest, version: SlaVersion, **extra) -> dict
         "changes": selectors.version_changes(version=version),
         "display_zone": _display_zone(version),
         "can_edit": role in DRAFTERS and editable,
-        "can_submit": role in DRAFTERS and version.status == VersionStatus.DRAFT,
+        "can_submit": role in DRAFTERS
+        and version.status == VersionStatus.DRAFT
+        and outdated_by is None,
         "can_amend": role in DRAFTERS and version.is_signed,
         "can_sign": own_team is not None
         and version.status == VersionStatus.AWAITING_SIGNATURES
-        and own_team not in live_teams,
+        and own_team not in live_teams
+        and outdated_by is None,
+        "outdated_by": outdated_by,
+        "can_redraft": role in DRAFTERS and outdated_by is not None,
+        "phase": selectors.version_phase(version),
+        "compare_with": compare_with,
+        "diff_in_force": selectors.version_diff(old=compare_with, new=version)
+        if compare_with is not None and not version.is_signed
+        else [],
         "own_team": own_team,
         "awaiting_teams": [t for t in ("marketing", "sales") if t not in live_teams],
         "new_commitment_form": extra.pop("new_commitment_form", None)
@@ -145,7 +161,8 @@ def _version_context(request: HttpRequest, version: SlaVersion, **extra) -> dict
         "version_form": extra.pop("version_form", None) or _version_form_initial(version),
         "sign_form": extra.pop("sign_form", None)
         or SignForm(initial={"content_hash": version.content_hash}),
-        "in_force_now": selectors.active_version() == version,
+        "in_force_now": in_force == version,
+        "in_force_pk": in_force.pk if in_force else None,
     }
     context.update(extra)
     return context
@@ -201,15 +218,21 @@ def _refused(
 
 @roles_required(*ALL_ROLES)
 def overview(request: HttpRequest) -> HttpResponse:
-    active = selectors.active_version()
+    now = timezone.now()
+    active = selectors.active_version(now=now)
     if active is not None:
         active = _get_version(active.pk)
+    scheduled = selectors.version_scheduled(now=now)
     versions = Paginator(selectors.version_list(), 25).get_page(request.GET.get("page"))
+    for version in versions:
+        version.phase = selectors.version_phase(version, now=now)
+        version.outdated_by = selectors.version_outdated_by(version)
     return render(
         request,
         "sla/overview.html",
         {
             "active": active,
+            "scheduled": scheduled,
             "active_rows": _commitment_rows(active) if active else [],
             "versions": versions,
             "templates": TEMPLATES.values(),
@@ -410,7 +433,7 @@ def version_sign(request: HttpRequest, pk: int) -> HttpResponse:
                 actor=request.user,
                 channel="web",
                 password=form.cleaned_data["password"],
-                content_hash=form.cleaned_data.get("content_hash") or None,
+                content_hash=form.cleaned_data.get("content_hash") or "",
                 ip_address=_client_ip(request),
                 user_agent=request.headers.get("User-Agent", ""),
             )
@@ -463,7 +486,7 @@ def _document(request: HttpRequest, version: SlaVersion) -> HttpResponse:
             "mql_lines": _mql_lines(version),
             "week": describe_week(snapshot.get("week") or []),
             "snapshot": snapshot,
-            "signatures": [s for s in version.signatures.all() if s.withdrawn_at is None],
+            "signatures": selectors.live_signatures(version, list(version.signatures.all())),
             "display_zone": _display_zone(version),
             "in_force_now": selectors.active_version() == version,
         },

@@ -9,6 +9,10 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django_tenants.utils import schema_context
 
+from apps.accounts.models import Role, User
+from apps.accounts.services import organization_defaults_provision, user_create
+from apps.tenants.addresses import organization_domain
+from apps.tenants.database_roles import owner_connection
 from apps.tenants.exceptions import OrganizationError
 from apps.tenants.models import Domain, Organization
 
@@ -22,18 +26,6 @@ RESERVED_SUBDOMAINS = frozenset(
         "test", "www",
     }
 )  # fmt: skip
-
-
-def organization_domain(subdomain: str) -> str:
-    """The host name an organization is served on: <subdomain>.<BASE_DOMAIN>."""
-    return f"{subdomain}.{settings.BASE_DOMAIN}"
-
-
-def organization_url(organization: Organization, path: str = "/") -> str:
-    """Absolute URL of a path on the organization's host, with the dev port when there is one."""
-    host = organization_domain(organization.subdomain)
-    port = f":{settings.SITE_PORT}" if settings.SITE_PORT else ""
-    return f"{settings.SITE_SCHEME}://{host}{port}{path}"
 
 
 def subdomain_validate(subdomain: str) -> str:
@@ -52,7 +44,6 @@ def subdomain_validate(subdomain: str) -> str:
     return value
 
 
-@transaction.atomic
 def organization_create(
     *,
     name: str,
@@ -61,10 +52,25 @@ def organization_create(
     admin_email: str,
     admin_password: str,
 ) -> Organization:
-    """Create an organization with its own schema and domain, and its first admin user."""
-    from apps.accounts.models import Role, User
-    from apps.accounts.services import organization_defaults_provision, user_create
+    """Create an organization with its own schema and domain, and its first admin user.
 
+    Creating a schema is DDL: the whole creation runs as the owner role, in one
+    transaction on its connection (apps/tenants/database_roles.py).
+    """
+    with owner_connection():
+        return _organization_create(
+            name=name,
+            subdomain=subdomain,
+            admin_name=admin_name,
+            admin_email=admin_email,
+            admin_password=admin_password,
+        )
+
+
+@transaction.atomic
+def _organization_create(
+    *, name: str, subdomain: str, admin_name: str, admin_email: str, admin_password: str
+) -> Organization:
     name = (name or "").strip()
     if not name:
         raise OrganizationError("name", "Enter the organization's name.")

@@ -6,7 +6,10 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django_tenants.utils import schema_context
 
+from apps.accounts.models import User
+from apps.accounts.views import signup_handoff_token
 from apps.tenants import services
+from apps.tenants.addresses import organization_url
 from apps.tenants.exceptions import OrganizationError
 from apps.tenants.forms import SignupForm
 
@@ -23,14 +26,11 @@ def signup(request: HttpRequest) -> HttpResponse:
         except OrganizationError as exc:
             form.add_error(exc.field if exc.field in form.fields else None, exc.message)
         else:
-            from apps.accounts.models import User
-            from apps.accounts.views import signup_handoff_token
-
             with schema_context(organization.schema_name):
                 admin = User.objects.get(email=form.cleaned_data["admin_email"].lower())
                 token = signup_handoff_token(admin)
             return redirect(
-                services.organization_url(
+                organization_url(
                     organization,
                     f"{reverse('accounts:welcome', urlconf='config.urls_tenant')}?t={token}",
                 )

@@ -11,6 +11,7 @@ from django.utils import timezone
 from apps.accounts.models import AuditEvent
 from apps.accounts.services import audit_record, user_update
 from apps.dispositions import services as dispositions
+from apps.handoff import channels
 from apps.mql import services as mql
 from apps.sla import services as sla
 from tests.dispositions import factories as df
@@ -27,8 +28,12 @@ def signed_off(make_user):
     marketing, sales = make_user("marketing_leader"), make_user("sales_leader")
     version = sla.version_create(actor=marketing, template_key="sample_sla")
     sla.version_submit(version=version, actor=marketing)
-    sla.version_sign(version=version, actor=sales, password=PASSWORD)
-    sla.version_sign(version=version, actor=marketing, password=PASSWORD)
+    sla.version_sign(
+        version=version, actor=sales, password=PASSWORD, content_hash=version.content_hash
+    )
+    sla.version_sign(
+        version=version, actor=marketing, password=PASSWORD, content_hash=version.content_hash
+    )
     code = dispositions.reason_code_create(label="Wrong country", outcome="rejected", actor=sales)
     dispositions.reason_code_rename(reason_code=code, label="Outside our regions", actor=sales)
     dispositions.reason_code_retire(reason_code=code, actor=sales)
@@ -130,10 +135,10 @@ def test_a_leaders_disposition_and_an_undo_are_logged(acme, make_user):
     rep = make_user("rep")
     code = df.reason_code("Budget (audit)")
     lead = df.mql_lead(owner=rep, mql_at=timezone.now() - timedelta(minutes=5))
-    given = dispositions.disposition_create(
+    given = channels.disposition_create(
         lead=lead, outcome="rejected", reason_code=code, actor=sales
     )
-    dispositions.disposition_undo(disposition=given, actor=sales)
+    channels.disposition_undo(disposition=given, actor=sales)
     assert _codes(actor=sales) == ["disposition.undone", "disposition.given"]
 
 

@@ -37,7 +37,9 @@ def test_an_object_id_of_one_org_is_404_on_another(acme, globex, make_user):
     rep = make_user("rep")
     with schema_context(globex.schema_name):
         globex_admin = User.objects.get(email="admin@globex.test")
-        _, token = api_key_create(name="t", created_by=globex_admin, user=globex_admin)
+        _, token = api_key_create(
+            name="t", created_by=globex_admin, user=globex_admin, scopes=["read", "admin"]
+        )
         ids_in_globex = set(User.objects.values_list("pk", flat=True))
     globex_api = Client(HTTP_HOST="globex.localhost", HTTP_AUTHORIZATION=f"Bearer {token}")
     missing_id = max(ids_in_globex | {rep.pk}) + 1000

@@ -72,9 +72,35 @@ def test_api_key_page_creates_shows_once_and_revokes(client_as):
     token = re.search(r"hk_[0-9a-f]{12}_[\w-]+", created.content.decode()).group(0)
     assert admin.get("/accounts/api-keys/").content.decode().count(token) == 0
     key = ApiKey.objects.get(name="Salesforce")
+    assert (key.scopes, key.expires_at) == (["read", "write"], None)
     admin.post(f"/accounts/api-keys/{key.pk}/revoke/")
     key.refresh_from_db()
     assert key.revoked_at is not None
+    admin.post("/accounts/api-keys/", {"name": "Reader", "scopes": ["read"], "expires_in_days": 30})
+    reader = ApiKey.objects.get(name="Reader")
+    assert reader.scopes == ["read"] and reader.expires_at is not None
+
+
+def test_profile_creates_scoped_tokens_and_revokes_them(client_as):
+    leader = client_as("sales_leader")
+    page = leader.get("/accounts/profile/").content.decode()
+    assert 'value="sign"' in page and 'value="admin"' not in page
+    created = leader.post(
+        "/accounts/profile/", {"name": "Signer", "scopes": ["read", "sign"], "expires_in_days": 1}
+    )
+    assert created.status_code == 200
+    token = re.search(r"hk_[0-9a-f]{12}_[\w-]+", created.content.decode()).group(0)
+    key = ApiKey.objects.get(name="Signer", user=leader.user)
+    assert token.startswith(f"hk_{key.prefix}_") and key.scopes == ["read", "sign"]
+    refused = leader.post(
+        "/accounts/profile/", {"name": "Boss", "scopes": ["admin"], "expires_in_days": 1}
+    )
+    assert refused.status_code == 400
+    leader.post(f"/accounts/profile/tokens/{key.pk}/revoke/")
+    key.refresh_from_db()
+    assert key.revoked_at is not None
+    other = client_as("rep")
+    assert other.post(f"/accounts/profile/tokens/{key.pk}/revoke/").status_code == 404
 
 
 def test_navigation_fits_the_role(client_as):

@@ -9,10 +9,10 @@ test reads there sees what the worker committed. The test's own transaction is
 left untouched (and must not hold rows the committed ones point to: create every
 row of such a test inside ``writes()``).
 
-``cleanup()`` deletes what the test created, through the same kind of connection.
-Signed SLA versions are guarded by triggers (nothing may delete them); the cleanup
-runs with ``session_replication_role = replica`` (the test database user is a
-superuser) so the test leaves acme as it found it for the tests that follow.
+``cleanup()`` deletes what the test created. Signed SLA versions are guarded by triggers
+(the app's role may not delete them); the cleanup runs as the owner role with those
+triggers lifted for its transaction (tests/support/database.py), so the test leaves acme
+as it found it for the tests that follow.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from tests.accounts.factories import UserFactory
 from tests.compliance import factories as f
+from tests.support.database import evidence_guards_lifted
 from tests.support.tenants import SESSION_TENANTS
 
 
@@ -76,9 +77,7 @@ class CommittedWorld:
         from apps.mql.models import MqlDefinition
         from apps.sla.models import SlaContract
 
-        with self.writes():
-            with connections["default"].cursor() as cursor:
-                cursor.execute("SET session_replication_role = replica")
+        with evidence_guards_lifted(self.schema):
             Lead.objects.filter(pk__in=[lead.pk for lead in self.leads]).delete()
             definitions = [v.mql_definition_id for v in self.versions]
             SlaContract.objects.filter(pk__in=[v.contract_id for v in self.versions]).delete()

@@ -243,8 +243,6 @@ def test_a_week_without_data_breaks_the_run_and_old_episodes_are_not_paged(escal
 
 
 def test_moved_history_unfreezes_the_periods_it_touches_and_the_sweep_refreezes_them(version):
-    from apps.compliance.signals import history_changed
-
     clock = _mql(version, at=MONDAY, contact_after=timedelta(hours=1))
     now = WEEK.end + timedelta(days=40)
     services.snapshots_recompute(first_day=WEEK.first_day, last_day=WEEK.last_day, now=now)
@@ -256,17 +254,12 @@ def test_moved_history_unfreezes_the_periods_it_touches_and_the_sweep_refreezes_
         first_day=later_week.first_day, last_day=later_week.last_day, now=now
     )
     assert ComplianceSnapshot.objects.filter(frozen=False).count() == 0
-    heard = []
-    history_changed.connect(lambda **kw: heard.append(kw["moments"]), weak=False, dispatch_uid="t")
-    try:
-        # An MQL moved from Monday of the week to an hour earlier (a late, older fact).
-        moments = [clock.started_at, clock.started_at - timedelta(hours=1)]
-        unfrozen = services.snapshots_invalidate(moments=moments)
-    finally:
-        history_changed.disconnect(dispatch_uid="t")
+    # An MQL moved from Monday of the week to an hour earlier (a late, older fact). (The
+    # hand-off pipeline also drops the dashboards' stored charts: tests/mql/test_redate.py.)
+    moments = [clock.started_at, clock.started_at - timedelta(hours=1)]
+    unfrozen = services.snapshots_invalidate(moments=moments)
     # Its week, month and quarter; not the week after.
     assert unfrozen == 3 * 2  # both commitments of the version
-    assert heard == [sorted(moments)]
     week.refresh_from_db()
     assert not week.frozen
     assert ComplianceSnapshot.objects.get(

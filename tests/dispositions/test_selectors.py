@@ -7,8 +7,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.utils import timezone
 
-from apps.dispositions import selectors, services
+from apps.dispositions import selectors
 from apps.dispositions.models import Outcome
+from apps.handoff import channels
 from apps.icp.models import IcpApproval, IcpRevision
 from apps.leads.models import Stage
 from apps.sla.models import ClockKind
@@ -180,7 +181,7 @@ def feedback(acme, make_user):
             campaign=campaign,
             definition=definition,
         )
-        services.disposition_create(
+        channels.disposition_create(
             lead=lead,
             outcome=outcome,
             reason_code=code,
@@ -261,7 +262,7 @@ def test_returned_to_nurture_lists_leads_still_in_nurture(feedback, make_user):
     assert [d.lead for d in returned] == [feedback["returned"]]
     # Once sales takes it back, it leaves marketing's list.
     lead = feedback["returned"]
-    services.disposition_create(lead=lead, outcome=Outcome.ACCEPTED, actor=lead.owner)
+    channels.disposition_create(lead=lead, outcome=Outcome.ACCEPTED, actor=lead.owner)
     assert not selectors.nurture_returned(
         start=feedback["start"], end=feedback["end"] + timedelta(hours=1)
     ).exists()

@@ -10,6 +10,7 @@ from apps.accounts.exceptions import Conflict, DomainError, NotAllowed
 from apps.dispositions import selectors, services
 from apps.dispositions.models import Disposition, Outcome, ReasonCode
 from apps.dispositions.provisioning import DEFAULT_REASON_CODES, provision
+from apps.handoff import channels
 from apps.leads.models import Activity, Stage, StageChange
 from apps.mql.models import MqlEvent
 from apps.sla.models import ClockKind, ClockState
@@ -44,7 +45,7 @@ def nurture_code(acme):
 @pytest.mark.parametrize("outcome", [Outcome.REJECTED, Outcome.NURTURE])
 def test_rejected_and_nurture_need_a_reason(lead, rep, outcome):
     with pytest.raises(DomainError) as error:
-        services.disposition_create(lead=lead, outcome=outcome, actor=rep)
+        channels.disposition_create(lead=lead, outcome=outcome, actor=rep)
     assert error.value.field == "reason_code"
     assert not Disposition.objects.filter(lead=lead).exists()
     lead.refresh_from_db()
@@ -53,7 +54,7 @@ def test_rejected_and_nurture_need_a_reason(lead, rep, outcome):
 
 def test_the_reason_must_belong_to_the_outcome(lead, rep, nurture_code):
     with pytest.raises(DomainError) as error:
-        services.disposition_create(
+        channels.disposition_create(
             lead=lead, outcome=Outcome.REJECTED, reason_code=nurture_code, actor=rep
         )
     assert error.value.field == "reason_code"
@@ -63,7 +64,7 @@ def test_the_reason_must_belong_to_the_outcome(lead, rep, nurture_code):
 @pytest.mark.parametrize("outcome", [Outcome.ACCEPTED, Outcome.WORKING])
 def test_accepted_and_working_take_no_reason(lead, rep, rejected_code, outcome):
     with pytest.raises(DomainError) as error:
-        services.disposition_create(
+        channels.disposition_create(
             lead=lead, outcome=outcome, reason_code=rejected_code, actor=rep
         )
     assert error.value.field == "reason_code"
@@ -71,7 +72,7 @@ def test_accepted_and_working_take_no_reason(lead, rep, rejected_code, outcome):
 
 def test_unknown_outcome_is_refused(lead, rep):
     with pytest.raises(DomainError) as error:
-        services.disposition_create(lead=lead, outcome="maybe", actor=rep)
+        channels.disposition_create(lead=lead, outcome="maybe", actor=rep)
     assert error.value.field == "outcome"
 
 
@@ -80,7 +81,7 @@ def test_unknown_outcome_is_refused(lead, rep):
 
 def test_accepted_moves_the_lead_to_sql_at_the_disposition_time(lead, rep):
     when = timezone.now() - timedelta(minutes=30)
-    disposition = services.disposition_create(
+    disposition = channels.disposition_create(
         lead=lead, outcome=Outcome.ACCEPTED, actor=rep, occurred_at=when, note="Budget confirmed"
     )
     lead.refresh_from_db()
@@ -102,7 +103,7 @@ def test_accepted_moves_the_lead_to_sql_at_the_disposition_time(lead, rep):
 )
 def test_each_outcome_moves_the_stage(lead, rep, outcome, stage, rejected_code, nurture_code):
     code = {Outcome.REJECTED: rejected_code, Outcome.NURTURE: nurture_code}.get(outcome)
-    services.disposition_create(lead=lead, outcome=outcome, reason_code=code, actor=rep)
+    channels.disposition_create(lead=lead, outcome=outcome, reason_code=code, actor=rep)
     lead.refresh_from_db()
     assert lead.stage == stage
 
@@ -110,7 +111,7 @@ def test_each_outcome_moves_the_stage(lead, rep, outcome, stage, rejected_code, 
 def test_an_opportunity_is_not_moved_by_a_late_disposition(lead, rep, rejected_code):
     lead.stage = Stage.OPPORTUNITY
     lead.save(update_fields=["stage"])
-    services.disposition_create(
+    channels.disposition_create(
         lead=lead, outcome=Outcome.REJECTED, reason_code=rejected_code, actor=rep
     )
     lead.refresh_from_db()
@@ -123,7 +124,7 @@ def test_an_opportunity_is_not_moved_by_a_late_disposition(lead, rep, rejected_c
 
 def test_back_dated_disposition_is_accepted(lead, rep, rejected_code):
     when = timezone.now() - timedelta(hours=2)
-    disposition = services.disposition_create(
+    disposition = channels.disposition_create(
         lead=lead,
         outcome=Outcome.REJECTED,
         reason_code=rejected_code,
@@ -137,7 +138,7 @@ def test_back_dated_disposition_is_accepted(lead, rep, rejected_code):
 
 def test_future_dated_disposition_is_refused(lead, rep):
     with pytest.raises(DomainError) as error:
-        services.disposition_create(
+        channels.disposition_create(
             lead=lead,
             outcome=Outcome.ACCEPTED,
             actor=rep,
@@ -148,7 +149,7 @@ def test_future_dated_disposition_is_refused(lead, rep):
 
 
 def test_a_sender_clock_a_little_ahead_is_not_the_future(lead, rep):
-    services.disposition_create(
+    channels.disposition_create(
         lead=lead,
         outcome=Outcome.WORKING,
         actor=rep,
@@ -159,7 +160,7 @@ def test_a_sender_clock_a_little_ahead_is_not_the_future(lead, rep):
 
 def test_naive_time_is_refused(lead, rep):
     with pytest.raises(DomainError) as error:
-        services.disposition_create(
+        channels.disposition_create(
             lead=lead,
             outcome=Outcome.WORKING,
             actor=rep,
@@ -173,10 +174,10 @@ def test_naive_time_is_refused(lead, rep):
 
 def test_every_disposition_is_kept_and_the_latest_decides(lead, rep, rejected_code):
     now = timezone.now()
-    services.disposition_create(
+    channels.disposition_create(
         lead=lead, outcome=Outcome.WORKING, actor=rep, occurred_at=now - timedelta(hours=2)
     )
-    services.disposition_create(
+    channels.disposition_create(
         lead=lead,
         outcome=Outcome.REJECTED,
         reason_code=rejected_code,
@@ -184,7 +185,7 @@ def test_every_disposition_is_kept_and_the_latest_decides(lead, rep, rejected_co
         occurred_at=now - timedelta(hours=1),
     )
     # History imported later, older than what we know: kept, not applied.
-    services.disposition_create(
+    channels.disposition_create(
         lead=lead,
         outcome=Outcome.ACCEPTED,
         actor=rep,
@@ -208,7 +209,7 @@ def test_a_disposition_of_an_earlier_mql_does_not_move_a_requalified_lead(lead, 
     )
     lead.mql_at = requalified
     lead.save(update_fields=["mql_at"])
-    old = services.disposition_create(
+    old = channels.disposition_create(
         lead=lead,
         outcome=Outcome.REJECTED,
         reason_code=rejected_code,
@@ -218,15 +219,15 @@ def test_a_disposition_of_an_earlier_mql_does_not_move_a_requalified_lead(lead, 
     lead.refresh_from_db()
     assert lead.stage == Stage.MQL
     assert old.mql_event == MqlEvent.objects.filter(lead=lead).exclude(pk=second.pk).get()
-    new = services.disposition_create(lead=lead, outcome=Outcome.ACCEPTED, actor=rep)
+    new = channels.disposition_create(lead=lead, outcome=Outcome.ACCEPTED, actor=rep)
     assert new.mql_event == second
 
 
 def test_same_external_id_twice_changes_nothing(lead, rep):
-    first = services.disposition_create(
+    first = channels.disposition_create(
         lead=lead, outcome=Outcome.ACCEPTED, actor=rep, external_id="sf-1"
     )
-    again = services.disposition_create(
+    again = channels.disposition_create(
         lead=lead, outcome=Outcome.ACCEPTED, actor=rep, external_id="sf-1", note="resent"
     )
     assert again.pk == first.pk and again.note == ""
@@ -235,9 +236,9 @@ def test_same_external_id_twice_changes_nothing(lead, rep):
 
 def test_external_id_of_another_lead_conflicts(lead, rep):
     other = f.mql_lead(owner=rep, mql_at=timezone.now() - timedelta(hours=1))
-    services.disposition_create(lead=lead, outcome=Outcome.WORKING, actor=rep, external_id="sf-2")
+    channels.disposition_create(lead=lead, outcome=Outcome.WORKING, actor=rep, external_id="sf-2")
     with pytest.raises(Conflict) as error:
-        services.disposition_create(
+        channels.disposition_create(
             lead=other, outcome=Outcome.WORKING, actor=rep, external_id="sf-2"
         )
     assert error.value.field == "external_id"
@@ -249,33 +250,33 @@ def test_external_id_of_another_lead_conflicts(lead, rep):
 def test_a_rep_acts_only_on_own_leads(lead, make_user):
     other_rep = make_user("rep")
     with pytest.raises(NotAllowed):
-        services.disposition_create(lead=lead, outcome=Outcome.ACCEPTED, actor=other_rep)
+        channels.disposition_create(lead=lead, outcome=Outcome.ACCEPTED, actor=other_rep)
     with pytest.raises(NotAllowed):
-        services.touch_record(lead=lead, kind="call", actor=other_rep)
+        channels.touch_record(lead=lead, kind="call", actor=other_rep)
     assert not lead.dispositions.exists()
     assert not Activity.objects.filter(lead=lead).exists()
 
 
 def test_a_sales_leader_acts_on_the_team_leads(lead, make_user):
     leader = make_user("sales_leader")
-    disposition = services.disposition_create(lead=lead, outcome=Outcome.ACCEPTED, actor=leader)
+    disposition = channels.disposition_create(lead=lead, outcome=Outcome.ACCEPTED, actor=leader)
     assert disposition.actor == leader
     unowned = f.mql_lead(owner=None, mql_at=timezone.now() - timedelta(hours=1))
-    services.touch_record(lead=unowned, kind="email_sent", actor=leader)
+    channels.touch_record(lead=unowned, kind="email_sent", actor=leader)
     assert Activity.objects.filter(lead=unowned, kind="email_sent", actor=leader).exists()
 
 
 @pytest.mark.parametrize("role", ["marketer", "marketing_leader", "executive", "admin"])
 def test_other_roles_do_not_give_dispositions(lead, make_user, role):
     with pytest.raises(NotAllowed):
-        services.disposition_create(lead=lead, outcome=Outcome.ACCEPTED, actor=make_user(role))
+        channels.disposition_create(lead=lead, outcome=Outcome.ACCEPTED, actor=make_user(role))
 
 
 def test_a_deactivated_rep_cannot_act(lead, rep):
     rep.is_active = False
     rep.save(update_fields=["is_active"])
     with pytest.raises(NotAllowed):
-        services.disposition_create(lead=lead, outcome=Outcome.WORKING, actor=rep)
+        channels.disposition_create(lead=lead, outcome=Outcome.WORKING, actor=rep)
 
 
 # --- reason codes --------------------------------------------------------------------
@@ -331,13 +332,13 @@ def test_a_retired_code_stays_on_old_dispositions_and_is_refused_for_new_ones(
     lead, rep, rejected_code, make_user
 ):
     leader = make_user("sales_leader")
-    old = services.disposition_create(
+    old = channels.disposition_create(
         lead=lead,
         outcome=Outcome.WORKING,
         actor=rep,
         occurred_at=timezone.now() - timedelta(hours=2),
     )
-    kept = services.disposition_create(
+    kept = channels.disposition_create(
         lead=f.mql_lead(owner=rep, mql_at=timezone.now() - timedelta(hours=5)),
         outcome=Outcome.REJECTED,
         reason_code=rejected_code,
@@ -347,12 +348,12 @@ def test_a_retired_code_stays_on_old_dispositions_and_is_refused_for_new_ones(
     kept.refresh_from_db()
     assert kept.reason_code == rejected_code
     with pytest.raises(DomainError) as error:
-        services.disposition_create(
+        channels.disposition_create(
             lead=lead, outcome=Outcome.REJECTED, reason_code=rejected_code, actor=rep
         )
     assert error.value.field == "reason_code"
     # History that happened while the code was offered may still use it.
-    services.disposition_create(
+    channels.disposition_create(
         lead=lead,
         outcome=Outcome.REJECTED,
         reason_code=rejected_code,
@@ -378,7 +379,7 @@ def test_bulk_reports_each_item_by_index(rep, make_user, rejected_code):
         services.DispositionItem(lead="no-such-lead", outcome="accepted"),
         services.DispositionItem(lead=mine[0], outcome="nurture"),
     ]
-    report = services.dispositions_bulk_create(items=items, principal=rep, channel="web")
+    report = channels.dispositions_bulk_create(items=items, principal=rep, channel="web")
     assert [r.status for r in report.results] == [
         "created",
         "created",
@@ -410,7 +411,7 @@ def _clock(lead, kind):
 
 
 def test_a_touch_closes_the_first_contact_clock(clocked_lead, rep):
-    touch = services.touch_record(
+    touch = channels.touch_record(
         lead=clocked_lead, kind="call", actor=rep, note="Left a voicemail"
     )
     clock = _clock(clocked_lead, ClockKind.FIRST_CONTACT)
@@ -425,7 +426,7 @@ def test_a_touch_closes_the_first_contact_clock(clocked_lead, rep):
 def test_a_final_disposition_closes_the_disposition_and_cadence_clocks(
     clocked_lead, rep, rejected_code
 ):
-    disposition = services.disposition_create(
+    disposition = channels.disposition_create(
         lead=clocked_lead, outcome=Outcome.REJECTED, reason_code=rejected_code, actor=rep
     )
     settled = _clock(clocked_lead, ClockKind.DISPOSITION)
@@ -437,7 +438,7 @@ def test_a_final_disposition_closes_the_disposition_and_cadence_clocks(
 
 
 def test_working_does_not_close_the_disposition_clock(clocked_lead, rep):
-    services.disposition_create(lead=clocked_lead, outcome=Outcome.WORKING, actor=rep)
+    channels.disposition_create(lead=clocked_lead, outcome=Outcome.WORKING, actor=rep)
     assert _clock(clocked_lead, ClockKind.DISPOSITION).met_at is None
 
 
@@ -451,7 +452,7 @@ def test_a_late_touch_meets_the_clock_late(acme, rep):
         },
     )
     lead = f.mql_lead(owner=rep, mql_at=now - timedelta(hours=10), version=version)
-    services.touch_record(lead=lead, kind="call", actor=rep)
+    channels.touch_record(lead=lead, kind="call", actor=rep)
     clock = _clock(lead, ClockKind.FIRST_CONTACT)
     assert clock.met_at is not None
     assert clock.state == ClockState.BREACHED
@@ -464,12 +465,12 @@ def test_undo_puts_the_lead_and_its_clocks_back_as_they_were(clocked_lead, rep):
     lead = clocked_lead
     before = (lead.stage, lead.stage_changed_at, lead.sql_at)
     clocks_before = {c.kind: (c.state, c.met_at) for c in lead.sla_clocks.all()}
-    given = services.disposition_create(lead=lead, outcome="accepted", actor=rep)
+    given = channels.disposition_create(lead=lead, outcome="accepted", actor=rep)
     lead.refresh_from_db()
     assert lead.stage == Stage.SQL and lead.sql_at is not None
     assert lead.sla_clocks.get(kind=ClockKind.DISPOSITION).state == ClockState.MET
 
-    services.disposition_undo(disposition=given, actor=rep)
+    channels.disposition_undo(disposition=given, actor=rep)
     lead.refresh_from_db()
     assert (lead.stage, lead.stage_changed_at, lead.sql_at) == before
     assert {c.kind: (c.state, c.met_at) for c in lead.sla_clocks.all()} == clocks_before
@@ -478,27 +479,27 @@ def test_undo_puts_the_lead_and_its_clocks_back_as_they_were(clocked_lead, rep):
 
 
 def test_undo_is_for_the_author_only(clocked_lead, rep, make_user, rejected_code):
-    given = services.disposition_create(
+    given = channels.disposition_create(
         lead=clocked_lead, outcome="rejected", reason_code=rejected_code, actor=rep
     )
     with pytest.raises(NotAllowed):
-        services.disposition_undo(disposition=given, actor=make_user("sales_leader"))
+        channels.disposition_undo(disposition=given, actor=make_user("sales_leader"))
     assert Disposition.objects.filter(pk=given.pk).exists()
 
 
 def test_undo_only_for_a_few_seconds(clocked_lead, rep):
-    given = services.disposition_create(lead=clocked_lead, outcome="accepted", actor=rep)
+    given = channels.disposition_create(lead=clocked_lead, outcome="accepted", actor=rep)
     later = given.recorded_at + services.UNDO_WINDOW + timedelta(seconds=1)
     with pytest.raises(Conflict, match="Too late to undo"):
-        services.disposition_undo(disposition=given, actor=rep, now=later)
+        channels.disposition_undo(disposition=given, actor=rep, now=later)
     clocked_lead.refresh_from_db()
     assert clocked_lead.stage == Stage.SQL
 
 
 def test_undo_only_the_latest_word(clocked_lead, rep, nurture_code):
-    first = services.disposition_create(lead=clocked_lead, outcome="working", actor=rep)
-    services.disposition_create(
+    first = channels.disposition_create(lead=clocked_lead, outcome="working", actor=rep)
+    channels.disposition_create(
         lead=clocked_lead, outcome="nurture", reason_code=nurture_code, actor=rep
     )
     with pytest.raises(Conflict, match="newer disposition"):
-        services.disposition_undo(disposition=first, actor=rep)
+        channels.disposition_undo(disposition=first, actor=rep)

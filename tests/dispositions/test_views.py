@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from apps.dispositions import panels
 from apps.dispositions.models import Disposition, Outcome, ReasonCode
+from apps.handoff import channels
 from apps.leads.models import Activity, Assignment, Stage
 from tests.dispositions import factories as f
 
@@ -304,11 +305,10 @@ def test_a_retired_code_is_not_offered_in_the_queue(rep_client, code, make_user)
 
 @pytest.fixture
 def rejected(acme, make_user, code):
-    from apps.dispositions import services
 
     rep = make_user("rep", name="Riley Rep")
     lead = _mql(rep, source="content_syndication", campaign="Ebook Q4", last_name="Student")
-    services.disposition_create(
+    channels.disposition_create(
         lead=lead, outcome="rejected", reason_code=code, actor=rep, note="Went with Acme's rival"
     )
     later = f.reason_code("Timeline (test)", Outcome.NURTURE)
@@ -319,7 +319,7 @@ def rejected(acme, make_user, code):
         last_name="Nurtured",
         email="nurtured@prospect.test",
     )
-    services.disposition_create(
+    channels.disposition_create(
         lead=back, outcome="nurture", reason_code=later, actor=rep, note="Budget opens in Q2"
     )
     return lead
@@ -376,11 +376,9 @@ def test_feedback_with_dispositions_on_older_mqls_of_a_source_without_mqls_now(
 ):
     """A source whose dispositions of the period answer MQLs of an earlier period has no cohort
     row: its MQL→SQL cell says "—" (it used to be a 500 for every role on the demo data)."""
-    from apps.dispositions import services
-
     rep = make_user("rep")
     old = f.mql_lead(owner=rep, mql_at=timezone.now() - timedelta(days=100), source="trade_show")
-    services.disposition_create(lead=old, outcome="rejected", reason_code=code, actor=rep)
+    channels.disposition_create(lead=old, outcome="rejected", reason_code=code, actor=rep)
     response = client_as(role).get(reverse("dispositions:feedback"), {"period": period})
     assert response.status_code == 200
     row = response.content.decode().split("<td>trade_show</td>", 1)[1].split("</tr>", 1)[0]

@@ -9,7 +9,7 @@ from django.test import Client
 from django.urls import reverse
 from django_tenants.utils import schema_context
 
-from apps.leads import services
+from apps.leads import owners, services, stages
 from apps.leads.models import Activity, Lead
 from apps.leads.webhook_signatures import signature_for
 from tests.leads.factories import ActivityFactory, LeadFactory
@@ -155,8 +155,8 @@ def test_detail_has_the_timeline(acme, api_as, make_user):
     rep = make_user("rep")
     lead = LeadFactory(external_id="L1")
     ActivityFactory(lead=lead, kind="content_download", properties={"asset": "enterprise-ebook"})
-    services.lead_reassign(lead=lead, owner=rep, actor=None)
-    services.lead_stage_change(lead=lead, to_stage="sql", occurred_at=T0 + timedelta(days=1))
+    owners.lead_reassign(lead=lead, owner=rep, actor=None)
+    stages.lead_stage_change(lead=lead, to_stage="sql", occurred_at=T0 + timedelta(days=1))
     body = api_as("executive").get(reverse("api:leads:lead_detail", args=[lead.pk])).json()
     kinds = [entry["kind"] for entry in body["timeline"]]
     assert set(kinds) == {"activity", "stage_change", "assignment", "created"}

@@ -8,10 +8,13 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from apps.accounts.exceptions import DomainError
+from apps.handoff import channels
 from apps.leads import csv_rows, services
 from apps.leads.crm_payloads import hubspot_records, salesforce_records
 from apps.leads.field_mapping import apply_mapping, guess_mapping
 from apps.leads.models import FieldMapping, ImportJob, Lead
+from apps.leads.tasks import lead_import_run_task
+from config.celery_app import app as celery_app
 
 HUBSPOT_EXPORT = (
     "Record ID,First Name,Last Name,Email,Job Title,Company Name,Number of Employees,"
@@ -36,7 +39,7 @@ def start(job, **overrides):
 def run_import(content: bytes, **overrides) -> ImportJob:
     job = services.import_job_create(filename="leads.csv", content=content, actor=None)
     start(job, **overrides)
-    return services.import_job_run(job_id=job.pk)
+    return channels.import_job_run(job_id=job.pk)
 
 
 # --- pure pieces --------------------------------------------------------------------------
@@ -213,10 +216,10 @@ def test_a_rerun_resumes_after_committed_chunks(acme, monkeypatch):
     start(job)
     # As if a worker died after committing the first chunk of 2 rows.
     ImportJob.objects.filter(pk=job.pk).update(status="running", processed_rows=2, created=2)
-    job = services.import_job_run(job_id=job.pk)
+    job = channels.import_job_run(job_id=job.pk)
     assert (job.status, job.processed_rows, job.created) == ("done", 5, 5)
     assert Lead.objects.count() == 3  # rows 0 and 1 were "committed" by the earlier run
-    assert services.import_job_run(job_id=job.pk).created == 5  # a finished job is left alone
+    assert channels.import_job_run(job_id=job.pk).created == 5  # a finished job is left alone
 
 
 # --- the wizard pages ----------------------------------------------------------------------
@@ -226,9 +229,7 @@ def test_wizard_upload_preview_start_progress_report(
     acme, client_as, django_capture_on_commit_callbacks, monkeypatch
 ):
     queued = []
-    monkeypatch.setattr(
-        "apps.leads.tasks.lead_import_run_task.delay", lambda job_id: queued.append(job_id)
-    )
+    monkeypatch.setattr(celery_app, "send_task", lambda name, args: queued.append((name, *args)))
     client = client_as("marketing_leader")
     upload = SimpleUploadedFile(
         "hubspot.csv",
@@ -250,13 +251,13 @@ def test_wizard_upload_preview_start_progress_report(
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(reverse("leads:import_detail", args=[job.pk]), form)
     assert response.status_code == 302
-    assert queued == [job.pk]
+    assert queued == [(lead_import_run_task.name, job.pk)]
 
     progress = client.get(
         reverse("leads:import_detail", args=[job.pk]), HTTP_HX_REQUEST="true"
     ).content.decode()
     assert 'hx-trigger="every 1s"' in progress and "0 of 3 rows" in progress
-    services.import_job_run(job_id=job.pk)
+    channels.import_job_run(job_id=job.pk)
     done = client.get(
         reverse("leads:import_detail", args=[job.pk]), HTTP_HX_REQUEST="true"
     ).content.decode()

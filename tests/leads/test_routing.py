@@ -10,7 +10,7 @@ import pytest
 
 from apps.accounts.exceptions import DomainError, NotAllowed
 from apps.accounts.models import User
-from apps.leads import services
+from apps.leads import owners
 from apps.leads.models import Assignment, Lead, RoutingRule
 from apps.leads.routing import conditions_clean, describe_condition, rule_matches
 from tests.leads.committed import committed
@@ -18,7 +18,7 @@ from tests.leads.factories import LeadFactory, RoutingRuleFactory
 
 
 def route(*leads):
-    return services.leads_route(lead_ids=[lead.pk for lead in leads])
+    return owners.leads_route(lead_ids=[lead.pk for lead in leads])
 
 
 @pytest.fixture
@@ -115,33 +115,33 @@ def test_no_rule_leaves_the_lead_unassigned(acme):
 def test_reassign_by_the_sales_leader(acme, reps, make_user):
     leader = make_user("sales_leader")
     lead = LeadFactory(owner=reps[0])
-    assignment = services.lead_reassign(
+    assignment = owners.lead_reassign(
         lead=lead, owner=reps[1], actor=leader, reason="Speaks German"
     )
     assert assignment.assigned_by == leader and assignment.reason == "Speaks German"
     assert Lead.objects.get(pk=lead.pk).owner == reps[1]
     with pytest.raises(DomainError) as exc:
-        services.lead_reassign(lead=lead, owner=reps[1], actor=leader)
+        owners.lead_reassign(lead=lead, owner=reps[1], actor=leader)
     assert exc.value.field == "owner"
     with pytest.raises(NotAllowed):
-        services.lead_reassign(lead=lead, owner=reps[2], actor=reps[0])
+        owners.lead_reassign(lead=lead, owner=reps[2], actor=reps[0])
 
 
 def test_route_now_re_runs_the_rules(acme, reps, make_user):
     leader = make_user("sales_leader")
     lead = LeadFactory(owner=reps[0])
     with pytest.raises(DomainError) as exc:
-        services.lead_route_now(lead=lead, actor=leader)
+        owners.lead_route_now(lead=lead, actor=leader)
     assert exc.value.field == "routing"
     RoutingRuleFactory(name="Team", pool=[reps[2]])
-    assignment = services.lead_route_now(lead=lead, actor=leader)
+    assignment = owners.lead_route_now(lead=lead, actor=leader)
     assert assignment.owner == reps[2] and assignment.assigned_by == leader
     assert Lead.objects.get(pk=lead.pk).owner == reps[2]
 
 
 def test_rule_editing_service(acme, reps, make_user):
     leader = make_user("sales_leader")
-    first = services.routing_rule_save(
+    first = owners.routing_rule_save(
         rule=None,
         name="EMEA",
         conditions=[{"field": "region", "op": "equals", "value": "EMEA"}],
@@ -150,7 +150,7 @@ def test_rule_editing_service(acme, reps, make_user):
         is_active=True,
         actor=leader,
     )
-    second = services.routing_rule_save(
+    second = owners.routing_rule_save(
         rule=None,
         name="Everyone",
         conditions=[],
@@ -161,7 +161,7 @@ def test_rule_editing_service(acme, reps, make_user):
     )
     assert second.position > first.position
     with pytest.raises(DomainError) as exc:
-        services.routing_rule_save(
+        owners.routing_rule_save(
             rule=None,
             name="Another",
             conditions=[],
@@ -172,7 +172,7 @@ def test_rule_editing_service(acme, reps, make_user):
         )
     assert exc.value.field == "is_fallback"
     with pytest.raises(DomainError) as exc:
-        services.routing_rule_save(
+        owners.routing_rule_save(
             rule=first,
             name="EMEA",
             conditions=[{"field": "x", "op": "equals", "value": 1}],
@@ -182,7 +182,7 @@ def test_rule_editing_service(acme, reps, make_user):
             actor=leader,
         )
     assert exc.value.field == "conditions"
-    third = services.routing_rule_save(
+    third = owners.routing_rule_save(
         rule=None,
         name="US",
         conditions=[],
@@ -191,7 +191,7 @@ def test_rule_editing_service(acme, reps, make_user):
         is_active=True,
         actor=leader,
     )
-    services.routing_rule_move(rule=third, direction="up", actor=leader)
+    owners.routing_rule_move(rule=third, direction="up", actor=leader)
     order = list(RoutingRule.objects.order_by("position").values_list("name", flat=True))
     assert order == ["EMEA", "US", "Everyone"]
 
@@ -237,7 +237,7 @@ def test_round_robin_is_fair_under_concurrent_routing(acme):
     def route_each(chunk):
         barrier.wait()
         for lead in chunk:  # one routing transaction per lead, interleaved across threads
-            services.leads_route(lead_ids=[lead.pk])
+            owners.leads_route(lead_ids=[lead.pk])
 
     try:
         with ThreadPoolExecutor(THREADS) as executor:

@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from apps.mql.models import DefinitionStatus, MqlDefinition
-from apps.mql.services import leads_qualify
+from tests.handoff.batches import qualify
 from tests.mql.factories import MQL_RULES, LeadFactory, demo_request, published_definition
 
 
@@ -72,7 +72,7 @@ def test_evaluate_a_lead_on_demand(api_as, make_user):
     rep = make_user("rep")
     lead = LeadFactory(owner=rep)
     demo_request(lead, timezone.now() - timedelta(days=1))
-    leads_qualify(lead_ids=[lead.pk])
+    qualify(lead_ids=[lead.pk], now=timezone.now())
 
     response = api_as("rep", user=rep).get(reverse("api:mql:lead_evaluate", args=[lead.pk]))
 

@@ -15,6 +15,8 @@ from apps.mql.backtest import (
 from apps.mql.models import BacktestStatus
 from apps.mql.rules import ActivityFact, parse_definition
 from apps.mql.services import backtest_run, backtest_start
+from apps.mql.tasks import backtest_run_task
+from config.celery_app import app as celery_app
 from tests.mql.factories import LeadFactory, demo_request, pricing_visit, published_definition
 
 NOW = datetime(2025, 6, 4, 12, 0, tzinfo=UTC)  # a Wednesday
@@ -190,12 +192,12 @@ def test_a_large_backtest_goes_to_the_worker_after_commit(
     draft, _ = known_history
     monkeypatch.setattr("apps.mql.services.BACKTEST_SYNC_MAX_LEADS", 2)
     queued = []
-    monkeypatch.setattr("apps.mql.tasks.backtest_run_task.delay", queued.append)
+    monkeypatch.setattr(celery_app, "send_task", lambda name, args: queued.append((name, *args)))
 
     with django_capture_on_commit_callbacks(execute=True):
         run = backtest_start(definition=draft, days=28, actor=make_user("marketer"), now=NOW)
 
-    assert run.status == BacktestStatus.PENDING and queued == [run.pk]
+    assert run.status == BacktestStatus.PENDING and queued == [(backtest_run_task.name, run.pk)]
     done = backtest_run(run_id=run.pk)  # what the task does
     assert done.status == BacktestStatus.DONE and done.result["draft"]["mqls"] == 2
     assert backtest_run(run_id=run.pk).finished_at == done.finished_at  # a redelivery is a no-op

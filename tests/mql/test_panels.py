@@ -5,9 +5,9 @@ from datetime import timedelta
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from apps.leads.services import lead_stage_change
+from apps.leads.stages import lead_stage_change
 from apps.mql.panels import lead_panel
-from apps.mql.services import leads_qualify
+from tests.handoff.batches import qualify
 from tests.mql.factories import LeadFactory, demo_request, published_definition
 
 
@@ -22,11 +22,11 @@ def test_panel_explains_the_mql_and_lists_its_history(acme):
 
     now = timezone.now()
     demo_request(lead, now - timedelta(days=20))
-    leads_qualify(lead_ids=[lead.pk], now=now - timedelta(days=19))
+    qualify(lead_ids=[lead.pk], now=now - timedelta(days=19))
     lead.refresh_from_db()
     lead_stage_change(lead=lead, to_stage="nurture", occurred_at=now - timedelta(days=10))
     demo_request(lead, now - timedelta(days=1))
-    leads_qualify(lead_ids=[lead.pk], now=now)
+    qualify(lead_ids=[lead.pk], now=now)
 
     panel = lead_panel(lead=lead, user=None)
     html = render(panel)

@@ -5,11 +5,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.utils import timezone
 
+from apps.handoff.channels import activities_ingest, leads_upsert
 from apps.leads.models import Lead, Stage
-from apps.leads.services import lead_stage_change
+from apps.leads.stages import lead_stage_change
 from apps.mql.models import MqlDefinition, MqlEvent
 from apps.mql.selectors import mql_explanation
 from apps.mql.services import leads_qualify
+from tests.handoff.batches import qualify
 from tests.mql.factories import (
     PQL_RULES,
     ActivityFactory,
@@ -38,7 +40,7 @@ def test_back_filled_history_dates_the_mql_from_the_activity_not_from_now(mql_de
     ActivityFactory(lead=lead, occurred_at=NOW - timedelta(days=9), properties={"url": "/blog"})
     visit = pricing_visit(lead, NOW - timedelta(days=3, hours=2))
 
-    events = leads_qualify(lead_ids=[lead.pk], now=NOW)
+    events = qualify(lead_ids=[lead.pk], now=NOW)
 
     assert len(events) == 1
     event = events[0]
@@ -57,7 +59,7 @@ def test_back_filled_history_dates_the_mql_from_the_activity_not_from_now(mql_de
 def test_the_explanation_says_why_with_version_conditions_and_score(mql_definition):
     lead = LeadFactory()
     visit = pricing_visit(lead, NOW - timedelta(days=1))
-    leads_qualify(lead_ids=[lead.pk], now=NOW)
+    qualify(lead_ids=[lead.pk], now=NOW)
 
     why = mql_explanation(lead=lead)
 
@@ -80,8 +82,8 @@ def test_qualifying_twice_creates_nothing_new(mql_definition):
     lead = LeadFactory()
     pricing_visit(lead, NOW - timedelta(days=1))
 
-    assert len(leads_qualify(lead_ids=[lead.pk], now=NOW)) == 1
-    assert leads_qualify(lead_ids=[lead.pk, lead.pk], now=NOW + timedelta(hours=1)) == []
+    assert len(qualify(lead_ids=[lead.pk], now=NOW)) == 1
+    assert qualify(lead_ids=[lead.pk, lead.pk], now=NOW + timedelta(hours=1)) == []
     assert MqlEvent.objects.filter(lead=lead).count() == 1
 
 
@@ -95,9 +97,7 @@ def test_out_of_order_delivery_gives_the_same_mql_at(mql_definition):
             else:
                 pricing_visit(lead, at)
 
-    events = {
-        e.lead_id: e for e in leads_qualify(lead_ids=[in_order.pk, reversed_order.pk], now=NOW)
-    }
+    events = {e.lead_id: e for e in qualify(lead_ids=[in_order.pk, reversed_order.pk], now=NOW)}
 
     # The first pricing visit (20 days ago) already qualified the lead back then.
     assert events[in_order.pk].qualified_at == moments[0]
@@ -107,13 +107,13 @@ def test_out_of_order_delivery_gives_the_same_mql_at(mql_definition):
 def test_a_lead_that_does_not_fit_stays_a_lead_until_its_fields_change(mql_definition):
     lead = LeadFactory(company_size=10)
     demo_request(lead, NOW - timedelta(days=2))
-    assert leads_qualify(lead_ids=[lead.pk], now=NOW) == []
+    assert qualify(lead_ids=[lead.pk], now=NOW) == []
 
     changed = NOW + timedelta(hours=3)
     lead.company_size = 800
     lead.fields_changed_at = changed
     lead.save()
-    events = leads_qualify(lead_ids=[lead.pk], now=NOW + timedelta(hours=4))
+    events = qualify(lead_ids=[lead.pk], now=NOW + timedelta(hours=4))
 
     # Not dated back to the visit: we only know the company was big enough from `changed` on.
     assert [e.qualified_at for e in events] == [changed]
@@ -123,9 +123,9 @@ def test_a_lead_that_does_not_fit_stays_a_lead_until_its_fields_change(mql_defin
 def test_an_mql_stays_an_mql_as_its_score_decays(mql_definition):
     lead = LeadFactory()
     pricing_visit(lead, NOW - timedelta(days=1))
-    leads_qualify(lead_ids=[lead.pk], now=NOW)
+    qualify(lead_ids=[lead.pk], now=NOW)
 
-    later = leads_qualify(lead_ids=[lead.pk], now=NOW + timedelta(days=60))
+    later = qualify(lead_ids=[lead.pk], now=NOW + timedelta(days=60))
 
     lead.refresh_from_db()
     assert later == [] and lead.stage == Stage.MQL
@@ -134,28 +134,28 @@ def test_an_mql_stays_an_mql_as_its_score_decays(mql_definition):
 def test_disqualified_leads_do_not_requalify(mql_definition):
     lead = LeadFactory(stage=Stage.DISQUALIFIED)
     pricing_visit(lead, NOW - timedelta(days=1))
-    assert leads_qualify(lead_ids=[lead.pk], now=NOW) == []
+    assert qualify(lead_ids=[lead.pk], now=NOW) == []
 
 
 def test_a_lead_back_in_nurture_qualifies_again_only_on_new_facts(mql_definition):
     lead = LeadFactory()
     first = pricing_visit(lead, NOW - timedelta(days=10))
-    leads_qualify(lead_ids=[lead.pk], now=NOW - timedelta(days=9))
+    qualify(lead_ids=[lead.pk], now=NOW - timedelta(days=9))
     lead.refresh_from_db()
     returned_at = NOW - timedelta(days=8)
     lead_stage_change(lead=lead, to_stage=Stage.NURTURE, occurred_at=returned_at)
     # The old pricing visit is still within 7 days of the return: it must not bounce back.
-    assert leads_qualify(lead_ids=[lead.pk], now=returned_at + timedelta(hours=1)) == []
+    assert qualify(lead_ids=[lead.pk], now=returned_at + timedelta(hours=1)) == []
 
     second = demo_request(lead, NOW - timedelta(days=1))
-    events = leads_qualify(lead_ids=[lead.pk], now=NOW)
+    events = qualify(lead_ids=[lead.pk], now=NOW)
 
     assert [e.qualified_at for e in events] == [second.occurred_at]
     lead.refresh_from_db()
     assert lead.stage == Stage.MQL and lead.mql_at == second.occurred_at
     history = list(MqlEvent.objects.filter(lead=lead).values_list("qualified_at", flat=True))
     assert history == [first.occurred_at, second.occurred_at]
-    assert leads_qualify(lead_ids=[lead.pk], now=NOW) == []
+    assert qualify(lead_ids=[lead.pk], now=NOW) == []
 
 
 def test_a_pql_is_a_hand_off_too(acme):
@@ -169,7 +169,7 @@ def test_a_pql_is_a_hand_off_too(acme):
             properties={"event": "teammate_invited"},
         )
 
-    events = leads_qualify(lead_ids=[lead.pk], now=NOW)
+    events = qualify(lead_ids=[lead.pk], now=NOW)
 
     assert [(e.kind, e.definition_id) for e in events] == [("pql", pql.pk)]
     assert events[0].qualified_at == NOW - timedelta(hours=10)
@@ -189,7 +189,7 @@ def test_the_earlier_of_mql_and_pql_wins(mql_definition):
         )
     pricing_visit(lead, NOW - timedelta(hours=5))
 
-    [event] = leads_qualify(lead_ids=[lead.pk], now=NOW)
+    [event] = qualify(lead_ids=[lead.pk], now=NOW)
 
     assert (event.kind, event.qualified_at) == ("pql", NOW - timedelta(hours=30))
 
@@ -197,34 +197,32 @@ def test_the_earlier_of_mql_and_pql_wins(mql_definition):
 def test_nothing_qualifies_without_a_published_definition(acme):
     lead = LeadFactory()
     pricing_visit(lead, NOW - timedelta(days=1))
-    assert leads_qualify(lead_ids=[lead.pk], now=NOW) == []
+    assert qualify(lead_ids=[lead.pk], now=NOW) == []
 
 
 def test_new_mqls_are_routed_and_their_clocks_opened(mql_definition, monkeypatch):
     calls = []
     monkeypatch.setattr(
-        "apps.leads.services.leads_route",
-        lambda *, lead_ids, **kw: calls.append(("route", list(lead_ids))),
+        "apps.leads.owners.leads_route",
+        lambda *, lead_ids, **kw: calls.append(("route", list(lead_ids))) or [],
     )
     monkeypatch.setattr(
-        "apps.sla.services.clocks_open",
-        lambda *, mql_events: calls.append(("clocks", list(mql_events))),
+        "apps.sla.clocks.clocks_start",
+        lambda *, mql_events, **kw: calls.append(("clocks", list(mql_events))),
     )
     lead = LeadFactory()
     pricing_visit(lead, NOW - timedelta(days=1))
 
-    events = leads_qualify(lead_ids=[lead.pk], now=NOW)
+    events = qualify(lead_ids=[lead.pk], now=NOW)
 
     assert calls == [("route", [lead.pk]), ("clocks", events)]
 
 
 def test_a_thousand_activity_batch_is_evaluated_in_a_bounded_number_of_queries(
-    mql_definition, django_assert_max_num_queries, monkeypatch
+    mql_definition, django_assert_max_num_queries
 ):
-    # Routing and clocks bound their own queries (their owners test them); this counts ours.
-    monkeypatch.setattr("apps.leads.services.leads_route", lambda **kw: [])
-    monkeypatch.setattr("apps.sla.services.clocks_open", lambda **kw: [])
-    monkeypatch.setattr("apps.sla.services.clocks_redate", lambda **kw: 0)
+    # The MQL engine's own work (the stage changes, routing and clocks that follow are the
+    # hand-off pipeline's: tests/handoff/test_pipeline.py counts the whole batch).
     leads = LeadFactory.create_batch(100)
     for i, lead in enumerate(leads):
         for j in range(10):
@@ -234,41 +232,43 @@ def test_a_thousand_activity_batch_is_evaluated_in_a_bounded_number_of_queries(
             )
 
     ids = [lead.pk for lead in leads]
-    # django-tenants sets the search_path before each statement, hence the factor 2.
-    # Nobody qualifies at this moment (the pricing visits are in the future): reads only.
-    with django_assert_max_num_queries(2 * 6):
-        assert leads_qualify(lead_ids=ids, now=NOW - timedelta(days=30)) == []
-    # Per newly qualified lead: its event is in one bulk insert; the stage change is
-    # a savepoint, an insert, an update and a release.
-    with django_assert_max_num_queries(2 * (8 + 4 * 10)):
-        events = leads_qualify(lead_ids=ids, now=NOW)
+    # Savepoint, definitions, the leads that may qualify (locked), their events, their
+    # activities, release. Nobody qualifies at this moment (the pricing visits are in the
+    # future), and the 90 leads without a pricing visit are not even read.
+    with django_assert_max_num_queries(6) as none_yet:
+        assert leads_qualify(lead_ids=ids, now=NOW - timedelta(days=30)).events == []
+    # The ten new MQL events are one insert more.
+    with django_assert_max_num_queries(7):
+        events = leads_qualify(lead_ids=ids, now=NOW).events
 
     assert len(events) == 10
+    assert len(none_yet.captured_queries) <= 6
+    for event in events:  # what the hand-off pipeline does next
+        lead_stage_change(lead=event.lead, to_stage=Stage.MQL, occurred_at=event.qualified_at)
 
     # A later batch of live facts for every lead: nothing is older than an MQL, so no MQL is
     # walked again, and the ten MQLs are not even read (the lock query leaves them out).
     for lead in leads:
         ActivityFactory(lead=lead, occurred_at=NOW, properties={"url": "/blog/new"})
     live = dict.fromkeys(ids, NOW)
-    with django_assert_max_num_queries(2 * 6):
-        assert leads_qualify(lead_ids=ids, now=NOW, earliest_new_activity=live) == []
+    with django_assert_max_num_queries(6):
+        assert leads_qualify(lead_ids=ids, now=NOW, earliest_new_activity=live).events == []
 
     # A batch of back-filled demo requests, older than the ten MQLs: they are all re-dated
-    # with a fixed number of statements (reads as above plus their events and stage
-    # changes; one bulk update per table; unfreezing the periods' snapshots; the audit row).
+    # with a fixed number of statements (reads as above plus their stage changes and the
+    # events to update; one update; the audit row).
     older = NOW - timedelta(days=8)
     mqls = [event.lead_id for event in events]
     for lead_id in mqls:
         demo_request(Lead.objects.get(pk=lead_id), older)
     backfill = dict.fromkeys(mqls, older)
-    with django_assert_max_num_queries(2 * 14) as redating:
-        assert leads_qualify(lead_ids=mqls, now=NOW, earliest_new_activity=backfill) == []
+    with django_assert_max_num_queries(11):
+        redated = leads_qualify(lead_ids=mqls, now=NOW, earliest_new_activity=backfill)
+    assert redated.events == [] and len(redated.redated) == 10
     assert MqlEvent.objects.filter(lead_id__in=ids, qualified_at=older).count() == 10
-    assert len(redating.captured_queries) < 2 * (8 + 4 * 10)  # cheaper than qualifying them
 
 
 def test_ingest_of_back_filled_history_in_two_batches_out_of_order(mql_definition, make_user):
-    from apps.leads.services import activities_ingest, leads_upsert
 
     actor = make_user("marketing_leader")
     leads_upsert(
@@ -335,16 +335,16 @@ def test_ingest_of_back_filled_history_in_two_batches_out_of_order(mql_definitio
 def test_back_in_nurture_a_field_change_dates_the_new_mql_not_before_it(mql_definition):
     lead = LeadFactory()
     demo_request(lead, NOW - timedelta(days=20))
-    leads_qualify(lead_ids=[lead.pk], now=NOW - timedelta(days=19))
+    qualify(lead_ids=[lead.pk], now=NOW - timedelta(days=19))
     lead.refresh_from_db()
     lead_stage_change(lead=lead, to_stage=Stage.NURTURE, occurred_at=NOW - timedelta(days=10))
     demo_request(lead, NOW - timedelta(days=3))  # new, but the company was too small then
     lead.company_size = 10
     lead.save()
-    assert leads_qualify(lead_ids=[lead.pk], now=NOW - timedelta(days=2)) == []
+    assert qualify(lead_ids=[lead.pk], now=NOW - timedelta(days=2)) == []
 
     lead.company_size, lead.fields_changed_at = 900, NOW - timedelta(days=1)
     lead.save()
-    [event] = leads_qualify(lead_ids=[lead.pk], now=NOW)
+    [event] = qualify(lead_ids=[lead.pk], now=NOW)
 
     assert event.qualified_at == NOW - timedelta(days=1)

@@ -15,13 +15,13 @@ from apps.compliance.models import Alert
 from apps.compliance.services import clocks_breach
 from apps.dashboards.models import ChartSnapshot
 from apps.leads.models import Lead, Stage, StageChange
-from apps.leads.services import lead_stage_change
+from apps.leads.stages import lead_stage_change
 from apps.mql.models import MqlDefinition, MqlEvent
 from apps.mql.panels import lead_panel
-from apps.mql.services import leads_qualify
+from apps.sla.clocks import clocks_sync
 from apps.sla.models import SlaClock
-from apps.sla.services import clocks_sync
 from tests.compliance import factories as sla_f
+from tests.handoff.batches import hand_off_stored, qualify
 from tests.mql.factories import (
     MQL_RULES,
     ActivityFactory,
@@ -112,16 +112,15 @@ def _facts(lead, history):
 
 
 def _deliver(lead, batch, *, now):
-    """What activities_ingest does with one batch: store, qualify (with the earliest new fact),
-    sync the clocks when a sales touch came in."""
+    """What activities_ingest does with one batch: store, then hand off (qualify with the
+    earliest new fact, sync the clocks when a sales touch came in)."""
     _facts(lead, batch)
-    leads_qualify(
+    hand_off_stored(
         lead_ids=[lead.pk],
         now=now,
         earliest_new_activity={lead.pk: min(at for _, (_, at) in batch)},
+        clocks_touched=[lead.pk] if any(kind == "call" for _, (kind, _) in batch) else [],
     )
-    if any(kind == "call" for _, (kind, _) in batch):
-        clocks_sync(lead_ids=[lead.pk], now=now)
 
 
 def _outcome(lead):
@@ -222,7 +221,7 @@ def mql_definition(acme):
 
 
 def _qualify(lead, now, *, earliest=None):
-    return leads_qualify(
+    return qualify(
         lead_ids=[lead.pk], now=now, earliest_new_activity={lead.pk: earliest} if earliest else None
     )
 
@@ -590,7 +589,7 @@ def _mqls(count):
     leads = LeadFactory.create_batch(count)
     for lead in leads:
         pricing_visit(lead, NOW - timedelta(days=1))
-    leads_qualify(lead_ids=[lead.pk for lead in leads], now=NOW - timedelta(hours=20))
+    qualify(lead_ids=[lead.pk for lead in leads], now=NOW - timedelta(hours=20))
     return leads
 
 
@@ -599,7 +598,7 @@ def _redate_all(leads, *, days_ago):
         demo_request(lead, NOW - timedelta(days=days_ago))
     earliest = {lead.pk: NOW - timedelta(days=days_ago) for lead in leads}
     with CaptureQueriesContext(connection) as queries:
-        leads_qualify(lead_ids=list(earliest), now=NOW, earliest_new_activity=earliest)
+        qualify(lead_ids=list(earliest), now=NOW, earliest_new_activity=earliest)
     return len(queries)
 
 
@@ -615,7 +614,7 @@ def test_a_batch_with_nothing_older_costs_what_it_did_before(mql_definition, sla
     leads = _mqls(20)
     newer = {lead.pk: NOW - timedelta(hours=1) for lead in leads}
     with CaptureQueriesContext(connection) as without:
-        leads_qualify(lead_ids=list(newer), now=NOW)
+        qualify(lead_ids=list(newer), now=NOW)
     with CaptureQueriesContext(connection) as with_times:
-        leads_qualify(lead_ids=list(newer), now=NOW, earliest_new_activity=newer)
+        qualify(lead_ids=list(newer), now=NOW, earliest_new_activity=newer)
     assert len(with_times) == len(without)

@@ -6,12 +6,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from apps.sla import services
+from apps.sla import clocks, services
 from apps.sla.models import SlaClock, SlaVersion, VersionStatus
 from apps.sla.snapshots import canonical_json
 from tests.sla import factories as f
 
 BASE = "/api/v1/sla"
+PASSWORD = "correct-horse-battery-9"  # tests.accounts.factories.UserFactory's
 
 
 @pytest.fixture
@@ -85,16 +86,25 @@ def test_draft_submit_and_sign_with_personal_tokens(api_as, definition):
     content = marketing.get(f"{BASE}/versions/{pk}/content/").json()
     assert hashlib.sha256(canonical_json(content).encode()).hexdigest() == content_hash
 
-    signature = _post(sales, f"{BASE}/versions/{pk}/sign/", {"content_hash": content_hash})
+    # Sales signs with a token made for signing minutes ago; marketing re-enters its password.
+    signer = api_as("sales_leader", user=sales.user, scopes=["read", "sign"])
+    signature = _post(signer, f"{BASE}/versions/{pk}/sign/", {"content_hash": content_hash})
     assert signature.status_code == 201
     assert (signature.json()["team"], signature.json()["channel"]) == ("sales", "api")
-    assert _post(marketing, f"{BASE}/versions/{pk}/sign/", {"team": "marketing"}).status_code == 201
+    assert signature.json()["sequence"] == 1 and len(signature.json()["mac"]) == 64
+    signed = _post(
+        marketing,
+        f"{BASE}/versions/{pk}/sign/",
+        {"team": "marketing", "content_hash": content_hash, "password": PASSWORD},
+    )
+    assert signed.status_code == 201
 
     detail = sales.get(f"{BASE}/versions/{pk}/").json()
     assert detail["status"] == "active"
     assert sales.get(f"{BASE}/versions/active/").json()["id"] == pk
     verify = sales.get(f"{BASE}/versions/{pk}/verify/").json()
-    assert verify["is_intact"] and all(s["matches"] for s in verify["signatures"])
+    assert verify["is_intact"] and verify["problems"] == []
+    assert all(s["matches"] and s["authentic"] and s["linked"] for s in verify["signatures"])
     changes = sales.get(f"{BASE}/versions/{pk}/changes/").json()["results"]
     assert {c["channel"] for c in changes} == {"api"}
 
@@ -104,7 +114,11 @@ def test_only_the_leaders_can_sign_through_the_api(api_as, make_user, definition
     leader = make_user("marketing_leader")
     version = services.version_create(actor=leader, template_key="sample_sla")
     services.version_submit(version=version, actor=leader)
-    response = _post(api_as(role), f"{BASE}/versions/{version.pk}/sign/")
+    response = _post(
+        api_as(role),
+        f"{BASE}/versions/{version.pk}/sign/",
+        {"content_hash": version.content_hash, "password": PASSWORD},
+    )
     assert response.status_code == 403
     assert not version.signatures.exists()
 
@@ -113,7 +127,11 @@ def test_a_leader_cannot_sign_for_the_other_team(api_as, definition):
     sales = api_as("sales_leader")
     version = services.version_create(actor=sales.user, template_key="sample_sla")
     services.version_submit(version=version, actor=sales.user)
-    response = _post(sales, f"{BASE}/versions/{version.pk}/sign/", {"team": "marketing"})
+    response = _post(
+        sales,
+        f"{BASE}/versions/{version.pk}/sign/",
+        {"team": "marketing", "content_hash": version.content_hash, "password": PASSWORD},
+    )
     assert response.status_code == 403
     assert response.json() == {"team": ["You can sign for sales only, not for marketing."]}
 
@@ -133,7 +151,11 @@ def test_the_api_refuses_to_change_a_signed_version(api_as, definition):
             {"owner_team": "sales", "metric": "mql_volume", "target": 1, "yellow_threshold": 1},
         ),
         _post(marketing, f"{BASE}/versions/{version.pk}/submit/"),
-        _post(api_as("sales_leader"), f"{BASE}/versions/{version.pk}/sign/"),
+        _post(
+            api_as("sales_leader"),
+            f"{BASE}/versions/{version.pk}/sign/",
+            {"content_hash": "a" * 64, "password": PASSWORD},
+        ),
     ]
     assert [r.status_code for r in attempts] == [409] * len(attempts)
     assert "status" in attempts[0].json()
@@ -180,7 +202,7 @@ def test_lead_clocks_endpoint_and_reps_see_only_their_own(api_as, make_user):
     own = f.lead(owner=rep.user)
     other = f.lead(owner=make_user("rep"))
     start = datetime(2026, 3, 2, 10, tzinfo=UTC)
-    services.clocks_open(
+    clocks.clocks_open(
         mql_events=[f.mql_event(lead=own, at=start), f.mql_event(lead=other, at=start)]
     )
     mine = rep.get(f"{BASE}/leads/{own.pk}/clocks/")

@@ -105,7 +105,7 @@ def test_two_leaders_sign_the_sla_and_it_prints(db, tmp_path):
             mona.click("button:has-text('Sign for marketing')")
             signed = mona.inner_text("main")
             assert "now signed by both leaders" in signed
-            assert "Active" in signed
+            assert "● In force" in signed
             assert "Sign for" not in signed
 
             sid.goto(f"{base}/sla/")

@@ -4,7 +4,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from apps.sla import selectors, services
+from apps.sla import clocks as sla_clocks
+from apps.sla import selectors
 from apps.sla.models import ClockKind, ClockState, SlaClock
 from tests.sla import factories as f
 
@@ -22,7 +23,7 @@ def test_live_mql_opens_one_clock_per_time_based_commitment(acme):
     lead = f.lead()
     event = f.mql_event(lead=lead, at=SATURDAY_10)
 
-    clocks = _by_kind(services.clocks_open(mql_events=[event]))
+    clocks = _by_kind(sla_clocks.clocks_open(mql_events=[event]))
 
     assert set(clocks) == {ClockKind.FIRST_CONTACT, ClockKind.FOLLOW_UP, ClockKind.DISPOSITION}
     first = clocks[ClockKind.FIRST_CONTACT]
@@ -40,8 +41,8 @@ def test_live_mql_opens_one_clock_per_time_based_commitment(acme):
 def test_opening_twice_changes_nothing(acme):
     f.signed_version(effective_at=MONDAY_10 - timedelta(days=1))
     event = f.mql_event(lead=f.lead(), at=MONDAY_10)
-    first = services.clocks_open(mql_events=[event])
-    again = services.clocks_open(mql_events=[event])
+    first = sla_clocks.clocks_open(mql_events=[event])
+    again = sla_clocks.clocks_open(mql_events=[event])
     assert sorted(c.pk for c in first) == sorted(c.pk for c in again)
     assert SlaClock.objects.filter(mql_event=event).count() == 3
 
@@ -49,7 +50,7 @@ def test_opening_twice_changes_nothing(acme):
 def test_no_version_in_force_opens_nothing(acme):
     f.signed_version(effective_at=MONDAY_10 + timedelta(days=1))
     event = f.mql_event(lead=f.lead(), at=MONDAY_10)
-    assert services.clocks_open(mql_events=[event]) == []
+    assert sla_clocks.clocks_open(mql_events=[event]) == []
     assert not SlaClock.objects.exists()
 
 
@@ -65,7 +66,7 @@ def test_backfilled_mqls_use_the_version_in_force_at_mql_time(acme):
     early = f.mql_event(lead=f.lead(), at=datetime(2026, 1, 5, 9, 0, tzinfo=UTC))  # a Monday
     late = f.mql_event(lead=f.lead(), at=MONDAY_10)
 
-    clocks = {c.mql_event_id: c for c in services.clocks_open(mql_events=[early, late])}
+    clocks = {c.mql_event_id: c for c in sla_clocks.clocks_open(mql_events=[early, late])}
 
     assert clocks[early.pk].sla_version == old
     assert clocks[early.pk].due_at == datetime(2026, 1, 5, 17, 0, tzinfo=UTC)
@@ -86,7 +87,7 @@ def test_facts_that_arrived_first_close_the_clocks_at_once(acme):
     f.disposition(lead=lead, at=MONDAY_10 + timedelta(hours=60), outcome="rejected")  # late
     event = f.mql_event(lead=lead, at=MONDAY_10)
 
-    clocks = _by_kind(services.clocks_open(mql_events=[event]))
+    clocks = _by_kind(sla_clocks.clocks_open(mql_events=[event]))
 
     assert clocks[ClockKind.FIRST_CONTACT].state == ClockState.MET
     assert clocks[ClockKind.FIRST_CONTACT].met_at == MONDAY_10 + timedelta(hours=1)
@@ -109,7 +110,7 @@ def test_follow_up_needs_the_nth_touch_inside_the_window(acme):
     f.touch(lead=too_late, at=MONDAY_10 + timedelta(days=15))  # sixth touch after the window
     events = [f.mql_event(lead=on_time, at=MONDAY_10), f.mql_event(lead=too_late, at=MONDAY_10)]
 
-    clocks = {c.lead_id: c for c in services.clocks_open(mql_events=events)}
+    clocks = {c.lead_id: c for c in sla_clocks.clocks_open(mql_events=events)}
 
     assert clocks[on_time.pk].state == ClockState.MET
     assert clocks[on_time.pk].met_at == MONDAY_10 + timedelta(days=11)
@@ -121,14 +122,14 @@ def test_follow_up_needs_the_nth_touch_inside_the_window(acme):
 def test_clocks_sync_closes_late_and_on_time_and_counts_changes(acme):
     f.signed_version(effective_at=MONDAY_10 - timedelta(days=30), commitments=[f.FIRST_CONTACT_4H])
     quick, slow = f.lead(), f.lead()
-    services.clocks_open(
+    sla_clocks.clocks_open(
         mql_events=[f.mql_event(lead=quick, at=MONDAY_10), f.mql_event(lead=slow, at=MONDAY_10)]
     )
     f.touch(lead=quick, at=datetime(2026, 3, 2, 14, 0, tzinfo=UTC))  # exactly due: on time
     f.touch(lead=slow, at=datetime(2026, 3, 3, 9, 30, tzinfo=UTC))
 
-    assert services.clocks_sync(lead_ids=[quick.pk, slow.pk]) == 2
-    assert services.clocks_sync(lead_ids=[quick.pk, slow.pk]) == 0
+    assert sla_clocks.clocks_sync(lead_ids=[quick.pk, slow.pk]) == 2
+    assert sla_clocks.clocks_sync(lead_ids=[quick.pk, slow.pk]) == 0
 
     assert SlaClock.objects.get(lead=quick).state == ClockState.MET
     late = SlaClock.objects.get(lead=slow)
@@ -137,7 +138,7 @@ def test_clocks_sync_closes_late_and_on_time_and_counts_changes(acme):
 
     # A back-filled touch that happened earlier, on time, wins over the late one.
     f.touch(lead=slow, at=datetime(2026, 3, 2, 11, 0, tzinfo=UTC))
-    assert services.clocks_sync(lead_ids=[slow.pk]) == 1
+    assert sla_clocks.clocks_sync(lead_ids=[slow.pk]) == 1
     late.refresh_from_db()
     assert (late.state, late.breached_at) == (ClockState.MET, None)
 
@@ -145,10 +146,10 @@ def test_clocks_sync_closes_late_and_on_time_and_counts_changes(acme):
 def test_due_at_never_moves_when_the_calendar_changes(acme):
     version = f.signed_version(effective_at=MONDAY_10 - timedelta(days=1))
     event = f.mql_event(lead=f.lead(), at=MONDAY_10)
-    due = {c.kind: c.due_at for c in services.clocks_open(mql_events=[event])}
+    due = {c.kind: c.due_at for c in sla_clocks.clocks_open(mql_events=[event])}
     # The version's snapshot is frozen; edits to calendars elsewhere cannot reach the clock.
     version.calendar_snapshot = f.calendar_snapshot("America/New_York")
-    services.clocks_open(mql_events=[event])
+    sla_clocks.clocks_open(mql_events=[event])
     assert {c.kind: c.due_at for c in SlaClock.objects.filter(mql_event=event)} == due
 
 
@@ -165,7 +166,7 @@ def test_segment_filter_opens_the_tier_only_for_matching_leads(acme):
     }
     f.signed_version(effective_at=MONDAY_10 - timedelta(days=1), commitments=[high_intent, others])
     webinar, paid = f.lead(source="Webinar"), f.lead(source="paid_search")
-    clocks = services.clocks_open(
+    clocks = sla_clocks.clocks_open(
         mql_events=[f.mql_event(lead=webinar, at=MONDAY_10), f.mql_event(lead=paid, at=MONDAY_10)]
     )
     due = {c.lead_id: c.due_at for c in clocks}
@@ -182,7 +183,7 @@ def test_dst_deadline_in_the_version_timezone(acme):
         commitments=[f.FIRST_CONTACT_4H],
     )
     start = datetime(2026, 3, 6, 20, 0, tzinfo=UTC)  # 15:00 EST
-    (clock,) = services.clocks_open(mql_events=[f.mql_event(lead=f.lead(), at=start)])
+    (clock,) = sla_clocks.clocks_open(mql_events=[f.mql_event(lead=f.lead(), at=start)])
     assert clock.due_at == datetime(2026, 3, 9, 15, 0, tzinfo=UTC)  # 11:00 EDT
 
 
@@ -204,10 +205,10 @@ def test_clock_opening_is_bounded_in_queries(acme, django_assert_max_num_queries
         events.append(f.mql_event(lead=lead, at=MONDAY_10))
     # django-tenants sends a SET search_path before each query: the counts are doubled.
     with django_assert_max_num_queries(2 * 11):
-        clocks = services.clocks_open(mql_events=events)
+        clocks = sla_clocks.clocks_open(mql_events=events)
     assert len(clocks) == 3 * batch
     with django_assert_max_num_queries(2 * 4):
-        services.clocks_sync(lead_ids=[e.lead_id for e in events])
+        sla_clocks.clocks_sync(lead_ids=[e.lead_id for e in events])
 
 
 def test_signing_a_backdated_version_backfills_clocks_for_mqls_without_any(acme):
@@ -216,10 +217,10 @@ def test_signing_a_backdated_version_backfills_clocks_for_mqls_without_any(acme)
     version = f.signed_version(effective_at=MONDAY_10 - timedelta(days=30))
     bare = f.mql_event(lead=f.lead(), at=MONDAY_10)
     before = f.mql_event(lead=f.lead(), at=MONDAY_10 - timedelta(days=40))
-    assert services.clocks_backfill(version=version) == 3
+    assert sla_clocks.clocks_backfill(version=version) == 3
     assert SlaClock.objects.filter(mql_event=bare).count() == 3
     assert not SlaClock.objects.filter(mql_event=before).exists()
-    assert services.clocks_backfill(version=version) == 0
+    assert sla_clocks.clocks_backfill(version=version) == 0
     assert MqlEvent.objects.count() == 2
 
 
@@ -243,12 +244,12 @@ def test_redate_moves_the_clocks_in_place_and_judges_the_facts_again(acme):
     f.signed_version(effective_at=MONDAY_10 - timedelta(days=30))
     lead = f.lead()
     event = f.mql_event(lead=lead, at=SATURDAY_10)
-    before = _by_kind(services.clocks_open(mql_events=[event]))
+    before = _by_kind(sla_clocks.clocks_open(mql_events=[event]))
     # A call on Friday, before the old start: it did not count; from Friday 11:00 it does.
     call = f.touch(lead=lead, at=datetime(2026, 3, 6, 12, 0, tzinfo=UTC))
     friday_11 = datetime(2026, 3, 6, 11, 0, tzinfo=UTC)
 
-    assert services.clocks_redate(mql_events=[_redate(event, friday_11)]) == 3
+    assert sla_clocks.clocks_redate(mql_events=[_redate(event, friday_11)]) == 3
 
     after = _by_kind(SlaClock.objects.filter(mql_event=event))
     assert {k: c.pk for k, c in after.items()} == {k: c.pk for k, c in before.items()}
@@ -258,7 +259,7 @@ def test_redate_moves_the_clocks_in_place_and_judges_the_facts_again(acme):
     assert after[ClockKind.DISPOSITION].due_at == friday_11 + timedelta(hours=48)
     assert after[ClockKind.FOLLOW_UP].due_at == friday_11 + timedelta(days=14)
     # Idempotent: nothing left to move.
-    assert services.clocks_redate(mql_events=[event]) == 0
+    assert sla_clocks.clocks_redate(mql_events=[event]) == 0
 
 
 def test_redate_an_earlier_deadline_breaches_a_clock_that_was_met(acme):
@@ -266,10 +267,10 @@ def test_redate_an_earlier_deadline_breaches_a_clock_that_was_met(acme):
     lead = f.lead()
     event = f.mql_event(lead=lead, at=MONDAY_10)
     f.touch(lead=lead, at=MONDAY_10 + timedelta(hours=3))
-    (clock,) = services.clocks_open(mql_events=[event])
+    (clock,) = sla_clocks.clocks_open(mql_events=[event])
     assert clock.state == ClockState.MET
 
-    services.clocks_redate(mql_events=[_redate(event, MONDAY_10 - timedelta(hours=72))])
+    sla_clocks.clocks_redate(mql_events=[_redate(event, MONDAY_10 - timedelta(hours=72))])
 
     clock.refresh_from_db()
     # Friday 10:00 + 4 business hours = Friday 14:00: Monday's call came late.
@@ -284,11 +285,11 @@ def test_redate_a_breached_clock_keeps_its_alert_and_moves_its_breach_time(acme,
     make_user("sales_leader")
     f.signed_version(effective_at=MONDAY_10 - timedelta(days=30), commitments=[f.FIRST_CONTACT_4H])
     event = f.mql_event(lead=f.lead(), at=MONDAY_10)
-    (clock,) = services.clocks_open(mql_events=[event])
+    (clock,) = sla_clocks.clocks_open(mql_events=[event])
     clocks_breach(now=clock.due_at + timedelta(hours=1))
     assert Alert.objects.filter(clock=clock, kind="breach").count() == 1
 
-    services.clocks_redate(mql_events=[_redate(event, MONDAY_10 - timedelta(hours=1))])
+    sla_clocks.clocks_redate(mql_events=[_redate(event, MONDAY_10 - timedelta(hours=1))])
     clocks_breach(now=clock.due_at + timedelta(hours=2))
 
     clock.refresh_from_db()
@@ -309,10 +310,10 @@ def test_redate_across_versions_rekeys_clocks_to_the_version_in_force_then(acme)
     )
     f.signed_version(effective_at=switch, commitments=[f.FIRST_CONTACT_4H, f.FOLLOW_UP_6_IN_14])
     event = f.mql_event(lead=f.lead(), at=MONDAY_10)
-    before = _by_kind(services.clocks_open(mql_events=[event]))
+    before = _by_kind(sla_clocks.clocks_open(mql_events=[event]))
     monday_before_switch = datetime(2026, 2, 16, 9, 0, tzinfo=UTC)
 
-    services.clocks_redate(mql_events=[_redate(event, monday_before_switch)])
+    sla_clocks.clocks_redate(mql_events=[_redate(event, monday_before_switch)])
 
     after = _by_kind(SlaClock.objects.filter(mql_event=event).select_related("commitment"))
     assert set(after) == {ClockKind.FIRST_CONTACT, ClockKind.DISPOSITION}
@@ -330,9 +331,9 @@ def test_redate_across_versions_rekeys_clocks_to_the_version_in_force_then(acme)
 def test_redate_before_any_version_removes_the_clocks(acme):
     f.signed_version(effective_at=MONDAY_10 - timedelta(days=1))
     event = f.mql_event(lead=f.lead(), at=MONDAY_10)
-    services.clocks_open(mql_events=[event])
+    sla_clocks.clocks_open(mql_events=[event])
 
-    services.clocks_redate(mql_events=[_redate(event, MONDAY_10 - timedelta(days=5))])
+    sla_clocks.clocks_redate(mql_events=[_redate(event, MONDAY_10 - timedelta(days=5))])
 
     assert not SlaClock.objects.filter(mql_event=event).exists()
 
@@ -354,10 +355,10 @@ def test_redate_is_bounded_in_queries(acme, django_assert_max_num_queries, batch
         lead = f.lead()
         f.touch(lead=lead, at=MONDAY_10 - timedelta(days=11, hours=i))
         events.append(f.mql_event(lead=lead, at=MONDAY_10 - timedelta(hours=i % 3)))
-    services.clocks_open(mql_events=events)
+    sla_clocks.clocks_open(mql_events=events)
     # Half stay under the same version, half move before the switch (re-key, open, delete).
     for i, event in enumerate(events):
         _redate(event, event.qualified_at - timedelta(days=1 if i % 2 else 12))
     # django-tenants sends a SET search_path before each query: the counts are doubled.
     with django_assert_max_num_queries(2 * 20):
-        assert services.clocks_redate(mql_events=events) == batch // 2 * 2 + batch // 2 * 3
+        assert sla_clocks.clocks_redate(mql_events=events) == batch // 2 * 2 + batch // 2 * 3

@@ -1,11 +1,12 @@
-"""The demo seed signs the sample SLA from 120 days ago and leaves an amendment awaiting sales."""
+"""The demo seed signs the sample SLA from 120 days ago, an amendment taking over next week, and
+leaves an outdated amendment that can no longer be signed."""
 
 import random
 from datetime import UTC, datetime, timedelta
 
 from apps.accounts.models import User
 from apps.sla import demo, selectors
-from apps.sla.models import VersionStatus
+from apps.sla.models import Signature, VersionStatus
 from tests.sla import factories as f
 
 
@@ -32,9 +33,19 @@ def test_demo_seed_signs_the_sample_sla_through_the_services(acme, make_user):
         "sales@acme.test",
     }
     assert selectors.version_in_force(at=now - timedelta(days=90)) == active
-    pending = active.contract.versions.get(number=2)
-    assert pending.status == VersionStatus.AWAITING_SIGNATURES
-    assert [s.team for s in pending.signatures.all()] == ["marketing"]
-    assert selectors.version_verify(version=active).is_intact
+    outdated, scheduled = (
+        active.contract.versions.get(number=2),
+        active.contract.versions.get(number=3),
+    )
+    assert outdated.status == VersionStatus.AWAITING_SIGNATURES
+    assert [s.team for s in outdated.signatures.all()] == ["marketing"]
+    assert selectors.version_outdated_by(outdated) == scheduled
+    assert scheduled.effective_at == datetime(2026, 6, 8, tzinfo=UTC)
+    assert selectors.version_in_force(at=scheduled.effective_at) == scheduled
+    # The leaders' signatures verify: keyed, chained, sealed.
+    for version in (active, outdated, scheduled):
+        version = selectors.version_detail_queryset().get(pk=version.pk)
+        assert selectors.version_verify(version=version).is_intact, version
+    assert sorted(Signature.objects.values_list("sequence", flat=True)) == [1, 2, 3, 4, 5]
     demo.seed(now=now, rng=random.Random(7))  # idempotent
-    assert active.contract.versions.count() == 2
+    assert active.contract.versions.count() == 3

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.template.loader import render_to_string
 
-from apps.sla import panels, services
+from apps.sla import clocks, panels
 from tests.sla import factories as f
 
 MONDAY_10 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
@@ -13,10 +13,10 @@ MONDAY_10 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 def test_panel_counts_down_in_business_time_and_shows_overdue(acme, make_user):
     f.signed_version(effective_at=MONDAY_10 - timedelta(days=30))
     lead = f.lead()
-    services.clocks_open(mql_events=[f.mql_event(lead=lead, at=MONDAY_10)])
+    clocks.clocks_open(mql_events=[f.mql_event(lead=lead, at=MONDAY_10)])
     f.touch(lead=lead, at=MONDAY_10 + timedelta(hours=1))
     f.touch(lead=lead, at=MONDAY_10 + timedelta(hours=2))
-    services.clocks_sync(lead_ids=[lead.pk])
+    clocks.clocks_sync(lead_ids=[lead.pk])
 
     # Monday 16:30: first contact met; disposition (48 calendar hours) running; cadence 2 of 6.
     rows = {
@@ -38,7 +38,7 @@ def test_panel_counts_down_in_business_time_and_shows_overdue(acme, make_user):
 def test_business_countdown_skips_nights_and_warns_when_due_soon(acme):
     f.signed_version(effective_at=MONDAY_10 - timedelta(days=30), commitments=[f.FIRST_CONTACT_4H])
     lead = f.lead()
-    services.clocks_open(mql_events=[f.mql_event(lead=lead, at=MONDAY_10 + timedelta(hours=6))])
+    clocks.clocks_open(mql_events=[f.mql_event(lead=lead, at=MONDAY_10 + timedelta(hours=6))])
     # Started Monday 16:00, due Tuesday 12:00; at Tuesday 09:30, 2 h 30 business minutes remain.
     (row,) = panels.clock_rows(lead=lead, now=datetime(2026, 3, 3, 9, 30, tzinfo=UTC))
     assert row["countdown"] == "2 h 30 min" and not row["warning"]
@@ -52,7 +52,7 @@ def test_business_countdown_skips_nights_and_warns_when_due_soon(acme):
 def test_panel_renders_for_the_lead_page(acme, make_user):
     f.signed_version(effective_at=MONDAY_10 - timedelta(days=30))
     lead = f.lead()
-    services.clocks_open(mql_events=[f.mql_event(lead=lead, at=MONDAY_10)])
+    clocks.clocks_open(mql_events=[f.mql_event(lead=lead, at=MONDAY_10)])
     lead.refresh_from_db()
     panel = panels.lead_panel(lead=lead, user=make_user("rep"))
     html = render_to_string(panel["template"], panel["context"])

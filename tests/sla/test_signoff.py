@@ -8,6 +8,7 @@ from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from apps.accounts.exceptions import Conflict, DomainError, NotAllowed
+from apps.mql.models import MqlDefinition
 from apps.sla import selectors, services
 from apps.sla.agreement_templates import TEMPLATES
 from apps.sla.models import (
@@ -36,8 +37,12 @@ def _draft(actor, template="sample_sla", **kwargs):
 def _signed(marketing, sales, **kwargs):
     version = _draft(marketing, **kwargs)
     services.version_submit(version=version, actor=marketing)
-    services.version_sign(version=version, actor=sales, password=PASSWORD)
-    services.version_sign(version=version, actor=marketing, password=PASSWORD)
+    services.version_sign(
+        version=version, actor=sales, password=PASSWORD, content_hash=version.content_hash
+    )
+    services.version_sign(
+        version=version, actor=marketing, password=PASSWORD, content_hash=version.content_hash
+    )
     version.refresh_from_db()
     return version
 
@@ -105,6 +110,7 @@ def test_full_sign_off_activates_and_notifies(
             version=version,
             actor=sales,
             password=PASSWORD,
+            content_hash=version.content_hash,
             ip_address="203.0.113.9",
             user_agent="Firefox",
         )
@@ -119,7 +125,9 @@ def test_full_sign_off_activates_and_notifies(
     assert version.status == VersionStatus.AWAITING_SIGNATURES
 
     with django_capture_on_commit_callbacks(execute=True):
-        services.version_sign(version=version, actor=marketing, password=PASSWORD)
+        services.version_sign(
+            version=version, actor=marketing, password=PASSWORD, content_hash=version.content_hash
+        )
     version.refresh_from_db()
     assert version.status == VersionStatus.ACTIVE
     assert version.activated_at is not None
@@ -145,8 +153,12 @@ def test_a_new_signed_version_supersedes_the_old_from_its_effective_date(acme, l
         version=amendment, actor=sales, effective_at=datetime(2026, 3, 1, tzinfo=UTC)
     )
     services.version_submit(version=amendment, actor=sales)
-    services.version_sign(version=amendment, actor=marketing, password=PASSWORD)
-    services.version_sign(version=amendment, actor=sales, password=PASSWORD)
+    services.version_sign(
+        version=amendment, actor=marketing, password=PASSWORD, content_hash=amendment.content_hash
+    )
+    services.version_sign(
+        version=amendment, actor=sales, password=PASSWORD, content_hash=amendment.content_hash
+    )
 
     old.refresh_from_db()
     assert old.status == VersionStatus.SUPERSEDED
@@ -160,7 +172,9 @@ def test_a_change_after_submission_withdraws_signatures(acme, leaders):
     marketing, sales = leaders
     version = _draft(marketing)
     services.version_submit(version=version, actor=marketing)
-    signature = services.version_sign(version=version, actor=sales, password=PASSWORD)
+    signature = services.version_sign(
+        version=version, actor=sales, password=PASSWORD, content_hash=version.content_hash
+    )
 
     commitment = version.commitments.get(metric="first_contact_time")
     services.commitment_update(
@@ -171,20 +185,30 @@ def test_a_change_after_submission_withdraws_signatures(acme, leaders):
     signature.refresh_from_db()
     assert version.status == VersionStatus.DRAFT
     assert version.content_hash == ""
-    assert signature.withdrawn_at is not None
+    assert signature.is_withdrawn and signature.round == 1
     assert ChangeAction.SIGNATURES_WITHDRAWN in version.changes.values_list("action", flat=True)
     # Both must sign again once resubmitted: the sales signature does not carry over.
     services.version_submit(version=version, actor=marketing)
-    services.version_sign(version=version, actor=marketing, password=PASSWORD)
+    services.version_sign(
+        version=version, actor=marketing, password=PASSWORD, content_hash=version.content_hash
+    )
     version.refresh_from_db()
     assert version.status == VersionStatus.AWAITING_SIGNATURES
-    services.version_sign(version=version, actor=sales, password=PASSWORD)
+    services.version_sign(
+        version=version, actor=sales, password=PASSWORD, content_hash=version.content_hash
+    )
     version.refresh_from_db()
     assert version.status == VersionStatus.ACTIVE
     verification = selectors.version_verify(version=version)
     assert verification.is_intact
-    # The withdrawn signature was on other content, and says so.
+    # The withdrawn signature was on other content, and says so; all three stay chained.
     assert [c.matches for c in verification.signatures] == [False, True, True]
+    assert [(c.signature.round, c.live) for c in verification.signatures] == [
+        (1, False),
+        (2, True),
+        (2, True),
+    ]
+    assert [c.signature.sequence for c in verification.signatures] == [1, 2, 3]
 
 
 def test_every_draft_change_is_logged_with_its_author(acme, leaders):
@@ -256,7 +280,12 @@ def test_only_the_two_leaders_can_sign(acme, leaders, make_user, role):
     version = _draft(leaders[0])
     services.version_submit(version=version, actor=leaders[0])
     with pytest.raises(NotAllowed):
-        services.version_sign(version=version, actor=make_user(role), password=PASSWORD)
+        services.version_sign(
+            version=version,
+            actor=make_user(role),
+            password=PASSWORD,
+            content_hash=version.content_hash,
+        )
     assert not Signature.objects.filter(version=version).exists()
 
 
@@ -265,11 +294,30 @@ def test_a_leader_cannot_sign_for_the_other_team_or_twice(acme, leaders):
     version = _draft(marketing)
     services.version_submit(version=version, actor=marketing)
     with pytest.raises(NotAllowed) as caught:
-        services.version_sign(version=version, actor=marketing, team="sales", channel="api")
+        services.version_sign(
+            version=version,
+            actor=marketing,
+            team="sales",
+            channel="api",
+            password=PASSWORD,
+            content_hash=version.content_hash,
+        )
     assert caught.value.field == "team"
-    services.version_sign(version=version, actor=marketing, channel="api")
+    services.version_sign(
+        version=version,
+        actor=marketing,
+        channel="api",
+        password=PASSWORD,
+        content_hash=version.content_hash,
+    )
     with pytest.raises(Conflict):
-        services.version_sign(version=version, actor=marketing, channel="api")
+        services.version_sign(
+            version=version,
+            actor=marketing,
+            channel="api",
+            password=PASSWORD,
+            content_hash=version.content_hash,
+        )
 
 
 def test_signing_in_the_browser_needs_the_password(acme, leaders):
@@ -277,7 +325,12 @@ def test_signing_in_the_browser_needs_the_password(acme, leaders):
     version = _draft(marketing)
     services.version_submit(version=version, actor=marketing)
     with pytest.raises(DomainError) as caught:
-        services.version_sign(version=version, actor=marketing, password="wrong-password")
+        services.version_sign(
+            version=version,
+            actor=marketing,
+            password="wrong-password",
+            content_hash=version.content_hash,
+        )
     assert caught.value.field == "password"
 
 
@@ -285,10 +338,14 @@ def test_drafts_cannot_be_signed_and_a_stale_hash_is_refused(acme, leaders):
     marketing, sales = leaders
     version = _draft(marketing)
     with pytest.raises(Conflict):
-        services.version_sign(version=version, actor=sales, channel="api")
+        services.version_sign(
+            version=version, actor=sales, channel="api", password=PASSWORD, content_hash="0" * 64
+        )
     services.version_submit(version=version, actor=marketing)
     with pytest.raises(Conflict) as caught:
-        services.version_sign(version=version, actor=sales, channel="api", content_hash="0" * 64)
+        services.version_sign(
+            version=version, actor=sales, channel="api", password=PASSWORD, content_hash="0" * 64
+        )
     assert caught.value.field == "content_hash"
 
 
@@ -349,27 +406,28 @@ def test_the_database_refuses_writes_that_go_around_the_services(acme, leaders):
             version=version, owner_team="sales", metric="mql_volume", target=1, yellow_threshold=1
         ),
         lambda: EscalationRule.objects.filter(version=version).update(threshold=0),
-        lambda: Signature.objects.filter(version=version).update(withdrawn_at=timezone.now()),
+        lambda: Signature.objects.filter(version=version).update(channel="api"),
+        lambda: Signature.objects.filter(version=version).delete(),
         lambda: _raw("DELETE FROM sla_slaversion WHERE id = %s", version.pk),
+        lambda: MqlDefinition.objects.filter(pk=version.mql_definition_id).update(rules={}),
+        lambda: _raw("DELETE FROM mql_mqldefinition WHERE id = %s", version.mql_definition_id),
     ]
     for write in writes:
-        with pytest.raises(DatabaseError, match="signed"), transaction.atomic():
+        with pytest.raises(DatabaseError, match=r"signed|append-only"), transaction.atomic():
             write()
     assert selectors.version_verify(version=version).is_intact
 
 
-def test_verification_detects_content_changed_under_the_signatures(acme, leaders):
+def test_the_published_definition_a_signed_version_embeds_cannot_change(acme, leaders):
     version = _signed(*leaders)
-    assert selectors.version_verify(version=version).is_intact
-    # The MQL definition is part of the signed content: editing it breaks the seal.
     definition = version.mql_definition
     definition.rules = {**definition.rules, "fit": {"match": "all", "conditions": []}}
-    definition.save()
+    with pytest.raises(DatabaseError, match="part of signed SLA version"), transaction.atomic():
+        definition.save()
+    # Its name and status are not signed content: publishing a successor retires it.
+    MqlDefinition.objects.filter(pk=definition.pk).update(name="Renamed", status="retired")
     version = selectors.version_detail_queryset().get(pk=version.pk)
-    result = selectors.version_verify(version=version)
-    assert not result.is_intact
-    assert result.stored_hash == version.content_hash != result.computed_hash
-    assert not any(check.matches for check in result.signatures)
+    assert selectors.version_verify(version=version).is_intact
 
 
 def test_the_database_refuses_two_versions_in_force_at_once(acme, leaders):

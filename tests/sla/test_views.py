@@ -93,7 +93,12 @@ def test_a_leader_drafts_edits_submits_and_both_sign_in_the_browser(client_as, d
         "Journey/1.0",
         "198.51.100.7",
     )
-    marketing.post(reverse("sla:version_sign", args=[version.pk]), {"password": PASSWORD})
+    unseen = marketing.post(reverse("sla:version_sign", args=[version.pk]), {"password": PASSWORD})
+    assert unseen.status_code == 400 and "content hash" in unseen.content.decode()
+    marketing.post(
+        reverse("sla:version_sign", args=[version.pk]),
+        {"password": PASSWORD, "content_hash": version.content_hash},
+    )
     version.refresh_from_db()
     assert version.status == VersionStatus.ACTIVE
 

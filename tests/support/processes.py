@@ -9,9 +9,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from django.conf import settings
-from django.db import connection
 
 from tests.support.clock import is_shifted
+from tests.support.database import app_database_url, owner_database_url
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -30,15 +30,15 @@ def free_port() -> int:
 
 
 def test_database_url() -> str:
-    db = connection.settings_dict
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
-    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    """The test database as the app role (what the started processes connect as)."""
+    return app_database_url()
 
 
 def child_env(**extra: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         DATABASE_URL=test_database_url(),
+        DATABASE_OWNER_URL=owner_database_url(),
         REDIS_URL=settings.CELERY_BROKER_URL,
         CELERY_BROKER_URL=settings.CELERY_BROKER_URL,
         DJANGO_SETTINGS_MODULE="config.settings",

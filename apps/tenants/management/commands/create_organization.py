@@ -4,8 +4,9 @@ import os
 
 from django.core.management.base import BaseCommand, CommandError
 
+from apps.tenants.addresses import organization_url
 from apps.tenants.exceptions import OrganizationError
-from apps.tenants.services import organization_create, organization_url, public_tenant_ensure
+from apps.tenants.services import organization_create, public_tenant_ensure
 
 
 class Command(BaseCommand):

@@ -8,8 +8,10 @@ from django.core.management.base import BaseCommand
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
+from apps.accounts.services import user_create
+from apps.tenants.addresses import organization_url
 from apps.tenants.models import Organization
-from apps.tenants.services import organization_create, organization_url, public_tenant_ensure
+from apps.tenants.services import organization_create, public_tenant_ensure
 
 DEMO_SUBDOMAIN = "acme"
 DEMO_PASSWORD = "handoff-demo-2026"  # noqa: S105 - the published demo login
@@ -52,8 +54,6 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=7, help="Random seed for reproducible data")
 
     def handle(self, *args, **options):
-        from apps.accounts.services import user_create
-
         public_tenant_ensure()
         existing = Organization.objects.filter(subdomain=DEMO_SUBDOMAIN).first()
         if existing and options["reset"]:
