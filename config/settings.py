@@ -7,10 +7,12 @@ DJANGO_DEBUG=false, DJANGO_SECRET_KEY, BASE_DOMAIN and the SMTP variables;
 """
 
 import hashlib
+from datetime import timedelta
 from pathlib import Path
 
 import environ
 import plotly
+from csp.constants import NONE, SELF, UNSAFE_INLINE
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -55,6 +57,8 @@ TENANT_APPS = [
     "django.contrib.auth",
     "django.contrib.sessions",
     "django.contrib.admin",
+    # Failed sign-ins and lockouts are kept per organization, beside its users.
+    "axes",
     # Order matters for the demo seed (each app's demo.py runs in this order):
     # definitions and the signed SLA exist before leads stream in.
     "apps.accounts",
@@ -91,9 +95,14 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # After the tenant is known: pages show and forms read times in the organization's zone.
     "apps.sla.middleware.OrganizationTimezoneMiddleware",
+    "apps.accounts.middleware.BadInputMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "django_permissions_policy.PermissionsPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 # Two PostgreSQL roles (README, "Database roles"): the app connects as DATABASE_URL's
@@ -102,6 +111,8 @@ MIDDLEWARE = [
 _EMBEDDED_DATABASE = "postgres://{}@127.0.0.1:55432/handoff"  # scripts/services.py's roles
 DATABASES = {"default": env.db("DATABASE_URL", default=_EMBEDDED_DATABASE.format("handoff_app"))}
 DATABASES["default"]["ENGINE"] = "django_tenants.postgresql_backend"
+# django-tenants wraps this one: Django's, naming added columns' checks (for Citus).
+ORIGINAL_BACKEND = "config.postgresql"
 # Credentials of the owner role; its database is always DATABASE_URL's. Unset next to a
 # set DATABASE_URL: one role does everything (`manage.py check --deploy` warns).
 _owner_url = env(
@@ -140,6 +151,11 @@ WSGI_APPLICATION = "config.wsgi.application"
 
 # --- Users -----------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
+# django-axes counts failed sign-ins before the password check and refuses locked ones.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "accounts:login"
@@ -170,7 +186,8 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # --- Static files ----------------------------------------------------------
 STATIC_URL = "/static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# collectstatic writes here (the Procfile's release step); production serves the hashed copies.
+STATIC_ROOT = env.path("DJANGO_STATIC_ROOT", default=BASE_DIR / "staticfiles")
 STATICFILES_DIRS = [
     BASE_DIR / "static",
     # plotly.js comes from the plotly package itself, so the charts work offline
@@ -200,9 +217,21 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["apps.accounts.access.RolePermission"],
+    # Bodies are UTF-8 JSON of bounded depth (apps/accounts/api_parsers.py).
+    "DEFAULT_PARSER_CLASSES": [
+        "apps.accounts.api_parsers.JsonParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "NUM_PROXIES": env.int("TRUSTED_PROXY_COUNT", default=0),
+    "DEFAULT_THROTTLE_CLASSES": [
+        "apps.accounts.throttles.TokenRateThrottle",
+        "apps.accounts.throttles.OrganizationRateThrottle",
+        "apps.accounts.throttles.AnonymousRateThrottle",
+    ],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "apps.accounts.schema.HandoffAutoSchema",
     "EXCEPTION_HANDLER": "apps.accounts.api_errors.exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
@@ -220,6 +249,12 @@ SPECTACULAR_SETTINGS = {
     # SLA review periods and compliance period kinds are the same week/month/quarter set.
     "ENUM_NAME_OVERRIDES": {
         "PeriodEnum": "apps.sla.models.ReviewPeriod",
+        "OutcomeEnum": "apps.dispositions.models.Outcome",
+        "ReasonCodeOutcomeEnum": "apps.dispositions.models.REASON_CODE_OUTCOME_CHOICES",
+        "AlertKindEnum": "apps.compliance.models.AlertKind",
+        "DeliveryStatusEnum": "apps.compliance.models.DeliveryStatus",
+        # The compliance status keeps its name beside the delivery status.
+        "StatusEnum": ["green", "yellow", "red", "grey"],
         "TokenKindEnum": "apps.accounts.models.ApiKey.Kind",
         "ScopeEnum": "apps.accounts.models.Scope",
     },
@@ -262,6 +297,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "apps.tenants.tasks.tenants_fan_out_task",
         "schedule": env.float("SWEEP_INTERVAL_SECONDS", default=60.0),
     },
+    "tenants-imports-requeue": {
+        "task": "apps.tenants.tasks.tenants_fan_out_task",
+        "args": ["imports"],
+        "schedule": 60.0,
+    },
     "tenants-charts-refresh": {
         "task": "apps.tenants.tasks.tenants_fan_out_task",
         "args": ["charts"],
@@ -272,6 +312,48 @@ CELERY_BEAT_SCHEDULE = {
 # while younger than MAX_AGE, served and recomputed behind while younger than STALE.
 DASHBOARD_CHARTS_MAX_AGE_SECONDS = env.int("DASHBOARD_CHARTS_MAX_AGE_SECONDS", default=300)
 DASHBOARD_CHARTS_STALE_SECONDS = env.int("DASHBOARD_CHARTS_STALE_SECONDS", default=3600)
+
+# --- Cache and abuse limits ------------------------------------------------
+# How many proxies (load balancers) in front of the web processes append to X-Forwarded-For:
+# the client address the limits count by is that many hops from the right; 0 = REMOTE_ADDR
+# only, so a client cannot pick its own address with a forged header.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# One cache shared by every web process and worker (rate limits, webhook replay memory):
+# a per-process LocMem cache would let each gunicorn worker count on its own.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": env("CACHE_URL", default=REDIS_URL),
+        "KEY_PREFIX": env("CACHE_KEY_PREFIX", default="handoff"),
+    }
+}
+# API rate limits (DRF throttles, apps/accounts/throttles.py): per token (or signed-in user),
+# per organization, and per client address for unauthenticated calls and failed tokens.
+# Format "<count>/<second|minute|hour|day>"; beyond a limit the API answers 429 + Retry-After.
+API_RATE_PER_TOKEN = env("API_RATE_PER_TOKEN", default="600/minute")
+API_RATE_PER_ORGANIZATION = env("API_RATE_PER_ORGANIZATION", default="3000/minute")
+API_RATE_ANONYMOUS = env("API_RATE_ANONYMOUS", default="120/minute")
+API_RATE_FAILED_TOKENS = env("API_RATE_FAILED_TOKENS", default="10/minute")
+# Sign-in lockout (django-axes): after LOGIN_FAILURE_LIMIT wrong passwords for one account,
+# or from one address, sign-in is refused for LOGIN_LOCKOUT_MINUTES; the account's owner
+# gets an e-mail with a link that lifts the lock at once.
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_USERNAME_CALLABLE = "apps.accounts.lockout.attempt_username"
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_IPWARE_PROXY_COUNT = TRUSTED_PROXY_COUNT or None
+AXES_IPWARE_META_PRECEDENCE_ORDER = (
+    ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"] if TRUSTED_PROXY_COUNT else ["REMOTE_ADDR"]
+)
+AXES_VERBOSE = False
+LOGIN_UNLOCK_MAX_AGE = 60 * 60 * 24  # seconds an unlock link works
+# Public signup: at most SIGNUP_RATE_PER_ADDRESS new organizations requested per client
+# address per hour; the admin confirms the e-mail within SIGNUP_VERIFY_MAX_AGE_HOURS, then a
+# worker provisions the organization while the browser shows its progress.
+SIGNUP_RATE_PER_ADDRESS = env("SIGNUP_RATE_PER_ADDRESS", default="5/hour")
+SIGNUP_VERIFY_MAX_AGE_HOURS = env.int("SIGNUP_VERIFY_MAX_AGE_HOURS", default=48)
 
 # --- Security --------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
@@ -286,15 +368,39 @@ if not DEBUG:
     SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 30)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
-    CSRF_TRUSTED_ORIGINS = env.list(
-        "DJANGO_CSRF_TRUSTED_ORIGINS",
-        default=[f"https://*.{BASE_DOMAIN}", f"https://{BASE_DOMAIN}"],
+# An organization's pages accept form posts from their own host only (Django compares the
+# Origin with the request's host): no wildcard over BASE_DOMAIN, so a page on another
+# organization's subdomain cannot post with a visitor's token. Extra origins are opt-in.
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+
+# Content-Security-Policy (django-csp): scripts only from our own static files, no inline
+# script or event-handler attribute, no eval (htmx runs with allowEval off). Styles allow
+# inline because plotly.js and htmx set element styles while drawing.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, UNSAFE_INLINE],
+        "img-src": [SELF, "data:", "blob:"],
+        "font-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+# Permissions-Policy (django-permissions-policy): none of these browser features is used.
+PERMISSIONS_POLICY = {
+    feature: []
+    for feature in (
+        "accelerometer", "autoplay", "camera", "display-capture", "encrypted-media",
+        "geolocation", "gyroscope", "magnetometer", "microphone", "midi", "payment",
+        "publickey-credentials-get", "screen-wake-lock", "usb", "xr-spatial-tracking",
     )
-else:
-    CSRF_TRUSTED_ORIGINS = env.list(
-        "DJANGO_CSRF_TRUSTED_ORIGINS",
-        default=[f"http://*.{BASE_DOMAIN}:{SITE_PORT}", f"http://{BASE_DOMAIN}:{SITE_PORT}"],
-    )
+}  # fmt: skip
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 
 LOGGING = {
     "version": 1,
@@ -302,5 +408,9 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # django-axes logs every sign-in at INFO; lockouts are in the audit log.
+        "axes": {"level": "WARNING"},
+    },
 }

@@ -7,4 +7,6 @@ from apps.tenants import views
 urlpatterns = [
     path("", views.landing, name="landing"),
     path("signup/", views.signup, name="signup"),
+    path("signup/verify/<str:token>/", views.signup_verify, name="signup_verify"),
+    path("signup/<uuid:public_id>/", views.signup_progress, name="signup_progress"),
 ]

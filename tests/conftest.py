@@ -138,6 +138,7 @@ def pytest_report_header(config):
 
 def pytest_configure(config):
     import os
+    import uuid
 
     from django.conf import settings
 
@@ -149,3 +150,12 @@ def pytest_configure(config):
 
     # Real hashing costs ~0.3 s per user; the hasher is not what these tests test.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+    # Rate-limit counters of this session start from nothing, whatever earlier runs left in
+    # the shared Redis; the suite's own traffic (hundreds of calls a minute from 127.0.0.1)
+    # stays under generous limits, and tests/accounts/test_throttles.py sets small ones.
+    settings.CACHES["default"]["KEY_PREFIX"] = f"test-{uuid.uuid4().hex[:12]}"
+    for name in ("API_RATE_PER_TOKEN", "API_RATE_PER_ORGANIZATION", "API_RATE_ANONYMOUS"):
+        setattr(settings, name, "100000/minute")
+    settings.API_RATE_FAILED_TOKENS = "1000/minute"
+    settings.SIGNUP_RATE_PER_ADDRESS = "1000/hour"

@@ -15,7 +15,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
 from apps.accounts.models import ApiKey, Scope
-from apps.accounts.roles import INTEGRATION
+from apps.accounts.roles import CAPABILITY_ROLES, INTEGRATION, Capability, Role
 
 
 def roles_required(*roles: str) -> Callable:
@@ -105,3 +105,29 @@ class RolePermission(BasePermission):
 def api_roles(*roles: str, integration: bool = False) -> frozenset[str]:
     """The role set for an API view; `integration=True` also admits organization API keys."""
     return frozenset(roles) | ({INTEGRATION} if integration else frozenset())
+
+
+class ReadWriteRoles:
+    """For an API view with reads and writes on one URL: `read_roles` for GET (and HEAD,
+    OPTIONS), `write_roles` for the rest. RolePermission reads `allowed_roles`."""
+
+    read_roles: frozenset[str] = frozenset()
+    write_roles: frozenset[str] = frozenset()
+
+    @property
+    def allowed_roles(self) -> frozenset[str]:
+        return self.read_roles if self.request.method in SAFE_METHODS else self.write_roles
+
+
+def capability_table_markdown() -> str:
+    """README's roles table, rendered from the one capability table (roles.CAPABILITY_ROLES)."""
+    roles = list(Role)
+    lines = [
+        "| may | " + " | ".join(role.value for role in roles) + " |",
+        "|---|" + "---|" * len(roles),
+    ]
+    for capability in Capability:
+        allowed = CAPABILITY_ROLES[capability]
+        marks = " | ".join("✓" if role in allowed else "" for role in roles)
+        lines.append(f"| {capability.label} | {marks} |")
+    return "\n".join(lines)

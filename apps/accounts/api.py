@@ -37,6 +37,9 @@ class UserOutputSerializer(serializers.Serializer):
 class UserListApi(APIView):
     """GET lists the organization's users; POST creates one with a role (invited by email by default)."""
 
+    # The schema documents the paginated envelope this class writes (next, previous, results).
+    pagination_class = PageNumberPagination
+
     allowed_roles = api_roles(Role.ADMIN)
     required_scopes = ADMIN_SCOPE
 
@@ -51,7 +54,7 @@ class UserListApi(APIView):
         qs = selectors.user_list(role=filters.validated_data.get("role"))
         if filters.validated_data.get("active") is not None:
             qs = qs.filter(is_active=filters.validated_data["active"])
-        paginator = PageNumberPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(qs, request, view=self)
         return paginator.get_paginated_response(UserOutputSerializer(page, many=True).data)
 
@@ -172,6 +175,9 @@ class ApiKeyListApi(APIView):
     """GET lists the organization API keys (live and revoked); POST creates one (its token
     is in the answer, once). Admins, with the `admin` scope."""
 
+    # The schema documents the paginated envelope this class writes (next, previous, results).
+    pagination_class = PageNumberPagination
+
     allowed_roles = api_roles(Role.ADMIN)
     required_scopes = ADMIN_SCOPE
 
@@ -193,7 +199,7 @@ class ApiKeyListApi(APIView):
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         keys = selectors.organization_api_key_list(active=filters.validated_data.get("active"))
-        paginator = PageNumberPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(keys, request, view=self)
         return paginator.get_paginated_response(ApiKeyOutputSerializer(page, many=True).data)
 

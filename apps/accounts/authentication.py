@@ -7,6 +7,7 @@ from rest_framework import authentication, exceptions
 
 from apps.accounts.models import ApiKey
 from apps.accounts.roles import INTEGRATION
+from apps.accounts.throttles import failed_token_check, failed_token_record
 from apps.accounts.tokens import token_matches, token_prefix
 
 # Recording every use would turn each API read into a write; a minute is precise enough.
@@ -44,11 +45,13 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         if len(header) != 2:
             raise exceptions.AuthenticationFailed("Malformed Authorization header.")
         token = header[1]
+        failed_token_check(request)
         prefix = token_prefix(token)
-        if prefix is None:
-            raise exceptions.AuthenticationFailed("Invalid token.")
-        key = ApiKey.objects.select_related("user").filter(prefix=prefix).first()
+        key = (
+            ApiKey.objects.select_related("user").filter(prefix=prefix).first() if prefix else None
+        )
         if key is None or not token_matches(token, key.key_hash):
+            failed_token_record(request)
             raise exceptions.AuthenticationFailed("Invalid token.")
         if key.revoked_at is not None:
             raise exceptions.AuthenticationFailed("This token has been revoked.")

@@ -3,8 +3,11 @@
 import secrets
 from datetime import datetime, timedelta
 
+from axes.utils import reset as axes_reset
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
+from django.core import signing
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.core.validators import validate_email
@@ -336,3 +339,61 @@ def organization_defaults_provision() -> None:
     """Create the defaults every new organization starts with (reason codes, calendar, …)."""
     for provision in provisioners():
         provision()
+
+
+# --- sign-in lockout ----------------------------------------------------------------------
+
+UNLOCK_SALT = "handoff.login-unlock"
+
+
+def _unlock_offer_key(user: User) -> str:
+    return f"unlock-offer:{connection.schema_name}:{user.pk}"
+
+
+def login_unlock_offer(*, email: str) -> bool:
+    """E-mail the owner of a locked-out account a link that lifts the lock (once per lockout).
+
+    Says nothing to the person at the sign-in form: whether the address belongs to an
+    account is not revealed. Returns whether a message was sent."""
+    user = User.objects.filter(email__iexact=(email or "").strip(), is_active=True).first()
+    if user is None:
+        return False
+    lockout_seconds = int(settings.AXES_COOLOFF_TIME.total_seconds())
+    if not cache.add(_unlock_offer_key(user), 1, timeout=lockout_seconds):
+        return False
+    token = signing.dumps({"u": user.pk, "s": connection.schema_name}, salt=UNLOCK_SALT)
+    context = {
+        "user": user,
+        "link": _tenant_url(reverse("accounts:unlock", args=[token])),
+        "organization": connection.tenant.name,
+        "minutes": lockout_seconds // 60,
+        "hours": settings.LOGIN_UNLOCK_MAX_AGE // 3600,
+    }
+    send_mail(
+        subject=f"Sign-in to {connection.tenant.name} on Handoff was locked",
+        message=render_to_string("accounts/email/login_unlock.txt", context),
+        from_email=None,
+        recipient_list=[user.email],
+    )
+    audit_record(actor=None, action="login.locked_out", target=user.email)
+    return True
+
+
+def login_unlock(*, token: str, ip_address: str | None) -> User | None:
+    """Lift the sign-in lockout of the account an unlock link names (and of the address the
+    link is opened from); None when the link is invalid or expired."""
+    try:
+        data = signing.loads(token, salt=UNLOCK_SALT, max_age=settings.LOGIN_UNLOCK_MAX_AGE)
+    except signing.BadSignature:
+        return None
+    if data.get("s") != connection.schema_name:
+        return None
+    user = User.objects.filter(pk=data.get("u"), is_active=True).first()
+    if user is None:
+        return None
+    axes_reset(username=user.email)
+    if ip_address:
+        axes_reset(ip=ip_address)
+    cache.delete(_unlock_offer_key(user))
+    audit_record(actor=user, action="login.unlocked", target=user.email)
+    return user

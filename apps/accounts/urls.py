@@ -10,6 +10,7 @@ urlpatterns = [
     path("login/code/", views.login_two_factor, name="login_two_factor"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("welcome/", views.signup_welcome, name="welcome"),
+    path("unlock/<str:token>/", views.login_unlock, name="unlock"),
     path(
         "password-reset/",
         auth_views.PasswordResetView.as_view(

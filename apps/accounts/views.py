@@ -3,6 +3,7 @@
 from datetime import datetime, timedelta
 from urllib.parse import quote
 
+from axes.helpers import get_client_ip_address
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
@@ -10,15 +11,16 @@ from django.contrib.auth import views as auth_views
 from django.core import signing
 from django.core.paginator import Paginator
 from django.db import connection
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.views import defaults
 from django.views.decorators.http import require_POST
 
 from apps.accounts import audit_wording, selectors, services, two_factor
 from apps.accounts.access import roles_required
-from apps.accounts.csv_export import csv_response
+from apps.accounts.csv_export import csv_lines
 from apps.accounts.exceptions import DomainError
 from apps.accounts.forms import (
     ApiKeyForm,
@@ -60,6 +62,15 @@ def signup_welcome(request: HttpRequest) -> HttpResponse:
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
     messages.success(request, f"Welcome to {request.tenant.name}! Start by inviting your team.")
     return redirect("accounts:user_list")
+
+
+def login_unlock(request: HttpRequest, token: str) -> HttpResponse:
+    """The e-mailed unlock link: lift the sign-in lockout and go to the sign-in page."""
+    user = services.login_unlock(token=token, ip_address=get_client_ip_address(request))
+    if user is None:
+        raise Http404("This unlock link is invalid or has expired.")
+    messages.success(request, "Signing in is possible again. Enter your password.")
+    return redirect("accounts:login")
 
 
 @roles_required(Role.ADMIN)
@@ -395,22 +406,25 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     events = selectors.audit_event_list(**form.selection())
     zone = timezone.get_current_timezone_name()
     if request.GET.get("format") == "csv":
-        return csv_response(
-            filename=f"audit-log-{timezone.localdate():%Y%m%d}.csv",
-            header=["when", "time zone", "who", "kind", "what", "details", "code"],
-            rows=(
-                (
-                    timezone.localtime(row["event"].occurred_at).strftime("%Y-%m-%d %H:%M:%S"),
-                    zone,
-                    row["event"].actor or "system / API key",
-                    row["kind"],
-                    row["sentence"],
-                    "; ".join(row["details"]),
-                    row["event"].action,
-                )
-                for row in (_audit_row(event, zone) for event in events.iterator(chunk_size=500))
-            ),
+        rows = (
+            (
+                timezone.localtime(row["event"].occurred_at).strftime("%Y-%m-%d %H:%M:%S"),
+                zone,
+                row["event"].actor or "system / API key",
+                row["kind"],
+                row["sentence"],
+                "; ".join(row["details"]),
+                row["event"].action,
+            )
+            for row in (_audit_row(event, zone) for event in events.iterator(chunk_size=500))
         )
+        response = StreamingHttpResponse(
+            csv_lines(["when", "time zone", "who", "kind", "what", "details", "code"], rows),
+            content_type="text/csv; charset=utf-8",
+        )
+        filename = f"audit-log-{timezone.localdate():%Y%m%d}.csv"
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        return response
     page = Paginator(events, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
@@ -428,6 +442,19 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     )
 
 
+# API clients parse JSON: a URL under /api/ that matches no route (an id that is not a number)
+# or a request Django refuses before any view (too many form fields) answers in JSON too.
+API_PREFIX = "/api/"
+
+
+def page_not_found(request: HttpRequest, exception=None) -> HttpResponse:
+    """404: JSON under /api/ (a client there reads JSON, e.g. for a malformed id in the path),
+    the page otherwise."""
+    if request.path.startswith(API_PREFIX):
+        return JsonResponse({"detail": "Not found."}, status=404)
+    return render(request, "404.html", status=404)
+
+
 def permission_denied(request: HttpRequest, exception=None) -> HttpResponse:
     reason = str(exception or "")
     response = render(request, "403.html", {"reason": reason}, status=403)
@@ -435,3 +462,9 @@ def permission_denied(request: HttpRequest, exception=None) -> HttpResponse:
         # The page is not swapped into a partial; the reason is said next to the control.
         response[REQUEST_MESSAGE_HEADER] = quote(reason)
     return response
+
+
+def bad_request(request: HttpRequest, exception=None) -> HttpResponse:
+    if request.path.startswith(API_PREFIX):
+        return JsonResponse({"detail": "Bad request."}, status=400)
+    return defaults.bad_request(request, exception)

@@ -1,28 +1,47 @@
 """The SQL twin of metrics.py: each metric of the catalogue as one set-based query.
 
-Used by apps/compliance/selectors.py only. ``outcomes_sql`` builds, for one
-commitment, period and as_of, a query with one row per measured MQL event:
+Used by apps/compliance/selectors.py only. ``outcomes_sql`` builds, for one commitment
+*kind* (its commitment in each SLA version in force during the period), period and
+as_of, a query with one row per measured MQL event:
 
-    (event_id, lead_id, mql_at, due_at, fact_at, outcome, hours)
+    (event_id, lead_id, mql_at, due_at, fact_at, outcome, hours, version_id)
 
-``outcome`` is met / missed / pending exactly as metrics.py classifies the MQL;
-``hours`` is the business hours from mql_at to first contact (first_contact_time
-only). The selectors aggregate it (counts, percentile_cont) or list its leads.
+``outcome`` is met / missed / pending exactly as metrics.py classifies the event;
+``hours`` is the business hours from mql_at to first contact (first_contact_time only,
+in the calendar of the event's version); ``version_id`` the version it is judged under.
+The selectors aggregate it per version (counts, then kind_metrics.kind_result pools them and
+weighs the targets; percentile_cont over all) or list its leads.
 
 Decisions, the same as the reference functions unless said otherwise:
 
-* cohort = MqlEvents of kind "mql" whose qualified_at is in [period.start,
-  period.end) and <= as_of; one row per event, so a lead that qualified twice in
-  a period counts twice (the reference's cohort has one MqlFacts per event);
-* touches and dispositions count from mql_at (inclusive) to as_of (inclusive);
+* events = rows of the per-MQL-event fact table (MqlEventFact, apps/compliance/facts.py)
+  of kind "mql" whose mql_at is in [period.start, period.end) and <= as_of: an index range
+  scan of (kind, mql_at) (``fact_events_sql``). Each row carries the event's window end
+  (the lead's next MQL event), the *version* it is judged under (its clocks' version, else
+  the signed version in force at its mql_at) and the *first* facts of its window;
+* cohort = those events joined to their own version's commitment of the kind: events
+  whose version lacks the kind are left out;
+* touches, dispositions and the SQL stage count inside the event's window (from mql_at,
+  inclusive, to the next MQL event, exclusive) and at or before as_of. The row stores the
+  first touch, the N-th touch, the first final disposition and the conversion of the
+  window ever seen; as these are the first ones, "as of T" is a comparison with T: one
+  at or before T is the first known at T, one after T means none was known at T (the N-th
+  touch: N touches by T iff the N-th is at or before T);
 * the clock metrics (first contact, follow-up cadence, disposition) measure the
-  events that have a clock of *this* commitment: due times come from the clock,
-  computed once at MQL time, and the clock exists only when the commitment's
-  segment matched the lead at MQL time (apps.sla.clocks.clocks_open);
-* the other metrics apply the commitment's segment to the lead as it is now;
-* sql_at of an event = the lead's sql_at when it is at or after mql_at, else the
-  first StageChange to "sql" at or after mql_at (a lead back from nurture that
-  converts again), so an earlier life of the lead never counts;
+  events that have a clock of their version's commitment: due times come from the
+  clock, computed once at MQL time, and the clock exists only when the commitment's
+  segment matched the lead at MQL time (apps.sla.clocks.clocks_open). The row holds the
+  due instant of the event's first clock of each clock kind, which is the commitment's
+  when it is its version's only one of that metric (``sole``); otherwise the clock row of
+  (event, commitment) is looked up on its unique index. Likewise the row's N-th touch is
+  for its version's first cadence commitment's N: another N counts the event's touches
+  in the raw activities;
+* business hours to first contact: the row's business seconds (computed when the row was
+  written, in the calendar of the event's version, as the reference does);
+* the other metrics apply each version's segment to the lead as it is now;
+* an event converted when the lead reached SQL inside its window: the lead's sql_at
+  (its first SQL time) when it lies there, else the first StageChange to "sql" there
+  (the row's sql_at);
 * pipeline_coverage: leads with an opportunity_at, stage opportunity / won / lost,
   open at as_of, expected_close within the quarter of the period's first day.
 """
@@ -30,25 +49,30 @@ Decisions, the same as the reference functions unless said otherwise:
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from apps.compliance.metrics import FINAL_OUTCOMES, Metric
+from apps.compliance.models import MqlEventFact
 from apps.dispositions.models import Disposition
 from apps.leads.field_conditions import FieldCondition, is_number
 from apps.leads.models import Activity, Lead, StageChange
 from apps.mql.models import MqlEvent
 from apps.mql.rules import NUMERIC_FIELDS
-from apps.sla.models import SlaClock
+from apps.sla.models import Commitment, SlaClock, SlaVersion
 
 LEAD = Lead._meta.db_table
 EVENT = MqlEvent._meta.db_table
 ACTIVITY = Activity._meta.db_table
 CLOCK = SlaClock._meta.db_table
+VERSION = SlaVersion._meta.db_table
 DISPOSITION = Disposition._meta.db_table
 STAGE_CHANGE = StageChange._meta.db_table
+FACT = MqlEventFact._meta.db_table
+COMMITMENT = Commitment._meta.db_table
 
 FINAL = tuple(sorted(FINAL_OUTCOMES))
 CLOCK_METRICS = frozenset(
@@ -190,145 +214,244 @@ def segment_sql(conditions: tuple[FieldCondition, ...]) -> tuple[str, tuple[Any,
     return " AND ".join(parts), tuple(values)
 
 
-def _cohort_cte(cohort: CohortFilter, params: dict[str, Any], *, with_segment: bool) -> str:
-    filters = cohort.sql(params, with_segment=with_segment)
-    # The lead row is read only to filter on it (owner, segment): the unfiltered cohort is
-    # an index range scan of the MQL events alone.
-    lead_join = f"JOIN {LEAD} l ON l.id = e.lead_id" if filters else ""
+@dataclass(frozen=True)
+class VersionTerm:
+    """One SLA version's commitment of the kind measured: the events judged under that
+    version join it (and its segment, for the metrics that read one, selects among them)."""
+
+    version_id: int
+    commitment_id: int
+    touches: int = 1
+    days: int = 1
+    segment_sql: str = ""
+    segment_params: tuple[Any, ...] = ()
+    segment_lead_ids: tuple[int, ...] | None = None
+
+    @property
+    def has_segment(self) -> bool:
+        return bool(self.segment_sql) or self.segment_lead_ids is not None
+
+
+def _segment_case(terms: Sequence[VersionTerm], params: dict[str, Any]) -> str:
+    """``AND CASE version WHEN v THEN <its segment> ... END`` over the cohort row ``c`` and
+    its lead ``l``; empty when no version's commitment has a segment."""
+    if not any(term.has_segment for term in terms):
+        return ""
+    branches = []
+    for index, term in enumerate(terms):
+        if not term.has_segment:
+            continue
+        params[f"sv{index}"] = term.version_id
+        tests = []
+        if term.segment_sql:
+            sql = term.segment_sql
+            for position, value in enumerate(term.segment_params):
+                params[f"s{index}_{position}"] = value
+                sql = sql.replace(f"%(seg{position})s", f"%(s{index}_{position})s")
+            tests.append(f"({sql})")
+        if term.segment_lead_ids is not None:
+            params[f"sl{index}"] = list(term.segment_lead_ids)
+            tests.append(f"l.id = ANY(%(sl{index})s)")
+        branches.append(f"WHEN %(sv{index})s THEN {' AND '.join(tests)}")
+    return f"AND CASE c.version_id {' '.join(branches)} ELSE true END"
+
+
+# The due instant each clock metric reads from the fact row.
+_DUE_COLUMN = {
+    Metric.FIRST_CONTACT_TIME: "first_contact_due",
+    Metric.FOLLOW_UP_CADENCE: "follow_up_due",
+    Metric.DISPOSITION_TIME: "disposition_due",
+}
+
+
+def fact_events_sql(cohort: CohortFilter, params: dict[str, Any]) -> str:
+    """The period's MQL events from the fact table, one row each: an index range scan of
+    (kind, mql_at), with the facts every metric reads (each the first of its kind in the
+    event's window, judged against as_of by the caller) and the version it is judged under.
+
+    The owner and source filters read the lead as it is now (one primary-key lookup per
+    event, only when filtering). Needs params period_start, period_end, as_of.
+    """
+    filters = cohort.sql(params, with_segment=False)
+    lead_join = f"JOIN {LEAD} l ON l.id = f.lead_id" if filters else ""
     return f"""
-    cohort AS (
-      SELECT e.id AS event_id, e.lead_id, e.qualified_at AS mql_at
-      FROM {EVENT} e
+      SELECT f.event_id, f.lead_id, f.mql_at, f.window_end, f.sla_version_id AS version_id,
+             f.first_contact_due, f.follow_up_due, f.disposition_due, f.cadence_touches,
+             f.first_touch_at, f.nth_touch_at, f.first_contact_business_seconds,
+             f.disposition_at, f.disposition_outcome, f.disposition_reason_code_id, f.sql_at
+      FROM {FACT} f
       {lead_join}
-      WHERE e.kind = 'mql'
-        AND e.qualified_at >= %(period_start)s AND e.qualified_at < %(period_end)s
-        AND e.qualified_at <= %(as_of)s
-      {filters}
+      WHERE f.kind = 'mql'
+        AND f.mql_at >= %(period_start)s AND f.mql_at < %(period_end)s
+        AND f.mql_at <= %(as_of)s
+      {filters}"""  # noqa: S608 - table names and placeholders only; values are bound
+
+
+_FACT_COLUMNS = """c.first_touch_at, c.nth_touch_at, c.cadence_touches,
+             c.first_contact_business_seconds, c.disposition_at, c.disposition_outcome,
+             c.disposition_reason_code_id, c.sql_at"""
+
+
+def _cohort_cte(
+    terms: Sequence[VersionTerm],
+    cohort: CohortFilter,
+    params: dict[str, Any],
+    *,
+    metric: str,
+) -> str:
+    params["t_versions"] = [t.version_id for t in terms]
+    params["t_commitments"] = [t.commitment_id for t in terms]
+    params["t_touches"] = [t.touches for t in terms]
+    params["t_days"] = [t.days for t in terms]
+    params["metric"] = metric
+    # ``sole``: the commitment is its version's only one of this metric, so the fact row's
+    # due instant (of the event's first clock of the clock kind) is this commitment's.
+    terms_cte = f"""
+    terms AS (
+      SELECT t.*, NOT EXISTS (
+               SELECT 1 FROM {COMMITMENT} m
+               WHERE m.version_id = t.version_id AND m.metric = %(metric)s
+                 AND m.id <> t.commitment_id) AS sole
+      FROM unnest(%(t_versions)s::bigint[], %(t_commitments)s::bigint[],
+                  %(t_touches)s::int[], %(t_days)s::int[])
+        AS t(version_id, commitment_id, touches, days)
+    )"""  # noqa: S608 - table names and placeholders only; values are bound
+    events = f"""
+    events AS MATERIALIZED ({fact_events_sql(cohort, params)}
+    ),{terms_cte}"""
+    if metric in CLOCK_METRICS:
+        # The events with a clock of their version's commitment of the kind (it exists only
+        # when the commitment's segment matched at MQL time): the fact row's due instant
+        # when the commitment is the version's only one of its metric, else the clock's own
+        # row (one lookup on the (mql_event, commitment) unique index).
+        due = f"c.{_DUE_COLUMN[metric]}"
+        return f"""{events},
+    cohort AS (
+      SELECT c.event_id, c.lead_id, c.mql_at, c.window_end, c.version_id,
+             t.commitment_id, t.touches, t.days,
+             CASE WHEN t.sole THEN {due} ELSE k.due_at END AS due_at, {_FACT_COLUMNS}
+      FROM events c
+      JOIN terms t ON t.version_id = c.version_id
+      LEFT JOIN LATERAL (
+        SELECT k.due_at FROM {CLOCK} k
+        WHERE NOT t.sole AND k.mql_event_id = c.event_id AND k.commitment_id = t.commitment_id
+      ) k ON true
+      WHERE CASE WHEN t.sole THEN {due} IS NOT NULL ELSE k.due_at IS NOT NULL END
+    )"""  # noqa: S608 - table names and placeholders only; values are bound
+    segment = _segment_case(terms, params)
+    lead_join = f"JOIN {LEAD} l ON l.id = c.lead_id" if segment else ""
+    return f"""{events},
+    cohort AS (
+      -- each event under its own version's commitment of the kind; events whose version
+      -- lacks the kind are left out
+      SELECT c.event_id, c.lead_id, c.mql_at, c.window_end, c.version_id,
+             t.commitment_id, t.touches, t.days, NULL::timestamptz AS due_at, {_FACT_COLUMNS}
+      FROM events c
+      JOIN terms t ON t.version_id = c.version_id
+      {lead_join}
+      WHERE true {segment}
     )"""  # noqa: S608 - table names and placeholders only; values are bound
 
 
 _CLOCK_OUTCOME = """
       CASE WHEN f.fact_at IS NOT NULL
-             THEN CASE WHEN f.fact_at <= k.due_at THEN 'met' ELSE 'missed' END
-           WHEN %(as_of)s > k.due_at THEN 'missed'
+             THEN CASE WHEN f.fact_at <= c.due_at THEN 'met' ELSE 'missed' END
+           WHEN %(as_of)s > c.due_at THEN 'missed'
            ELSE 'pending' END"""
+
+
+def _known(column: str) -> str:
+    """A stored first instant as known at as_of: itself when at or before as_of, else NULL
+    (the first one ever being later, none was known then)."""
+    return f"CASE WHEN {column} <= %(as_of)s THEN {column} END"
 
 
 def outcomes_sql(
     *,
     metric: str,
-    commitment_id: int,
-    params_json: dict[str, Any],
+    terms: Sequence[VersionTerm],
     period_start: datetime,
     period_end: datetime,
     as_of: datetime,
     cohort: CohortFilter,
-    work: dict[str, list] | None = None,
 ) -> Query:
-    """Per-event outcomes of one rate or volume metric (not pipeline_coverage)."""
+    """Per-event outcomes of one rate or volume metric of a commitment kind (not
+    pipeline_coverage): one row per event of the period judged under a version in
+    ``terms``, with that version's commitment and parameters, read from the fact table."""
+    if not terms:
+        raise ValueError("a commitment kind needs the terms of at least one version")
     params: dict[str, Any] = {
         "period_start": period_start,
         "period_end": period_end,
         "as_of": as_of,
-        "commitment_id": commitment_id,
-        "final": list(FINAL),
     }
-    is_clock = metric in CLOCK_METRICS
-    cte = _cohort_cte(cohort, params, with_segment=not is_clock)
-    # A lookup per cohort event on the (mql_event, commitment) unique index: a cohort is a
-    # period's MQLs, far fewer than the commitment's clocks (LIMIT 1 keeps it a lookup).
-    clock_join = f"""CROSS JOIN LATERAL (
-      SELECT k.due_at FROM {CLOCK} k
-      WHERE k.mql_event_id = c.event_id AND k.commitment_id = %(commitment_id)s LIMIT 1
-    ) k"""  # noqa: S608 - table names and placeholders only; values are bound
+    cte = _cohort_cte(terms, cohort, params, metric=metric)
     if metric == Metric.MQL_VOLUME:
         body = """
     SELECT c.event_id, c.lead_id, c.mql_at, NULL::timestamptz AS due_at,
-           NULL::timestamptz AS fact_at, 'met' AS outcome, NULL::float8 AS hours
+           NULL::timestamptz AS fact_at, 'met' AS outcome, NULL::float8 AS hours, c.version_id
     FROM cohort c"""
     elif metric == Metric.MQL_TO_SQL_RATE:
+        # sql_at: the event's conversion inside its window (the lead's first SQL time when
+        # it lies there, else the first stage change to SQL there).
         body = f"""
     SELECT c.event_id, c.lead_id, c.mql_at, NULL::timestamptz AS due_at,
-           CASE WHEN s.converted_at <= %(as_of)s THEN s.converted_at END AS fact_at,
-           CASE WHEN s.converted_at <= %(as_of)s THEN 'met' ELSE 'missed' END AS outcome,
-           NULL::float8 AS hours
-    FROM cohort c
-    JOIN {LEAD} l ON l.id = c.lead_id
-    CROSS JOIN LATERAL (
-      SELECT CASE WHEN l.sql_at >= c.mql_at THEN l.sql_at
-                  ELSE (SELECT min(sc.occurred_at) FROM {STAGE_CHANGE} sc
-                        WHERE sc.lead_id = c.lead_id AND sc.to_stage = 'sql'
-                          AND sc.occurred_at >= c.mql_at) END AS converted_at
-    ) s"""  # noqa: S608 - table names and placeholders only; values are bound
+           {_known("c.sql_at")} AS fact_at,
+           CASE WHEN c.sql_at <= %(as_of)s THEN 'met' ELSE 'missed' END AS outcome,
+           NULL::float8 AS hours, c.version_id
+    FROM cohort c"""  # noqa: S608 - column names and placeholders only; values are bound
     elif metric == Metric.FIRST_CONTACT_TIME:
-        if work is None:
-            raise ValueError("first_contact_time needs the working-time index")
-        params.update(work)
-        worked = "compliance_worked_us(%(work_starts)s, %(work_ends)s, %(work_cum)s, {})"
+        # Business seconds mql_at -> first touch, in the calendar of the event's version
+        # (computed when the row was written); only for a touch known at as_of.
         body = f"""
-    SELECT c.event_id, c.lead_id, c.mql_at, k.due_at, f.fact_at,{_CLOCK_OUTCOME} AS outcome,
+    SELECT c.event_id, c.lead_id, c.mql_at, c.due_at, f.fact_at,{_CLOCK_OUTCOME} AS outcome,
            CASE WHEN f.fact_at IS NOT NULL
-                THEN ({worked.format("f.fact_at")} - {worked.format("c.mql_at")})::float8
-                     / 1000000 / 3600 END AS hours
+                THEN c.first_contact_business_seconds / 3600 END AS hours,
+           c.version_id
     FROM cohort c
-    {clock_join}
-    CROSS JOIN LATERAL (
-      SELECT min(a.occurred_at) AS fact_at FROM {ACTIVITY} a
-      WHERE a.lead_id = c.lead_id AND a.family = 'sales_touch'
-        AND a.occurred_at >= c.mql_at AND a.occurred_at <= %(as_of)s
-    ) f"""  # noqa: S608 - table names and placeholders only; values are bound
+    CROSS JOIN LATERAL (SELECT {_known("c.first_touch_at")} AS fact_at) f"""  # noqa: S608 - column names and placeholders only; values are bound
     elif metric == Metric.DISPOSITION_TIME:
         body = f"""
-    SELECT c.event_id, c.lead_id, c.mql_at, k.due_at, f.fact_at,{_CLOCK_OUTCOME} AS outcome,
-           NULL::float8 AS hours
+    SELECT c.event_id, c.lead_id, c.mql_at, c.due_at, f.fact_at,{_CLOCK_OUTCOME} AS outcome,
+           NULL::float8 AS hours, c.version_id
     FROM cohort c
-    {clock_join}
-    LEFT JOIN LATERAL (
-      SELECT d.occurred_at AS fact_at FROM {DISPOSITION} d
-      WHERE d.lead_id = c.lead_id AND d.outcome = ANY(%(final)s)
-        AND d.occurred_at >= c.mql_at AND d.occurred_at <= %(as_of)s
-      ORDER BY d.occurred_at, d.id LIMIT 1
-    ) f ON true"""  # noqa: S608 - table names and placeholders only; values are bound
+    CROSS JOIN LATERAL (SELECT {_known("c.disposition_at")} AS fact_at) f"""  # noqa: S608 - column names and placeholders only; values are bound
     elif metric == Metric.FOLLOW_UP_CADENCE:
-        params["touches"] = int(params_json.get("touches", 1))
-        params["days"] = int(params_json.get("days", 1))
+        # N touches by min(as_of, window end) <=> the N-th touch of the event's window is
+        # at or before it. The fact row holds the N-th touch for its version's first cadence
+        # commitment's N; another N (a second cadence commitment in one version) counts the
+        # touches in the raw activities.
         body = f"""
     SELECT c.event_id, c.lead_id, c.mql_at, w.window_end AS due_at, NULL::timestamptz AS fact_at,
-           CASE WHEN t.touches >= %(touches)s OR fd.found THEN 'met'
+           CASE WHEN n.enough OR c.disposition_at <= LEAST(%(as_of)s, w.window_end) THEN 'met'
                 WHEN %(as_of)s > w.window_end THEN 'missed'
                 ELSE 'pending' END AS outcome,
-           NULL::float8 AS hours
+           NULL::float8 AS hours, c.version_id
     FROM cohort c
-    {clock_join}
     CROSS JOIN LATERAL (
-      -- days of 24 h, as metrics.follow_up_outcome (an interval of seconds, not of days)
-      SELECT c.mql_at + make_interval(secs => %(days)s * 86400.0) AS window_end
+      -- D days are D x 24 h, as metrics.follow_up_outcome (an interval of seconds, not of days)
+      SELECT c.mql_at + make_interval(secs => c.days * 86400.0) AS window_end
     ) w
     CROSS JOIN LATERAL (
-      SELECT count(*) AS touches FROM {ACTIVITY} a
-      WHERE a.lead_id = c.lead_id AND a.family = 'sales_touch'
-        AND a.occurred_at >= c.mql_at AND a.occurred_at <= LEAST(%(as_of)s, w.window_end)
-    ) t
-    CROSS JOIN LATERAL (
-      SELECT EXISTS (
-        SELECT 1 FROM {DISPOSITION} d
-        WHERE d.lead_id = c.lead_id AND d.outcome = ANY(%(final)s)
-          AND d.occurred_at >= c.mql_at AND d.occurred_at <= LEAST(%(as_of)s, w.window_end)
-      ) AS found
-    ) fd"""  # noqa: S608 - table names and placeholders only; values are bound
+      SELECT CASE WHEN c.cadence_touches = c.touches
+                  THEN COALESCE(c.nth_touch_at <= LEAST(%(as_of)s, w.window_end), false)
+                  ELSE (SELECT count(*) FROM {ACTIVITY} a
+                        WHERE a.lead_id = c.lead_id AND a.family = 'sales_touch'
+                          AND a.occurred_at >= c.mql_at
+                          AND a.occurred_at <= LEAST(%(as_of)s, w.window_end)
+                          AND (c.window_end IS NULL OR a.occurred_at < c.window_end))
+                       >= c.touches END AS enough
+    ) n"""  # noqa: S608 - table names and placeholders only; values are bound
     elif metric == Metric.REJECTION_REASON_COVERAGE:
-        body = f"""
-    SELECT c.event_id, c.lead_id, c.mql_at, NULL::timestamptz AS due_at, f.fact_at,
-           CASE WHEN f.reason_code_id IS NOT NULL THEN 'met' ELSE 'missed' END AS outcome,
-           NULL::float8 AS hours
+        # The first final disposition known at as_of decides (metrics.rejection_reason_coverage).
+        body = """
+    SELECT c.event_id, c.lead_id, c.mql_at, NULL::timestamptz AS due_at,
+           c.disposition_at AS fact_at,
+           CASE WHEN c.disposition_reason_code_id IS NOT NULL THEN 'met' ELSE 'missed' END
+             AS outcome,
+           NULL::float8 AS hours, c.version_id
     FROM cohort c
-    JOIN LATERAL (
-      -- the first final disposition known at as_of decides (metrics.rejection_reason_coverage)
-      SELECT d.outcome, d.reason_code_id, d.occurred_at AS fact_at FROM {DISPOSITION} d
-      WHERE d.lead_id = c.lead_id AND d.outcome = ANY(%(final)s)
-        AND d.occurred_at >= c.mql_at AND d.occurred_at <= %(as_of)s
-      ORDER BY d.occurred_at, d.id LIMIT 1
-    ) f ON f.outcome = 'rejected'"""  # noqa: S608 - table names and placeholders only; values are bound
+    WHERE c.disposition_at <= %(as_of)s AND c.disposition_outcome = 'rejected'"""
     else:
         raise ValueError(f"no outcomes query for metric {metric!r}")
     sql = f"WITH {cte.strip()}\n{body}"
@@ -336,25 +459,37 @@ def outcomes_sql(
 
 
 def aggregate_sql(outcomes: Query) -> Query:
-    """Counts by outcome and percentile_cont of the hours (NULLs skipped) over an outcomes query."""
+    """Counts by outcome per version, and over all of them the percentile_cont (linear
+    interpolation between closest ranks) of the hours, NULLs skipped, in one pass:
+
+        (is_total, version_id, met, missed, pending, median_hours, p90_hours)
+
+    one row per version with events, then the total row (is_total 1; the only one whose
+    percentiles are read). No row per version when the cohort is empty."""
     sql = f"""
-    SELECT count(*) FILTER (WHERE o.outcome = 'met'),
+    SELECT GROUPING(o.version_id), o.version_id,
+           count(*) FILTER (WHERE o.outcome = 'met'),
            count(*) FILTER (WHERE o.outcome = 'missed'),
            count(*) FILTER (WHERE o.outcome = 'pending'),
            percentile_cont(0.5) WITHIN GROUP (ORDER BY o.hours),
            percentile_cont(0.9) WITHIN GROUP (ORDER BY o.hours)
-    FROM ({outcomes.sql}) o"""  # noqa: S608 - table names and placeholders only; values are bound
+    FROM ({outcomes.sql}) o
+    GROUP BY GROUPING SETS ((o.version_id), ())"""  # noqa: S608 - table names and placeholders only; values are bound
     return Query(sql, outcomes.params)
 
 
 def owner_counts_sql(outcomes: Query) -> Query:
-    """(owner_id, met, missed, pending) per current owner of the measured leads, one row each."""
+    """(owner_id, met, missed, pending) per current owner of the measured leads, one row each.
+
+    The outcomes are computed once (MATERIALIZED) before meeting the leads: a planner that
+    misjudges the sizes must not re-run the per-event lookups for every lead."""
     sql = f"""
+    WITH o AS MATERIALIZED ({outcomes.sql})
     SELECT l.owner_id,
            count(*) FILTER (WHERE o.outcome = 'met'),
            count(*) FILTER (WHERE o.outcome = 'missed'),
            count(*) FILTER (WHERE o.outcome = 'pending')
-    FROM ({outcomes.sql}) o
+    FROM o
     JOIN {LEAD} l ON l.id = o.lead_id
     GROUP BY l.owner_id"""  # noqa: S608 - table names and placeholders only; values are bound
     return Query(sql, outcomes.params)
@@ -368,10 +503,10 @@ def hours_sql(outcomes: Query) -> Query:
     )
 
 
-def lead_outcomes_sql(outcomes: Query) -> Query:
-    """(lead_id, outcome) in event order: a later MQL of the same lead overrides an earlier one."""
+def event_outcomes_sql(outcomes: Query) -> Query:
+    """(event_id, outcome) of every measured MQL event, in event order."""
     return Query(
-        f"SELECT o.lead_id, o.outcome FROM ({outcomes.sql}) o ORDER BY o.mql_at, o.event_id",  # noqa: S608 - table names and placeholders only; values are bound
+        f"SELECT o.event_id, o.outcome FROM ({outcomes.sql}) o ORDER BY o.mql_at, o.event_id",  # noqa: S608 - table names and placeholders only; values are bound
         outcomes.params,
     )
 

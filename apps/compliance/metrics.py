@@ -5,15 +5,28 @@ selectors select) and an ``as_of`` moment, and use only facts known at ``as_of``
 
 * an MQL whose ``mql_at`` is after ``as_of`` is dropped from the cohort;
 * touches, dispositions and ``sql_at`` after ``as_of`` are ignored;
-* a touch or disposition before ``mql_at`` belongs to an earlier life of the lead
-  (e.g. before it was returned to nurture and re-qualified) and never counts.
+* a touch or disposition outside the event's window (below) belongs to another life
+  of the lead (e.g. before it was returned to nurture and re-qualified) and never counts.
 
 Boundaries are inclusive on the "known" side: a fact at exactly ``as_of`` is known,
 a touch at exactly the due time is on time, and a clock whose due time equals
 ``as_of`` is still pending (it may yet be met at that very instant).
 
-The cohort passed in is already the period's cohort (MQLs whose ``mql_at`` is in
-the period); only ``mql_volume`` looks at the period, to pro-rate its target.
+The cohort passed in is already the period's cohort (MQL *events* whose ``mql_at``
+is in the period: a lead that qualified twice is two ``MqlFacts``); only
+``mql_volume`` looks at the period, to pro-rate its target.
+
+An event owns the facts of its *window*: at or after its ``mql_at`` and before the
+lead's next MQL event (``next_mql_at``, exclusive). A touch, a disposition or the
+lead reaching SQL outside that window belongs to another life of the lead and never
+counts for this event; an event *converted* when SQL came inside its window.
+
+"D days" is D x 24 h of elapsed time, whatever the calendar (a DST day is not longer).
+
+A period under several SLA versions is scored once per commitment *kind*, each event
+under its own version's commitment, with time-weighted targets: kind_metrics.py, built
+on the functions here.
+
 Rate values are fractions 0-1 (0.8 = 80%); targets and thresholds use the same unit.
 Every datetime is compared in UTC: Python compares two datetimes sharing a tzinfo
 by wall-clock time, which is wrong inside a DST fold.
@@ -49,11 +62,14 @@ __all__ = [
     "escalation_episodes",
     "first_contact_at",
     "first_contact_outcome",
+    "first_contact_outcomes",
     "first_contact_time",
     "follow_up_cadence",
     "follow_up_outcome",
+    "known_cohort",
     "mql_to_sql_rate",
     "mql_volume",
+    "open_amount",
     "percentile",
     "pipeline_coverage",
     "rate_result",
@@ -98,12 +114,14 @@ class Outcome(StrEnum):
 
 @dataclass(frozen=True)
 class MqlFacts:
-    """What is known about one MQL of a cohort; every datetime aware."""
+    """What is known about one MQL event of a cohort; every datetime aware."""
 
     lead_id: int
     mql_at: datetime
+    # The first time the lead reached SQL at or after mql_at; it converted this event only
+    # when it lies inside the event's window (before next_mql_at).
     sql_at: datetime | None = None
-    # Sales touches, any order; only those at or after mql_at count.
+    # Sales touches, any order; only those inside the event's window count.
     touches: tuple[datetime, ...] = ()
     # (occurred_at, outcome in accepted|rejected|nurture|working, has_reason_code);
     # ties on occurred_at keep the given order (selectors pass them in id order).
@@ -115,10 +133,19 @@ class MqlFacts:
     # Business time mql_at -> first contact, computed by the caller with the calendar.
     first_contact_business_seconds: float | None = None
     segment: Mapping[str, Any] = field(default_factory=dict)  # reporting only
+    # The MQL event; outcomes are keyed by it (by lead_id when None: one event per lead).
+    event_id: int | None = None
+    # mql_at of the lead's next MQL event: this event's window ends there (exclusive).
+    next_mql_at: datetime | None = None
+
+    @property
+    def key(self) -> int:
+        """What outcomes are keyed by: the event id, else the lead id."""
+        return self.event_id if self.event_id is not None else self.lead_id
 
     def __post_init__(self) -> None:
         _require_aware(self.mql_at, "mql_at")
-        for name in ("sql_at", "first_contact_due", "disposition_due"):
+        for name in ("sql_at", "first_contact_due", "disposition_due", "next_mql_at"):
             value = getattr(self, name)
             if value is not None:
                 _require_aware(value, name)
@@ -158,11 +185,14 @@ class MetricResult:
     pending: int = 0
     # Pro-rated target for mql_volume in an open period; equal to target otherwise.
     effective_target: float | None = None
-    # first_contact_time only, business hours, over the leads contacted by as_of.
+    # first_contact_time only, business hours, over the events contacted by as_of.
     median_hours: float | None = None
     p90_hours: float | None = None
-    # lead_id -> met/missed/pending, for rate metrics over leads (drill-down).
+    # event (MqlFacts.key) -> met/missed/pending, for rate metrics (drill-down).
     outcomes: Mapping[int, Outcome] = field(default_factory=lambda: MappingProxyType({}))
+    # The SLA version(s) the figure was measured under (Terms.number), oldest first;
+    # empty when scored without version terms.
+    versions: tuple[int, ...] = ()
 
 
 def status_for(
@@ -183,17 +213,19 @@ def status_for(
 
 
 def first_contact_at(f: MqlFacts, as_of: datetime) -> datetime | None:
-    """First sales touch in ``[mql_at, as_of]``; None when none is known yet."""
+    """First sales touch of the event's window known at as_of: in ``[mql_at, as_of]`` and
+    before the lead's next MQL event; None when none is known yet."""
     touches = _known_touches(f, _utc(as_of))
     return touches[0] if touches else None
 
 
 def disposition_at(f: MqlFacts, as_of: datetime) -> datetime | None:
-    """First final disposition (accepted, rejected, nurture) in ``[mql_at, as_of]``.
+    """First final disposition (accepted, rejected, nurture) in ``[mql_at, as_of]`` and
+    before the lead's next MQL event.
 
-    Dispositions before ``mql_at`` belong to an earlier MQL of the same lead (one
-    returned to nurture and re-qualified) and do not close this MQL's clock, just as
-    touches before ``mql_at`` don't count. "working" never counts. None when none.
+    Dispositions outside that window belong to another MQL event of the same lead (one
+    returned to nurture and re-qualified) and do not close this event's clock, just as
+    touches outside it don't count. "working" never counts. None when none.
     """
     first = _first_final_disposition(f, _utc(as_of))
     return first[0] if first else None
@@ -212,18 +244,20 @@ def disposition_outcome(f: MqlFacts, as_of: datetime) -> Outcome | None:
 
 def follow_up_outcome(f: MqlFacts, *, touches: int, days: int, as_of: datetime) -> Outcome:
     """Met when >= ``touches`` touches, or a final disposition, fall in the window
-    ``[mql_at, mql_at + days]`` and are known by as_of; missed when the window is over
-    (as_of > its end) without either; pending otherwise.
+    ``[mql_at, mql_at + days]`` (and in the event's own window, before the lead's next
+    MQL event) and are known by as_of; missed when the window is over (as_of > its end)
+    without either; pending otherwise.
 
-    ``days`` are calendar days of 24 h each (what ``mql_at + interval 'N days'`` gives
-    on a UTC database connection, Django's default), not business days.
+    ``days`` are D x 24 h of elapsed time (DESIGN's "D days"; what ``mql_at +
+    make_interval(secs => D * 86400)`` gives in SQL), never calendar or business days: a
+    window across a DST change still lasts D x 24 h.
     """
     _check_cadence(touches, days)
     now = _utc(as_of)
     mql_at = _utc(f.mql_at)
     window_end = mql_at + timedelta(days=days)
     known_until = min(now, window_end)
-    in_window = sum(1 for t in f.touches if mql_at <= _utc(t) <= known_until)
+    in_window = sum(1 for t in f.touches if _in_window(f, _utc(t), known_until))
     if in_window >= touches:
         return Outcome.MET
     final = _first_final_disposition(f, known_until)
@@ -254,7 +288,7 @@ def mql_volume(
     ``value`` is always the count.
     """
     return volume_result(
-        len(_known_cohort(cohort, as_of)),
+        len(known_cohort(cohort, as_of)),
         period=period,
         as_of=as_of,
         target=target,
@@ -293,17 +327,21 @@ def volume_result(
 def mql_to_sql_rate(
     cohort: Iterable[MqlFacts], *, as_of: datetime, target: float, yellow_threshold: float
 ) -> MetricResult:
-    """Cohort MQLs with ``sql_at`` <= as_of ÷ cohort MQLs known at as_of.
+    """Cohort MQL events that converted by as_of ÷ cohort MQL events known at as_of.
 
-    0-1; None (GREY) when no MQLs. Outcomes: met = converted, missed = not (yet)
-    converted — every cohort MQL is in the denominator, so pending is always 0.
+    An event converted when the lead reached SQL inside its window: at or after its
+    ``mql_at``, before the lead's next MQL event, and by as_of. 0-1; None (GREY) when no
+    MQLs. Outcomes: met = converted, missed = not (yet) converted — every cohort MQL is
+    in the denominator, so pending is always 0.
     """
     now = _utc(as_of)
     outcomes = {
-        f.lead_id: (
-            Outcome.MET if f.sql_at is not None and _utc(f.sql_at) <= now else Outcome.MISSED
+        f.key: (
+            Outcome.MET
+            if f.sql_at is not None and _in_window(f, _utc(f.sql_at), now)
+            else Outcome.MISSED
         )
-        for f in _known_cohort(cohort, as_of)
+        for f in known_cohort(cohort, as_of)
     }
     return _rate_result(Metric.MQL_TO_SQL_RATE, outcomes, target, yellow_threshold)
 
@@ -319,14 +357,7 @@ def first_contact_time(
     ``first_contact_business_seconds`` / 3600 over the measured MQLs contacted by
     as_of (those whose business seconds are given); None when there are none.
     """
-    measured = [f for f in _known_cohort(cohort, as_of) if f.first_contact_due is not None]
-    outcomes: dict[int, Outcome] = {}
-    hours: list[float] = []
-    for f in measured:
-        contact = first_contact_at(f, as_of)
-        outcomes[f.lead_id] = _clock_outcome(contact, f.first_contact_due, as_of)
-        if contact is not None and f.first_contact_business_seconds is not None:
-            hours.append(f.first_contact_business_seconds / 3600)
+    outcomes, hours = first_contact_outcomes(cohort, as_of)
     return _rate_result(
         Metric.FIRST_CONTACT_TIME,
         outcomes,
@@ -335,6 +366,23 @@ def first_contact_time(
         median_hours=percentile(hours, 0.5),
         p90_hours=percentile(hours, 0.9),
     )
+
+
+def first_contact_outcomes(
+    cohort: Iterable[MqlFacts], as_of: datetime
+) -> tuple[dict[int, Outcome], list[float]]:
+    """(event key -> outcome) of the events with a first-contact clock, and the business
+    hours to first contact of those contacted by as_of (given
+    ``first_contact_business_seconds``): what ``first_contact_time`` rates."""
+    measured = [f for f in known_cohort(cohort, as_of) if f.first_contact_due is not None]
+    outcomes: dict[int, Outcome] = {}
+    hours: list[float] = []
+    for f in measured:
+        contact = first_contact_at(f, as_of)
+        outcomes[f.key] = _clock_outcome(contact, f.first_contact_due, as_of)
+        if contact is not None and f.first_contact_business_seconds is not None:
+            hours.append(f.first_contact_business_seconds / 3600)
+    return outcomes, hours
 
 
 def follow_up_cadence(
@@ -353,8 +401,8 @@ def follow_up_cadence(
     """
     _check_cadence(touches, days)
     outcomes = {
-        f.lead_id: follow_up_outcome(f, touches=touches, days=days, as_of=as_of)
-        for f in _known_cohort(cohort, as_of)
+        f.key: follow_up_outcome(f, touches=touches, days=days, as_of=as_of)
+        for f in known_cohort(cohort, as_of)
     }
     return _rate_result(Metric.FOLLOW_UP_CADENCE, outcomes, target, yellow_threshold)
 
@@ -368,10 +416,10 @@ def disposition_time(
     ``disposition_due`` have no clock and are left out. See ``disposition_at``.
     """
     outcomes: dict[int, Outcome] = {}
-    for f in _known_cohort(cohort, as_of):
+    for f in known_cohort(cohort, as_of):
         outcome = disposition_outcome(f, as_of)
         if outcome is not None:
-            outcomes[f.lead_id] = outcome
+            outcomes[f.key] = outcome
     return _rate_result(Metric.DISPOSITION_TIME, outcomes, target, yellow_threshold)
 
 
@@ -390,10 +438,10 @@ def rejection_reason_coverage(
     """
     now = _utc(as_of)
     outcomes: dict[int, Outcome] = {}
-    for f in _known_cohort(cohort, as_of):
+    for f in known_cohort(cohort, as_of):
         first = _first_final_disposition(f, now)
         if first is not None and first[1] == "rejected":
-            outcomes[f.lead_id] = Outcome.MET if first[2] else Outcome.MISSED
+            outcomes[f.key] = Outcome.MET if first[2] else Outcome.MISSED
     return _rate_result(Metric.REJECTION_REASON_COVERAGE, outcomes, target, yellow_threshold)
 
 
@@ -416,9 +464,21 @@ def pipeline_coverage(
     """
     if quarter.kind is not PeriodKind.QUARTER:
         raise ValueError(f"pipeline_coverage needs a quarter, got a {quarter.kind}")
+    return coverage_result(
+        open_amount(opportunities, quarter=quarter, as_of=as_of),
+        revenue_target=revenue_target,
+        target=target,
+        yellow_threshold=yellow_threshold,
+    )
+
+
+def open_amount(
+    opportunities: Iterable[OpportunityFacts], *, quarter: Period, as_of: datetime
+) -> Decimal:
+    """Amount of the opportunities open at as_of whose expected close is in the quarter."""
     now = _utc(as_of)
     first_day, last_day = quarter.first_day, quarter.last_day
-    amount = sum(
+    return sum(
         (
             Decimal(o.amount)
             for o in opportunities
@@ -428,9 +488,6 @@ def pipeline_coverage(
             and first_day <= o.expected_close <= last_day
         ),
         Decimal(0),
-    )
-    return coverage_result(
-        amount, revenue_target=revenue_target, target=target, yellow_threshold=yellow_threshold
     )
 
 
@@ -561,31 +618,37 @@ def response_bucket(seconds: float | None) -> str:
 # --- internals ------------------------------------------------------------------------
 
 
-def _known_cohort(cohort: Iterable[MqlFacts], as_of: datetime) -> list[MqlFacts]:
-    """The cohort MQLs known at as_of; a lead may appear only once."""
+def known_cohort(cohort: Iterable[MqlFacts], as_of: datetime) -> list[MqlFacts]:
+    """The cohort MQL events known at as_of (mql_at <= as_of); ValueError when an event
+    (``key``) appears twice."""
     now = _utc(as_of)
     known: list[MqlFacts] = []
     seen: set[int] = set()
     for f in cohort:
-        if f.lead_id in seen:
-            raise ValueError(f"lead {f.lead_id} appears twice in the cohort")
-        seen.add(f.lead_id)
+        if f.key in seen:
+            raise ValueError(f"MQL event {f.key} (lead {f.lead_id}) appears twice in the cohort")
+        seen.add(f.key)
         if _utc(f.mql_at) <= now:
             known.append(f)
     return known
 
 
+def _in_window(f: MqlFacts, moment: datetime, until: datetime) -> bool:
+    """``moment`` (UTC) belongs to the event: in [mql_at, next_mql_at) and not after ``until``."""
+    if moment < _utc(f.mql_at) or moment > until:
+        return False
+    return f.next_mql_at is None or moment < _utc(f.next_mql_at)
+
+
 def _known_touches(f: MqlFacts, until: datetime) -> list[datetime]:
-    mql_at = _utc(f.mql_at)
-    return sorted(t for t in map(_utc, f.touches) if mql_at <= t <= until)
+    return sorted(t for t in map(_utc, f.touches) if _in_window(f, t, until))
 
 
 def _first_final_disposition(f: MqlFacts, until: datetime) -> tuple[datetime, str, bool] | None:
-    mql_at = _utc(f.mql_at)
     finals = [
         (_utc(occurred_at), outcome, has_reason)
         for occurred_at, outcome, has_reason in f.dispositions
-        if outcome in FINAL_OUTCOMES and mql_at <= _utc(occurred_at) <= until
+        if outcome in FINAL_OUTCOMES and _in_window(f, _utc(occurred_at), until)
     ]
     # min() keeps the first of equal keys, so ties follow the given (id) order.
     return min(finals, key=lambda d: d[0]) if finals else None

@@ -40,16 +40,22 @@ class PeriodKind(models.TextChoices):
 
 
 class ComplianceSnapshot(models.Model):
-    """One commitment's numbers for one period as of one moment; frozen (immutable) once closed.
+    """One commitment kind's numbers for one period as of one moment; frozen (immutable)
+    once closed.
 
-    Refreshed by every sweep while the period is open (as_of = the sweep's time);
-    frozen by the first sweep after the period ends, with as_of = the period's end,
-    so the recorded numbers are reproducible and escalations read a fixed history.
+    One row per kind (owner team and metric, apps/compliance/kinds.py), however many SLA
+    versions were in force during the period: ``commitment`` is the kind's newest one
+    then, ``versions`` the version numbers the figure was measured under. Refreshed by
+    every sweep while the period is open (as_of = the sweep's time); frozen by the first
+    sweep after the period ends, with as_of = the period's end, so the recorded numbers
+    are reproducible and escalations read a fixed history.
     """
 
     commitment = models.ForeignKey(
         "sla.Commitment", on_delete=models.CASCADE, related_name="compliance_snapshots"
     )
+    kind = models.CharField(max_length=80, help_text="<owner team>.<metric>[.<n>]")
+    versions = models.JSONField(default=list, blank=True, help_text="SLA version numbers")
     period_kind = models.CharField(max_length=8, choices=PeriodKind.choices)
     period_start = models.DateField(help_text="First local day of the period")
     starts_at = models.DateTimeField()
@@ -69,11 +75,11 @@ class ComplianceSnapshot(models.Model):
     computed_at = models.DateTimeField()
 
     class Meta:
-        ordering = ["commitment", "period_kind", "period_start"]
+        ordering = ["kind", "period_kind", "period_start"]
         constraints = [
             models.UniqueConstraint(
-                fields=["commitment", "period_kind", "period_start"],
-                name="snapshot_one_per_commitment_period",
+                fields=["kind", "period_kind", "period_start"],
+                name="snapshot_one_per_kind_period",
             ),
         ]
         indexes = [
@@ -81,7 +87,7 @@ class ComplianceSnapshot(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.commitment_id} {self.period_kind} {self.period_start} ({self.status})"
+        return f"{self.kind} {self.period_kind} {self.period_start} ({self.status})"
 
 
 class AlertKind(models.TextChoices):
@@ -105,7 +111,8 @@ class Alert(models.Model):
     """Something someone must hear about, recorded once; its deliveries say who and how.
 
     Clock alerts (due soon, breach) are unique per clock and kind; commitment alerts
-    (turned red, escalation) per commitment, period, kind and escalation rule.
+    (turned red, escalation) per commitment, period, kind and escalation rule. An alert
+    without deliveries (``found_in_backfill``) is a record of history, not a message.
     ``payload`` holds what the message needs (lead and commitment names, due time,
     values), captured when the alert is raised, so every channel says the same.
     """
@@ -130,6 +137,10 @@ class Alert(models.Model):
     period_kind = models.CharField(max_length=8, choices=PeriodKind.choices, blank=True)
     period_start = models.DateField(null=True, blank=True)
     payload = models.JSONField(default=dict, blank=True)
+    # An escalation episode found in back-filled history, older than the closed periods the
+    # sweep still sends about: recorded (the scorecard and the API show it), nobody notified.
+    # A database default too, so the sweep's raw INSERTs need not name it.
+    found_in_backfill = models.BooleanField(default=False, db_default=False)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -369,3 +380,93 @@ class WebhookAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"webhook attempt {self.pk} ({self.status_code or self.error[:30]})"
+
+
+class MqlEventFact(models.Model):
+    """One row per MQL (or PQL) event with the facts every metric reads, kept current.
+
+    Written only by apps/compliance/facts.py: the hand-off pipeline refreshes the rows of
+    the leads a batch touched, in the batch's transaction; ``manage.py facts_rebuild``
+    recomputes every row from the raw facts with the same SQL. Each column follows
+    DESIGN.md's "Metric semantics": the facts of an event are those in its window
+    ``[mql_at, window_end)``, where ``window_end`` is the lead's next event of the same
+    kind; an event is judged under its clocks' SLA version (else the one in force at its
+    ``mql_at``). Facts are stored with their instants, so "as of T" is a comparison with
+    T: every stored instant is the *first* of its kind in the window, and remains so as T
+    grows.
+    """
+
+    event = models.OneToOneField(
+        "mql.MqlEvent", on_delete=models.CASCADE, primary_key=True, related_name="fact"
+    )
+    lead = models.ForeignKey("leads.Lead", on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=8)
+    mql_at = models.DateTimeField()
+    # The lead's next event of the same kind (exclusive end of this event's window).
+    window_end = models.DateTimeField(null=True, blank=True)
+    definition = models.ForeignKey(
+        "mql.MqlDefinition", on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    definition_version = models.PositiveIntegerField()
+    # Owner at mql_at (latest assignment at or before it, else the first one inside the
+    # window: the routing of a back-filled MQL), and the lead's owner now.
+    owner_at_mql = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    source = models.CharField(max_length=100, blank=True)
+    campaign = models.CharField(max_length=200, blank=True)
+    sla_version = models.ForeignKey(
+        "sla.SlaVersion",
+        null=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    # Due instants of the event's clocks (None: no clock of that kind).
+    first_contact_due = models.DateTimeField(null=True, blank=True)
+    follow_up_due = models.DateTimeField(null=True, blank=True)
+    disposition_due = models.DateTimeField(null=True, blank=True)
+    # The follow-up cadence of the event's version: N touches within D days.
+    cadence_touches = models.PositiveIntegerField(null=True, blank=True)
+    cadence_days = models.PositiveIntegerField(null=True, blank=True)
+    # Sales touches in the window: the first, the N-th (N = cadence_touches), how many.
+    first_touch_at = models.DateTimeField(null=True, blank=True)
+    nth_touch_at = models.DateTimeField(null=True, blank=True)
+    touch_count = models.PositiveIntegerField(default=0)
+    # Business seconds mql_at -> first touch in the calendar of sla_version.
+    first_contact_business_seconds = models.FloatField(null=True, blank=True)
+    # First final disposition (accepted, rejected, nurture) in the window, ties by id.
+    disposition_at = models.DateTimeField(null=True, blank=True)
+    disposition_outcome = models.CharField(max_length=16, blank=True)
+    disposition_reason_code = models.ForeignKey(
+        "dispositions.ReasonCode",
+        null=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    # The lead reached SQL inside the window (its conversion), else None.
+    sql_at = models.DateTimeField(null=True, blank=True)
+    refreshed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["mql_at", "event"]
+        indexes = [
+            models.Index(fields=["kind", "mql_at"], name="mqlfact_kind_time_idx"),
+            models.Index(fields=["owner", "mql_at"], name="mqlfact_owner_time_idx"),
+            models.Index(fields=["lead", "mql_at"], name="mqlfact_lead_time_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"fact of {self.kind} event {self.event_id} at {self.mql_at:%Y-%m-%d %H:%M}"

@@ -4,14 +4,19 @@ The public API the API views, the pages and the dashboards build on:
 
     organization_timezone() -> str
     period_from(kind, start: date) -> Period                 (ValueError on a non-start day)
+    period_containing(kind, day: date) -> Period
     commitments_in_force(*, period) -> QuerySet[Commitment]
-    compliance_for_period(*, period, as_of=None, owner_id=None, with_outcomes=True,
-                          commitments=None) -> list[CommitmentResult]
-    commitment_result(*, commitment, period, as_of, owner_id=None, with_outcomes=True)
+    compliance_for_period(*, period, as_of=None, owner_id=None, source=None,
+                          with_outcomes=True, kinds=None, commitments=None,
+                          review_period=None) -> list[CommitmentResult]
+    kind_result(*, kind, period, as_of, owner_id=None, source=None, with_outcomes=True)
                           -> MetricResult
     compliance_history(*, commitment, kind, count, as_of=None) -> list[tuple[Period, MetricResult]]
     commitment_leads(*, commitment, period, outcome, as_of=None, owner_id=None) -> QuerySet[Lead]
 
+A period is scored once per commitment *kind* (same owner team and metric, across the
+SLA versions in force during it), never once per version: kinds.py groups them (pure),
+kind_selectors.py reads them (commitment_kinds, kind_of, kind_by_key, kind_terms).
 Every number is the one metrics.py computes from the same facts (a test checks it
 on generated data). ``as_of=None`` means "now" for an open period and the period's
 end for a closed one, which is what the frozen snapshot of a closed period holds.
@@ -25,13 +30,21 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from types import MappingProxyType
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from apps.accounts.roles import Role
-from apps.compliance import metric_sql, metrics
+from apps.compliance import kind_metrics, metric_sql
+from apps.compliance.kind_selectors import (
+    SIGNED,
+    CommitmentKind,
+    commitment_kinds,
+    kind_of,
+    kind_terms,
+    signed_commitments,
+)
 from apps.compliance.metric_sql import Query
 from apps.compliance.metrics import Metric, MetricResult, Outcome, Status
 from apps.compliance.models import (
@@ -41,30 +54,33 @@ from apps.compliance.models import (
     WebhookAttempt,
 )
 from apps.compliance.periods import Period, PeriodKind, period_for, period_starting, previous
-from apps.compliance.working_time import working_index
 from apps.leads.models import Lead
+from apps.mql.models import DefinitionKind, MqlEvent
 from apps.mql.rules import lead_fields
 from apps.sla import selectors as sla_selectors
-from apps.sla.business_time import BUSINESS
-from apps.sla.models import Commitment, SlaClock, SlaVersion, Team, VersionStatus
+from apps.sla.models import Commitment, SlaClock, SlaVersion, Team
 from apps.sla.segments import parse_segment, segment_matches
-from apps.sla.selectors import calendar_for_version
 
-SIGNED = (VersionStatus.ACTIVE, VersionStatus.SUPERSEDED)
 # Metrics whose target is the whole organization's: a person's own share has no status.
 TEAM_ONLY_METRICS = frozenset({Metric.MQL_VOLUME, Metric.PIPELINE_COVERAGE})
 
 
 @dataclass(frozen=True)
 class CommitmentResult:
-    """One commitment's metric for one period as of one moment; ``source`` live or snapshot."""
+    """One commitment kind's figure for one period as of one moment; ``source`` live or
+    snapshot. ``commitment`` is the kind's newest (it names the figure); ``result.versions``
+    the SLA versions the figure was measured under."""
 
-    commitment: Commitment
+    kind: CommitmentKind
     period: Period
     as_of: datetime
     result: MetricResult
     source: str = "live"
     frozen: bool = False
+
+    @property
+    def commitment(self) -> Commitment:
+        return self.kind.commitment
 
 
 # --- organization timezone and periods --------------------------------------------------
@@ -86,6 +102,13 @@ def period_from(kind: str, start: date, *, tz: str | None = None) -> Period:
     if not FIRST_DAY <= start <= LAST_DAY:
         raise ValueError(f"choose a day between {FIRST_DAY} and {LAST_DAY}")
     return period_starting(PeriodKind(kind), start, tz or organization_timezone())
+
+
+def period_containing(kind: str, day: date, *, tz: str | None = None) -> Period:
+    """The period of ``kind`` that contains local day ``day`` (weeks start on Monday)."""
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise ValueError(f"choose a day between {FIRST_DAY} and {LAST_DAY}")
+    return period_for(PeriodKind(kind), day, tz or organization_timezone())
 
 
 def current_period(kind: str, *, now: datetime | None = None, tz: str | None = None) -> Period:
@@ -119,6 +142,21 @@ def commitments_in_force(*, period: Period) -> QuerySet[Commitment]:
     )
 
 
+# --- an MQL event's window ------------------------------------------------------------------
+
+
+def mql_event_window_end() -> Subquery:
+    """Per MQL event of an outer ``MqlEvent`` queryset: the ``qualified_at`` of its lead's next
+    MQL event (NULL for the lead's last one), the exclusive end of the event's window — the
+    ORM twin of ``window_end`` of MqlEventFact (apps/compliance/facts.py) (same order: time, then id).
+    Touches, dispositions and the SQL stage in [qualified_at, window_end) are the event's."""
+    following = MqlEvent.objects.filter(lead=OuterRef("lead"), kind=DefinitionKind.MQL).filter(
+        Q(qualified_at__gt=OuterRef("qualified_at"))
+        | Q(qualified_at=OuterRef("qualified_at"), pk__gt=OuterRef("pk"))
+    )
+    return Subquery(following.order_by("qualified_at", "pk").values("qualified_at")[:1])
+
+
 # --- who sees what --------------------------------------------------------------------
 
 
@@ -147,33 +185,20 @@ def compliance_scope(user) -> ComplianceScope:
     return ComplianceScope()
 
 
-# --- one commitment, live ----------------------------------------------------------------
+# --- one commitment kind, live --------------------------------------------------------------
 
 
-def _work_params(commitment: Commitment, period: Period, as_of: datetime) -> dict[str, list]:
-    calendar = calendar_for_version(commitment.version, mode=BUSINESS)
-    # Contacts are at most as late as as_of; a far-future as_of cannot hold facts
-    # beyond "now", so the index stops a day after the later of now and the period end.
-    last = max(period.start, min(as_of, max(timezone.now(), period.end))) + timedelta(days=1)
-    return working_index(calendar, period.start, last).as_sql_params()
-
-
-def _cohort_filter(
-    commitment: Commitment,
-    *,
-    owner_id: int | None,
-    candidate_lead_ids: Query | None,
-    source: str | None = None,
-) -> metric_sql.CohortFilter:
+def _segment(
+    commitment: Commitment, candidate_lead_ids: Query | None
+) -> tuple[str, tuple, tuple[int, ...] | None]:
+    """A commitment's segment as (SQL, params) on ``l``, or as the lead ids it admits."""
     conditions = parse_segment(commitment.segment)
     if not conditions:
-        return metric_sql.CohortFilter(owner_id=owner_id, source=source)
+        return "", (), None
     translated = metric_sql.segment_sql(conditions)
     if translated is not None:
         sql, values = translated
-        return metric_sql.CohortFilter(
-            owner_id=owner_id, source=source, segment_sql=sql, segment_params=values
-        )
+        return sql, values, None
     # No exact SQL form (properties.*, email_domain, ...): decide in Python on the
     # candidate leads of this period only, with the same FieldCondition.holds.
     ids = []
@@ -185,59 +210,152 @@ def _cohort_filter(
             for lead in leads.iterator(chunk_size=2000)
             if segment_matches(conditions, lead_fields(lead))
         ]
-    return metric_sql.CohortFilter(owner_id=owner_id, source=source, segment_lead_ids=tuple(ids))
+    return "", (), tuple(ids)
 
 
-def _candidates(commitment: Commitment, period: Period, as_of: datetime) -> Query:
-    if commitment.metric == Metric.PIPELINE_COVERAGE:
-        quarter = period_for(PeriodKind.QUARTER, period.start, _zone_name(period))
-        return metric_sql.pipeline_sql(
-            first_day=quarter.first_day,
-            last_day=quarter.last_day,
-            as_of=as_of,
-            cohort=metric_sql.CohortFilter(),
-            columns="l.id",
-        )
+def _cohort_filter(
+    commitment: Commitment,
+    *,
+    owner_id: int | None,
+    candidate_lead_ids: Query | None,
+    source: str | None = None,
+) -> metric_sql.CohortFilter:
+    sql, values, ids = _segment(commitment, candidate_lead_ids)
+    return metric_sql.CohortFilter(
+        owner_id=owner_id,
+        source=source,
+        segment_sql=sql,
+        segment_params=values,
+        segment_lead_ids=ids,
+    )
+
+
+def _candidates(period: Period, as_of: datetime) -> Query:
     return metric_sql.bind(
-        f"SELECT e.lead_id FROM {metric_sql.EVENT} e WHERE e.kind = 'mql'"  # noqa: S608 - table names and placeholders only; values are bound
-        " AND e.qualified_at >= %(start)s AND e.qualified_at < %(end)s AND e.qualified_at <= %(as_of)s",
+        f"SELECT f.lead_id FROM {metric_sql.FACT} f WHERE f.kind = 'mql'"  # noqa: S608 - table names and placeholders only; values are bound
+        " AND f.mql_at >= %(start)s AND f.mql_at < %(end)s AND f.mql_at <= %(as_of)s",
         {"start": period.start, "end": period.end, "as_of": as_of},
     )
 
 
+def _pipeline_candidates(period: Period, as_of: datetime) -> Query:
+    quarter = period_for(PeriodKind.QUARTER, period.start, _zone_name(period))
+    return metric_sql.pipeline_sql(
+        first_day=quarter.first_day,
+        last_day=quarter.last_day,
+        as_of=as_of,
+        cohort=metric_sql.CohortFilter(),
+        columns="l.id",
+    )
+
+
+def _version_terms(
+    kind: CommitmentKind, period: Period, as_of: datetime
+) -> list[metric_sql.VersionTerm]:
+    # Clock metrics need no segment: a clock exists only where the segment matched at MQL time.
+    with_segments = kind.metric not in metric_sql.CLOCK_METRICS
+    candidates = None
+    terms = []
+    for c in kind.commitments:
+        params = c.params or {}
+        sql, values, ids = "", (), None
+        if with_segments and c.segment:
+            if candidates is None:
+                candidates = _candidates(period, as_of)
+            sql, values, ids = _segment(c, candidates)
+        terms.append(
+            metric_sql.VersionTerm(
+                version_id=c.version_id,
+                commitment_id=c.pk,
+                touches=int(params.get("touches", 1) or 1),
+                days=int(params.get("days", 1) or 1),
+                segment_sql=sql,
+                segment_params=values,
+                segment_lead_ids=ids,
+            )
+        )
+    return terms
+
+
 def _outcomes_query(
-    commitment: Commitment,
+    kind: CommitmentKind,
     period: Period,
     as_of: datetime,
     owner_id: int | None,
     source: str | None = None,
 ) -> Query:
-    cohort = _cohort_filter(
-        commitment,
-        owner_id=owner_id,
-        source=source,
-        candidate_lead_ids=None
-        if commitment.metric in metric_sql.CLOCK_METRICS
-        else _candidates(commitment, period, as_of),
-    )
     return metric_sql.outcomes_sql(
-        metric=commitment.metric,
-        commitment_id=commitment.pk,
-        params_json=commitment.params or {},
+        metric=kind.metric,
+        terms=_version_terms(kind, period, as_of),
         period_start=period.start,
         period_end=period.end,
         as_of=as_of,
-        cohort=cohort,
-        work=_work_params(commitment, period, as_of)
-        if commitment.metric == Metric.FIRST_CONTACT_TIME
-        else None,
+        cohort=metric_sql.CohortFilter(owner_id=owner_id, source=source),
     )
 
 
 def _fetch(query: Query) -> list[tuple]:
-    with connection.cursor() as cursor:
+    """Run one analytical read of the fact table. JIT compilation is switched off for it
+    (``SET LOCAL``, so only inside this transaction): these short range scans cost less
+    than compiling them (it took 296 of 638 ms of one month's plan, issue #13)."""
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL jit = off")
         cursor.execute(query.sql, query.params)
         return cursor.fetchall()
+
+
+def kind_result(
+    *,
+    kind: CommitmentKind,
+    period: Period,
+    as_of: datetime,
+    owner_id: int | None = None,
+    source: str | None = None,
+    with_outcomes: bool = True,
+) -> MetricResult:
+    """One commitment kind's figure for the period as of ``as_of``, computed live in SQL.
+
+    Each MQL event of the period is judged under the commitment of the version it belongs
+    to (its clocks' version, else the one in force at its mql_at); the counts of every
+    version are pooled and the targets weighted by kind_metrics.kind_result. ``owner_id`` and
+    ``source`` restrict it to the leads that person owns, or that come from that source,
+    now (pipeline coverage: the owner only; a quarter's coverage is its whole pipeline's).
+    ``with_outcomes`` fills ``result.outcomes`` (MQL event id -> met/missed/pending)
+    with one more query; the counts never depend on it. One aggregate query otherwise.
+    """
+    terms = kind_terms(kind, period)
+    if kind.metric == Metric.PIPELINE_COVERAGE:
+        return kind_metrics.kind_result(
+            kind.metric,
+            [kind_metrics.KindPart(t) for t in terms],
+            period=period,
+            as_of=as_of,
+            # The quarter's coverage is the whole pipeline's, whatever the lead source.
+            amount=_open_amount(kind.commitment, period, as_of, owner_id),
+        )
+    query = _outcomes_query(kind, period, as_of, owner_id, source)
+    counts: dict[int, tuple[int, int, int]] = {}
+    median = p90 = None
+    for is_total, version_id, met, missed, pending, median_h, p90_h in _fetch(
+        metric_sql.aggregate_sql(query)
+    ):
+        if is_total:
+            median, p90 = median_h, p90_h
+        else:
+            counts[version_id] = (met, missed, pending)
+    outcomes = None
+    if with_outcomes and kind.metric != Metric.MQL_VOLUME:
+        outcomes = {event: Outcome(o) for event, o in _fetch(metric_sql.event_outcomes_sql(query))}
+    parts = [kind_metrics.KindPart(t, *counts.get(t.version_id, (0, 0, 0))) for t in terms]
+    return kind_metrics.kind_result(
+        kind.metric,
+        parts,
+        period=period,
+        as_of=as_of,
+        median_hours=median,
+        p90_hours=p90,
+        outcomes=outcomes,
+    )
 
 
 def commitment_result(
@@ -248,50 +366,29 @@ def commitment_result(
     owner_id: int | None = None,
     with_outcomes: bool = True,
 ) -> MetricResult:
-    """One commitment's metric for the period as of ``as_of``, computed live in SQL.
-
-    ``owner_id`` restricts it to the leads that person owns now. ``with_outcomes``
-    fills ``result.outcomes`` (lead id -> met/missed/pending; a lead's later MQL in
-    the same period wins) with one more query; the counts never depend on it.
-    """
-    target, yellow = float(commitment.target), float(commitment.yellow_threshold)
-    if commitment.metric == Metric.PIPELINE_COVERAGE:
-        return _pipeline_result(commitment, period, as_of, owner_id)
-    query = _outcomes_query(commitment, period, as_of, owner_id)
-    met, missed, pending, median, p90 = _fetch(metric_sql.aggregate_sql(query))[0]
-    outcomes = None
-    if with_outcomes and commitment.metric != Metric.MQL_VOLUME:
-        outcomes = {lead: Outcome(o) for lead, o in _fetch(metric_sql.lead_outcomes_sql(query))}
-    if commitment.metric == Metric.MQL_VOLUME:
-        return metrics.volume_result(
-            met, period=period, as_of=as_of, target=target, yellow_threshold=yellow
-        )
-    return metrics.rate_result(
-        commitment.metric,
-        met=met,
-        missed=missed,
-        pending=pending,
-        target=target,
-        yellow_threshold=yellow,
-        median_hours=median,
-        p90_hours=p90,
-        outcomes=outcomes,
+    """The figure of the kind ``commitment`` belongs to in the period (``kind_result``)."""
+    return kind_result(
+        kind=kind_of(commitment=commitment, period=period),
+        period=period,
+        as_of=as_of,
+        owner_id=owner_id,
+        with_outcomes=with_outcomes,
     )
 
 
 def commitment_owner_counts(
     *,
-    commitment: Commitment,
+    kind: CommitmentKind,
     period: Period,
     as_of: datetime,
     owner_id: int | None = None,
     source: str | None = None,
 ) -> dict[int | None, tuple[int, int, int]]:
-    """(met, missed, pending) of a clock commitment per current owner of the leads (None:
-    unassigned), over the same MQL events as commitment_result counts: one query."""
-    if commitment.metric not in metric_sql.CLOCK_METRICS:
-        raise ValueError(f"{commitment.metric} is not measured by clocks")
-    query = _outcomes_query(commitment, period, as_of, owner_id, source)
+    """(met, missed, pending) of a clock kind per current owner of the leads (None:
+    unassigned), over the same MQL events as kind_result counts: one query."""
+    if kind.metric not in metric_sql.CLOCK_METRICS:
+        raise ValueError(f"{kind.metric} is not measured by clocks")
+    query = _outcomes_query(kind, period, as_of, owner_id, source)
     return {
         owner: (met, missed, pending)
         for owner, met, missed, pending in _fetch(metric_sql.owner_counts_sql(query))
@@ -300,26 +397,35 @@ def commitment_owner_counts(
 
 def first_contact_hours(
     *,
-    commitment: Commitment,
+    kind: CommitmentKind,
     period: Period,
     as_of: datetime,
     owner_id: int | None = None,
     source: str | None = None,
 ) -> list[float]:
     """Business hours from MQL to first contact of each contacted MQL event of a first-contact
-    commitment (the values behind its median and p90), in the calendar of its version: one query."""
-    if commitment.metric != Metric.FIRST_CONTACT_TIME:
+    kind (the values behind its median and p90), each in its own version's calendar."""
+    if kind.metric != Metric.FIRST_CONTACT_TIME:
         raise ValueError("hours are measured for first_contact_time only")
-    query = _outcomes_query(commitment, period, as_of, owner_id, source)
+    query = _outcomes_query(kind, period, as_of, owner_id, source)
     return [hours for (hours,) in _fetch(metric_sql.hours_sql(query))]
 
 
-def _pipeline_result(
-    commitment: Commitment, period: Period, as_of: datetime, owner_id: int | None
-) -> MetricResult:
+def _open_amount(
+    commitment: Commitment,
+    period: Period,
+    as_of: datetime,
+    owner_id: int | None,
+    source: str | None = None,
+) -> Decimal:
+    """Open opportunity amount closing in the quarter of the period (the newest version's
+    segment: opportunities are not MQL events and belong to no version)."""
     quarter = period_for(PeriodKind.QUARTER, period.start, _zone_name(period))
     cohort = _cohort_filter(
-        commitment, owner_id=owner_id, candidate_lead_ids=_candidates(commitment, period, as_of)
+        commitment,
+        owner_id=owner_id,
+        source=source,
+        candidate_lead_ids=_pipeline_candidates(period, as_of),
     )
     query = metric_sql.pipeline_sql(
         first_day=quarter.first_day,
@@ -329,20 +435,14 @@ def _pipeline_result(
         columns="COALESCE(sum(l.amount), 0)",
     )
     (amount,) = _fetch(query)[0]
-    revenue = Decimal(str((commitment.params or {}).get("revenue_target", 0) or 0))
-    return metrics.coverage_result(
-        Decimal(amount),
-        revenue_target=revenue,
-        target=float(commitment.target),
-        yellow_threshold=float(commitment.yellow_threshold),
-    )
+    return Decimal(amount)
 
 
-# --- every commitment of a period ---------------------------------------------------------
+# --- every commitment kind of a period ---------------------------------------------------------
 
 
 def snapshot_result(snapshot: ComplianceSnapshot, *, metric: str) -> MetricResult:
-    """A stored snapshot as the MetricResult it recorded (without per-lead outcomes)."""
+    """A stored snapshot as the MetricResult it recorded (without per-event outcomes)."""
     return MetricResult(
         metric=Metric(metric),
         value=snapshot.value,
@@ -356,7 +456,27 @@ def snapshot_result(snapshot: ComplianceSnapshot, *, metric: str) -> MetricResul
         median_hours=snapshot.median_hours,
         p90_hours=snapshot.p90_hours,
         outcomes=MappingProxyType({}),
+        versions=tuple(snapshot.versions or ()),
     )
+
+
+def _kinds_for(
+    period: Period,
+    *,
+    kinds: Iterable[CommitmentKind] | None,
+    commitments: Iterable[Commitment] | None,
+    review_period: str | None,
+) -> list[CommitmentKind]:
+    if kinds is not None:
+        return list(kinds)
+    if commitments is None:
+        return commitment_kinds(period=period, review_period=review_period)
+    catalog = signed_commitments()
+    found: dict[str, CommitmentKind] = {}
+    for commitment in commitments:
+        kind = kind_of(commitment=commitment, period=period, catalog=catalog)
+        found.setdefault(kind.key, kind)
+    return list(found.values())
 
 
 def compliance_for_period(
@@ -364,98 +484,176 @@ def compliance_for_period(
     period: Period,
     as_of: datetime | None = None,
     owner_id: int | None = None,
+    source: str | None = None,
     with_outcomes: bool = True,
+    kinds: Iterable[CommitmentKind] | None = None,
     commitments: Iterable[Commitment] | None = None,
+    review_period: str | None = None,
 ) -> list[CommitmentResult]:
-    """Every commitment in force during ``period`` with its metric, in version and position order.
+    """One figure per commitment kind in force during ``period``, in the newest version's
+    order: ``kinds`` given, the kinds of ``commitments``, or every kind (only those reviewed
+    per ``review_period`` when given).
 
     With ``as_of`` the numbers are computed live. Without it, an organization-wide
-    request (no owner, no outcomes) reads the snapshots the sweep keeps (the frozen
-    one of a closed period, the latest of an open one) and computes live only what
+    request (no owner, no source, no outcomes) reads the snapshots the sweep keeps (the
+    frozen one of a closed period, the latest of an open one) and computes live only what
     has none; the numbers are the same either way for the snapshot's as_of.
     """
-    items = (
-        list(commitments) if commitments is not None else list(commitments_in_force(period=period))
-    )
+    items = _kinds_for(period, kinds=kinds, commitments=commitments, review_period=review_period)
     if not items:
         return []
-    snapshots: dict[int, ComplianceSnapshot] = {}
-    if as_of is None and owner_id is None and not with_outcomes:
+    snapshots: dict[str, ComplianceSnapshot] = {}
+    if as_of is None and owner_id is None and source is None and not with_outcomes:
         snapshots = {
-            s.commitment_id: s
+            s.kind: s
             for s in ComplianceSnapshot.objects.filter(
-                commitment__in=items, period_kind=period.kind, period_start=period.first_day
+                kind__in=[k.key for k in items],
+                period_kind=period.kind,
+                period_start=period.first_day,
             )
         }
     moment = as_of or default_as_of(period)
     results = []
-    for commitment in items:
-        snapshot = snapshots.get(commitment.pk)
+    for kind in items:
+        snapshot = snapshots.get(kind.key)
         if snapshot is not None:
             results.append(
                 CommitmentResult(
-                    commitment=commitment,
+                    kind=kind,
                     period=period,
                     as_of=snapshot.as_of,
-                    result=snapshot_result(snapshot, metric=commitment.metric),
+                    result=snapshot_result(snapshot, metric=kind.metric),
                     source="snapshot",
                     frozen=snapshot.frozen,
                 )
             )
             continue
-        result = commitment_result(
-            commitment=commitment,
+        result = kind_result(
+            kind=kind,
             period=period,
             as_of=moment,
             owner_id=owner_id,
+            source=source,
             with_outcomes=with_outcomes,
         )
-        results.append(
-            CommitmentResult(commitment=commitment, period=period, as_of=moment, result=result)
-        )
+        results.append(CommitmentResult(kind=kind, period=period, as_of=moment, result=result))
     return results
 
 
+_PERIOD_ORDER = {PeriodKind.WEEK: 0, PeriodKind.MONTH: 1, PeriodKind.QUARTER: 2}
+_JUST_BEFORE = timedelta(microseconds=1)
+
+
+def judged_period(commitment: Commitment, period: Period, *, moment: datetime) -> Period:
+    """The period a commitment is shown for when ``period`` is picked: its own review period
+    containing ``moment`` when that is longer (a monthly commitment, when a week is picked,
+    for the month containing the week; pipeline coverage always for its quarter), else the
+    picked period itself (a weekly commitment's rate over a month; its volume target scaled)."""
+    own = PeriodKind(commitment.review_period)
+    if commitment.metric == Metric.PIPELINE_COVERAGE:
+        own = PeriodKind.QUARTER
+    if _PERIOD_ORDER[own] <= _PERIOD_ORDER[period.kind]:
+        return period
+    return period_for(own, moment, _zone_name(period))
+
+
+def compliance_in_review_periods(
+    *,
+    period: Period,
+    as_of: datetime | None = None,
+    owner_id: int | None = None,
+    source: str | None = None,
+    with_outcomes: bool = False,
+    kinds: Sequence[CommitmentKind] | None = None,
+    catalog: Sequence[Commitment] | None = None,
+) -> list[CommitmentResult]:
+    """Every kind in force during the picked ``period``, each over ``judged_period`` (so every
+    figure of a monthly commitment uses the month when a week is picked), in the newest
+    version's order. ``as_of`` None: now for open periods, and a closed period's numbers
+    from its frozen snapshot; an ``as_of`` at or after a period's end also reads its
+    snapshot (organization-wide). One engine call per distinct period (at most three)."""
+    catalog = signed_commitments() if catalog is None else catalog
+    kinds = commitment_kinds(period=period, catalog=catalog) if kinds is None else list(kinds)
+    moment = min(as_of or timezone.now(), period.end - _JUST_BEFORE)
+    groups: dict[Period, list[CommitmentKind]] = {}
+    for kind in kinds:
+        own = judged_period(kind.commitment, period, moment=moment)
+        if own != period:
+            # The kind in its own, longer period: the versions in force during that one.
+            kind = kind_of(commitment=kind.commitment, period=own, catalog=catalog)
+        groups.setdefault(own, []).append(kind)
+    found: dict[str, CommitmentResult] = {}
+    for own, group in groups.items():
+        at = None if as_of is None else min(as_of, own.end)
+        for item in compliance_for_period(
+            period=own,
+            as_of=None if at is not None and at >= own.end else at,
+            owner_id=owner_id,
+            source=source,
+            with_outcomes=with_outcomes,
+            kinds=group,
+        ):
+            found[item.kind.key] = item
+    return [found[k.key] for k in kinds if k.key in found]
+
+
 def compliance_history(
-    *, commitment: Commitment, kind: str, count: int, as_of: datetime | None = None
+    *,
+    commitment: Commitment,
+    kind: str,
+    count: int,
+    as_of: datetime | None = None,
+    owner_id: int | None = None,
+    source: str | None = None,
+    catalog: Sequence[Commitment] | None = None,
+    tz: str | None = None,
 ) -> list[tuple[Period, MetricResult]]:
-    """The last ``count`` periods of ``kind`` up to the one containing as_of, oldest first
-    (for sparklines). Closed periods come from their frozen snapshots (computed live, as of
-    their end, when missing); the open one is computed live as of as_of. One snapshot query."""
+    """The figure of ``commitment``'s kind over the last ``count`` periods of ``kind`` (week,
+    month, quarter) up to the one containing as_of, oldest first (for sparklines and trends):
+    each period over the versions in force during it. Organization-wide, closed periods come
+    from their frozen snapshots (computed live, as of their end, when missing); the open one,
+    and any period for one owner or source, is computed live. One snapshot query (plus the
+    ``catalog`` of signed commitments and the zone, when not given)."""
     if count < 1:
         return []
     as_of = as_of or timezone.now()
-    tz = organization_timezone(now=as_of)
+    tz = tz or organization_timezone(now=as_of)
     periods = [period_for(PeriodKind(kind), as_of, tz)]
     for _ in range(count - 1):
         periods.append(previous(periods[-1]))
     periods.reverse()
-    frozen = {
-        s.period_start: s
-        for s in ComplianceSnapshot.objects.filter(
-            commitment=commitment,
-            period_kind=kind,
-            frozen=True,
-            period_start__in=[p.first_day for p in periods],
-        )
-    }
+    catalog = signed_commitments() if catalog is None else catalog
+    kinds = {p: kind_of(commitment=commitment, period=p, catalog=catalog) for p in periods}
+    frozen = {}
+    if owner_id is None and source is None:
+        frozen = {
+            s.period_start: s
+            for s in ComplianceSnapshot.objects.filter(
+                kind=kinds[periods[-1]].key,
+                period_kind=kind,
+                frozen=True,
+                period_start__in=[p.first_day for p in periods],
+            )
+        }
     history = []
     for period in periods:
         snapshot = frozen.get(period.first_day)
         if snapshot is not None:
             history.append((period, snapshot_result(snapshot, metric=commitment.metric)))
-        else:
-            history.append(
-                (
-                    period,
-                    commitment_result(
-                        commitment=commitment,
-                        period=period,
-                        as_of=min(as_of, period.end),
-                        with_outcomes=False,
-                    ),
-                )
+            continue
+        history.append(
+            (
+                period,
+                kind_result(
+                    kind=kinds[period],
+                    period=period,
+                    as_of=min(as_of, period.end),
+                    owner_id=owner_id,
+                    source=source,
+                    with_outcomes=False,
+                ),
             )
+        )
     return history
 
 
@@ -471,22 +669,24 @@ def commitment_leads(
     owner_id: int | None = None,
 ) -> QuerySet[Lead]:
     """The leads behind one number: met, missed or pending ("all": every measured lead) for
-    the commitment in the period.
+    the kind ``commitment`` belongs to in the period (every version's events).
 
     mql_volume lists its cohort as "met"; pipeline_coverage the open opportunities it
-    sums as "met". Clock metrics annotate ``clock_due_at`` and ``clock_met_at``. The
-    queryset is lazy (one query, the lead ids come from a subquery), for pagination.
+    sums as "met". Clock metrics annotate ``clock_due_at`` and ``clock_met_at`` (the
+    lead's latest clock of the kind started in the period). The queryset is lazy (one
+    query, the lead ids come from a subquery), for pagination.
     """
     wanted = None if outcome == "all" else Outcome(outcome)
     moment = as_of or default_as_of(period)
-    if commitment.metric == Metric.PIPELINE_COVERAGE:
+    kind = kind_of(commitment=commitment, period=period)
+    if kind.metric == Metric.PIPELINE_COVERAGE:
         if wanted not in (None, Outcome.MET):
             return Lead.objects.none()
         quarter = period_for(PeriodKind.QUARTER, period.start, _zone_name(period))
         cohort = _cohort_filter(
-            commitment,
+            kind.commitment,
             owner_id=owner_id,
-            candidate_lead_ids=_candidates(commitment, period, moment),
+            candidate_lead_ids=_pipeline_candidates(period, moment),
         )
         ids = metric_sql.pipeline_sql(
             first_day=quarter.first_day,
@@ -497,7 +697,7 @@ def commitment_leads(
         )
     else:
         ids = metric_sql.lead_ids_sql(
-            _outcomes_query(commitment, period, moment, owner_id),
+            _outcomes_query(kind, period, moment, owner_id),
             None if wanted is None else wanted.value,
         )
     leads = (
@@ -505,10 +705,10 @@ def commitment_leads(
         .select_related("owner")
         .order_by("-mql_at", "-id")
     )
-    if commitment.metric in metric_sql.CLOCK_METRICS:
+    if kind.metric in metric_sql.CLOCK_METRICS:
         clock = SlaClock.objects.filter(
             lead=OuterRef("pk"),
-            commitment=commitment,
+            commitment__in=[c.pk for c in kind.commitments],
             started_at__gte=period.start,
             started_at__lt=period.end,
         ).order_by("-started_at")

@@ -36,7 +36,9 @@ from apps.accounts.audit import audit_record
 from apps.accounts.exceptions import DomainError
 from apps.accounts.models import User
 from apps.accounts.roles import Role
-from apps.compliance import config, destinations, metric_sql, selectors
+from apps.compliance import config, destinations, kind_selectors, metric_sql, selectors
+from apps.compliance.escalation_history import escalation_history_record
+from apps.compliance.kinds import kind_keys
 from apps.compliance.metrics import Metric, MetricResult, Status, escalation_episodes
 from apps.compliance.models import (
     PERSONAL_CHANNELS,
@@ -352,6 +354,8 @@ def _snapshot_rows(
         rows.append(
             (
                 item.commitment.pk,
+                item.kind.key,
+                json.dumps(list(r.versions)),
                 str(item.period.kind),
                 item.period.first_day,
                 item.period.start,
@@ -375,7 +379,8 @@ def _snapshot_rows(
 
 
 _SNAPSHOT_COLUMNS = (
-    "commitment_id, period_kind, period_start, starts_at, ends_at, as_of, value, numerator, "
+    "commitment_id, kind, versions, period_kind, period_start, starts_at, ends_at, as_of, "
+    "value, numerator, "
     "denominator, target, yellow_threshold, effective_target, status, pending, median_hours, "
     "p90_hours, frozen, computed_at"
 )
@@ -388,13 +393,15 @@ def _snapshots_write(rows: list[tuple], *, overwrite_frozen: bool) -> int:
     updates = ", ".join(
         f"{column} = EXCLUDED.{column}"
         for column in (c.strip() for c in _SNAPSHOT_COLUMNS.split(","))
-        if column not in {"commitment_id", "period_kind", "period_start"}
+        if column not in {"kind", "period_kind", "period_start"}
     )
     guard = "" if overwrite_frozen else f"WHERE NOT {SNAPSHOT}.frozen"
-    values = ", ".join(["(" + ", ".join(["%s"] * 18) + ")"] * len(rows))
+    placeholders = ["%s"] * len(rows[0])
+    placeholders[2] = "%s::jsonb"  # versions
+    values = ", ".join(["(" + ", ".join(placeholders) + ")"] * len(rows))
     sql = f"""
         INSERT INTO {SNAPSHOT} ({_SNAPSHOT_COLUMNS}) VALUES {values}
-        ON CONFLICT (commitment_id, period_kind, period_start) DO UPDATE SET {updates} {guard}"""  # noqa: S608 - table names and placeholders only; values are bound
+        ON CONFLICT (kind, period_kind, period_start) DO UPDATE SET {updates} {guard}"""  # noqa: S608 - table names and placeholders only; values are bound
     with connection.cursor() as cursor:
         cursor.execute(sql, [v for row in rows for v in row])
         return cursor.rowcount
@@ -403,26 +410,26 @@ def _snapshots_write(rows: list[tuple], *, overwrite_frozen: bool) -> int:
 def _period_snapshots(
     period: Period, *, now: datetime, overwrite_frozen: bool, skip_frozen: bool = True
 ) -> int:
-    """Compute and store the period's snapshot of every commitment in force during it."""
+    """Compute and store the period's snapshot of every commitment kind in force during it."""
     closed = period.end <= now
-    commitments = list(selectors.commitments_in_force(period=period))
+    kinds = kind_selectors.commitment_kinds(period=period)
     if skip_frozen and not overwrite_frozen:
         done = set(
             ComplianceSnapshot.objects.filter(
-                commitment__in=commitments,
+                kind__in=[k.key for k in kinds],
                 period_kind=period.kind,
                 period_start=period.first_day,
                 frozen=True,
-            ).values_list("commitment_id", flat=True)
+            ).values_list("kind", flat=True)
         )
-        commitments = [c for c in commitments if c.pk not in done]
-    if not commitments:
+        kinds = [k for k in kinds if k.key not in done]
+    if not kinds:
         return 0
     results = selectors.compliance_for_period(
         period=period,
         as_of=period.end if closed else now,
         with_outcomes=False,
-        commitments=commitments,
+        kinds=kinds,
     )
     return _snapshots_write(
         _snapshot_rows(results, frozen=closed, now=now), overwrite_frozen=overwrite_frozen
@@ -496,9 +503,12 @@ def snapshots_recompute(
 # --- commitment alerts: turned red, escalation ------------------------------------------------
 
 
-def _commitment_payload(commitment: Commitment, period: Period, result_values: dict) -> dict:
+def _commitment_payload(
+    commitment: Commitment, period: Period, result_values: dict, *, kind: str
+) -> dict:
     return {
         "commitment_id": commitment.pk,
+        "commitment_kind": kind,
         "commitment": commitment.label or commitment.get_metric_display(),
         "metric": commitment.metric,
         "owner_team": commitment.owner_team,
@@ -538,6 +548,40 @@ def _commitment_alerts_insert(
         return cursor.fetchall()
 
 
+def _already_alerted(rows: list[dict]) -> list[dict]:
+    """The rows whose commitment kind has no alert of the same alert kind, period (and, for an
+    escalation, the same rule: threshold, periods, role) yet under another version's
+    commitment: a kind keeps one alert per period when a new version of the SLA takes
+    effect inside it. One query."""
+    if not rows:
+        return rows
+    found = set(
+        Alert.objects.filter(
+            kind__in={row["kind"] for row in rows},
+            period_start__in={row["period_start"] for row in rows},
+            payload__commitment_kind__in={row["payload"]["commitment_kind"] for row in rows},
+        ).values_list(
+            "kind",
+            "period_kind",
+            "period_start",
+            "payload__commitment_kind",
+            "payload__rule_terms",
+        )
+    )
+
+    def key(row: dict) -> tuple:
+        payload = row["payload"]
+        return (
+            row["kind"],
+            row["period_kind"],
+            row["period_start"],
+            payload["commitment_kind"],
+            payload.get("rule_terms"),
+        )
+
+    return [row for row in rows if key(row) not in found]
+
+
 def _is_actionable_red(commitment: Commitment, snapshot: ComplianceSnapshot) -> bool:
     """Red, and for a pro-rated volume red by at least one whole MQL: at 00:05 on Monday
     the pro-rated yellow threshold is a fraction of an MQL and zero MQLs is "red"."""
@@ -553,9 +597,9 @@ def _is_actionable_red(commitment: Commitment, snapshot: ComplianceSnapshot) -> 
 
 @transaction.atomic
 def commitments_red_alert(*, now: datetime) -> dict[str, int]:
-    """Tell the owner team's leader(s) when a commitment is red in its current review period
-    (once per commitment and period: a commitment that recovers and turns red again in the
-    same period is not announced twice)."""
+    """Tell the owner team's leader(s) when a commitment kind is red in its current review
+    period (once per kind and period: one that recovers and turns red again in the same
+    period, or whose newest version changes inside it, is not announced twice)."""
     tz = selectors.organization_timezone(now=now)
     current = {kind: period_for(kind, now, tz) for kind in KINDS}
     snapshots = ComplianceSnapshot.objects.filter(frozen=False, status=Status.RED).select_related(
@@ -585,13 +629,15 @@ def commitments_red_alert(*, now: datetime) -> dict[str, int]:
                         "value": snapshot.value,
                         "target": snapshot.target,
                         "yellow_threshold": snapshot.yellow_threshold,
+                        "versions": snapshot.versions,
                         "as_of": snapshot.as_of.isoformat(),
                         "tz": tz,
                     },
+                    kind=snapshot.kind,
                 ),
             }
         )
-    created = _commitment_alerts_insert(rows, now=now)
+    created = _commitment_alerts_insert(_already_alerted(rows), now=now)
     teams = dict(
         Commitment.objects.filter(pk__in=[c for _, c, _ in created]).values_list("pk", "owner_team")
     )
@@ -604,11 +650,15 @@ def commitments_red_alert(*, now: datetime) -> dict[str, int]:
 @transaction.atomic
 def escalations_evaluate(*, now: datetime) -> dict[str, int]:
     """Escalation rules of the versions in force: "below X for K consecutive closed periods,
-    notify <role>", over the frozen snapshots, once per episode (metrics.escalation_episodes).
+    notify <role>", over the frozen snapshots of the rule's commitment kind (one figure per
+    closed period, whichever versions were in force), once per episode
+    (metrics.escalation_episodes) — an episode already raised under an older version's rule
+    is not raised again.
 
     The whole frozen history feeds the episode detection, so an episode's firing period is
     stable; it is sent when it is among the last COMPLIANCE_ESCALATION_LOOKBACK closed periods
-    (so a back-fill of old history does not page the executive about last year).
+    (so a back-fill of old history does not page the executive about last year). Older
+    episodes are recorded as history, notifying nobody (escalation_history.py).
     """
     tz = selectors.organization_timezone(now=now)
     rules = list(
@@ -617,16 +667,22 @@ def escalations_evaluate(*, now: datetime) -> dict[str, int]:
         ).select_related("commitment")
     )
     if not rules:
-        return {"alerts": 0, "deliveries": 0}
+        return {"alerts": 0, "deliveries": 0, "backfilled": 0}
     lookback = int(config.value("COMPLIANCE_ESCALATION_LOOKBACK"))
-    history: dict[tuple[int, str], dict[date, float | None]] = {}
-    for commitment_id, kind, start, value in ComplianceSnapshot.objects.filter(
-        frozen=True, commitment__in=[r.commitment_id for r in rules]
-    ).values_list("commitment_id", "period_kind", "period_start", "value"):
-        history.setdefault((commitment_id, kind), {})[start] = value
+    backfilled: list[dict] = []
+    keys = kind_keys(
+        Commitment.objects.filter(version__in={r.version_id for r in rules}).only(
+            "pk", "version_id", "position", "owner_team", "metric"
+        )
+    )
+    history: dict[tuple[str, str], dict[date, float | None]] = {}
+    for key, period_kind, start, value in ComplianceSnapshot.objects.filter(
+        frozen=True, kind__in={keys[r.commitment_id] for r in rules}
+    ).values_list("kind", "period_kind", "period_start", "value"):
+        history.setdefault((key, period_kind), {})[start] = value
     rows = []
     for rule in rules:
-        values_by_start = history.get((rule.commitment_id, rule.period_kind), {})
+        values_by_start = history.get((keys[rule.commitment_id], rule.period_kind), {})
         if not values_by_start:
             continue
         last_closed = previous(period_for(PeriodKind(rule.period_kind), now, tz))
@@ -635,10 +691,9 @@ def escalations_evaluate(*, now: datetime) -> dict[str, int]:
             periods.append(following(periods[-1]))
         values = [values_by_start.get(p.first_day) for p in periods]
         for index in escalation_episodes(values, threshold=rule.threshold, periods=rule.periods):
-            if index < len(periods) - lookback:
-                continue
+            found_in_backfill = index < len(periods) - lookback
             period = periods[index]
-            rows.append(
+            (backfilled if found_in_backfill else rows).append(
                 {
                     "kind": AlertKind.ESCALATION,
                     "commitment_id": rule.commitment_id,
@@ -655,19 +710,22 @@ def escalations_evaluate(*, now: datetime) -> dict[str, int]:
                             "periods": rule.periods,
                             "notify_role": rule.notify_role,
                             "values": values[max(0, index - rule.periods + 1) : index + 1],
+                            "rule_terms": f"{rule.threshold:g}/{rule.periods}/{rule.notify_role}",
                             "tz": tz,
                         },
+                        kind=keys[rule.commitment_id],
                     ),
                 }
             )
-    created = _commitment_alerts_insert(rows, now=now)
+    created = _commitment_alerts_insert(_already_alerted(rows), now=now)
     roles = {r.pk: r.notify_role for r in rules}
     recipients = {role: _users_with_roles((role,)) for role in set(roles.values())}
     pairs = [
         (a, user) for a, _, rule_id in created for user in recipients.get(roles.get(rule_id), [])
     ]
     deliveries = _deliveries_create(alert_ids=[a for a, _, _ in created], recipients=pairs, now=now)
-    return {"alerts": len(created), "deliveries": deliveries}
+    recorded = escalation_history_record(rows=_already_alerted(backfilled), now=now)
+    return {"alerts": len(created), "deliveries": deliveries, "backfilled": recorded}
 
 
 # --- people's notifications and preferences ---------------------------------------------------

@@ -20,7 +20,7 @@ from django_htmx.http import trigger_client_event
 from apps.accounts.access import roles_required
 from apps.accounts.exceptions import DomainError
 from apps.accounts.roles import ADMINS, ALL_ROLES
-from apps.compliance import selectors, services
+from apps.compliance import kind_selectors, selectors, services
 from apps.compliance.alert_text import format_value
 from apps.compliance.forms import AlertSettingsForm, DrilldownForm, PeriodForm, PreferencesForm
 from apps.compliance.models import (
@@ -66,19 +66,28 @@ def _query(period: Period, as_of: datetime | None = None, **extra) -> str:
 
 @roles_required(*ALL_ROLES)
 def overview(request: HttpRequest) -> HttpResponse:
-    """Every commitment in force for a period, with value, target, status and drill-down links."""
+    """One row per commitment kind in force for a period (each over its own review period
+    when that is longer), with value, target, status, SLA versions and drill-down links."""
     form = PeriodForm(request.GET or None)
     period, as_of = _period_and_as_of(form)
     scope = selectors.compliance_scope(request.user)
-    results = selectors.results_with_scope(
-        selectors.compliance_for_period(
-            period=period, as_of=as_of, owner_id=scope.owner_id, with_outcomes=False
-        ),
-        scope,
+    catalog = kind_selectors.signed_commitments()
+    results = selectors.compliance_in_review_periods(
+        period=period,
+        as_of=as_of,
+        owner_id=scope.owner_id,
+        kinds=[
+            kind
+            for kind in kind_selectors.commitment_kinds(period=period, catalog=catalog)
+            if scope.admits(kind.commitment)
+        ],
+        catalog=catalog,
     )
     rows = [
         {
             "item": item,
+            "versions": ", ".join(f"v{n}" for n in item.result.versions),
+            "own_period": "" if item.period == period else item.period.label,
             "value": format_value(item.commitment.metric, item.result.value),
             "target": format_value(
                 item.commitment.metric, item.result.effective_target or item.result.target
@@ -86,7 +95,7 @@ def overview(request: HttpRequest) -> HttpResponse:
             "met": int(item.result.numerator),
             "missed": int(item.result.denominator - item.result.numerator),
             "links": {
-                outcome: f"?{_query(period, as_of, outcome=outcome)}"
+                outcome: f"?{_query(item.period, as_of, outcome=outcome)}"
                 for outcome in ("met", "missed", "pending")
             },
         }

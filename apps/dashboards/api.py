@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts.access import api_roles
+from apps.accounts.api_fields import FilterDateField, FilterDateTimeField, QueryChoiceField
 from apps.accounts.exceptions import DomainError
 from apps.accounts.roles import ALL_ROLES, Role
 from apps.dashboards import selectors, snapshots
@@ -21,12 +22,12 @@ from apps.dashboards.scope import PERIOD_CHOICES, TEAM_CHOICES, Scope, ScopeErro
 
 
 class ScopeInputSerializer(serializers.Serializer):
-    period = serializers.ChoiceField(choices=PERIOD_CHOICES, required=False)
-    kind = serializers.ChoiceField(
+    period = QueryChoiceField(choices=PERIOD_CHOICES, required=False)
+    kind = QueryChoiceField(
         choices=["week", "month", "quarter"], required=False, help_text="custom period: its kind"
     )
-    date = serializers.DateField(required=False, help_text="custom period: a day inside it")
-    team = serializers.ChoiceField(choices=TEAM_CHOICES, required=False)
+    date = FilterDateField(required=False, help_text="custom period: a day inside it")
+    team = QueryChoiceField(choices=TEAM_CHOICES, required=False)
     source = serializers.CharField(required=False, max_length=100)
 
 
@@ -73,6 +74,10 @@ class TileOutputSerializer(serializers.Serializer):
     period_label = serializers.CharField(
         help_text="The commitment's own review period, when it is not the one picked"
     )
+    kind = serializers.CharField(help_text="The commitment kind: <owner team>.<metric>")
+    versions = serializers.CharField(
+        help_text="The SLA version(s) the figure was measured under, e.g. 'SLA v1 + v2'"
+    )
 
 
 class TeamGroupOutputSerializer(serializers.Serializer):
@@ -88,7 +93,8 @@ class ScorecardOutputSerializer(serializers.Serializer):
 
 
 class ScorecardGetApi(APIView):
-    """The scorecard: one tile per commitment in force, grouped by team (reps: own leads only)."""
+    """The scorecard: one tile per commitment kind in force (never one per SLA version), grouped
+    by team (reps: own leads only)."""
 
     allowed_roles = api_roles(*ALL_ROLES)
 
@@ -120,6 +126,9 @@ class ChartOutputSerializer(serializers.Serializer):
     note = serializers.CharField()
     period = PeriodOutputSerializer()
     points = serializers.ListField(child=serializers.DictField())
+    has_data = serializers.BooleanField(
+        help_text="False when there is nothing to draw (only zeros): show an empty state"
+    )
     figure = serializers.DictField(help_text="A plotly figure (data + layout), as fig.to_json()")
     as_of = serializers.DateTimeField(
         help_text="The moment the numbers describe: charts are stored and refreshed every few "
@@ -158,6 +167,7 @@ class ChartGetApi(APIView):
                     "note": data.note,
                     "period": scope.period,
                     "points": [_plain(point) for point in data.points],
+                    "has_data": data.has_data,
                     "figure": json.loads(data.figure.to_json()),
                     "as_of": stored.as_of,
                 }
@@ -183,11 +193,14 @@ class DrilldownLeadOutputSerializer(serializers.Serializer):
 class DrilldownListApi(APIView):
     """The leads behind a number: the query string of a tile's or chart point's `link`."""
 
+    # The schema documents the paginated envelope this class writes (next, previous, results).
+    pagination_class = PageNumberPagination
+
     allowed_roles = api_roles(*ALL_ROLES)
 
     class FilterSerializer(serializers.Serializer):
         period = serializers.CharField(help_text="week:2026-11-16, month:2026-11-01, quarter:…")
-        at = serializers.DateTimeField(required=False, help_text="as of (default: now)")
+        at = FilterDateTimeField(required=False, help_text="as of (default: now)")
         commitment = serializers.IntegerField(required=False)
         outcome = serializers.ChoiceField(
             choices=["met", "missed", "pending", "all"], required=False
@@ -217,6 +230,6 @@ class DrilldownListApi(APIView):
             )
         except ScopeError as exc:
             raise DomainError(exc.message, field=exc.field) from exc
-        paginator = PageNumberPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(leads, request, view=self)
         return paginator.get_paginated_response(DrilldownLeadOutputSerializer(page, many=True).data)

@@ -24,16 +24,24 @@ class ChartSpec:
     build: Callable[..., selectors.ChartData]
     for_reps: bool = True  # reps see it restricted to their own leads
     wide: bool = False
+    # What the card says instead of drawing zeros when there is nothing to draw yet.
+    empty: str = "No data for this period yet."
 
 
 def _first_contact(scope: Scope, **_options) -> selectors.ChartData:
     bins, info = selectors.first_contact_bins(scope)
+    by_version = info.pop("sla_hours_by_version", {})
     note = ""
     if info["median_hours"] is not None:
         note = (
             f"Median {info['median_hours']:.1f} h, p90 {info['p90_hours']:.1f} h in "
             f"{info['clock']} hours, over {sum(b.count for b in bins)} contacted MQLs."
         )
+    if by_version:
+        note += " Each MQL is judged by its own SLA version: " + ", ".join(
+            f"v{number} within {hours:g} h" for number, hours in sorted(by_version.items())
+        )
+        note += "; the line marks the newest."
     return selectors.ChartData(
         name="first-contact",
         title="Time to first contact",
@@ -206,18 +214,70 @@ def _revenue(scope: Scope, **_options) -> selectors.ChartData:
 CHARTS: dict[str, ChartSpec] = {
     spec.name: spec
     for spec in (
-        ChartSpec("first-contact", "Time to first contact", _first_contact),
-        ChartSpec("compliance-trend", "Compliance trend", _trend),
-        ChartSpec("mql-volume", "MQL volume", _volume, for_reps=False),
-        ChartSpec("mql-to-sql-weekly", "MQL → SQL by cohort", _sql_weekly),
-        ChartSpec("mql-to-sql-source", "MQL → SQL by source", _sql_by("source", "source")),
-        ChartSpec("mql-to-sql-campaign", "MQL → SQL by campaign", _sql_by("campaign", "campaign")),
-        ChartSpec("funnel", "Funnel", _funnel),
-        ChartSpec("rejections", "Rejection reasons", _rejections),
-        ChartSpec("reps", "Compliance per rep", _reps),
-        ChartSpec("speed-to-lead", "Speed to lead", _speed),
-        ChartSpec("coverage", "Pipeline coverage", _coverage, for_reps=False),
-        ChartSpec("revenue", "Win rate and revenue by source", _revenue),
+        ChartSpec(
+            "first-contact",
+            "Time to first contact",
+            _first_contact,
+            empty="No MQL was contacted in this period yet.",
+        ),
+        ChartSpec(
+            "compliance-trend",
+            "Compliance trend",
+            _trend,
+            empty="No compliance figures yet: they appear once an SLA is signed and MQLs arrive.",
+        ),
+        ChartSpec(
+            "mql-volume",
+            "MQL volume",
+            _volume,
+            for_reps=False,
+            empty="No MQLs in these periods yet.",
+        ),
+        ChartSpec(
+            "mql-to-sql-weekly",
+            "MQL → SQL by cohort",
+            _sql_weekly,
+            empty="No MQLs in these periods yet.",
+        ),
+        ChartSpec(
+            "mql-to-sql-source",
+            "MQL → SQL by source",
+            _sql_by("source", "source"),
+            empty="No MQLs in this period yet.",
+        ),
+        ChartSpec(
+            "mql-to-sql-campaign",
+            "MQL → SQL by campaign",
+            _sql_by("campaign", "campaign"),
+            empty="No MQLs in this period yet.",
+        ),
+        ChartSpec("funnel", "Funnel", _funnel, empty="No leads were created in this period yet."),
+        ChartSpec(
+            "rejections",
+            "Rejection reasons",
+            _rejections,
+            empty="No MQL was rejected in this period.",
+        ),
+        ChartSpec(
+            "reps",
+            "Compliance per rep",
+            _reps,
+            empty="No clock of a sales commitment ran in this period yet.",
+        ),
+        ChartSpec("speed-to-lead", "Speed to lead", _speed, empty="No MQLs in this period yet."),
+        ChartSpec(
+            "coverage",
+            "Pipeline coverage",
+            _coverage,
+            for_reps=False,
+            empty="No open opportunity is expected to close in these quarters.",
+        ),
+        ChartSpec(
+            "revenue",
+            "Win rate and revenue by source",
+            _revenue,
+            empty="No deal was won or lost in this period.",
+        ),
     )
 }
 

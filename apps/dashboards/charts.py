@@ -1,9 +1,9 @@
 """Plotly figures of the dashboards, built from plain data.
 
 Pure module: no ORM, no request, no settings. Every builder takes frozen dataclasses
-(the selectors fill them) and returns a ``plotly.graph_objects.Figure``. Every
-clickable element carries its drill-down link in ``customdata`` (one URL string per
-point); static/dashboards/charts.js follows it on ``plotly_click``. Views serialize
+(apps/dashboards/chart_points.py; the selectors fill them) and returns a
+``plotly.graph_objects.Figure``. Every clickable element carries its drill-down link in
+``customdata`` (one URL string per point); static/dashboards/charts.js follows it on ``plotly_click``. Views serialize
 the figures with ``fig.to_json()``; plotly.js itself is served from static files.
 
 Colour is never the only signal: bars carry their numbers as text, status markers
@@ -12,25 +12,26 @@ also differ by symbol, and the SLA / target lines are labelled.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from decimal import Decimal
 
 import plotly.graph_objects as go
 
-from apps.dashboards.calculations import COVERAGE_BAND, coverage_ratio, pareto_cumulative, rate
+from apps.dashboards.calculations import COVERAGE_BAND, pareto_cumulative, rate
+from apps.dashboards.chart_points import (
+    CoveragePoint,
+    FunnelStage,
+    HourBin,
+    RateBar,
+    ReasonBar,
+    RepBar,
+    RevenuePoint,
+    TrendPoint,
+    VolumePoint,
+)
 
 __all__ = [
-    "CountBar",
-    "CoveragePoint",
-    "FunnelStage",
-    "HourBin",
-    "RateBar",
-    "ReasonBar",
-    "RepBar",
-    "RevenuePoint",
-    "TrendPoint",
-    "VolumePoint",
     "compliance_trend",
     "conversion_bars",
     "first_contact_distribution",
@@ -60,129 +61,6 @@ SOURCE_PALETTE = (
     "#5b6475",
     "#c2559c",
 )
-
-
-# --- inputs -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class HourBin:
-    """One bar of the time-to-first-contact distribution: [lower, upper) business hours."""
-
-    label: str
-    lower: float
-    upper: float | None  # None: open-ended last bin
-    count: int
-    link: str | None = None
-
-
-@dataclass(frozen=True)
-class TrendPoint:
-    """One period of a commitment: its value (fraction, count or ratio) and RAG status."""
-
-    label: str
-    value: float | None
-    status: str
-    link: str | None = None
-    numerator: float | None = None
-    denominator: float | None = None
-
-
-@dataclass(frozen=True)
-class VolumePoint:
-    """MQLs of one period against its (pro-rated when the period is still open) target."""
-
-    label: str
-    count: int
-    target: float | None = None
-    is_open: bool = False
-    link: str | None = None
-
-
-@dataclass(frozen=True)
-class RateBar:
-    """A conversion: numerator of denominator (e.g. MQLs that became SQL) for one category."""
-
-    label: str
-    numerator: int
-    denominator: int
-    link: str | None = None
-
-    @property
-    def value(self) -> float | None:
-        return rate(self.numerator, self.denominator)
-
-
-@dataclass(frozen=True)
-class CountBar:
-    label: str
-    count: int
-    link: str | None = None
-
-
-@dataclass(frozen=True)
-class FunnelStage:
-    """Leads that reached a stage; ``median_days`` is the median time spent before the next one."""
-
-    label: str
-    count: int
-    median_days: float | None = None
-    link: str | None = None
-
-
-@dataclass(frozen=True)
-class ReasonBar:
-    """Rejections with one reason code from one source."""
-
-    reason: str
-    source: str
-    count: int
-    link: str | None = None
-
-
-@dataclass(frozen=True)
-class RepBar:
-    """One rep's result on one clock metric: met of met + missed (pending left out)."""
-
-    rep: str
-    metric: str
-    met: int
-    missed: int
-    pending: int = 0
-    link: str | None = None
-
-    @property
-    def value(self) -> float | None:
-        return rate(self.met, self.met + self.missed)
-
-
-@dataclass(frozen=True)
-class CoveragePoint:
-    """Open pipeline expected to close in one quarter against its revenue target."""
-
-    label: str
-    amount: Decimal
-    revenue_target: Decimal | None
-    link: str | None = None
-
-    @property
-    def ratio(self) -> float | None:
-        return coverage_ratio(self.amount, self.revenue_target)
-
-
-@dataclass(frozen=True)
-class RevenuePoint:
-    """Deals closed from one source/channel: won amount and won / lost counts."""
-
-    label: str
-    won_amount: Decimal
-    won: int
-    lost: int
-    link: str | None = None
-
-    @property
-    def win_rate(self) -> float | None:
-        return rate(self.won, self.won + self.lost)
 
 
 # --- builders ---------------------------------------------------------------------------
@@ -224,6 +102,7 @@ def first_contact_distribution(
         subtitle=" · ".join(subtitle),
         yaxis_title="MQLs",
     )
+    layout["yaxis"].update(_count_ticks(max([b.count for b in bins] + [0])))
     if sla_hours is not None:
         # Category axis: bar i is centred on i, so the edge between bins sits at i - 0.5.
         edge_index = next((i for i, b in enumerate(bins) if b.lower >= sla_hours), len(bins))
@@ -396,20 +275,23 @@ def _conversion_parts(
         "hovertemplate": "%{text}<extra></extra>",
         "name": "conversion",
     }
-    layout = _layout(title=title, subtitle=subtitle)
-    rate_axis = {"range": [0, 105], "ticksuffix": "%"}
     if horizontal:
+        layout = _layout(title=title, subtitle=subtitle, height=max(320, 110 + 34 * len(bars)))
         # Room on the right for the "100% (n of N)" label of a full bar.
         ticks = [0, 25, 50, 75, 100]
         layout["xaxis"] = {
             "range": [0, 135],
             "tickvals": ticks,
             "ticktext": [f"{t}%" for t in ticks],
+            "automargin": True,
         }
         layout["yaxis"].update(autorange="reversed")
-        layout["height"] = max(320, 60 + 34 * len(bars))
     else:
-        layout["yaxis"].update(rate_axis)
+        layout = _layout(title=title, subtitle=subtitle)
+        # Room above a full bar for its two-line "100% (n of N)" label, inside the plot:
+        # the axis runs to 130 but is labelled 0-100 %.
+        ticks = [0, 20, 40, 60, 80, 100]
+        layout["yaxis"].update(range=[0, 130], tickvals=ticks, ticktext=[f"{t}%" for t in ticks])
     return trace, layout
 
 
@@ -433,7 +315,10 @@ def speed_to_lead(bars: Sequence[RateBar]) -> go.Figure:
         "name": "curve",
         "showlegend": False,
     }
-    layout["xaxis"] = {"title": {"text": "First contact after MQL (calendar time)"}}
+    layout["xaxis"] = {
+        "title": {"text": "Time to first contact", "font": {"size": 13}},
+        "automargin": True,
+    }
     return go.Figure(data=[trace, curve], layout=layout)
 
 
@@ -441,29 +326,50 @@ def funnel(
     stages: Sequence[FunnelStage], *, title: str = "Funnel", subtitle: str = ""
 ) -> go.Figure:
     """Lead → MQL → SQL → opportunity → won: counts, conversion from the previous stage and
-    the median time spent in each stage."""
+    the median time spent in each stage.
+
+    Drawn as left-aligned horizontal bars with their words outside, on an axis wide enough
+    for them: a centred funnel's labels had to fit inside bars that narrow to nothing on a
+    phone, and were cut off."""
     text = []
     for i, stage in enumerate(stages):
-        parts = [f"{stage.count}"]
-        if i > 0:
+        first = [f"{stage.count}"]
+        if i > 0 and stages[i - 1].count:
             conversion = rate(stage.count, stages[i - 1].count)
-            parts.append(f"{_format(conversion, 'rate')} of {stages[i - 1].label}")
+            first.append(f"{_format(conversion, 'rate')} of {stages[i - 1].label}")
+        line = " · ".join(first)
         if stage.median_days is not None:
-            parts.append(f"median {stage.median_days:.1f} d in stage")
-        text.append(" · ".join(parts))
+            line += f"<br>median {stage.median_days:.1f} d in stage"
+        text.append(line)
     palette = [BRAND, "#3a66dc", "#5079e2", "#6b8fe8", STATUS_COLOURS["green"]]
     trace = {
-        "type": "funnel",
+        "type": "bar",
+        "orientation": "h",
         "y": [s.label for s in stages],
         "x": [s.count for s in stages],
         "text": text,
-        "textinfo": "text",
+        "textposition": "outside",
+        "cliponaxis": False,
         "marker": {"color": palette[: len(stages)]},
         "customdata": [s.link for s in stages],
         "hovertemplate": "%{y}: %{text}<extra></extra>",
-        "connector": {"line": {"color": MUTED}},
+        "name": "leads",
     }
-    return go.Figure(data=[trace], layout=_layout(title=title, subtitle=subtitle))
+    layout = _layout(
+        title=title, subtitle=subtitle, height=max(320, _SUBTITLE_PX + 80 + 52 * len(stages))
+    )
+    layout["yaxis"].update(autorange="reversed", gridcolor="rgba(0,0,0,0)")
+    # The longest bar takes a third of the width: its words always fit beside it.
+    widest = max([s.count for s in stages] + [1])
+    layout["xaxis"] = {
+        "range": [0, widest * 3],
+        "showticklabels": False,
+        "showgrid": False,
+        "zeroline": True,
+        "automargin": True,
+    }
+    layout["bargap"] = 0.25
+    return go.Figure(data=[trace], layout=layout)
 
 
 def rejection_pareto(
@@ -508,13 +414,8 @@ def rejection_pareto(
     )
     layout = _layout(title=title, yaxis_title="Rejections", showlegend=True)
     layout["barmode"] = "stack"
-    layout["yaxis2"] = {
-        "overlaying": "y",
-        "side": "right",
-        "range": [0, 110],
-        "ticksuffix": "%",
-        "showgrid": False,
-    }
+    layout["yaxis2"] = _percent_axis_right()
+    layout["yaxis"].update(_count_ticks(max(totals.values(), default=0)))
     return go.Figure(data=data, layout=layout)
 
 
@@ -547,10 +448,13 @@ def rep_compliance(bars: Sequence[RepBar], *, title: str = "Compliance per rep")
                 "hovertemplate": "%{y} · " + metric + ": %{text}<extra></extra>",
             }
         )
-    layout = _layout(title=title, showlegend=True)
+    layout = _layout(
+        title=title,
+        showlegend=True,
+        height=max(340, 150 + 28 * len(reps) * max(len(metrics), 1)),
+    )
     layout["barmode"] = "group"
-    layout["height"] = max(320, 100 + 28 * len(reps) * max(len(metrics), 1))
-    layout["xaxis"] = {"range": [0, 105], "ticksuffix": "%"}
+    layout["xaxis"] = {"range": [0, 105], "ticksuffix": "%", "automargin": True}
     layout["yaxis"].update(autorange="reversed")
     return go.Figure(data=data, layout=layout)
 
@@ -609,8 +513,13 @@ def pipeline_coverage(
 
 
 def revenue_by_source(points: Sequence[RevenuePoint]) -> go.Figure:
-    """Won revenue per source/channel (bars) and win rate (markers, right axis)."""
-    labels = [p.label or "(no source)" for p in points]
+    """Won revenue per source/channel (bars, amount above each) and win rate (markers on the
+    right axis). The win rate's words sit under the source's name, not by its marker: a
+    marker can land anywhere on a bar, and two labels there ran over each other."""
+    labels = [
+        f"{p.label or '(no source)'}<br>{_format(p.win_rate, 'rate')} win ({p.won} of {p.won + p.lost})"
+        for p in points
+    ]
     data = [
         {
             "type": "bar",
@@ -629,13 +538,12 @@ def revenue_by_source(points: Sequence[RevenuePoint]) -> go.Figure:
             "x": labels,
             "y": [_scaled(p.win_rate, "rate") for p in points],
             "yaxis": "y2",
-            "mode": "markers+text",
-            "text": [
-                f"{_format(p.win_rate, 'rate')} win ({p.won} of {p.won + p.lost})" for p in points
-            ],
-            "textposition": "top center",
+            "mode": "markers",
             "marker": {"size": 12, "symbol": "diamond", "color": STATUS_COLOURS["green"]},
             "customdata": [p.link for p in points],
+            "hovertext": [
+                f"{_format(p.win_rate, 'rate')} win ({p.won} of {p.won + p.lost})" for p in points
+            ],
             "hoverinfo": "text",
             "name": "Win rate",
         },
@@ -643,13 +551,10 @@ def revenue_by_source(points: Sequence[RevenuePoint]) -> go.Figure:
     layout = _layout(
         title="Win rate and revenue by source", yaxis_title="Won revenue", showlegend=True
     )
-    layout["yaxis2"] = {
-        "overlaying": "y",
-        "side": "right",
-        "range": [0, 110],
-        "ticksuffix": "%",
-        "showgrid": False,
-    }
+    top = max([float(p.won_amount) for p in points] + [1.0])
+    # Room above the tallest bar for its amount.
+    layout["yaxis"].update(range=[0, top * 1.2])
+    layout["yaxis2"] = _percent_axis_right()
     return go.Figure(data=data, layout=layout)
 
 
@@ -700,18 +605,38 @@ def sparkline(
 # --- internals --------------------------------------------------------------------------
 
 
+# Pixels from the top of a figure to the bottom of its title block (title, and subtitle).
+_TITLE_PX = 46
+_SUBTITLE_PX = 72
+
+
 def _layout(
     *,
     title: str,
     yaxis_title: str | None = None,
     showlegend: bool = False,
     subtitle: str = "",
+    height: int = 400,
 ) -> dict:
-    """The shared layout: readable type, room for a legend above the plot, white background."""
-    heading: dict = {"text": title, "x": 0, "xanchor": "left", "font": {"size": 17}}
+    """The shared layout: readable type, white background, and a legend that can never cover
+    the title: both are placed in the figure's own (container) coordinates, the legend just
+    under the title block and growing downwards, so on a narrow screen its wrapped rows push
+    the plot down (plotly's automargin) instead of climbing over the title."""
+    heading: dict = {
+        "text": title,
+        "x": 0,
+        "xref": "container",
+        "xanchor": "left",
+        "y": 1,
+        "yref": "container",
+        "yanchor": "top",
+        "pad": {"t": 14, "l": 12},
+        "font": {"size": 17},
+    }
+    top = _SUBTITLE_PX if subtitle else _TITLE_PX
     if subtitle:
         heading["subtitle"] = {"text": subtitle, "font": {"size": 13, "color": MUTED}}
-    yaxis: dict = {"gridcolor": "#e6e9ef", "zerolinecolor": "#c5ccd8"}
+    yaxis: dict = {"gridcolor": "#e6e9ef", "zerolinecolor": "#c5ccd8", "automargin": True}
     if yaxis_title:
         yaxis["title"] = {"text": yaxis_title}
     return {
@@ -721,17 +646,45 @@ def _layout(
             "size": 14,
             "color": INK,
         },
-        "margin": {"l": 56, "r": 40, "t": 84 if showlegend or subtitle else 56, "b": 56},
-        "height": 400,
+        "margin": {"l": 56, "r": 40, "t": top + (30 if showlegend else 10), "b": 56},
+        "height": height,
         "showlegend": showlegend,
-        # Above the plot, right-aligned: clear of rotated tick labels.
-        "legend": {"orientation": "h", "x": 1, "xanchor": "right", "y": 1.02, "yanchor": "bottom"},
+        "legend": {
+            "orientation": "h",
+            "xref": "container",
+            "x": 0,
+            "xanchor": "left",
+            "yref": "container",
+            "y": 1 - (top - 4) / height,
+            "yanchor": "top",
+            "font": {"size": 13},
+        },
         "paper_bgcolor": "#ffffff",
         "plot_bgcolor": "#ffffff",
         "hoverlabel": {"font": {"size": 14}},
         "clickmode": "event",
+        "xaxis": {"automargin": True},
         "yaxis": yaxis,
     }
+
+
+def _percent_axis_right() -> dict:
+    """A 0-100 % axis on the right, with room above 100 % and round ticks only."""
+    ticks = [0, 25, 50, 75, 100]
+    return {
+        "overlaying": "y",
+        "side": "right",
+        "range": [0, 110],
+        "tickvals": ticks,
+        "ticktext": [f"{t}%" for t in ticks],
+        "showgrid": False,
+        "automargin": True,
+    }
+
+
+def _count_ticks(largest: float) -> dict:
+    """Whole-number ticks for an axis of counts (no 0.5 MQL), about five of them."""
+    return {"tick0": 0, "dtick": max(1, math.ceil(largest / 5)), "rangemode": "tozero"}
 
 
 def _scaled(value: float | None, unit: str) -> float | None:

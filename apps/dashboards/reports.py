@@ -8,8 +8,6 @@ Every table is bounded (``ROW_LIMIT`` rows at most, with the total stated).
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -19,8 +17,9 @@ from zoneinfo import ZoneInfo
 from django.db.models import Count, F, Q, Sum
 from django.urls import reverse
 
+from apps.accounts.csv_export import csv_text
 from apps.compliance.periods import Period, PeriodKind, period_for, previous
-from apps.dashboards import calculations, charts, selectors, tiles
+from apps.dashboards import calculations, chart_points, charts, selectors, tiles
 from apps.dashboards.models import ReportKind
 from apps.dashboards.scope import Scope
 from apps.dashboards.slices import CommitmentSlice, LeadSlice, drilldown_url
@@ -96,28 +95,7 @@ def build_report(kind: str, *, period: Period, now: datetime, tz: str) -> Report
 
 def table_csv(table: ReportTable) -> str:
     """The table as CSV text (header row first); cells are written as shown on the page."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(table.columns)
-    for row in table.rows:
-        writer.writerow([_csv_cell(cell) for cell in row])
-    return out.getvalue()
-
-
-def _csv_cell(cell: object) -> str:
-    text = "" if cell is None else str(cell)
-    # Spreadsheets execute cells starting with these characters as formulas.
-    if text[:1] in ("=", "+", "-", "@") and not _is_number(text):
-        return "'" + text
-    return text
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text.replace(",", ""))
-    except ValueError:
-        return False
-    return True
+    return csv_text(table.columns, table.rows)
 
 
 # --- shared sections ----------------------------------------------------------------------
@@ -137,6 +115,7 @@ def _sla_table(scope: Scope, items: list, *, title: str) -> ReportTable:
                 tiles.target_text(commitment.metric, result),
                 f"{status.icon} {status.label}",
                 tiles.counts_text(commitment, result),
+                tiles.versions_text(result.versions),
             ]
         )
         links.append(
@@ -147,10 +126,12 @@ def _sla_table(scope: Scope, items: list, *, title: str) -> ReportTable:
     return ReportTable(
         key="sla",
         title=title,
-        columns=["Commitment", "Team", "Value", "Target", "Status", "Counts"],
+        columns=["Commitment", "Team", "Value", "Target", "Status", "Counts", "Measured under"],
         rows=rows,
         links=links,
         empty="No signed SLA was in force for this period.",
+        note="One row per commitment: a period under two SLA versions judges each MQL by the "
+        "version in force when it qualified, with targets weighted by the time each was in force.",
     )
 
 
@@ -596,7 +577,7 @@ def _revenue_by_channel(scope: Scope) -> ReportTable:
     )
 
 
-def _coverage_table(scope: Scope) -> tuple[ReportTable, list[charts.CoveragePoint]]:
+def _coverage_table(scope: Scope) -> tuple[ReportTable, list[chart_points.CoveragePoint]]:
     points = selectors.pipeline_coverage_points(scope, quarters=3)
     low, high = calculations.COVERAGE_BAND
     rows = []
@@ -664,6 +645,7 @@ def _sla_quarter_table(scope: Scope, items: list) -> tuple[ReportTable, dict[int
                 counts["green"],
                 counts["yellow"],
                 counts["red"],
+                tiles.versions_text(result.versions),
             ]
         )
     table = ReportTable(
@@ -678,6 +660,7 @@ def _sla_quarter_table(scope: Scope, items: list) -> tuple[ReportTable, dict[int
             "Periods ✔",
             "Periods ▲",
             "Periods ✖",
+            "Measured under",
         ],
         rows=rows,
         empty="No signed SLA was in force for this quarter.",
@@ -689,8 +672,8 @@ def review_questions(
     *,
     items: list,
     weekly: dict[int, list],
-    reasons: Sequence[charts.ReasonBar],
-    coverage: Sequence[charts.CoveragePoint],
+    reasons: Sequence[chart_points.ReasonBar],
+    coverage: Sequence[chart_points.CoveragePoint],
     review_date=None,
 ) -> list[str]:
     """The questions the SLA review should answer next quarter, drawn from this quarter's data."""

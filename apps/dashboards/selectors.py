@@ -9,7 +9,9 @@ list always matches its number.
 
 Cohorts are the engine's: MQL events of kind "mql" whose ``qualified_at`` falls in
 the period (a lead that qualified twice counts twice in the numbers and once in a
-list of leads), converted when the lead reached SQL at or after that MQL.
+list of leads). An event owns the facts of its window, from its ``qualified_at`` to the
+lead's next MQL event (``_windowed``): it converted when the lead reached SQL there, and
+its first touch is the first one there.
 """
 
 from __future__ import annotations
@@ -18,9 +20,8 @@ import dataclasses
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from types import MappingProxyType
 
 from django.db.models import (
     Aggregate,
@@ -28,7 +29,7 @@ from django.db.models import (
     Case,
     CharField,
     Count,
-    Exists,
+    DateTimeField,
     F,
     FloatField,
     Func,
@@ -42,22 +43,21 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import TruncQuarter
+from django.db.models.functions import Coalesce, TruncQuarter
 from django.http import Http404
 
 from apps.accounts.models import User
-from apps.compliance import metrics
+from apps.compliance import kind_metrics, kind_selectors, metrics
 from apps.compliance import selectors as compliance
-from apps.compliance.metrics import MetricResult, Outcome, Status
+from apps.compliance.metrics import MetricResult, Status
 from apps.compliance.periods import (
     Period,
     PeriodKind,
-    elapsed_share,
     following,
     period_for,
     previous,
 )
-from apps.dashboards import calculations, charts, tiles
+from apps.dashboards import calculations, chart_points, charts, tiles
 from apps.dashboards.models import MarketingSpend
 from apps.dashboards.scope import Scope
 from apps.dashboards.slices import CommitmentSlice, LeadSlice, drilldown_url, slice_from_params
@@ -119,6 +119,8 @@ TOP_CATEGORIES = 12
 # bucketing in SQL; a test checks both agree at every boundary.
 RESPONSE_LIMITS = ((5 * 60, "< 5 min"), (3600, "< 1 h"), (4 * 3600, "< 4 h"), (24 * 3600, "< 24 h"))
 _JUST_BEFORE = timedelta(microseconds=1)
+# The window end of a lead's last MQL event: no later event closes it.
+_NEVER = datetime(9999, 12, 31, tzinfo=UTC)
 
 
 class Median(Aggregate):
@@ -185,33 +187,79 @@ def _events(
     return events
 
 
-def _converted(as_of: datetime) -> Q:
-    """An MQL event that became SQL by as_of: the lead's sql_at at or after it, or (a lead back
-    from nurture that converted again) a later stage change to SQL — metric_sql's rule."""
+def _windowed(events: QuerySet[MqlEvent]) -> QuerySet[MqlEvent]:
+    """Each event with ``window_end``, its lead's next MQL event (compliance.mql_event_window_end)
+    or never, and ``converted_at``, when the lead reached SQL inside [qualified_at, window_end)
+    (DESIGN: an event owns the facts of its window) — metric_sql's ``converted_at``: the lead's
+    sql_at there, or (a lead back from nurture that converted again) the first stage change to
+    SQL there; NULL when none. ``_converted`` and ``_first_touch`` read them. Idempotent."""
+    if "window_end" in events.query.annotations:
+        return events
     again = StageChange.objects.filter(
         lead=OuterRef("lead"),
         to_stage=Stage.SQL,
         occurred_at__gte=OuterRef("qualified_at"),
-        occurred_at__lte=as_of,
+        occurred_at__lt=OuterRef("window_end"),
     )
-    # sql_at keeps the lead's first SQL time, so only a lead that was SQL before this MQL
-    # can have converted again: the cheap comparison spares the EXISTS for all the others.
-    return Q(lead__sql_at__gte=F("qualified_at"), lead__sql_at__lte=as_of) | Q(
-        Q(lead__sql_at__lt=F("qualified_at")) & Q(Exists(again))
+    return events.annotate(
+        window_end=Coalesce(
+            compliance.mql_event_window_end(), Value(_NEVER, output_field=DateTimeField())
+        )
+    ).annotate(
+        converted_at=Case(
+            When(
+                lead__sql_at__gte=F("qualified_at"),
+                lead__sql_at__lt=F("window_end"),
+                then=F("lead__sql_at"),
+            ),
+            # sql_at keeps the lead's first SQL time, so only a lead that was SQL before this
+            # MQL can have converted again: the cheap comparison spares the subquery for the
+            # others.
+            When(
+                lead__sql_at__lt=F("qualified_at"),
+                then=Subquery(
+                    again.order_by()
+                    .values("lead")
+                    .annotate(first=Min("occurred_at"))
+                    .values("first")
+                ),
+            ),
+            default=None,
+            output_field=DateTimeField(),
+        )
     )
+
+
+def _converted(as_of: datetime) -> Q:
+    """A ``_windowed`` MQL event that became SQL inside its window by as_of. A plain comparison
+    with the event's own column, so an ``aggregate`` over it (which Django runs on a wrapped
+    subquery once an annotation holds one) needs no outer reference."""
+    return Q(converted_at__lte=as_of)
 
 
 # --- compliance ------------------------------------------------------------------------
 
 
 def commitment_period(scope: Scope, commitment: Commitment) -> Period:
-    """The period a commitment is judged over for the scope: the picked one, except for an MQL
-    volume target of another review period, judged over its own period containing the
-    picked one (150 MQLs a month is never judged on one week's MQLs, nor on a quarter's).
-    Rates mean the same over any period; pipeline coverage is always the quarter's."""
-    if commitment.metric != "mql_volume" or commitment.review_period == scope.period.kind:
-        return scope.period
-    return period_for(PeriodKind(commitment.review_period), _history_moment(scope), scope.tz)
+    """The period a commitment is judged over for the scope (compliance.judged_period): its
+    own review period containing the picked one when that is longer, else the picked one."""
+    return compliance.judged_period(commitment, scope.period, moment=_history_moment(scope))
+
+
+def _kinds(
+    scope: Scope, *, catalog, viewer=None, metrics_only: frozenset[str] | None = None
+) -> list:
+    """The commitment kinds in force in the scope's period that the viewer's role may read,
+    restricted to the team filter (and to ``metrics_only``), in the newest version's order."""
+    kinds = kind_selectors.commitment_kinds(period=scope.period, catalog=catalog)
+    if metrics_only is not None:
+        kinds = [k for k in kinds if k.metric in metrics_only]
+    if scope.team:
+        kinds = [k for k in kinds if k.owner_team == scope.team]
+    if viewer is not None:
+        allowed = compliance.compliance_scope(viewer)
+        kinds = [k for k in kinds if allowed.admits(k.commitment)]
+    return kinds
 
 
 def compliance_results(
@@ -220,85 +268,34 @@ def compliance_results(
     viewer=None,
     with_outcomes: bool = False,
     metrics_only: frozenset[str] | None = None,
+    catalog: Sequence[Commitment] | None = None,
 ) -> list[compliance.CommitmentResult]:
-    """The engine's results for the scope — each commitment over ``commitment_period`` —
-    restricted to what the viewer's role may read and to the team and source filters.
-    Without a source filter or outcomes, a closed period's numbers come from its snapshots.
-    One engine call per review kind among the commitments (at most three)."""
-    need_outcomes = with_outcomes or scope.source is not None
-    commitments = list(compliance.commitments_in_force(period=scope.period))
-    if metrics_only is not None:
-        commitments = [c for c in commitments if c.metric in metrics_only]
-    if scope.team:
-        commitments = [c for c in commitments if c.owner_team == scope.team]
-    if viewer is not None:
-        allowed = compliance.compliance_scope(viewer)
-        commitments = [c for c in commitments if allowed.admits(c)]
-    groups: dict[Period, list[Commitment]] = defaultdict(list)
-    for commitment in commitments:
-        groups[commitment_period(scope, commitment)].append(commitment)
-    found: dict[int, compliance.CommitmentResult] = {}
-    for period, group in groups.items():
-        as_of = min(scope.as_of, period.end)
-        for item in compliance.compliance_for_period(
-            period=period,
-            # None lets a closed period come from its frozen snapshot (as of its end).
-            as_of=None if as_of >= period.end else as_of,
-            owner_id=scope.owner_id,
-            with_outcomes=need_outcomes,
-            commitments=group,
-        ):
-            found[item.commitment.pk] = item
-    items = [found[c.pk] for c in commitments if c.pk in found]
+    """The engine's results for the scope — one per commitment kind, each over
+    ``commitment_period`` and the SLA versions in force during it — restricted to what the
+    viewer's role may read and to the team and source filters (coverage is the whole
+    quarter's pipeline). Without a source filter or outcomes, a closed period's numbers
+    come from its snapshots. One engine call per period among the kinds (at most three)."""
+    catalog = kind_selectors.signed_commitments() if catalog is None else catalog
+    items = compliance.compliance_in_review_periods(
+        period=scope.period,
+        as_of=scope.as_of,
+        owner_id=scope.owner_id,
+        source=scope.source,
+        with_outcomes=with_outcomes,
+        kinds=_kinds(scope, catalog=catalog, viewer=viewer, metrics_only=metrics_only),
+        catalog=catalog,
+    )
     if scope.source is None:
         return items
-    return _restricted_to_source(items, scope)
+    return [_not_rated_for_a_source(item) for item in items]
 
 
-def _restrict(result: MetricResult, keep: set[int]) -> MetricResult:
-    """The result over the leads in ``keep`` only (a source filter on a rate metric)."""
-    outcomes = {lead: o for lead, o in result.outcomes.items() if lead in keep}
-    met = sum(1 for o in outcomes.values() if o == Outcome.MET)
-    missed = sum(1 for o in outcomes.values() if o == Outcome.MISSED)
-    value = calculations.rate(met, met + missed)
-    return dataclasses.replace(
-        result,
-        value=value,
-        numerator=float(met),
-        denominator=float(met + missed),
-        pending=len(outcomes) - met - missed,
-        status=metrics.status_for(
-            value, target=result.target, yellow_threshold=result.yellow_threshold
-        ),
-        median_hours=None,
-        p90_hours=None,
-        outcomes=MappingProxyType(outcomes),
-    )
-
-
-def _restricted_to_source(items: list, scope: Scope) -> list:
-    """Per-lead outcomes kept for the source's leads (two queries whatever the commitments)."""
-    lead_ids = {lead for item in items for lead in item.result.outcomes}
-    keep = set(
-        Lead.objects.filter(pk__in=lead_ids, source=scope.source).values_list("pk", flat=True)
-    )
-    volume = None
-    restricted = []
-    for item in items:
-        result = item.result
-        if item.commitment.metric == "mql_volume":
-            if volume is None:
-                volume = _events(
-                    item.period, item.as_of, owner_id=scope.owner_id, source=scope.source
-                ).count()
-            # A source has no target of its own: show its count, without a status.
-            result = dataclasses.replace(
-                result, value=float(volume), numerator=float(volume), status=Status.GREY
-            )
-        elif item.commitment.metric != "pipeline_coverage":
-            result = _restrict(result, keep)
-        restricted.append(dataclasses.replace(item, result=result))
-    return restricted
+def _not_rated_for_a_source(item):
+    """A source has no volume target of its own: its count is shown without a status."""
+    if item.commitment.metric != "mql_volume":
+        return item
+    result = dataclasses.replace(item.result, status=Status.GREY)
+    return dataclasses.replace(item, result=result)
 
 
 def _last_periods(kind: PeriodKind, as_of: datetime, tz: str, count: int) -> list[Period]:
@@ -322,54 +319,38 @@ def commitment_history(
     as_of: datetime,
     kind: str | None = None,
     owner_id: int | None = None,
+    source: str | None = None,
     tz: str | None = None,
 ) -> list[tuple[Period, MetricResult]]:
-    """A commitment's last ``count`` periods (its review period unless ``kind``) up to the one
-    containing as_of, oldest first. Reps get theirs computed with the owner filter."""
-    kind = PeriodKind(kind or commitment.review_period)
-    if owner_id is None:
-        return compliance.compliance_history(
-            commitment=commitment, kind=kind, count=count, as_of=as_of
-        )
-    return [
-        (each, item.result)
-        for each in _last_periods(kind, as_of, tz or organization_timezone(), count)
-        for item in compliance.compliance_for_period(
-            period=each,
-            as_of=min(as_of, each.end),
-            owner_id=owner_id,
-            with_outcomes=False,
-            commitments=[commitment],
-        )
-    ]
+    """The figure of a commitment's kind over its last ``count`` periods (its review period
+    unless ``kind``) up to the one containing as_of, oldest first, each period over the SLA
+    versions in force during it. Reps get theirs computed with the owner filter."""
+    return compliance.compliance_history(
+        commitment=commitment,
+        kind=PeriodKind(kind or commitment.review_period),
+        count=count,
+        as_of=as_of,
+        owner_id=owner_id,
+        source=source,
+    )
 
 
-def _histories(scope: Scope, commitments: Sequence[Commitment]) -> dict[int, list]:
-    """The sparkline history of each commitment (its own review period)."""
+def _histories(scope: Scope, items: Sequence, *, catalog) -> dict[str, list]:
+    """The sparkline history of each kind (its own review period), by kind key: the
+    organization's (the closed periods' frozen snapshots), or the rep's own."""
     moment = _history_moment(scope)
-    if scope.owner_id is None:
-        return {
-            c.pk: compliance.compliance_history(
-                commitment=c, kind=c.review_period, count=SPARKLINE_PERIODS, as_of=moment
-            )
-            for c in commitments
-        }
-    # Reps: one engine call per period for all the commitments sharing a review period.
-    history: dict[int, list] = defaultdict(list)
-    by_kind: dict[str, list[Commitment]] = defaultdict(list)
-    for commitment in commitments:
-        by_kind[commitment.review_period].append(commitment)
-    for kind, group in by_kind.items():
-        for each in _last_periods(PeriodKind(kind), moment, scope.tz, SPARKLINE_PERIODS):
-            for item in compliance.compliance_for_period(
-                period=each,
-                as_of=min(scope.as_of, each.end),
-                owner_id=scope.owner_id,
-                with_outcomes=False,
-                commitments=group,
-            ):
-                history[item.commitment.pk].append((each, item.result))
-    return history
+    return {
+        item.kind.key: compliance.compliance_history(
+            commitment=item.commitment,
+            kind=PeriodKind(item.commitment.review_period),
+            count=SPARKLINE_PERIODS,
+            as_of=moment,
+            owner_id=scope.owner_id,
+            catalog=catalog,
+            tz=scope.tz,
+        )
+        for item in items
+    }
 
 
 # --- scorecard -------------------------------------------------------------------------
@@ -396,14 +377,16 @@ class Scorecard:
 def scorecard(
     *, scope: Scope, viewer=None, role: str | None = None, with_history: bool = True
 ) -> Scorecard:
-    """One tile per commitment in force in the scope's period, grouped by team (role order)."""
+    """One tile per commitment kind in force in the scope's period (never one per SLA
+    version), grouped by team (role order)."""
     role = role or getattr(viewer, "role", None)
-    items = compliance_results(scope, viewer=viewer)
-    history = _histories(scope, [i.commitment for i in items]) if with_history else {}
+    catalog = kind_selectors.signed_commitments()
+    items = compliance_results(scope, viewer=viewer, catalog=catalog)
+    history = _histories(scope, items, catalog=catalog) if with_history else {}
     by_team: dict[str, list[tiles.Tile]] = defaultdict(list)
     for item in items:
         by_team[item.commitment.owner_team].append(
-            _tile(scope, item, history.get(item.commitment.pk, []))
+            _tile(scope, item, history.get(item.kind.key, []))
         )
     order = TEAM_ORDER.get(role or "", DEFAULT_TEAM_ORDER)
     labels = dict(Team.choices)
@@ -432,7 +415,7 @@ def _tile(scope: Scope, item, history: list) -> tiles.Tile:
     }
     unit = tiles.unit_of(commitment.metric)
     points = [
-        charts.TrendPoint(
+        chart_points.TrendPoint(
             label=period.label,
             value=point.value,
             status=str(point.status),
@@ -451,7 +434,7 @@ def _tile(scope: Scope, item, history: list) -> tiles.Tile:
     ]
     spark = None
     if points:
-        spark = charts.sparkline(points, target=commitment.target, unit=unit).to_json()
+        spark = charts.sparkline(points, target=result.target, unit=unit).to_json()
     note = ""
     if scope.source is not None and commitment.metric == "mql_volume":
         note = "Not rated: the target covers all sources."
@@ -481,6 +464,8 @@ def _tile(scope: Scope, item, history: list) -> tiles.Tile:
         ),
         note=note,
         period_label="" if item.period == scope.period else item.period.label,
+        versions=tiles.versions_text(result.versions),
+        kind=item.kind.key,
     )
 
 
@@ -488,12 +473,13 @@ def _tile(scope: Scope, item, history: list) -> tiles.Tile:
 
 
 def _first_touch(as_of: datetime) -> Subquery:
-    """Per MQL event: its lead's first sales touch at or after qualified_at, by as_of."""
+    """Per ``_windowed`` MQL event: its lead's first sales touch in its window, by as_of."""
     return Subquery(
         Activity.objects.filter(
             lead=OuterRef("lead"),
             family="sales_touch",
             occurred_at__gte=OuterRef("qualified_at"),
+            occurred_at__lt=OuterRef("window_end"),
             occurred_at__lte=as_of,
         )
         .order_by()
@@ -505,15 +491,17 @@ def _first_touch(as_of: datetime) -> Subquery:
 
 def _with_response_bucket(events: QuerySet[MqlEvent], as_of: datetime) -> QuerySet[MqlEvent]:
     """Annotate each MQL event with metrics.response_bucket in SQL (upper bounds exclusive):
-    calendar time from qualified_at to the first sales touch at or after it, by as_of."""
+    calendar time from qualified_at to the first sales touch in its window, by as_of."""
     first = _first_touch(as_of)
     whens = [When(first_touch__isnull=True, then=Value("none"))]
     whens.extend(
         When(first_touch__lt=F("qualified_at") + timedelta(seconds=seconds), then=Value(label))
         for seconds, label in RESPONSE_LIMITS
     )
-    return events.annotate(first_touch=first).annotate(
-        response=Case(*whens, default=Value("later"), output_field=CharField())
+    return (
+        _windowed(events)
+        .annotate(first_touch=first)
+        .annotate(response=Case(*whens, default=Value("later"), output_field=CharField()))
     )
 
 
@@ -552,7 +540,7 @@ def lead_slice_queryset(slice_: LeadSlice, *, owner_id: int | None = None) -> Qu
         leads = leads.filter(campaign=slice_.campaign)
     reached = slice_.reached
     if slice_.basis == "mql":
-        events = _events(period, as_of)
+        events = _windowed(_events(period, as_of))
         if reached == "sql":
             events = events.filter(_converted(as_of))
             reached = None
@@ -655,6 +643,11 @@ class ChartData:
     figure: object  # plotly Figure
     note: str = ""
 
+    @property
+    def has_data(self) -> bool:
+        """Something to draw (chart_points.has_data); otherwise the page shows an empty state."""
+        return chart_points.has_data(self.points)
+
 
 def _short_label(period: Period) -> str:
     if period.kind is PeriodKind.WEEK:
@@ -677,6 +670,8 @@ def _per_period_counts(
         owner_id=scope.owner_id,
         source=scope.source,
     )
+    if converted:
+        events = _windowed(events)
     aggregates = {}
     for index, period in enumerate(periods):
         moment = min(scope.as_of, period.end)
@@ -688,37 +683,56 @@ def _per_period_counts(
     return {i: (totals[f"n{i}"], totals.get(f"s{i}", 0)) for i in range(len(periods))}
 
 
-def _commitment_in_force(scope: Scope, metric: str) -> Commitment | None:
-    """The first commitment on `metric` of the newest version in force for the scope's period."""
-    return (
-        compliance.commitments_in_force(period=scope.period)
-        .filter(metric=metric)
-        .order_by("-version__effective_at", "position", "id")
-        .first()
+def _kind_in_force(scope: Scope, metric: str) -> kind_selectors.CommitmentKind | None:
+    """The first commitment kind on ``metric`` in force in the scope's period (the newest
+    version's order), across the versions in force during it."""
+    return next(
+        (k for k in kind_selectors.commitment_kinds(period=scope.period) if k.metric == metric),
+        None,
     )
+
+
+def _kind_targets(
+    scope: Scope, metric: str, periods: Sequence[Period], *, volume: bool
+) -> dict[Period, tuple[kind_metrics.Terms, ...]]:
+    """The terms of the scope's kind on ``metric`` in each period (versions in force in it):
+    what the engine weighs the targets by. One query (the signed commitments)."""
+    found = _kind_in_force(scope, metric)
+    if found is None:
+        return {}
+    catalog = kind_selectors.signed_commitments()
+    terms = {}
+    for period in periods:
+        kind = kind_selectors.kind_by_key(key=found.key, period=period, catalog=catalog)
+        if kind is not None:
+            terms[period] = tuple(kind_selectors.kind_terms(kind, period if volume else None))
+    return terms
 
 
 def mql_volume_points(
     scope: Scope, *, kind: PeriodKind = PeriodKind.WEEK, count: int = 8
-) -> list[charts.VolumePoint]:
-    """MQLs per period (one query) against the volume commitment's target, pro-rated while open."""
+) -> list[chart_points.VolumePoint]:
+    """MQLs per period (one query) against the volume commitment's target: the engine's, each
+    SLA version's target per its own review period weighted by the time it was in force in
+    the period up to as_of (so pro-rated while the period is open)."""
     periods = _series(scope, kind, count)
     counts = _per_period_counts(scope, periods, converted=False)
-    commitment = (
-        None if scope.source or scope.owner_id else _commitment_in_force(scope, "mql_volume")
+    targets = (
+        {}
+        if scope.source or scope.owner_id
+        else _kind_targets(scope, "mql_volume", periods, volume=True)
     )
     points = []
     for index, period in enumerate(periods):
         moment = min(scope.as_of, period.end)
         target = None
-        if commitment is not None:
-            # The target is per the commitment's review period: scale it to this period's
-            # length, then pro-rate the period still running (metrics.volume_result's rule).
-            own = period_for(PeriodKind(commitment.review_period), period.start, scope.tz)
-            ratio = period.duration / own.duration
-            target = commitment.target * ratio * elapsed_share(period, moment)
+        if period in targets:
+            _, _, effective, _ = kind_metrics.weighted_terms(
+                targets[period], period=period, as_of=moment, volume=True
+            )
+            target = float(effective)
         points.append(
-            charts.VolumePoint(
+            chart_points.VolumePoint(
                 label=_short_label(period),
                 count=counts[index][0],
                 target=target,
@@ -739,12 +753,12 @@ def mql_volume_points(
 
 def mql_to_sql_by_period(
     scope: Scope, *, kind: PeriodKind = PeriodKind.WEEK, count: int = 8
-) -> list[charts.RateBar]:
+) -> list[chart_points.RateBar]:
     """MQL→SQL conversion of each period's cohort, as the engine's mql_to_sql_rate (one query)."""
     periods = _series(scope, kind, count)
     counts = _per_period_counts(scope, periods)
     return [
-        charts.RateBar(
+        chart_points.RateBar(
             label=_short_label(period),
             numerator=counts[index][1],
             denominator=counts[index][0],
@@ -763,12 +777,12 @@ def mql_to_sql_by_period(
     ]
 
 
-def mql_to_sql_by(scope: Scope, *, field: str) -> list[charts.RateBar]:
+def mql_to_sql_by(scope: Scope, *, field: str) -> list[chart_points.RateBar]:
     """MQL→SQL conversion of the period's cohort by source or campaign (largest first)."""
     if field not in ("source", "campaign"):
         raise ValueError(f"cannot group by {field!r}")
     rows = (
-        _events(scope.period, scope.as_of, owner_id=scope.owner_id, source=scope.source)
+        _windowed(_events(scope.period, scope.as_of, owner_id=scope.owner_id, source=scope.source))
         .order_by()
         .values(f"lead__{field}")
         .annotate(n=Count("id"), sql=Count("id", filter=_converted(scope.as_of)))
@@ -781,7 +795,7 @@ def mql_to_sql_by(scope: Scope, *, field: str) -> list[charts.RateBar]:
             {"source": value} if field == "source" else {"campaign": value, "source": scope.source}
         )
         bars.append(
-            charts.RateBar(
+            chart_points.RateBar(
                 label=value or "(none)",
                 numerator=row["sql"],
                 denominator=row["n"],
@@ -804,7 +818,7 @@ def campaign_snapshot(scope: Scope, *, limit: int = 200) -> list[dict]:
     """Per campaign and source: the period's MQLs, how many became SQL, how many were
     disqualified (one GROUP BY over the engine's cohort), largest first."""
     return list(
-        _events(scope.period, scope.as_of, owner_id=scope.owner_id, source=scope.source)
+        _windowed(_events(scope.period, scope.as_of, owner_id=scope.owner_id, source=scope.source))
         .order_by()
         .values(campaign=F("lead__campaign"), source=F("lead__source"))
         .annotate(
@@ -826,7 +840,7 @@ FUNNEL = (
 )
 
 
-def funnel_stages(scope: Scope) -> list[charts.FunnelStage]:
+def funnel_stages(scope: Scope) -> list[chart_points.FunnelStage]:
     """Leads created in the period and how far they got by as_of, with the median days each
     stage lasted before the next step — one aggregate query."""
     leads = _leads(owner_id=scope.owner_id, source=scope.source).filter(
@@ -853,7 +867,7 @@ def funnel_stages(scope: Scope) -> list[charts.FunnelStage]:
     for label, reached, _enters, _next_step, _leaves in FUNNEL:
         median = totals.get(f"median_{label}")
         stages.append(
-            charts.FunnelStage(
+            chart_points.FunnelStage(
                 label=label,
                 count=totals[f"n_{label}"] or 0,
                 median_days=None if median is None else median / 86400,
@@ -872,7 +886,7 @@ def funnel_stages(scope: Scope) -> list[charts.FunnelStage]:
     return stages
 
 
-def rejection_reasons(scope: Scope) -> list[charts.ReasonBar]:
+def rejection_reasons(scope: Scope) -> list[chart_points.ReasonBar]:
     """Leads rejected in the period per reason code and source (one GROUP BY)."""
     dispositions = _rejections(scope.period, scope.as_of)
     if scope.owner_id is not None:
@@ -886,7 +900,7 @@ def rejection_reasons(scope: Scope) -> list[charts.ReasonBar]:
         .order_by("-n", "reason_code__label", "lead__source")
     )
     return [
-        charts.ReasonBar(
+        chart_points.ReasonBar(
             reason=row["reason_code__label"] or "(no reason given)",
             source=row["lead__source"] or "",
             count=row["n"],
@@ -905,38 +919,30 @@ def rejection_reasons(scope: Scope) -> list[charts.ReasonBar]:
     ]
 
 
-def rep_compliance(scope: Scope, *, results: list | None = None) -> list[charts.RepBar]:
-    """Per rep and clock commitment: met / missed / pending over the same MQL events as the
-    tile (so the reps add up to it), grouped by the lead's current owner in SQL — one query
-    per clock commitment, whatever the number of leads. ``results`` (the scorecard's) name
-    the commitments and their periods; without them, those in force for the scope."""
-    if results is not None:
-        clock_items = [
-            (i.commitment, i.period, i.as_of)
-            for i in results
-            if i.commitment.metric in CLOCK_METRIC_LABELS
-        ]
-    else:
-        commitments = [
-            c
-            for c in compliance.commitments_in_force(period=scope.period)
-            if c.metric in CLOCK_METRIC_LABELS and (not scope.team or c.owner_team == scope.team)
-        ]
-        clock_items = [(c, scope.period, scope.as_of) for c in commitments]
+def rep_compliance(scope: Scope, *, results: list | None = None) -> list[chart_points.RepBar]:
+    """Per rep and clock commitment kind: met / missed / pending over the same MQL events as
+    the tile (so the reps add up to it), grouped by the lead's current owner in SQL — one
+    query per clock kind, whatever the number of leads. ``results`` (the scorecard's) name
+    the kinds and their periods; without them, those in force for the scope."""
+    if results is None:
+        results = compliance_results(scope, metrics_only=frozenset(CLOCK_METRIC_LABELS))
+    clock_items = [
+        (i.kind, i.period, i.as_of) for i in results if i.commitment.metric in CLOCK_METRIC_LABELS
+    ]
     counted = [
         (
-            commitment,
+            kind,
             period,
             as_of,
             compliance.commitment_owner_counts(
-                commitment=commitment,
+                kind=kind,
                 period=period,
                 as_of=as_of,
                 owner_id=scope.owner_id,
                 source=scope.source,
             ),
         )
-        for commitment, period, as_of in clock_items
+        for kind, period, as_of in clock_items
     ]
     owner_ids = {owner for *_rest, counts in counted for owner in counts if owner is not None}
     names = {
@@ -946,15 +952,15 @@ def rep_compliance(scope: Scope, *, results: list | None = None) -> list[charts.
         )
     }
     bars = [
-        charts.RepBar(
+        chart_points.RepBar(
             rep=names.get(owner_id, "Unassigned") if owner_id else "Unassigned",
-            metric=tiles.commitment_title(commitment),
+            metric=tiles.commitment_title(kind.commitment),
             met=met,
             missed=missed,
             pending=pending,
             link=drilldown_url(
                 CommitmentSlice(
-                    commitment_id=commitment.pk,
+                    commitment_id=kind.commitment.pk,
                     period=period,
                     as_of=as_of,
                     outcome="missed",
@@ -965,7 +971,7 @@ def rep_compliance(scope: Scope, *, results: list | None = None) -> list[charts.
             if owner_id
             else None,
         )
-        for commitment, period, as_of, counts in counted
+        for kind, period, as_of, counts in counted
         for owner_id, (met, missed, pending) in counts.items()
     ]
     return sorted(bars, key=lambda b: (b.rep, b.metric))
@@ -989,9 +995,11 @@ def _response_index(as_of: datetime) -> Func:
     )
 
 
-def speed_to_lead(scope: Scope) -> list[charts.RateBar]:
+def speed_to_lead(scope: Scope) -> list[chart_points.RateBar]:
     """MQL→SQL conversion by first-contact bucket (metrics.response_bucket, in SQL), one GROUP BY."""
-    events = _events(scope.period, scope.as_of, owner_id=scope.owner_id, source=scope.source)
+    events = _windowed(
+        _events(scope.period, scope.as_of, owner_id=scope.owner_id, source=scope.source)
+    )
     rows = (
         events.annotate(response=_response_index(scope.as_of))
         .order_by()
@@ -1001,7 +1009,7 @@ def speed_to_lead(scope: Scope) -> list[charts.RateBar]:
     labels = ("none", *(label for _, label in RESPONSE_LIMITS), "later")
     found = {labels[row["response"]]: (row["sql"], row["n"]) for row in rows}
     return [
-        charts.RateBar(
+        chart_points.RateBar(
             label=bucket,
             numerator=found.get(bucket, (0, 0))[0],
             denominator=found.get(bucket, (0, 0))[1],
@@ -1020,14 +1028,9 @@ def speed_to_lead(scope: Scope) -> list[charts.RateBar]:
     ]
 
 
-def _coverage_target(scope: Scope) -> Decimal | None:
-    commitment = _commitment_in_force(scope, "pipeline_coverage")
-    if commitment is None or not (commitment.params or {}).get("revenue_target"):
-        return None
-    return Decimal(str(commitment.params["revenue_target"]))
-
-
-def pipeline_coverage_points(scope: Scope, *, quarters: int = 4) -> list[charts.CoveragePoint]:
+def pipeline_coverage_points(
+    scope: Scope, *, quarters: int = 4
+) -> list[chart_points.CoveragePoint]:
     """Open pipeline per quarter of expected close (the scope's quarter and the next ones)
     against the revenue target of the pipeline-coverage commitment, one GROUP BY."""
     first = period_for(PeriodKind.QUARTER, _history_moment(scope), scope.tz)
@@ -1043,12 +1046,21 @@ def pipeline_coverage_points(scope: Scope, *, quarters: int = 4) -> list[charts.
         .annotate(amount=Sum("amount"))
     )
     amounts = {row["quarter"]: row["amount"] for row in rows}
-    target = _coverage_target(scope)
+    # The revenue target of each quarter, over the versions in force in it (the engine's);
+    # a quarter no signed version reaches yet takes the newest one's.
+    terms = _kind_targets(scope, "pipeline_coverage", periods, volume=False)
+    latest = terms.get(first)
+    targets = {}
+    for period in periods:
+        latest = terms.get(period, latest)
+        if latest is not None:
+            revenue = kind_metrics.revenue_target(latest, period=period, as_of=period.end)
+            targets[period] = revenue if revenue > 0 else None
     return [
-        charts.CoveragePoint(
+        chart_points.CoveragePoint(
             label=period.label,
             amount=amounts.get(period.first_day) or Decimal(0),
-            revenue_target=target,
+            revenue_target=targets.get(period),
             link=drilldown_url(
                 LeadSlice(
                     basis="pipeline",
@@ -1063,7 +1075,9 @@ def pipeline_coverage_points(scope: Scope, *, quarters: int = 4) -> list[charts.
     ]
 
 
-def revenue_by_source(scope: Scope, *, limit: int = TOP_CATEGORIES) -> list[charts.RevenuePoint]:
+def revenue_by_source(
+    scope: Scope, *, limit: int = TOP_CATEGORIES
+) -> list[chart_points.RevenuePoint]:
     """Deals closed in the period per source: won amount, won and lost counts (one GROUP BY)."""
     rows = (
         _leads(owner_id=scope.owner_id, source=scope.source)
@@ -1081,7 +1095,7 @@ def revenue_by_source(scope: Scope, *, limit: int = TOP_CATEGORIES) -> list[char
         .order_by(F("amount").desc(nulls_last=True), "source")[:limit]
     )
     return [
-        charts.RevenuePoint(
+        chart_points.RevenuePoint(
             label=row["source"],
             won_amount=row["amount"] or Decimal(0),
             won=row["won"],
@@ -1136,16 +1150,24 @@ def _contact_hours(
     ]
 
 
-def first_contact_bins(scope: Scope) -> tuple[list[charts.HourBin], dict]:
-    """Time-to-first-contact histogram bins (business hours) and the SLA it is judged against."""
-    commitment = _commitment_in_force(scope, "first_contact_time")
+def first_contact_bins(scope: Scope) -> tuple[list[chart_points.HourBin], dict]:
+    """Time-to-first-contact histogram bins (business hours) and the SLA it is judged against:
+    every MQL event of the period measured by the first-contact kind, whichever SLA version
+    it is judged under (each in its own version's calendar); the SLA line is the newest
+    version's hours, and ``sla_hours_by_version`` names each version's when they differ."""
+    kind = _kind_in_force(scope, "first_contact_time")
+    commitment = kind.commitment if kind is not None else None
     params = (commitment.params or {}) if commitment else {}
     sla_hours = float(params["hours"]) if params.get("hours") else None
-    if commitment is not None:
+    by_version = {}
+    if kind is not None:
+        by_version = {
+            c.version.number: float((c.params or {}).get("hours") or 0) for c in kind.commitments
+        }
         # The engine's own hours column (business time in SQL): the histogram and the
         # tile's median are the same numbers by construction.
         hours = compliance.first_contact_hours(
-            commitment=commitment,
+            kind=kind,
             period=scope.period,
             as_of=scope.as_of,
             owner_id=scope.owner_id,
@@ -1167,7 +1189,7 @@ def first_contact_bins(scope: Scope) -> tuple[list[charts.HourBin], dict]:
     for index, lower in enumerate(edges):
         upper = edges[index + 1] if index + 1 < len(edges) else None
         bins.append(
-            charts.HourBin(
+            chart_points.HourBin(
                 label=calculations.edge_label(lower, upper),
                 lower=lower,
                 upper=upper,
@@ -1186,6 +1208,7 @@ def first_contact_bins(scope: Scope) -> tuple[list[charts.HourBin], dict]:
         )
     return bins, {
         "sla_hours": sla_hours,
+        "sla_hours_by_version": by_version if len(set(by_version.values())) > 1 else {},
         "clock": "business",
         "median_hours": metrics.percentile(hours, 0.5),
         "p90_hours": metrics.percentile(hours, 0.9),
@@ -1194,7 +1217,7 @@ def first_contact_bins(scope: Scope) -> tuple[list[charts.HourBin], dict]:
 
 def compliance_trend(
     scope: Scope, *, commitment: Commitment, count: int = 12
-) -> list[charts.TrendPoint]:
+) -> list[chart_points.TrendPoint]:
     """A commitment's value over its last ``count`` review periods (the engine's history)."""
     history = commitment_history(
         commitment=commitment,
@@ -1204,7 +1227,7 @@ def compliance_trend(
         tz=scope.tz,
     )
     return [
-        charts.TrendPoint(
+        chart_points.TrendPoint(
             label=_short_label(period),
             value=result.value,
             status=str(result.status),

@@ -35,7 +35,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from apps.dashboards import calculations, catalog, charts, selectors
+from apps.dashboards import calculations, catalog, chart_points, selectors
 from apps.dashboards.models import ChartSnapshot
 from apps.dashboards.scope import Scope, scope_from_params
 from config.celery_app import app as celery_app
@@ -71,16 +71,16 @@ _FROZEN_KEPT = timedelta(days=90)
 _POINT_TYPES: dict[str, type] = {
     cls.__name__: cls
     for cls in (
-        charts.HourBin,
-        charts.TrendPoint,
-        charts.VolumePoint,
-        charts.RateBar,
-        charts.CountBar,
-        charts.FunnelStage,
-        charts.ReasonBar,
-        charts.RepBar,
-        charts.CoveragePoint,
-        charts.RevenuePoint,
+        chart_points.HourBin,
+        chart_points.TrendPoint,
+        chart_points.VolumePoint,
+        chart_points.RateBar,
+        chart_points.CountBar,
+        chart_points.FunnelStage,
+        chart_points.ReasonBar,
+        chart_points.RepBar,
+        chart_points.CoveragePoint,
+        chart_points.RevenuePoint,
         calculations.PipelineAtRisk,
     )
 }

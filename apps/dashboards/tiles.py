@@ -23,6 +23,7 @@ __all__ = [
     "target_text",
     "unit_of",
     "value_text",
+    "versions_text",
 ]
 
 
@@ -64,6 +65,9 @@ class Tile:
     note: str = ""
     # Set when the commitment is judged over its own review period, not the one picked.
     period_label: str = ""
+    # The SLA version(s) the figure was measured under: "SLA v2", "SLA v1 + v2".
+    versions: str = ""
+    kind: str = ""
 
     @property
     def has_outcomes(self) -> bool:
@@ -107,6 +111,13 @@ def commitment_title(commitment: Any) -> str:
     if metric == "pipeline_coverage":
         return "Pipeline coverage of the quarter's revenue target"
     return commitment.get_metric_display()
+
+
+def versions_text(versions: tuple[int, ...] | list[int]) -> str:
+    """ "SLA v2", or "SLA v1 + v2" for a figure measured under two versions; "" for none."""
+    if not versions:
+        return ""
+    return "SLA " + " + ".join(f"v{number}" for number in versions)
 
 
 def value_text(metric: str, value: float | None) -> str:

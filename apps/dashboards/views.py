@@ -6,6 +6,7 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -14,10 +15,12 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from apps.accounts.access import roles_required, user_may_open
-from apps.accounts.csv_export import csv_response
+from apps.accounts.csv_export import csv_lines
 from apps.accounts.exceptions import DomainError
-from apps.accounts.roles import ALL_ROLES, Role
+from apps.accounts.roles import ALL_ROLES, Capability, Role, roles_for
+from apps.compliance.alert_selectors import recent_escalations
 from apps.compliance.periods import following, previous
+from apps.compliance.selectors import compliance_scope
 from apps.dashboards import catalog, landing, reports, selectors, services, snapshots
 from apps.dashboards import drilldown as drilldown_columns
 from apps.dashboards.forms import SpendForm
@@ -36,7 +39,9 @@ from apps.dashboards.tiles import commitment_title
 from apps.sla.models import CLOCK_METRICS
 
 REPORT_ROLES = services.REPORT_ROLES
-SPEND_ROLES = frozenset({Role.ADMIN, Role.EXECUTIVE, Role.MARKETING_LEADER})
+# The executive reads the spend (everything read-only); entering it is marketing's.
+SPEND_EDITORS = roles_for(Capability.ENTER_SPEND)
+SPEND_ROLES = SPEND_EDITORS | roles_for(Capability.READ_ALL)
 DRILLDOWN_PAGE_SIZE = 50
 # CSV export of a drill-down list: enough for any meeting, bounded for the server.
 DRILLDOWN_CSV_LIMIT = 10_000
@@ -130,6 +135,8 @@ def scorecard(request: HttpRequest) -> HttpResponse:
             request.user,
             [("dispositions:queue", "My queue"), ("dispositions:my_queue", "My queue")],
         )
+    if role != Role.REP:  # reps read their own compliance, not the organization's escalations
+        extras["escalations"] = recent_escalations(teams=compliance_scope(request.user).teams)
     context.update(extras)
     context["reports_link"] = user_may_open(request.user, "dashboards:reports")
     return render(request, "dashboards/scorecard.html", context)
@@ -307,7 +314,11 @@ def _leads_csv(leads, *, commitment, filename: str) -> StreamingHttpResponse:
                 ]
             yield row
 
-    return csv_response(filename=filename, header=header, rows=rows())
+    response = StreamingHttpResponse(
+        csv_lines(header, rows()), content_type="text/csv; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
 
 
 # --- reports ------------------------------------------------------------------------------
@@ -435,7 +446,10 @@ def report_subscription(request: HttpRequest, report: str) -> HttpResponse:
 
 @roles_required(*SPEND_ROLES)
 def spend(request: HttpRequest) -> HttpResponse:
-    """Spend per month and channel: the input of CAC in the QBR."""
+    """Spend per month and channel: the input of CAC in the QBR (read-only for the executive)."""
+    may_edit = request.user.role in SPEND_EDITORS
+    if request.method == "POST" and not may_edit:
+        raise PermissionDenied("Your role reads the marketing spend; it does not enter it.")
     today = timezone.now().astimezone(ZoneInfo(selectors.organization_timezone())).date()
     form = SpendForm(request.POST or None, initial={"month": today.strftime("%Y-%m")})
     if request.method == "POST" and form.is_valid():
@@ -455,12 +469,12 @@ def spend(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "dashboards/spend.html",
-        {"form": form, "page": page, "sources": selectors.source_list()},
+        {"form": form, "page": page, "sources": selectors.source_list(), "may_edit": may_edit},
         status=400 if request.method == "POST" else 200,
     )
 
 
-@roles_required(*SPEND_ROLES)
+@roles_required(*SPEND_EDITORS)
 @require_POST
 def spend_delete(request: HttpRequest, pk: int) -> HttpResponse:
     item = get_object_or_404(MarketingSpend, pk=pk)

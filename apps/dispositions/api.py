@@ -1,6 +1,7 @@
 """API of the feedback loop: dispositions and sales touches (single and bulk, by the lead's
 external_id; organization keys name the person with `actor`), a lead's disposition history and
-the reason-code picklist."""
+the reason-code picklist (read by everyone; added, renamed, reordered, retired and restored by
+sales leaders and admins through the same services as the settings page)."""
 
 from __future__ import annotations
 
@@ -14,20 +15,39 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.accounts.access import api_roles
+from apps.accounts.access import ReadWriteRoles, api_roles
+from apps.accounts.api_fields import BoundedDateTimeField
 from apps.accounts.exceptions import DomainError, NotAllowed
-from apps.accounts.roles import ALL_ROLES, Role
+from apps.accounts.roles import ALL_ROLES, Capability, Role, roles_for
+from apps.accounts.schema import JSON_ONLY, error_responses
 from apps.dispositions import selectors, services
-from apps.dispositions.models import Disposition, Outcome
+from apps.dispositions.models import (
+    REASON_CODE_OUTCOME_CHOICES,
+    Disposition,
+    Outcome,
+    ReasonCode,
+)
 from apps.handoff import channels
 from apps.leads.models import SALES_TOUCH_KINDS, Activity, ActivityKind, Lead
+from apps.leads.touch_kinds import DESIGN_TOUCH_KINDS
 
-WORKERS = api_roles(Role.REP, Role.SALES_LEADER, integration=True)
+WORKERS = api_roles(*roles_for(Capability.WORK_LEADS), integration=True)
 READERS = api_roles(*ALL_ROLES, integration=True)
-TOUCH_KIND_CHOICES = [(k.value, k.label) for k in ActivityKind if k in SALES_TOUCH_KINDS]
+REASON_CODE_EDITORS = api_roles(*services.REASON_CODE_EDITORS)
+REASON_OUTCOME_CHOICES = REASON_CODE_OUTCOME_CHOICES
+# DESIGN.md's names (call, email, meeting, sms, social) and the first ones (email_sent): the
+# leads app's parser turns an alias into the stored name.
+TOUCH_KIND_CHOICES = [
+    *((kind, kind) for kind in DESIGN_TOUCH_KINDS),
+    *(
+        (k.value, k.label)
+        for k in ActivityKind
+        if k in SALES_TOUCH_KINDS and k not in DESIGN_TOUCH_KINDS
+    ),
+]
 
 
-class AwareDateTimeField(serializers.DateTimeField):
+class AwareDateTimeField(BoundedDateTimeField):
     """ISO 8601 with an offset: a time without one would be read in the server's zone."""
 
     def to_internal_value(self, value):
@@ -177,6 +197,7 @@ class DispositionBulkCreateApi(APIView):
     """Record up to 1,000 dispositions; each item is stored or reported by index on its own."""
 
     allowed_roles = WORKERS
+    per_item_text_check = True  # items are validated one by one, rejected by index
 
     @extend_schema(
         request=inline_serializer(
@@ -228,6 +249,9 @@ def _rejected(index: int, errors) -> dict:
 class LeadDispositionListApi(APIView):
     """A lead's dispositions, newest first (a rep sees only their own leads')."""
 
+    # The schema documents the paginated envelope this class writes (next, previous, results).
+    pagination_class = PageNumberPagination
+
     allowed_roles = READERS
 
     @extend_schema(responses=DispositionOutputSerializer(many=True))
@@ -235,23 +259,184 @@ class LeadDispositionListApi(APIView):
         lead = get_object_or_404(Lead, external_id=external_id)
         if getattr(request.user, "role", None) == Role.REP and lead.owner_id != request.user.pk:
             raise PermissionDenied("You can only read the dispositions of your own leads.")
-        paginator = PageNumberPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(
             selectors.lead_disposition_history(lead=lead), request, view=self
         )
         return paginator.get_paginated_response(DispositionOutputSerializer(page, many=True).data)
 
 
-class ReasonCodeListApi(APIView):
-    """The reason-code picklist (retired codes too, flagged: old dispositions carry them)."""
+# --- reason codes ----------------------------------------------------------------
 
-    allowed_roles = READERS
 
-    @extend_schema(responses=ReasonCodeOutputSerializer(many=True))
+class ReasonCodeDetailOutputSerializer(ReasonCodeOutputSerializer):
+    uses = serializers.IntegerField(help_text="How many dispositions carry this code")
+
+
+class ReasonCodeFilterSerializer(serializers.Serializer):
+    outcome = serializers.ChoiceField(choices=REASON_OUTCOME_CHOICES, required=False)
+    active = serializers.BooleanField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="true: only the codes offered now; false: only retired ones",
+    )
+
+
+class ReasonCodeCreateInputSerializer(serializers.Serializer):
+    label = serializers.CharField(max_length=services.LABEL_MAX_LENGTH)
+    outcome = serializers.ChoiceField(
+        choices=REASON_OUTCOME_CHOICES,
+        help_text="The outcome this reason explains; the same label may exist for both",
+    )
+
+
+class ReasonCodeRenameInputSerializer(serializers.Serializer):
+    label = serializers.CharField(max_length=services.LABEL_MAX_LENGTH)
+
+
+class ReasonCodeReorderInputSerializer(serializers.Serializer):
+    outcome = serializers.ChoiceField(choices=REASON_OUTCOME_CHOICES)
+    ordered_ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1),
+        max_length=1000,
+        help_text="Every live code of the outcome exactly once, in the new order",
+    )
+
+
+class ReasonCodeReorderOutputSerializer(serializers.Serializer):
+    outcome = serializers.CharField()
+    reason_codes = ReasonCodeOutputSerializer(many=True)
+
+
+def _reason_code(pk: int) -> ReasonCode:
+    """A code with its use count (404 when the organization has none with that id)."""
+    return get_object_or_404(selectors.reason_code_list(), pk=pk)
+
+
+class ReasonCodeListApi(ReadWriteRoles, APIView):
+    """GET the picklist (retired codes too, flagged: old dispositions carry them); POST adds a
+    code at the end of its outcome's list (sales leaders and admins)."""
+
+    read_roles = READERS
+    write_roles = REASON_CODE_EDITORS
+    parser_classes = JSON_ONLY
+    # The schema documents the paginated envelope this class writes (next, previous, results).
+    pagination_class = PageNumberPagination
+
+    @extend_schema(
+        parameters=[ReasonCodeFilterSerializer],
+        responses={
+            200: ReasonCodeDetailOutputSerializer(many=True),
+            **error_responses(400, 404),
+        },
+    )
     def get(self, request):
-        paginator = PageNumberPagination()
-        page = paginator.paginate_queryset(selectors.reason_code_list(), request, view=self)
-        return paginator.get_paginated_response(ReasonCodeOutputSerializer(page, many=True).data)
+        filters = ReasonCodeFilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        active = filters.validated_data.get("active")
+        qs = selectors.reason_code_list(outcome=filters.validated_data.get("outcome"))
+        if active is not None:
+            qs = qs.filter(retired_at__isnull=active)
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(qs, request, view=self)
+        return paginator.get_paginated_response(
+            ReasonCodeDetailOutputSerializer(page, many=True).data
+        )
+
+    @extend_schema(
+        request=ReasonCodeCreateInputSerializer,
+        responses={201: ReasonCodeDetailOutputSerializer, **error_responses(400, 415)},
+    )
+    def post(self, request):
+        data = ReasonCodeCreateInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        code = services.reason_code_create(actor=request.user, **data.validated_data)
+        return Response(
+            ReasonCodeDetailOutputSerializer(_reason_code(code.pk)).data,
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class ReasonCodeDetailApi(ReadWriteRoles, APIView):
+    """GET one code; PATCH renames it (old dispositions show the new name: same reason)."""
+
+    read_roles = READERS
+    write_roles = REASON_CODE_EDITORS
+    parser_classes = JSON_ONLY
+
+    @extend_schema(
+        responses={200: ReasonCodeDetailOutputSerializer, **error_responses(404)},
+    )
+    def get(self, request, pk: int):
+        return Response(ReasonCodeDetailOutputSerializer(_reason_code(pk)).data)
+
+    @extend_schema(
+        request=ReasonCodeRenameInputSerializer,
+        responses={200: ReasonCodeDetailOutputSerializer, **error_responses(400, 404, 415)},
+    )
+    def patch(self, request, pk: int):
+        code = _reason_code(pk)
+        data = ReasonCodeRenameInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.reason_code_rename(
+            reason_code=code, label=data.validated_data["label"], actor=request.user
+        )
+        return Response(ReasonCodeDetailOutputSerializer(_reason_code(pk)).data)
+
+
+class ReasonCodeRetireApi(APIView):
+    """POST stops offering a code; dispositions that carry it keep it (idempotent)."""
+
+    allowed_roles = REASON_CODE_EDITORS
+
+    @extend_schema(
+        request=None,
+        responses={200: ReasonCodeDetailOutputSerializer, **error_responses(404)},
+    )
+    def post(self, request, pk: int):
+        services.reason_code_retire(reason_code=_reason_code(pk), actor=request.user)
+        return Response(ReasonCodeDetailOutputSerializer(_reason_code(pk)).data)
+
+
+class ReasonCodeRestoreApi(APIView):
+    """POST offers a retired code again, at the end of its list (idempotent)."""
+
+    allowed_roles = REASON_CODE_EDITORS
+
+    @extend_schema(
+        request=None,
+        responses={200: ReasonCodeDetailOutputSerializer, **error_responses(400, 404)},
+    )
+    def post(self, request, pk: int):
+        services.reason_code_restore(reason_code=_reason_code(pk), actor=request.user)
+        return Response(ReasonCodeDetailOutputSerializer(_reason_code(pk)).data)
+
+
+class ReasonCodeReorderApi(APIView):
+    """POST sets the order of one outcome's live codes (the order the forms offer them in).
+
+    409 when `ordered_ids` is not exactly the live codes of the outcome (a code was added or
+    retired meanwhile): read the list again and retry.
+    """
+
+    allowed_roles = REASON_CODE_EDITORS
+    parser_classes = JSON_ONLY
+
+    @extend_schema(
+        request=ReasonCodeReorderInputSerializer,
+        responses={200: ReasonCodeReorderOutputSerializer, **error_responses(400, 409, 415)},
+    )
+    def post(self, request):
+        data = ReasonCodeReorderInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        outcome = data.validated_data["outcome"]
+        ordered = services.reason_codes_reorder(
+            outcome=outcome, ordered_ids=data.validated_data["ordered_ids"], actor=request.user
+        )
+        return Response(
+            ReasonCodeReorderOutputSerializer({"outcome": outcome, "reason_codes": ordered}).data
+        )
 
 
 # --- touches -------------------------------------------------------------------
@@ -262,7 +447,11 @@ class TouchInputSerializer(serializers.Serializer):
         max_length=128, help_text="Your id: sending it again changes nothing"
     )
     lead = serializers.CharField(max_length=128, help_text="The lead's external_id")
-    kind = serializers.ChoiceField(choices=TOUCH_KIND_CHOICES)
+    kind = serializers.ChoiceField(
+        choices=TOUCH_KIND_CHOICES,
+        help_text="call, email, meeting, sms or social; email_sent is the same as email "
+        "(the name the API used first, still accepted, and the one stored and returned)",
+    )
     occurred_at = AwareDateTimeField(help_text="ISO 8601 with offset; not in the future")
     note = serializers.CharField(required=False, allow_blank=True, max_length=5000, default="")
     actor = serializers.EmailField(
@@ -277,7 +466,7 @@ class TouchOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     external_id = serializers.CharField()
     lead = serializers.CharField(source="lead.external_id")
-    kind = serializers.CharField()
+    kind = serializers.CharField(help_text="The stored name: email_sent for an email")
     occurred_at = serializers.DateTimeField()
     note = serializers.CharField()
     actor = serializers.EmailField(source="actor.email", allow_null=True, default=None)
@@ -345,7 +534,7 @@ def _touch_batch(request, raw_items: list) -> dict:
 
 
 class TouchCreateApi(APIView):
-    """Log one sales touch (call, email_sent, meeting, sms, social) on a lead."""
+    """Log one sales touch (call, email, meeting, sms, social; email_sent = email) on a lead."""
 
     allowed_roles = WORKERS
 
@@ -375,6 +564,7 @@ class TouchBulkCreateApi(APIView):
     """Log up to 1,000 sales touches; invalid ones are reported by index, the rest stored."""
 
     allowed_roles = WORKERS
+    per_item_text_check = True  # items are validated one by one, rejected by index
 
     @extend_schema(
         request=inline_serializer("TouchBulkInput", {"items": TouchInputSerializer(many=True)}),

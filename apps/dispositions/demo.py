@@ -175,7 +175,11 @@ class _Calendars:
 def seed(*, now: datetime, rng) -> None:
     if Disposition.objects.exists():
         return
-    codes = {code.label: code for code in ReasonCode.objects.filter(retired_at__isnull=True)}
+    # A label may be offered for both outcomes ("Timeline too long"): key by both.
+    codes = {
+        (code.outcome, code.label): code
+        for code in ReasonCode.objects.filter(retired_at__isnull=True)
+    }
     calendars = _Calendars()
     touches: list[dict] = []
     dispositions: dict[int, list[DispositionItem]] = defaultdict(list)
@@ -259,7 +263,7 @@ def _worked_lead(
     calendar,
     now: datetime,
     rng,
-    codes: dict[str, ReasonCode],
+    codes: dict[tuple[str, str], ReasonCode],
     touches: list[dict],
     dispositions: dict[int, list[DispositionItem]],
 ) -> None:
@@ -323,7 +327,7 @@ def _worked_lead(
         touches.append(_touch(lead, at, n, rng, kind="call" if n == 1 else None))
     if outcome is None or occurred_at >= now:
         return
-    reason = codes.get(label) if label else None
+    reason = codes.get((outcome, label)) if label else None
     if label and reason is None:
         return  # the organization retired that code: leave the lead open
     if label:

@@ -14,15 +14,15 @@ class Outcome(models.TextChoices):
 FINAL_OUTCOMES = frozenset({Outcome.ACCEPTED, Outcome.REJECTED, Outcome.NURTURE})
 # Outcomes that must say why.
 REASON_REQUIRED = frozenset({Outcome.REJECTED, Outcome.NURTURE})
+# The outcomes a reason code can belong to (also named in the OpenAPI schema's enums).
+REASON_CODE_OUTCOME_CHOICES = [(o.value, o.label) for o in (Outcome.REJECTED, Outcome.NURTURE)]
 
 
 class ReasonCode(models.Model):
     """An entry of the organization's picklist of reasons for rejecting or returning an MQL."""
 
     label = models.CharField(max_length=120)
-    outcome = models.CharField(
-        max_length=16, choices=[(o.value, o.label) for o in (Outcome.REJECTED, Outcome.NURTURE)]
-    )
+    outcome = models.CharField(max_length=16, choices=REASON_CODE_OUTCOME_CHOICES)
     position = models.PositiveIntegerField(default=0)
     retired_at = models.DateTimeField(
         null=True, blank=True, help_text="Retired codes stay valid on old dispositions"

@@ -2,12 +2,17 @@
 
 from apps.dispositions.models import Outcome, ReasonCode
 
-# (label, outcome): rejected = never a buyer as things stand (sales closes it);
-# nurture = a real prospect, just not now (marketing keeps warming it).
+# (label, outcome), in DESIGN.md's order: all seven are reasons to reject (sales closes the
+# lead). "Timeline too long" and "Unresponsive after multiple touches" are also reasons to
+# return a lead to nurture (a real prospect, just not now: marketing keeps warming it); which
+# one applies is sales' call, so both outcomes offer them. Seeding them as nurture reasons only
+# made a rejection "because the timeline is too long" impossible until someone added it.
 DEFAULT_REASON_CODES = (
     ("Not a decision-maker", Outcome.REJECTED),
     ("Budget doesn't match", Outcome.REJECTED),
+    ("Timeline too long", Outcome.REJECTED),
     ("Chose a competitor", Outcome.REJECTED),
+    ("Unresponsive after multiple touches", Outcome.REJECTED),
     ("Not a fit (company)", Outcome.REJECTED),
     ("Duplicate / bad data", Outcome.REJECTED),
     ("Timeline too long", Outcome.NURTURE),

@@ -18,7 +18,7 @@ from django.db.models.functions import Coalesce, RowNumber
 
 from apps.accounts.exceptions import DomainError
 from apps.accounts.models import User
-from apps.accounts.roles import Role
+from apps.accounts.roles import Capability, Role, roles_for
 from apps.dispositions.countdown import Countdown, clock_mode, countdown
 from apps.dispositions.models import REASON_REQUIRED, Disposition, Outcome, ReasonCode
 from apps.icp.selectors import fit_for_leads
@@ -40,9 +40,10 @@ def is_lead_workable_by(*, lead: Lead, user) -> bool:
     organization's sales team: anyone's, or nobody's yet)."""
     if user is None or not getattr(user, "is_active", False) or getattr(user, "pk", None) is None:
         return False
-    if user.role == Role.SALES_LEADER:
-        return True
-    return user.role == Role.REP and lead.owner_id == user.pk
+    if user.role not in roles_for(Capability.WORK_LEADS):
+        return False
+    # A rep works the leads they own; sales leaders and admins every lead.
+    return user.role != Role.REP or lead.owner_id == user.pk
 
 
 def team_members() -> QuerySet[User]:
@@ -53,11 +54,16 @@ def team_members() -> QuerySet[User]:
 # --- reason codes ------------------------------------------------------------
 
 
-def reason_code_list(*, include_retired: bool = True) -> QuerySet[ReasonCode]:
-    """The picklist for the settings page: live codes by outcome and position, retired last."""
+def reason_code_list(
+    *, include_retired: bool = True, outcome: str | None = None
+) -> QuerySet[ReasonCode]:
+    """The picklist for the settings page: live codes by outcome and position, retired last;
+    each with ``uses``, the number of dispositions that carry it."""
     qs = ReasonCode.objects.annotate(uses=Count("dispositions"))
     if not include_retired:
         qs = qs.filter(retired_at__isnull=True)
+    if outcome is not None:
+        qs = qs.filter(outcome=outcome)
     return qs.order_by(F("retired_at").asc(nulls_first=True), "outcome", "position", "id")
 
 

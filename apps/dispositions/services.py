@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from apps.accounts.audit import audit_record
 from apps.accounts.exceptions import Conflict, DomainError, NotAllowed
-from apps.accounts.roles import Role
+from apps.accounts.roles import Capability, Role, roles_for
 from apps.dispositions import selectors
 from apps.dispositions.models import REASON_REQUIRED, Disposition, Outcome, ReasonCode
 from apps.leads.models import SALES_TOUCH_KINDS, Lead, Stage, StageChange
@@ -45,7 +45,7 @@ DISPOSABLE_STAGES = frozenset({Stage.LEAD, Stage.MQL, Stage.SQL, Stage.NURTURE, 
 # The disposition channel as the stage history names it.
 STAGE_CHANNEL = {"web": "ui", "api": "api", "csv": "csv"}
 
-REASON_CODE_EDITORS = frozenset({Role.SALES_LEADER, Role.ADMIN})
+REASON_CODE_EDITORS = roles_for(Capability.REASON_CODES)
 # Dispositions given by these roles (on reps' leads) also go to the audit log; a rep's own
 # dispositions are the lead's timeline and the feedback page.
 LEADER_ROLES = frozenset({Role.SALES_LEADER, Role.ADMIN})
@@ -85,10 +85,15 @@ def reason_code_create(*, label: str, outcome: str, actor) -> ReasonCode:
     label = _clean_label(label)
     _require_unique_label(label=label, outcome=outcome)
     last = ReasonCode.objects.filter(outcome=outcome).aggregate(last=Max("position"))["last"]
+    try:
+        with transaction.atomic():
+            code = ReasonCode.objects.create(
+                label=label, outcome=outcome, position=0 if last is None else last + 1
+            )
+    except IntegrityError as exc:  # the same label created concurrently
+        raise DomainError(f"“{label}” already exists for this outcome.", field="label") from exc
     audit_record(actor=actor, action="reason_code.created", target=label, outcome=outcome)
-    return ReasonCode.objects.create(
-        label=label, outcome=outcome, position=0 if last is None else last + 1
-    )
+    return code
 
 
 @transaction.atomic
@@ -97,9 +102,21 @@ def reason_code_rename(*, reason_code: ReasonCode, label: str, actor) -> ReasonC
     _require_reason_code_editor(actor)
     label = _clean_label(label)
     _require_unique_label(label=label, outcome=reason_code.outcome, exclude_pk=reason_code.pk)
-    audit_record(actor=actor, action="reason_code.renamed", target=label, previous=reason_code.label)  # fmt: skip
+    before = reason_code.label
     reason_code.label = label
-    reason_code.save(update_fields=["label"])
+    try:
+        with transaction.atomic():
+            reason_code.save(update_fields=["label"])
+    except IntegrityError as exc:  # the same label created concurrently
+        raise DomainError(f"“{label}” already exists for this outcome.", field="label") from exc
+    if label != before:
+        audit_record(
+            actor=actor,
+            action="reason_code.renamed",
+            target=label,
+            outcome=reason_code.outcome,
+            before=before,
+        )
     return reason_code
 
 
@@ -114,14 +131,25 @@ def reason_codes_reorder(*, outcome: str, ordered_ids: Sequence[int], actor) -> 
         )
     }
     if sorted(ordered_ids) != sorted(codes) or len(set(ordered_ids)) != len(ordered_ids):
+        live = ", ".join(str(pk) for pk in sorted(codes)) or "none"
         raise Conflict(
-            "The list changed meanwhile; reload the page and try again.", field="ordered_ids"
+            f"List every live “{outcome}” code exactly once, in the new order (live ids: "
+            f"{live}); the list may have changed meanwhile, so read it again and retry.",
+            field="ordered_ids",
         )
     ordered = [codes[pk] for pk in ordered_ids]
+    before = sorted(codes.values(), key=lambda code: (code.position, code.pk))
     for position, code in enumerate(ordered):
         code.position = position
     ReasonCode.objects.bulk_update(ordered, ["position"])
-    audit_record(actor=actor, action="reason_code.reordered", target=Outcome(outcome).label, order=[c.label for c in ordered])  # fmt: skip
+    if [code.pk for code in before] != list(ordered_ids):
+        audit_record(
+            actor=actor,
+            action="reason_code.reordered",
+            target=outcome,
+            outcome=outcome,
+            order=[code.label for code in ordered],
+        )
     return ordered
 
 
@@ -149,7 +177,12 @@ def reason_code_retire(
     if reason_code.retired_at is None:
         reason_code.retired_at = now or timezone.now()
         reason_code.save(update_fields=["retired_at"])
-        audit_record(actor=actor, action="reason_code.retired", target=reason_code.label)
+        audit_record(
+            actor=actor,
+            action="reason_code.retired",
+            target=reason_code.label,
+            outcome=reason_code.outcome,
+        )
     return reason_code
 
 
@@ -172,7 +205,12 @@ def reason_code_restore(*, reason_code: ReasonCode, actor) -> ReasonCode:
             reason_code.save(update_fields=["retired_at", "position"])
     except IntegrityError as exc:  # a same-named code created concurrently
         raise DomainError(f"“{reason_code.label}” already exists.", field="label") from exc
-    audit_record(actor=actor, action="reason_code.restored", target=reason_code.label)
+    audit_record(
+        actor=actor,
+        action="reason_code.restored",
+        target=reason_code.label,
+        outcome=reason_code.outcome,
+    )
     return reason_code
 
 

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import csv
 from datetime import date
 
 from django.contrib import messages
@@ -17,8 +16,9 @@ from django.views.decorators.http import require_POST
 from django_htmx.http import trigger_client_event
 
 from apps.accounts.access import roles_required
+from apps.accounts.csv_export import SafeCsvWriter
 from apps.accounts.exceptions import DomainError, NotAllowed
-from apps.accounts.roles import Role
+from apps.accounts.roles import Capability, Role, roles_for
 from apps.compliance.periods import PeriodKind, following, period_for, previous
 from apps.dispositions import selectors, services
 from apps.dispositions.forms import (
@@ -37,10 +37,10 @@ from apps.leads.models import Lead
 
 QUEUE_PAGE_SIZE = 50
 BEHIND_PAGE_SIZE = 25
-QUEUE_ROLES = (Role.REP,)
-TEAM_ROLES = (Role.SALES_LEADER,)
-WORK_ROLES = (Role.REP, Role.SALES_LEADER)
-REASON_CODE_ROLES = (Role.SALES_LEADER, Role.ADMIN)
+QUEUE_ROLES = tuple(roles_for(Capability.OWN_QUEUE))
+TEAM_ROLES = tuple(roles_for(Capability.TEAM_QUEUE))
+WORK_ROLES = tuple(roles_for(Capability.WORK_LEADS))
+REASON_CODE_ROLES = tuple(roles_for(Capability.REASON_CODES))
 FEEDBACK_ROLES = (
     Role.MARKETING_LEADER,
     Role.MARKETER,
@@ -494,7 +494,7 @@ def nurture_export(request: HttpRequest) -> HttpResponse:
     response["Content-Disposition"] = (
         f'attachment; filename="returned-to-nurture-{period.first_day.isoformat()}.csv"'
     )
-    writer = csv.writer(response)
+    writer = SafeCsvWriter(response)
     writer.writerow(
         [
             "external_id",
@@ -513,25 +513,16 @@ def nurture_export(request: HttpRequest) -> HttpResponse:
         lead = disposition.lead
         writer.writerow(
             [
-                _csv_cell(value)
-                for value in (
-                    lead.external_id,
-                    lead.full_name,
-                    lead.email,
-                    lead.company,
-                    lead.source,
-                    lead.campaign,
-                    disposition.reason_code.label if disposition.reason_code else "",
-                    disposition.note,
-                    disposition.actor.email if disposition.actor else "",
-                    disposition.occurred_at.isoformat(),
-                )
+                lead.external_id,
+                lead.full_name,
+                lead.email,
+                lead.company,
+                lead.source,
+                lead.campaign,
+                disposition.reason_code.label if disposition.reason_code else "",
+                disposition.note,
+                disposition.actor.email if disposition.actor else "",
+                disposition.occurred_at.isoformat(),
             ]
         )
     return response
-
-
-def _csv_cell(value: str) -> str:
-    """Neutralise spreadsheet formulas in free text (a note starting with "=")."""
-    text = str(value or "")
-    return f"'{text}" if text[:1] in ("=", "+", "-", "@") else text

@@ -23,11 +23,13 @@ from apps.accounts.models import User
 from apps.dispositions import services as disposition_services
 from apps.dispositions.models import Disposition, ReasonCode
 from apps.dispositions.services import BulkReport, DispositionItem
-from apps.handoff.pipeline import HandOff, hand_off
+from apps.handoff.pipeline import HandOff, hand_off, version_backfill
 from apps.leads import owners, stages
 from apps.leads import services as lead_services
 from apps.leads.models import Activity, Assignment, ImportJob, Lead
 from apps.leads.services import BulkResult, Touched, WebhookResult
+from apps.sla import clocks
+from apps.sla.models import SlaVersion
 
 __all__ = [
     "activities_ingest",
@@ -38,6 +40,7 @@ __all__ = [
     "lead_reassign",
     "lead_route_now",
     "leads_upsert",
+    "sla_version_backfill",
     "touch_log",
     "touch_record",
     "webhook_receive",
@@ -233,3 +236,35 @@ def lead_route_now(*, lead: Lead, actor) -> Assignment:
     assignment = owners.lead_route_now(lead=lead, actor=actor)
     hand_off(now=assignment.assigned_at, assignments=[assignment])
     return assignment
+
+
+# --- an SLA version signed with a past effective date -----------------------------------
+
+# MQL events per transaction of a back-fill: bounds each transaction's locks and arrays.
+BACKFILL_BATCH = 2000
+
+
+def sla_version_backfill(
+    *, version: SlaVersion, now: datetime | None = None, batch: int = BACKFILL_BATCH
+) -> int:
+    """The MQL events a just-signed, back-dated version governs that have no clock: their
+    clocks and fact rows, ``batch`` events per transaction (apps/sla/tasks.py runs it after
+    the signature commits).
+
+    MQLs that already have clocks keep them and their rows: a later SLA never moves an
+    existing clock. Idempotent: a retry walks again the events still without a clock
+    (those no commitment applies to), whose clocks and rows are then unchanged. Returns
+    how many clocks it meant to open.
+    """
+    now = now or timezone.now()
+    opened = 0
+    last_id = 0
+    while True:
+        with transaction.atomic():
+            events = list(
+                clocks.backfill_events(version).filter(pk__gt=last_id).order_by("pk")[:batch]
+            )
+            if not events:
+                return opened
+            opened += version_backfill(mql_events=events, now=now)
+        last_id = events[-1].pk

@@ -12,10 +12,17 @@ facts the rules have not seen. Each step is one set-based call for the whole bat
 4. routing of the new MQLs without an owner — apps/leads/services.py;
 5. their SLA clocks, and the clocks of re-dated MQLs — apps/sla/clocks.py; then
    periods whose history moved are recomputed (compliance snapshots, stored charts);
-6. clocks of leads with a new sales touch or disposition read the facts again.
+6. clocks of leads with a new sales touch or disposition read the facts again;
+7. the per-MQL-event fact table (MqlEventFact) — apps/compliance/facts.py — recomputes
+   the rows of every lead the batch touched (new or re-dated events, touches,
+   dispositions, stage moves, lead field changes, reassignments): a few set-based
+   statements, the same SQL as `manage.py facts_rebuild`.
 
-A per-MQL-event fact table (issue 13, item 3: not built yet) would be kept current as
-the last step here, from the `HandOff` this returns and the batch's `Touched`.
+`version_backfill` is the hand-off of the other fact that reaches back in time: an SLA
+version signed with a past effective date. The MQL events it now governs that have no
+clock get their clocks (step 5) and their fact rows (step 7) in one transaction — the
+SLA version, due times and cadence of those rows change, and so does the version in
+force of an event no commitment of the new version applies to.
 
 Layers (tests/test_layers.py holds them):
 
@@ -36,6 +43,7 @@ from datetime import datetime
 
 from django.db import transaction
 
+from apps.compliance import facts
 from apps.compliance import services as compliance_services
 from apps.dashboards import snapshots as chart_snapshots
 from apps.leads import owners, stages
@@ -106,12 +114,45 @@ def hand_off(
     _redated_follow(qualified.redated, leads=qualified.leads, now=now)
     if touched.clocks_touched:
         clocks.clocks_sync(lead_ids=touched.clocks_touched, now=now)
-    return HandOff(
+    result = HandOff(
         events=qualified.events,
         redated=qualified.redated,
         assignments=[*assignments, *routed],
         moves=applied,
     )
+    facts.facts_refresh(lead_ids=_facts_leads(touched, result), now=now)
+    return result
+
+
+@transaction.atomic(savepoint=False)  # one unit with the chunk the channel picked
+def version_backfill(*, mql_events: Sequence[MqlEvent], now: datetime) -> int:
+    """Clocks and fact rows of MQL events without a clock that a version signed after the
+    fact now governs (apps/handoff/channels.py picks them, chunk by chunk).
+
+    The events' leads are locked in id order first, as the MQL engine locks them, so a
+    batch of the same leads arriving meanwhile waits and then sees the clocks. A fixed
+    number of statements for the chunk; returns how many clocks it meant to open.
+    """
+    events = list(mql_events)
+    if not events:
+        return 0
+    lead_ids = sorted({event.lead_id for event in events})
+    list(Lead.objects.select_for_update().filter(pk__in=lead_ids).order_by("pk").values_list("pk"))
+    opened = clocks.clocks_start(mql_events=events, now=now)
+    facts.facts_refresh(lead_ids=lead_ids, now=now)
+    return opened
+
+
+def _facts_leads(touched: Touched, result: HandOff) -> set[int]:
+    """Every lead whose MQL events' facts the batch may have changed."""
+    return {
+        *touched.lead_ids,
+        *touched.clocks_touched,
+        *(event.lead_id for event in result.events),
+        *(r.event.lead_id for r in result.redated),
+        *(a.lead_id for a in result.assignments),
+        *(move.lead_id for move, _left in result.moves),
+    }
 
 
 def _redated_follow(

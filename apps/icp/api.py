@@ -48,11 +48,14 @@ class IcpRevisionOutputSerializer(serializers.Serializer):
 class IcpRevisionListApi(APIView):
     """GET lists ICP revisions, newest first."""
 
+    # The schema documents the paginated envelope this class writes (next, previous, results).
+    pagination_class = PageNumberPagination
+
     allowed_roles = api_roles(*ALL_ROLES, integration=True)
 
     @extend_schema(responses=IcpRevisionOutputSerializer(many=True))
     def get(self, request):
-        paginator = PageNumberPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(selectors.icp_revision_list(), request, view=self)
         return paginator.get_paginated_response(IcpRevisionOutputSerializer(page, many=True).data)
 

@@ -8,11 +8,14 @@ that is not JSON. Rejected items are listed by index with their field errors.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
 import time
 
 from django.conf import settings
+from django.core.cache import cache
+from django.db import connection
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
@@ -23,15 +26,17 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts.access import api_roles
+from apps.accounts.api_fields import FilterDateField, FilterDateTimeField
+from apps.accounts.input_bounds import JsonDocumentError, json_document_parse
 from apps.accounts.models import User
-from apps.accounts.roles import ALL_ROLES, Role
+from apps.accounts.roles import ALL_ROLES, Capability, roles_for
 from apps.handoff import channels
 from apps.leads import selectors, services
 from apps.leads.models import Stage
-from apps.leads.webhook_signatures import signature_problem
+from apps.leads.webhook_signatures import TOLERANCE_SECONDS, signature_problem
 
-INGEST_ROLES = (Role.ADMIN, Role.SALES_LEADER, Role.MARKETING_LEADER)
-ROUTING_ROLES = (Role.SALES_LEADER, Role.ADMIN)
+INGEST_ROLES = tuple(roles_for(Capability.IMPORT_LEADS))
+ROUTING_ROLES = tuple(roles_for(Capability.ROUTE_LEADS))
 
 
 class OwnerSerializer(serializers.Serializer):
@@ -159,10 +164,11 @@ class LeadUpsertApi(APIView):
     """POST creates or updates leads by external_id (partial updates; stage moves for opportunities)."""
 
     allowed_roles = api_roles(*INGEST_ROLES, integration=True)
+    per_item_text_check = True  # one item with a NUL is rejected by index, not the batch
 
     @extend_schema(
         request=OpenApiTypes.OBJECT,
-        responses={200: BulkResultSerializer, 207: BulkResultSerializer, 400: BulkResultSerializer},
+        responses={200: BulkResultSerializer, 207: BulkResultSerializer},
         description=(
             'A list of lead items (or {"items": [...]}), at most 1000. Keys: '
             + ", ".join(sorted(LEAD_ITEM_EXAMPLE))
@@ -182,14 +188,18 @@ class ActivityIngestApi(APIView):
     """POST appends activities; re-sending a stored external_id changes nothing."""
 
     allowed_roles = api_roles(*INGEST_ROLES, integration=True)
+    per_item_text_check = True  # one item with a NUL is rejected by index, not the batch
 
     @extend_schema(
         request=OpenApiTypes.OBJECT,
-        responses={200: BulkResultSerializer, 207: BulkResultSerializer, 400: BulkResultSerializer},
+        responses={200: BulkResultSerializer, 207: BulkResultSerializer},
         description=(
             'A list of activities (or {"items": [...]}), at most 1000: external_id, lead (the lead\'s '
             "external_id), kind, occurred_at (ISO 8601 with offset), properties, actor (user email, sales "
-            "touches only), note. An activity for an unknown lead is rejected (it does not create the "
+            "touches only), note. Kinds: engagement page_view, form_submit, content_download, "
+            "webinar_registered, webinar_attended, email_open, email_click, product_event; sales touches "
+            "call, email, meeting, sms, social (`email_sent` is accepted for `email` and is the name "
+            "stored and returned). An activity for an unknown lead is rejected (it does not create the "
             "lead): upsert the lead and resend."
         ),
     )
@@ -210,6 +220,9 @@ class LeadCursorPagination(CursorPagination):
 class LeadListApi(APIView):
     """GET lists the leads the caller may see (a rep: their own), filtered, cursor-paginated."""
 
+    # The schema documents the paginated envelope this class writes (next, previous, results).
+    pagination_class = LeadCursorPagination
+
     allowed_roles = api_roles(*ALL_ROLES, integration=True)
 
     class LeadFilterSerializer(serializers.Serializer):
@@ -219,13 +232,13 @@ class LeadListApi(APIView):
         )
         source = serializers.CharField(required=False)
         campaign = serializers.CharField(required=False)
-        created_from = serializers.DateField(required=False)
-        created_to = serializers.DateField(required=False)
-        mql_from = serializers.DateField(required=False)
-        mql_to = serializers.DateField(required=False)
+        created_from = FilterDateField(required=False)
+        created_to = FilterDateField(required=False)
+        mql_from = FilterDateField(required=False)
+        mql_to = FilterDateField(required=False)
         q = serializers.CharField(required=False, help_text="Search name, email, company, id")
         external_id = serializers.CharField(required=False)
-        updated_since = serializers.DateTimeField(required=False)
+        updated_since = FilterDateTimeField(required=False)
 
         def validate_owner(self, value: str) -> str:
             if value != selectors.UNASSIGNED and not value.isdigit():
@@ -258,7 +271,7 @@ class LeadListApi(APIView):
             updated_since=v.get("updated_since"),
         )
         leads = selectors.lead_list(user=request.user, filters=filters).order_by()
-        paginator = LeadCursorPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(leads, request, view=self)
         return paginator.get_paginated_response(LeadOutputSerializer(page, many=True).data)
 
@@ -342,9 +355,9 @@ class _WebhookApi(APIView):
 
     def receive(self, request, source: str):
         try:
-            payload = json.loads(request.body or b"null")
-        except (ValueError, UnicodeDecodeError):
-            return Response({"body": ["Malformed JSON."]}, status=status.HTTP_400_BAD_REQUEST)
+            payload = json_document_parse(request.body or b"null")
+        except JsonDocumentError as exc:
+            return Response({"body": [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
         outcome = channels.webhook_receive(source=source, payload=payload)
         data = outcome.result.as_dict()
         data.update(ignored=outcome.ignored, unmapped_fields=outcome.unmapped)
@@ -374,6 +387,14 @@ class WebhookReceiveApi(_WebhookApi):
                 required=True,
                 description="sha256=<hex HMAC-SHA256 of '<timestamp>.<raw body>' with the signing secret>",
             ),
+            OpenApiParameter(
+                "X-Handoff-Delivery",
+                str,
+                OpenApiParameter.HEADER,
+                required=False,
+                description="Optional unique id of this delivery; a repeat inside the 5-minute "
+                "window (same id, or same signature without one) is answered 409",
+            ),
         ],
     )
     def post(self, request, source: str):
@@ -387,7 +408,28 @@ class WebhookReceiveApi(_WebhookApi):
         )
         if problem:
             return Response({"signature": [problem]}, status=status.HTTP_401_UNAUTHORIZED)
-        return self.receive(request, source)
+        # A captured request replayed inside the 5-minute window is refused: each signature
+        # (or X-Handoff-Delivery id) is remembered in the shared cache for the window.
+        seen = webhook_delivery_key(request)
+        if not cache.add(seen, 1, timeout=TOLERANCE_SECONDS + 60):
+            return Response(
+                {"signature": ["This delivery was already received (a replay); it is ignored."]},
+                status=status.HTTP_409_CONFLICT,
+            )
+        try:
+            return self.receive(request, source)
+        except Exception:
+            cache.delete(seen)  # not processed: the sender may retry the same delivery
+            raise
+
+
+def webhook_delivery_key(request) -> str:
+    """The replay-memory key of a signed webhook call: its delivery id, else its signature."""
+    delivery = request.headers.get("X-Handoff-Delivery") or request.headers.get(
+        "X-Handoff-Signature", ""
+    )
+    digest = hashlib.sha256(delivery.strip().encode()).hexdigest()
+    return f"webhook-delivery:{connection.schema_name}:{digest}"
 
 
 class WebhookReceiveByTokenApi(_WebhookApi):

@@ -4,10 +4,11 @@ Pure module: no ORM. A bad row never stops the good ones: every problem is
 reported against the row's line number (line 1 is the header; a quoted value
 spanning lines is reported at the line where its row starts).
 
-Encodings: a file that is not valid UTF-8 anywhere it has non-ASCII text is
-almost always a Windows (Excel) export, so it is read as Windows-1252. A file
-where only some rows are broken is read as UTF-8 and the broken rows are
-rejected individually, naming the problem.
+Encodings: a file that is not valid UTF-8 anywhere it has non-ASCII text, and whose
+non-ASCII bytes read as Windows-1252 give accented letters inside words or typographic
+punctuation, is a Windows (Excel) export and is read as Windows-1252. Anything else is
+read as UTF-8 and the rows with bytes that are not UTF-8 are rejected individually,
+with their line numbers (the importer can still choose another encoding).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 
 from django.utils.dateparse import parse_date, parse_datetime
 
+from apps.accounts.input_bounds import printable
 from apps.leads.field_mapping import DATE_TARGETS, DATE_TIME_TARGETS, apply_mapping
 
 ENCODINGS: dict[str, str] = {
@@ -65,9 +67,36 @@ def detect_encoding(content: bytes) -> str:
         try:
             line.decode("utf-8")
         except UnicodeDecodeError:
+            if not _reads_as_windows_text(line):
+                return "utf-8"  # broken bytes, not another encoding: reject those rows
             continue
         return "utf-8"  # some rows are real UTF-8: the broken ones are just broken
     return "cp1252"
+
+
+# Typographic characters Windows-1252 puts in 0x80–0xBF that real text uses.
+_WINDOWS_PUNCTUATION = frozenset("€‚„…†‡‰‹›‘’“”•–—™¡¢£¤¥§¨©«¬®°±²³´µ¶·¸¹º»¼½¾¿ ")
+# Letters real Windows-1252 text uses; þ ð ÿ and friends are far likelier broken bytes.
+_WINDOWS_LETTERS = frozenset("ŠŒŽšœžŸÀÁÂÃÄÅÆÇÈÉÊËÌÍÎÏÑÒÓÔÕÖØÙÚÛÜÝßàáâãäåæçèéêëìíîïñòóôõöøùúûüý")
+
+
+def _reads_as_windows_text(line: bytes) -> bool:
+    """Whether a line's non-ASCII bytes, read as Windows-1252, look like text: accented
+    letters next to another letter (inside a word) or typographic punctuation."""
+    try:
+        text = line.decode("cp1252")
+    except UnicodeDecodeError:
+        return False  # 0x81, 0x8D, 0x8F, 0x90, 0x9D are not characters in Windows-1252
+    for position, ch in enumerate(text):
+        if ord(ch) < 0x80 or ch in _WINDOWS_PUNCTUATION:
+            continue
+        if ch not in _WINDOWS_LETTERS:
+            return False
+        before = text[position - 1] if position else ""
+        after = text[position + 1] if position + 1 < len(text) else ""
+        if not (before.isalpha() or after.isalpha()):
+            return False
+    return True
 
 
 def decode(content: bytes, encoding: str) -> str:
@@ -95,7 +124,8 @@ def unique_headers(raw: list[str]) -> list[str]:
     """Header names made unique and non-empty ("Email", "Email (2)", "Column 5")."""
     headers, seen = [], {}
     for position, name in enumerate(raw, start=1):
-        name = " ".join((name or "").split()) or f"Column {position}"
+        # A header is stored and shown: a NUL or an undecodable byte becomes U+FFFD.
+        name = " ".join(printable(name or "").split()) or f"Column {position}"
         seen[name] = seen.get(name, 0) + 1
         headers.append(name if seen[name] == 1 else f"{name} ({seen[name]})")
     return headers

@@ -19,7 +19,7 @@ from django.db.models import Prefetch
 from django.utils import timezone
 
 from apps.accounts.audit import audit_record
-from apps.accounts.exceptions import DomainError, NotAllowed
+from apps.accounts.exceptions import Conflict, DomainError, NotAllowed
 from apps.accounts.models import User
 from apps.accounts.roles import Role
 from apps.leads.models import Assignment, Lead, RoutingRule
@@ -299,6 +299,32 @@ def routing_rule_move(*, rule: RoutingRule, direction: str, actor) -> None:
         each.position = position
     RoutingRule.objects.bulk_update(rules, ["position"])
     audit_record(actor=person_of(actor), action="routing_rule.moved", target=rule.name, direction=direction)  # fmt: skip
+
+
+@transaction.atomic
+def routing_rules_reorder(*, ordered_ids: Sequence[int], actor) -> list[RoutingRule]:
+    """Set the evaluation order of every rule at once (the API's reorder; the page moves one
+    rule up or down). The fallback still runs last, whatever its place."""
+    _routing_manager_check(actor)
+    rules = {rule.pk: rule for rule in RoutingRule.objects.select_for_update().order_by("pk")}
+    if sorted(ordered_ids) != sorted(rules) or len(set(ordered_ids)) != len(ordered_ids):
+        ids = ", ".join(str(pk) for pk in sorted(rules)) or "none"
+        raise Conflict(
+            f"List every routing rule exactly once, in the new order (rule ids: {ids}); the "
+            "rules may have changed meanwhile, so read them again and retry.",
+            field="ordered_ids",
+        )
+    ordered = [rules[pk] for pk in ordered_ids]
+    for position, rule in enumerate(ordered, start=1):
+        rule.position = position
+    RoutingRule.objects.bulk_update(ordered, ["position"])
+    audit_record(
+        actor=person_of(actor),
+        action="routing_rule.reordered",
+        target="routing rules",
+        order=[rule.name for rule in ordered],
+    )
+    return ordered
 
 
 @transaction.atomic

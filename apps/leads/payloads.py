@@ -24,9 +24,16 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.utils.dateparse import parse_date, parse_datetime
 
+from apps.accounts.input_bounds import (
+    DATE_RANGE_MESSAGE,
+    is_date_in_range,
+    is_moment_in_range,
+    text_problems_by_key,
+)
 from apps.leads.geography import country_code
 from apps.leads.models import SALES_TOUCH_KINDS, ActivityKind, Stage
 from apps.leads.seniority import derive_seniority
+from apps.leads.touch_kinds import TOUCH_KIND_ALIASES, canonical_activity_kind
 
 # Clocks of the senders drift; a few minutes "in the future" is a clock, not a forgery.
 FUTURE_TOLERANCE = timedelta(minutes=5)
@@ -80,6 +87,8 @@ ACTIVITY_KEYS = frozenset(
     {"external_id", "lead", "kind", "occurred_at", "properties", "actor", "note"}
 )
 ACTIVITY_KINDS = frozenset(ActivityKind.values)
+# What a sender may write: the stored names and DESIGN.md's touch names ("email").
+ACCEPTED_ACTIVITY_KINDS = ACTIVITY_KINDS | frozenset(TOUCH_KIND_ALIASES)
 
 # Common spellings of acquisition channels in HubSpot and Salesforce exports.
 SOURCE_ALIASES = {
@@ -254,6 +263,9 @@ def parse_moment(
             ]
             return None
         moment = moment.replace(tzinfo=naive_tz)
+    if not is_moment_in_range(moment):
+        errors[name] = [DATE_RANGE_MESSAGE]
+        return None
     if moment > now + FUTURE_TOLERANCE:
         errors[name] = ["Cannot be in the future."]
         return None
@@ -269,6 +281,14 @@ def _date_only(value: str) -> date | None:
 
 
 def _date(value: Any, name: str, errors: Errors) -> date | None:
+    day = _date_value(value, name, errors)
+    if day is not None and not is_date_in_range(day):
+        errors[name] = [DATE_RANGE_MESSAGE]
+        return None
+    return day
+
+
+def _date_value(value: Any, name: str, errors: Errors) -> date | None:
     if value is None or value == "":
         return None
     if isinstance(value, datetime):
@@ -313,7 +333,11 @@ def parse_lead_item(
     """A LeadItem from one inbound dict, or the field errors that reject it."""
     if not isinstance(raw, Mapping):
         return None, {"non_field_errors": ["Each item must be a JSON object."]}
-    errors: Errors = {}
+    # Text the database cannot hold (NUL, lone surrogates) rejects the item before any
+    # message could echo it back.
+    errors: Errors = text_problems_by_key(dict(raw))
+    if errors:
+        return None, errors
     _unknown_keys(raw, LEAD_KEYS, errors)
     external_id = _external_id(raw.get("external_id"), "external_id", errors)
     values: dict[str, Any] = {}
@@ -401,16 +425,18 @@ def parse_activity_item(
     """An ActivityItem from one inbound dict, or the field errors that reject it."""
     if not isinstance(raw, Mapping):
         return None, {"non_field_errors": ["Each item must be a JSON object."]}
-    errors: Errors = {}
+    errors: Errors = text_problems_by_key(dict(raw))
+    if errors:
+        return None, errors
     _unknown_keys(raw, ACTIVITY_KEYS, errors)
     external_id = None
     if external_id_required or raw.get("external_id") not in (None, ""):
         external_id = _external_id(raw.get("external_id"), "external_id", errors)
     lead = _external_id(raw.get("lead"), "lead", errors)
-    kind = raw.get("kind")
+    kind = canonical_activity_kind(raw.get("kind"))
     if kind not in ACTIVITY_KINDS:
         errors["kind"] = [
-            f"Unknown kind “{kind}”; one of {', '.join(sorted(ACTIVITY_KINDS))}."
+            f"Unknown kind “{kind}”; one of {', '.join(sorted(ACCEPTED_ACTIVITY_KINDS))}."
             if kind not in (None, "")
             else "This field is required."
         ]

@@ -31,6 +31,7 @@ from django.utils import timezone
 
 from apps.accounts.audit import audit_record
 from apps.accounts.exceptions import Conflict, DomainError
+from apps.accounts.input_bounds import printable
 from apps.accounts.models import User
 from apps.leads import csv_rows
 from apps.leads import field_mapping as field_mapping_mod
@@ -691,12 +692,46 @@ def import_job_start(
     job.date_order = date_order
     job.time_zone = time_zone
     job.status = ImportJob.Status.QUEUED
+    job.queued_at = timezone.now()
     job.save()
     audit_record(actor=person_of(actor), action="import.started", target=job.filename, rows=job.total_rows)  # fmt: skip
-    # Sent from inside the tenant's context, so the worker runs it in this schema; by
-    # name, as the task module imports this one (tasks call services, not back).
-    transaction.on_commit(lambda: celery_app.send_task(IMPORT_TASK, args=[job.pk]))
+    _import_enqueue(job.pk)
     return job
+
+
+# A queued import no worker has picked up after this long is sent again (broker outage).
+IMPORT_REQUEUE_AFTER = timedelta(minutes=2)
+
+
+def _import_enqueue(job_id: int) -> None:
+    """Send the import to the workers once the job is committed. Never raises: with the
+    broker down the job stays queued and imports_requeue sends it again later."""
+
+    def send() -> None:
+        try:
+            # Sent from inside the tenant's context, so the worker runs it in this schema; by
+            # name, as the task module imports this one (tasks call services, not back).
+            # retry=False: an outage costs one refused connection, not a hanging request.
+            celery_app.send_task(IMPORT_TASK, args=[job_id], retry=False)
+        except Exception:
+            logger.warning("could not enqueue CSV import %s; it will be re-sent", job_id)
+
+    transaction.on_commit(send)
+
+
+def imports_requeue(*, now: datetime) -> int:
+    """Send again the imports queued longer than IMPORT_REQUEUE_AFTER with no worker on them
+    (their message was lost to a broker outage); running them twice is harmless."""
+    stalled = list(
+        ImportJob.objects.filter(
+            status=ImportJob.Status.QUEUED, queued_at__lt=now - IMPORT_REQUEUE_AFTER
+        ).values_list("pk", flat=True)
+    )
+    if stalled:
+        ImportJob.objects.filter(pk__in=stalled).update(queued_at=now)
+        for job_id in stalled:
+            _import_enqueue(job_id)
+    return len(stalled)
 
 
 def import_chunks(*, job: ImportJob) -> Iterable[list[csv_rows.CsvRow]]:
@@ -767,7 +802,8 @@ def import_chunk_record(*, job: ImportJob, chunk: ImportChunk, result: BulkResul
     for error in result.errors:
         line, external_id = chunk.lines[error["index"]]
         problems.append({"line": line, "external_id": external_id, "errors": error["errors"]})
-    problems.sort(key=lambda p: p["line"])
+    # A rejected cell may hold a NUL or undecodable bytes; the report shows them as U+FFFD.
+    problems = printable(sorted(problems, key=lambda p: p["line"]))
     job.processed_rows += chunk.rows
     job.created += result.created
     job.updated += result.updated

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-from datetime import datetime
-
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db import connection
@@ -17,8 +14,9 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
 from apps.accounts.access import roles_required
+from apps.accounts.csv_export import SafeCsvWriter, csv_lines
 from apps.accounts.exceptions import DomainError
-from apps.accounts.roles import ALL_ROLES, Role
+from apps.accounts.roles import ALL_ROLES, Capability, Role, roles_for
 from apps.handoff import channels
 from apps.leads import owners, selectors, services
 from apps.leads.csv_rows import ENCODINGS
@@ -28,8 +26,8 @@ from apps.leads.models import FieldMapping, ImportJob, RoutingRule
 from apps.leads.panel_discovery import lead_panels
 from apps.leads.routing import describe_condition
 
-ROUTING_ROLES = (Role.SALES_LEADER, Role.ADMIN)
-IMPORT_ROLES = (Role.ADMIN, Role.MARKETING_LEADER, Role.SALES_LEADER)
+ROUTING_ROLES = tuple(roles_for(Capability.ROUTE_LEADS))
+IMPORT_ROLES = tuple(roles_for(Capability.IMPORT_LEADS))
 EXPORT_COLUMNS = (
     "external_id", "email", "first_name", "last_name", "title", "seniority", "company",
     "company_domain", "company_size", "annual_revenue", "industry", "country", "region",
@@ -65,21 +63,6 @@ def lead_list(request: HttpRequest) -> HttpResponse:
     return render(request, "leads/lead_list.html", context)
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-def _cell(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return value.isoformat()
-    text = str(value)
-    # A cell starting with = + - @ is a formula to a spreadsheet: never let lead data run one.
-    return "'" + text if text[:1] in {"=", "+", "-", "@"} else text
-
-
 @roles_required(*ALL_ROLES)
 def lead_export(request: HttpRequest) -> StreamingHttpResponse:
     """The filtered lead list as CSV, streamed: memory stays flat for any number of leads."""
@@ -87,17 +70,14 @@ def lead_export(request: HttpRequest) -> StreamingHttpResponse:
     leads = selectors.lead_list(
         user=request.user, filters=form.filters() if form.is_bound else None
     )
-    writer = csv.writer(_Echo())
-
-    def rows():
-        yield writer.writerow([*EXPORT_COLUMNS, "owner_email"])
-        for lead in leads.iterator(chunk_size=2000):
-            yield writer.writerow(
-                [_cell(getattr(lead, column)) for column in EXPORT_COLUMNS]
-                + [lead.owner.email if lead.owner else ""]
-            )
-
-    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+    rows = (
+        [getattr(lead, column) for column in EXPORT_COLUMNS]
+        + [lead.owner.email if lead.owner else ""]
+        for lead in leads.iterator(chunk_size=2000)
+    )
+    response = StreamingHttpResponse(
+        csv_lines([*EXPORT_COLUMNS, "owner_email"], rows), content_type="text/csv; charset=utf-8"
+    )
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
     response["Content-Disposition"] = (
         f'attachment; filename="leads-{connection.schema_name}-{stamp}.csv"'
@@ -330,14 +310,12 @@ def import_errors_download(request: HttpRequest, pk: int) -> HttpResponse:
     job = get_object_or_404(ImportJob, pk=pk)
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="import-{job.pk}-rejected-rows.csv"'
-    writer = csv.writer(response)
+    writer = SafeCsvWriter(response)
     writer.writerow(["line", "external_id", "field", "reason"])
     for problem in job.row_errors:
         for field_name, reasons in problem["errors"].items():
             for reason in reasons:
-                writer.writerow(
-                    [problem["line"], _cell(problem["external_id"]), field_name, _cell(reason)]
-                )
+                writer.writerow([problem["line"], problem["external_id"], field_name, reason])
     return response
 
 

@@ -44,6 +44,9 @@ class DefinitionOutputSerializer(serializers.Serializer):
 class DefinitionListApi(APIView):
     """GET lists every version (filter by kind/status); POST creates a draft (marketing roles)."""
 
+    # The schema documents the paginated envelope this class writes (next, previous, results).
+    pagination_class = PageNumberPagination
+
     allowed_roles = api_roles(*ALL_ROLES, integration=True)
 
     class DefinitionFilterSerializer(serializers.Serializer):
@@ -59,7 +62,7 @@ class DefinitionListApi(APIView):
         qs = selectors.definition_list(kind=filters.validated_data.get("kind"))
         if filters.validated_data.get("status"):
             qs = qs.filter(status=filters.validated_data["status"])
-        paginator = PageNumberPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(qs, request, view=self)
         return paginator.get_paginated_response(DefinitionOutputSerializer(page, many=True).data)
 

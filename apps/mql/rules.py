@@ -24,6 +24,7 @@ from typing import Any
 
 from apps.leads.field_conditions import FIELD_OPS, field_value, is_missing, is_number
 from apps.leads.seniority import SENIORITY_LABELS
+from apps.leads.touch_kinds import TOUCH_KIND_ALIASES, canonical_activity_kind
 from apps.mql.scoring import (
     DECAY_KINDS,
     PROPERTY_MATCHES,
@@ -369,7 +370,8 @@ def _parse_field_condition(
 def _parse_activity_match(
     data: Mapping[str, Any], path: str, errors: _Errors
 ) -> ActivityMatch | None:
-    kind = data.get("kind")
+    # DESIGN.md's touch names ("email") mean the stored ones ("email_sent").
+    kind = canonical_activity_kind(data.get("kind"))
     ok = True
     if kind is None:
         errors.add(_join(path, "kind"), "is required")
@@ -377,7 +379,8 @@ def _parse_activity_match(
     elif kind not in ACTIVITY_KINDS:
         errors.add(
             _join(path, "kind"),
-            f"unknown activity kind {kind!r}; expected one of {_listing(ACTIVITY_KINDS)}",
+            f"unknown activity kind {kind!r}; expected one of "
+            f"{_listing(ACTIVITY_KINDS | frozenset(TOUCH_KIND_ALIASES))}",
         )
         ok = False
     prop = data.get("property")

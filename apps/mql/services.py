@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from apps.accounts.audit import audit_record
 from apps.accounts.exceptions import Conflict, DomainError, NotAllowed
-from apps.accounts.roles import Role
+from apps.accounts.roles import Capability, Role, roles_for
 from apps.leads.models import Lead, Stage, StageChange
 from apps.mql.backtest import LeadHistory, Tally
 from apps.mql.models import (
@@ -58,8 +58,8 @@ from apps.mql.selectors import (
 )
 from config.celery_app import app as celery_app
 
-PUBLISHER_ROLES = frozenset({Role.MARKETING_LEADER, Role.ADMIN})
-DRAFTER_ROLES = frozenset({Role.MARKETING_LEADER, Role.MARKETER, Role.ADMIN})
+PUBLISHER_ROLES = roles_for(Capability.PUBLISH_DEFINITIONS)
+DRAFTER_ROLES = roles_for(Capability.DRAFT_DEFINITIONS)
 COMMENTER_ROLES = frozenset(
     {Role.MARKETING_LEADER, Role.MARKETER, Role.SALES_LEADER, Role.EXECUTIVE, Role.ADMIN}
 )

@@ -6,6 +6,7 @@ Sign-off itself only happens in the app or the API. The change log and signature
 append-only and clocks move only through the product: all three are read-only here, and
 nothing that has a change log (every version) can be deleted."""
 
+from django import forms
 from django.contrib import admin
 
 from apps.sla import services
@@ -42,6 +43,20 @@ class SignedVersionReadOnly:
         if obj is not None and _is_signed(self.version_of(obj)):
             return False
         return super().has_delete_permission(request, obj)
+
+
+class DraftVersionOnlyForm(forms.ModelForm):
+    """Adding a commitment or a rule to a signed version is refused here, with a message,
+    before PostgreSQL's trigger would refuse it as a server error."""
+
+    def clean_version(self):
+        version = self.cleaned_data.get("version")
+        if _is_signed(version):
+            raise forms.ValidationError(
+                "This version is signed or awaiting signatures, so it cannot change: "
+                "make a new version from it instead."
+            )
+        return version
 
 
 class CommitmentInline(SignedVersionReadOnly, admin.TabularInline):
@@ -141,12 +156,14 @@ class SlaVersionAdmin(SignedVersionReadOnly, admin.ModelAdmin):
 
 @admin.register(Commitment)
 class CommitmentAdmin(SignedVersionReadOnly, admin.ModelAdmin):
+    form = DraftVersionOnlyForm
     list_display = ["version", "position", "owner_team", "metric", "target", "yellow_threshold"]
     list_filter = ["metric", "owner_team"]
 
 
 @admin.register(EscalationRule)
 class EscalationRuleAdmin(SignedVersionReadOnly, admin.ModelAdmin):
+    form = DraftVersionOnlyForm
     list_display = ["version", "commitment", "threshold", "periods", "period_kind", "notify_role"]
 
 

@@ -17,6 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts.access import api_roles
+from apps.accounts.api_fields import BoundedDateField, BoundedDateTimeField
 from apps.accounts.models import ApiKey
 from apps.accounts.roles import ALL_ROLES, Role
 from apps.leads.models import Lead
@@ -162,7 +163,7 @@ def _version_data(pk: int) -> dict:
 
 
 def _paginated(request, view, queryset, serializer):
-    paginator = PageNumberPagination()
+    paginator = view.pagination_class()
     page = paginator.paginate_queryset(queryset, request, view=view)
     return paginator.get_paginated_response(serializer(page, many=True).data)
 
@@ -172,6 +173,9 @@ def _paginated(request, view, queryset, serializer):
 
 class ContractListApi(ReadWriteRoles, APIView):
     """GET the organization's SLA contracts; POST creates one (drafters)."""
+
+    # The schema documents the paginated envelope this class writes (next, previous, results).
+    pagination_class = PageNumberPagination
 
     class ContractCreateInputSerializer(serializers.Serializer):
         name = serializers.CharField(max_length=200)
@@ -194,6 +198,9 @@ class ContractListApi(ReadWriteRoles, APIView):
 class VersionListApi(ReadWriteRoles, APIView):
     """GET versions (filter by contract or status); POST creates a draft — blank, from a
     template, or as an amendment of an existing version (`from_version`)."""
+
+    # The schema documents the paginated envelope this class writes (next, previous, results).
+    pagination_class = PageNumberPagination
 
     class VersionFilterSerializer(serializers.Serializer):
         contract = serializers.IntegerField(required=False)
@@ -262,8 +269,8 @@ class VersionDetailApi(ReadWriteRoles, APIView):
         purpose = serializers.CharField(required=False, allow_blank=True, max_length=2000)
         calendar = serializers.IntegerField(required=False)
         mql_definition = serializers.IntegerField(required=False, allow_null=True)
-        effective_at = serializers.DateTimeField(required=False)
-        review_date = serializers.DateField(required=False, allow_null=True)
+        effective_at = BoundedDateTimeField(required=False)
+        review_date = BoundedDateField(required=False, allow_null=True)
 
     @extend_schema(responses=VersionOutputSerializer)
     def get(self, request, pk: int):
@@ -567,6 +574,9 @@ class ChangeOutputSerializer(serializers.Serializer):
 class VersionChangeListApi(APIView):
     """GET the version's change log (every edit with its author, the sign-off steps)."""
 
+    # The schema documents the paginated envelope this class writes (next, previous, results).
+    pagination_class = PageNumberPagination
+
     allowed_roles = READERS
 
     @extend_schema(responses=ChangeOutputSerializer(many=True))
@@ -577,12 +587,21 @@ class VersionChangeListApi(APIView):
         )
 
 
+class TemplateOutputSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    name = serializers.CharField()
+    summary = serializers.CharField()
+    purpose = serializers.CharField()
+    commitments = serializers.ListField(child=serializers.DictField())
+    escalations = serializers.ListField(child=serializers.DictField())
+
+
 class TemplateListApi(APIView):
-    """GET the templates a draft can start from."""
+    """GET the templates a draft can start from (a short fixed list, not paginated)."""
 
     allowed_roles = READERS
 
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(responses=TemplateOutputSerializer(many=True))
     def get(self, request):
         return Response(
             [
@@ -608,14 +627,15 @@ class CalendarInputSerializer(serializers.Serializer):
     week = serializers.JSONField(required=False)
     holiday_country = serializers.CharField(required=False, allow_blank=True, default="")
     holiday_subdivision = serializers.CharField(required=False, allow_blank=True, default="")
-    closed_dates = serializers.ListField(
-        child=serializers.DateField(), required=False, default=list
-    )
+    closed_dates = serializers.ListField(child=BoundedDateField(), required=False, default=list)
     is_default = serializers.BooleanField(required=False, default=False)
 
 
 class CalendarListApi(ReadWriteRoles, APIView):
     """GET business calendars; POST creates one (admins)."""
+
+    # The schema documents the paginated envelope this class writes (next, previous, results).
+    pagination_class = PageNumberPagination
 
     write_roles = ADMINS
 
@@ -696,6 +716,9 @@ class ClockOutputSerializer(serializers.Serializer):
 
 class LeadClockListApi(APIView):
     """GET a lead's SLA clocks (due times computed once, at MQL time)."""
+
+    # The schema documents the paginated envelope this class writes (next, previous, results).
+    pagination_class = PageNumberPagination
 
     allowed_roles = READERS
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from apps.sla import api
+from apps.sla import api, calendar_preview_api
 
 urlpatterns = [
     path("sla/contracts/", api.ContractListApi.as_view(), name="contract_list"),
@@ -36,6 +36,16 @@ urlpatterns = [
         name="escalation_rule_detail",
     ),
     path("sla/calendars/", api.CalendarListApi.as_view(), name="calendar_list"),
+    path(
+        "sla/calendars/preview/",
+        calendar_preview_api.CalendarDraftPreviewApi.as_view(),
+        name="calendar_draft_preview",
+    ),
     path("sla/calendars/<int:pk>/", api.CalendarDetailApi.as_view(), name="calendar_detail"),
+    path(
+        "sla/calendars/<int:pk>/preview/",
+        calendar_preview_api.CalendarPreviewApi.as_view(),
+        name="calendar_preview",
+    ),
     path("sla/leads/<int:lead_pk>/clocks/", api.LeadClockListApi.as_view(), name="lead_clocks"),
 ]

@@ -1,4 +1,4 @@
-"""SLA clocks: the one write path of SlaClock — open, re-date, sync, breach, back-fill.
+"""SLA clocks: the one write path of SlaClock — open, re-date, sync, breach.
 
 Every function takes a whole batch and costs a fixed number of statements, whatever
 its size (arrays joined with unnest, UPDATE … FROM, INSERT … SELECT):
@@ -13,10 +13,11 @@ its size (arrays joined with unnest, UPDATE … FROM, INSERT … SELECT):
   whatever order those facts arrived in (apps/sla/clock_rules.py decides);
 - ``clocks_breach``: pending clocks whose due time passed, unmet by the facts, become
   breached (the compliance sweep calls it, then raises the alerts);
-- ``clocks_backfill``: clocks for the MQLs of a version signed after the fact.
+- ``backfill_events``: the MQLs a version signed after the fact governs that have no
+  clock yet (the hand-off's back-fill opens theirs with ``clocks_start``).
 
-Callers: the hand-off pipeline (apps/handoff/pipeline.py), the compliance sweep and
-the back-fill task. Nothing else writes SlaClock rows.
+Callers: the hand-off pipeline (apps/handoff/pipeline.py, also for a back-dated version's
+back-fill) and the compliance sweep. Nothing else writes SlaClock rows.
 """
 
 from __future__ import annotations
@@ -550,18 +551,3 @@ def backfill_events(version: SlaVersion):
     if version.superseded_at is not None:
         events = events.filter(qualified_at__lt=version.superseded_at)
     return events
-
-
-def clocks_backfill(*, version: SlaVersion, batch: int = 2000) -> int:
-    """Open clocks for MQLs that qualified under a just-signed back-dated version and have none.
-
-    MQLs that already have clocks keep them: a later SLA never moves an existing clock.
-    """
-    opened = 0
-    last_id = 0
-    while True:
-        events = list(backfill_events(version).filter(pk__gt=last_id).order_by("pk")[:batch])
-        if not events:
-            return opened
-        opened += clocks_start(mql_events=events)
-        last_id = events[-1].pk

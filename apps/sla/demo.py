@@ -1,8 +1,10 @@
 """Demo SLA for Acme Analytics: a New York business calendar with US holidays, the domain
 articles' sample SLA signed by both leaders and in force from 120 days ago (so the 90 days
-of demo history are measured against it); v2, marketing's higher MQL target, signed by
-marketing only and now outdated, because v3 — a high-intent tier drafted from v1 as
-well — was signed by both leaders since and takes over next week.
+of demo history are measured against it); v2, marketing's higher monthly MQL promise, signed
+by both and in force from ten days ago (the month, the quarter and usually a week span v1 and v2,
+each commitment scored once with both named); v3, marketing's next raise, signed by marketing
+only and now outdated, because v4 — a high-intent tier drafted from v2 as well — was signed by
+both leaders since and takes over next week.
 
 Runs after the MQL demo (it relies on the published MQL definition) and before the leads
 demo (whose MQLs open clocks under this SLA). Everything goes through the services.
@@ -64,6 +66,21 @@ def seed(*, now: datetime, rng) -> None:
     for leader in (sales, marketing):
         _sign(version, leader)
 
+    # Ten days ago v2 took effect: marketing promised more MQLs for the new campaign season.
+    raised = services.version_create(actor=marketing, from_version=version)
+    volume = raised.commitments.get(metric="mql_volume")
+    services.commitment_update(commitment=volume, actor=marketing, target=170, yellow_threshold=135)
+    services.version_update(
+        version=raised,
+        actor=marketing,
+        effective_at=(now - timedelta(days=10)).replace(hour=0, minute=0, second=0, microsecond=0),
+        purpose=version.purpose + " From v2 on, marketing delivers 170 qualified leads a month.",
+    )
+    services.version_submit(version=raised, actor=marketing)
+    for leader in (sales, marketing):
+        _sign(raised, leader)
+    version = raised
+
     # Marketing proposes a higher MQL volume target and signs it; sales has not yet...
     raise_volume = services.version_create(actor=marketing, from_version=version)
     volume = raise_volume.commitments.get(metric="mql_volume")
@@ -81,8 +98,8 @@ def seed(*, now: datetime, rng) -> None:
     services.version_submit(version=raise_volume, actor=marketing)
     _sign(raise_volume, marketing)
 
-    # ... while both leaders agreed on a high-intent tier, drafted from v1 too and signed, in
-    # force from next week. That makes v2 outdated: it can no longer be signed (its page says
+    # ... while both leaders agreed on a high-intent tier, drafted from v2 too and signed, in
+    # force from next week. That makes v3 outdated: it can no longer be signed (its page says
     # so and shows what it would change against the version in force).
     amendment = services.version_create(actor=sales, from_version=version)
     tier = services.commitment_add(
@@ -105,7 +122,8 @@ def seed(*, now: datetime, rng) -> None:
         actor=marketing,
         effective_at=(now + timedelta(days=7)).replace(hour=0, minute=0, second=0, microsecond=0),
         purpose=version.purpose
-        + " From v3 on, leads who attended a webinar or asked for a demo get a faster response.",
+        + f" From v{amendment.number} on, leads who attended a webinar or asked for a demo get"
+        " a faster response.",
     )
     services.version_submit(version=amendment, actor=sales)
     for leader in (marketing, sales):
@@ -122,3 +140,16 @@ def _sign(version: SlaVersion, leader: User) -> None:
         ip_address="127.0.0.1",
         user_agent=SEED_AGENT,
     )
+
+
+def _sign_by_both(version: SlaVersion, *, submitter: User, leaders: tuple[User, ...]) -> None:
+    services.version_submit(version=version, actor=submitter)
+    for leader in leaders:
+        services.version_sign(
+            version=version,
+            actor=leader,
+            channel="web",
+            password=DEMO_PASSWORD,
+            ip_address="127.0.0.1",
+            user_agent=SEED_AGENT,
+        )

@@ -725,14 +725,23 @@ PREVIEW_DAYS = 120
 
 
 def calendar_preview(
-    *, calendar_data: dict[str, Any], arrival_wall_clock: datetime | None, hours: float
+    *,
+    calendar_data: dict[str, Any],
+    arrival_wall_clock: datetime | None,
+    hours: float,
+    arrival_at: datetime | None = None,
+    mode: str = business_time.BUSINESS,
 ) -> dict[str, Any]:
-    """What the calendar editor shows: when a lead arriving at a wall-clock time is due, and the
-    days off ahead. {"problem": …} instead when the calendar is not usable."""
+    """What the calendar editor (and the API) shows: when a lead arriving at a wall-clock time
+    in the calendar's zone, or at the instant ``arrival_at``, is due after ``hours`` of business
+    (or, with ``mode`` calendar, elapsed) time, and the days off ahead. {"problem": …} instead
+    when the calendar is not usable."""
     try:
-        calendar = calendar_from_json(calendar_data)
+        calendar = calendar_from_json(calendar_data, mode=mode)
         zone = ZoneInfo(calendar.timezone)
-        if arrival_wall_clock is None:
+        if arrival_at is not None:
+            arrival = arrival_at.astimezone(zone)
+        elif arrival_wall_clock is None:
             arrival = datetime.now(tz=zone).replace(second=0, microsecond=0)
         else:
             arrival = arrival_wall_clock.replace(tzinfo=zone)

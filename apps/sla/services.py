@@ -261,6 +261,28 @@ def _calendar_fields(
     }
 
 
+def calendar_data_clean(
+    *,
+    timezone_name: str,
+    week: Any,
+    holiday_country: str = "",
+    holiday_subdivision: str = "",
+    closed_dates: Sequence[str | date] = (),
+) -> dict[str, Any]:
+    """A calendar's stored JSON, checked as saving would check it (DomainError naming the
+    field), without saving anything: what the "is due at" preview of an unsaved calendar uses."""
+    fields = _calendar_fields(
+        name="preview",
+        timezone_name=timezone_name,
+        week=NINE_TO_FIVE_WEEK if week is None else week,
+        holiday_country=holiday_country,
+        holiday_subdivision=holiday_subdivision,
+        closed_dates=closed_dates,
+    )
+    fields.pop("name")
+    return fields
+
+
 @transaction.atomic
 def calendar_create(
     *,

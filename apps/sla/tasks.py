@@ -3,7 +3,7 @@
 from celery import shared_task
 from django.db import DatabaseError
 
-from apps.sla import clocks
+from apps.handoff import channels
 from apps.sla.models import SlaVersion
 from apps.sla.services import CLOCKS_BACKFILL_TASK
 
@@ -16,8 +16,9 @@ from apps.sla.services import CLOCKS_BACKFILL_TASK
     retry_backoff=True,
 )
 def sla_clocks_backfill_task(version_id: int) -> int:
-    """Open clocks for the MQLs a just-signed, back-dated version governs (idempotent)."""
+    """Open clocks, and refresh the fact rows, of the MQLs a just-signed, back-dated version
+    governs (idempotent)."""
     version = SlaVersion.objects.filter(pk=version_id).first()
     if version is None:
         return 0
-    return clocks.clocks_backfill(version=version)
+    return channels.sla_version_backfill(version=version)

@@ -1,7 +1,8 @@
 /* The page frame: the navigation folds behind a "Menu" button on narrow screens; rows of
- * repeatable inputs (the SLA segment builder) gain and lose rows without a round trip; the
- * small behaviours templates ask for with data attributes. No template carries an inline
- * script, an on* attribute or an htmx eval (hx-on, js:), so `script-src 'self'` holds. */
+ * repeatable inputs (the SLA segment builder) gain and lose rows without a round trip. The
+ * small behaviours templates ask for with data attributes (confirm, print, submit on change…)
+ * live in static/js/app.js. No template carries an inline script, an on* attribute or an
+ * htmx eval (hx-on, js:), so `script-src 'self'` holds. */
 (function () {
   "use strict";
 
@@ -51,50 +52,5 @@
       var rowToRemove = remove.closest("[data-repeat-row]");
       if (rowToRemove) rowToRemove.parentNode.removeChild(rowToRemove);
     }
-  });
-
-  // Small behaviours the templates ask for with data attributes (no inline scripts, so a
-  // strict Content-Security-Policy holds): confirm before a destructive form, submit a
-  // filter when its select changes, print, reload with a chosen parameter.
-  document.addEventListener("submit", function (event) {
-    var form = event.target;
-    var question = form.getAttribute && form.getAttribute("data-confirm");
-    if (question && !window.confirm(question)) event.preventDefault();
-  }, true);
-  document.addEventListener("change", function (event) {
-    var element = event.target;
-    if (element.hasAttribute("data-submit-on-change") && element.form) {
-      element.form.requestSubmit();
-    } else if (element.hasAttribute("data-navigate-with")) {
-      var name = element.getAttribute("data-navigate-with");
-      window.location.search = name + "=" + encodeURIComponent(element.value);
-    }
-    // <select data-reveals="ID" data-reveals-when="VALUE">: the element ID is shown only
-    // while VALUE is chosen (the import's property-name box).
-    if (element.hasAttribute("data-reveals")) {
-      var revealed = document.getElementById(element.getAttribute("data-reveals"));
-      if (revealed) revealed.hidden = element.value !== element.getAttribute("data-reveals-when");
-    }
-  });
-
-  // <a data-href-from="ID">: after an htmx swap, the link takes the data-href of element ID
-  // (the leads export follows the filters htmx applied).
-  document.addEventListener("htmx:afterSwap", function () {
-    document.querySelectorAll("[data-href-from]").forEach(function (link) {
-      var source = document.getElementById(link.getAttribute("data-href-from"));
-      if (source && source.dataset.href) link.href = source.dataset.href;
-    });
-  });
-
-  // [data-count-as="NAME"][data-count-of="SELECTOR"]: an htmx request sends NAME = how many
-  // elements match SELECTOR now (the next persona card's index), without htmx's eval.
-  document.addEventListener("htmx:configRequest", function (event) {
-    var element = event.detail.elt;
-    if (!element || !element.hasAttribute || !element.hasAttribute("data-count-as")) return;
-    var count = document.querySelectorAll(element.getAttribute("data-count-of")).length;
-    event.detail.parameters[element.getAttribute("data-count-as")] = String(count);
-  });
-  document.addEventListener("click", function (event) {
-    if (event.target.closest && event.target.closest("[data-print]")) window.print();
   });
 })();

@@ -11,6 +11,7 @@ ACCESS = {
     "accounts:login": Row(PUBLIC),
     "accounts:logout": Row(PUBLIC),
     "accounts:welcome": Row(PUBLIC),
+    "accounts:unlock": Row(PUBLIC, kwargs=lambda env: {"token": "unknown"}),
     "accounts:password_reset": Row(PUBLIC),
     "accounts:password_reset_done": Row(PUBLIC),
     "accounts:password_reset_confirm": Row(

@@ -9,6 +9,10 @@ from datetime import datetime, timedelta
 from django.db.models import Max
 from django.utils import timezone
 
+from apps.compliance.facts import facts_refresh
+from apps.compliance.kinds import kind_key
+from apps.compliance.models import ComplianceSnapshot
+from apps.compliance.periods import PeriodKind, following, period_starting
 from apps.dispositions.models import Disposition, ReasonCode
 from apps.leads.models import Activity, Lead, StageChange, activity_family
 from apps.mql.models import DefinitionStatus, MqlDefinition, MqlEvent
@@ -74,12 +78,15 @@ def signed_version(
     commitments=(FIRST_CONTACT_4H,),
     calendar: dict | None = None,
     superseded_at: datetime | None = None,
+    contract: SlaContract | None = None,
+    number: int = 1,
 ) -> SlaVersion:
-    """A signed (active) version with its commitments, written straight to the tables."""
-    contract = SlaContract.objects.create(name=f"SLA {next(_seq)}")
+    """A signed (active) version with its commitments, written straight to the tables; it
+    supersedes the version in force from its effective time, as signing does."""
+    contract = contract or SlaContract.objects.create(name=f"SLA {next(_seq)}")
     version = SlaVersion.objects.create(
         contract=contract,
-        number=1,
+        number=number,
         calendar_snapshot=calendar if calendar is not None else snapshot(),
         effective_at=effective_at,
         mql_definition=definition(),
@@ -151,11 +158,19 @@ def lead(**kwargs) -> Lead:
     return Lead.objects.create(**values)
 
 
+def refresh_facts(*lead_ids: int) -> None:
+    """Keep the per-MQL-event fact table current after writing raw rows, as the hand-off
+    pipeline does in the transaction of the facts it stores (compliance reads the table)."""
+    facts_refresh(lead_ids=lead_ids, now=timezone.now())
+
+
 def mql_event(*, lead: Lead, at: datetime, definition_obj: MqlDefinition | None = None) -> MqlEvent:
     Lead.objects.filter(pk=lead.pk).update(stage="mql", mql_at=at)
-    return MqlEvent.objects.create(
+    event = MqlEvent.objects.create(
         lead=lead, definition=definition_obj or definition(), qualified_at=at
     )
+    refresh_facts(lead.pk)
+    return event
 
 
 def clock(
@@ -177,7 +192,7 @@ def clock(
                 mode=params.get("clock", business_time.BUSINESS),
             )
             due_at = business_time.add(calendar, started, timedelta(hours=params["hours"]))
-    return SlaClock.objects.create(
+    clock = SlaClock.objects.create(
         lead_id=event.lead_id,
         mql_event=event,
         commitment=commitment,
@@ -186,10 +201,12 @@ def clock(
         started_at=started,
         due_at=due_at,
     )
+    refresh_facts(event.lead_id)
+    return clock
 
 
 def touch(*, lead: Lead, at: datetime, kind: str = "call", actor=None) -> Activity:
-    return Activity.objects.create(
+    activity = Activity.objects.create(
         lead=lead,
         kind=kind,
         family=activity_family(kind),
@@ -197,6 +214,8 @@ def touch(*, lead: Lead, at: datetime, kind: str = "call", actor=None) -> Activi
         external_id=f"c-act-{next(_seq)}-{timezone.now().timestamp()}",
         actor=actor,
     )
+    refresh_facts(lead.pk)
+    return activity
 
 
 def reason_code(outcome: str = "rejected") -> ReasonCode:
@@ -204,12 +223,45 @@ def reason_code(outcome: str = "rejected") -> ReasonCode:
 
 
 def disposition(*, lead: Lead, at: datetime, outcome: str = "accepted", reason=None) -> Disposition:
-    return Disposition.objects.create(
+    found = Disposition.objects.create(
         lead=lead, outcome=outcome, occurred_at=at, reason_code=reason
     )
+    refresh_facts(lead.pk)
+    return found
 
 
 def stage_change(*, lead: Lead, to_stage: str, at: datetime, from_stage: str = "") -> StageChange:
-    return StageChange.objects.create(
+    change = StageChange.objects.create(
         lead=lead, from_stage=from_stage, to_stage=to_stage, occurred_at=at
     )
+    refresh_facts(lead.pk)
+    return change
+
+
+def frozen_weeks(commitment: Commitment, values, *, first, tz: str = "UTC"):
+    """Frozen weekly snapshots of ``commitment`` with these values, from the week starting on
+    ``first`` (None = a grey week); returns the first week not recorded."""
+    period = period_starting(PeriodKind.WEEK, first, tz)
+    for value in values:
+        ComplianceSnapshot.objects.update_or_create(
+            kind=kind_key(commitment.owner_team, commitment.metric),
+            period_kind="week",
+            period_start=period.first_day,
+            defaults={
+                "commitment": commitment,
+                "versions": [commitment.version.number],
+                "starts_at": period.start,
+                "ends_at": period.end,
+                "as_of": period.end,
+                "value": value,
+                "numerator": 0,
+                "denominator": 0 if value is None else 1,
+                "target": commitment.target,
+                "yellow_threshold": commitment.yellow_threshold,
+                "status": "grey" if value is None else "red",
+                "frozen": True,
+                "computed_at": period.end,
+            },
+        )
+        period = following(period)
+    return period

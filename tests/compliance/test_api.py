@@ -134,7 +134,6 @@ def test_a_marketer_reads_marketing_commitments(world, api_as):
 @pytest.mark.parametrize(
     ("params", "field"),
     [
-        ({"period": "week", "start": "2026-03-03"}, "start"),  # a Tuesday
         ({"period": "year", "start": "2026-03-02"}, "period"),
         ({"period": "week"}, "start"),
         ({"period": "week", "start": "2026-03-02", "as_of": "yesterday"}, "as_of"),
@@ -205,3 +204,164 @@ def test_drill_down_is_paginated(world, api_as):
     assert response.status_code == 200
     body = response.json()
     assert (body["count"], len(body["results"])) == (58, 8)
+
+
+# --- the contract: review periods, kinds, integers, as_of, any day of the period -------------
+
+MONTHLY_RATE = {
+    "owner_team": "marketing",
+    "metric": "mql_to_sql_rate",
+    "params": {},
+    "target": 0.3,
+    "yellow_threshold": 0.2,
+    "review_period": "month",
+}
+MONTHLY_VOLUME = dict(f.MQL_VOLUME, target=150, yellow_threshold=120, review_period="month")
+
+
+@pytest.fixture
+def monthly(world):
+    """The weekly world plus a second version from Thursday 5 March, whose first contact is
+    3 business hours and which adds two monthly commitments."""
+    thursday = WEEK.start + timedelta(days=3)
+    v2 = f.signed_version(
+        effective_at=thursday,
+        commitments=(
+            dict(f.FIRST_CONTACT_4H, params={"hours": 3, "clock": "business"}, target=0.9),
+            MONTHLY_VOLUME,
+            MONTHLY_RATE,
+        ),
+        contract=world["version"].contract,
+        number=2,
+    )
+    lead = f.lead(first_name="after_change")
+    event = f.mql_event(lead=lead, at=thursday + timedelta(hours=9))
+    f.clock(event=event, commitment=v2.commitments.get(metric="first_contact_time"))
+    f.touch(lead=lead, at=thursday + timedelta(hours=10))
+    return {**world, "v2": v2}
+
+
+def test_a_week_scores_only_the_weekly_commitments_once_per_kind(monthly, api_as):
+    response = api_as("executive").get(URL, {**QUERY, "as_of": "2026-03-09T00:00:00Z"})
+
+    body = response.json()
+    # v2 reviews volume and conversion per month: the kinds follow their newest version.
+    assert [(r["kind"], r["review_period"]) for r in body["results"]] == [
+        ("sales.first_contact_time", "week"),
+    ]
+    fc = body["results"][0]
+    assert [v["number"] for v in fc["sla_versions"]] == [1, 2]
+    assert fc["commitment_id"] == monthly["v2"].commitments.get(metric="first_contact_time").pk
+    assert len(fc["commitment_ids"]) == 2
+    # v1's three MQLs (one on time) and v2's one (on time), each by its own clock.
+    assert (fc["numerator"], fc["denominator"]) == (2, 4)
+    # 0.8 for the 3 days of v1, 0.9 for the 4 days of v2.
+    assert fc["target"] == pytest.approx((0.8 * 3 + 0.9 * 4) / 7)
+    assert fc["status"] == "red"
+
+
+def test_review_period_all_or_one_commitment_asks_for_more(monthly, api_as):
+    client = api_as("executive")
+    params = {**QUERY, "as_of": "2026-03-09T00:00:00Z"}
+
+    everything = client.get(URL, {**params, "review_period": "all"}).json()["results"]
+    volume = next(r for r in everything if r["kind"] == "marketing.mql_volume")
+    assert volume["review_period"] == "month"  # v2 speaks for the kind
+    assert [v["number"] for v in volume["sla_versions"]] == [1, 2]
+    # 70 a week for v1's 3 days, 150 a month (31 days) for v2's 4 days, over this week.
+    assert volume["target"] == pytest.approx(70 * 3 / 7 + 150 * 4 / 31)
+    assert volume["value"] == 4
+
+    by_kind = client.get(URL, {**params, "commitment": "sales.first_contact_time"}).json()
+    assert [r["kind"] for r in by_kind["results"]] == ["sales.first_contact_time"]
+    v1_id = monthly["first_contact"].pk
+    by_id = client.get(URL, {**params, "commitment": str(v1_id)}).json()
+    assert by_id["results"] == by_kind["results"]
+
+    monthly_only = client.get(URL, {**params, "review_period": "month"}).json()["results"]
+    assert {r["review_period"] for r in monthly_only} == {"month"}
+
+
+def test_counts_are_integers_and_the_pro_rated_target_is_its_own_field(world, api_as):
+    response = api_as("executive").get(URL, {**QUERY, "as_of": "2026-03-04T12:00:00Z"})
+
+    results = _by_metric(response)
+    volume = results["mql_volume"]
+    assert volume["value"] == 3 and isinstance(volume["value"], int)
+    assert volume["numerator"] == 3 and isinstance(volume["numerator"], int)
+    assert volume["denominator"] is None
+    assert volume["target"] == 70
+    assert volume["effective_target"] == pytest.approx(70 * (2 * 24 + 12) / 168)
+    fc = results["first_contact_time"]
+    assert all(isinstance(fc[k], int) for k in ("numerator", "denominator", "pending"))
+    assert b"3.0" not in response.content
+
+
+@pytest.mark.parametrize(
+    "as_of",
+    [
+        "2026-03-09T00:00:00Z",
+        "2026-03-09T00:00Z",
+        "2026-03-09T02:00:00+02:00",
+        "2026-03-09T02:00:00 02:00",  # an unencoded "+" arrives as a space
+        "2026-03-08T19:00:00-05:00",
+    ],
+)
+def test_as_of_accepts_z_offsets_and_a_plus_decoded_as_a_space(world, api_as, as_of):
+    response = api_as("executive").get(f"{URL}?period=week&start=2026-03-02&as_of={as_of}")
+
+    assert response.status_code == 200, response.content
+    assert {r["as_of"] for r in response.json()["results"]} == {"2026-03-09T00:00:00Z"}
+
+
+def test_a_bad_as_of_names_the_expected_format(world, api_as):
+    response = api_as("executive").get(URL, {**QUERY, "as_of": "09/03/2026"})
+
+    assert response.status_code == 400
+    message = " ".join(response.json()["as_of"])
+    assert "YYYY-MM-DDTHH:MM" in message and "Z" in message
+
+
+def test_any_day_of_a_period_scores_the_period_containing_it(world, api_as):
+    client = api_as("executive")
+
+    tuesday = client.get(URL, {"period": "week", "start": "2026-03-03"}).json()
+    sunday = client.get(URL, {"period": "week", "start": "2026-03-08"}).json()
+    month = client.get(URL, {"period": "month", "start": "2026-03-17"}).json()
+
+    assert tuesday["period"]["start"] == sunday["period"]["start"] == "2026-03-02"
+    assert (month["period"]["start"], month["period"]["end"]) == ("2026-03-01", "2026-03-31")
+
+
+@pytest.mark.parametrize(
+    ("commitment", "message"),
+    [("sales", "not a commitment kind"), ("999999", "No signed commitment")],
+)
+def test_an_unknown_commitment_is_a_400_naming_the_field(world, api_as, commitment, message):
+    response = api_as("executive").get(URL, {**QUERY, "commitment": commitment})
+
+    assert response.status_code == 400
+    assert message in " ".join(response.json()["commitment"])
+
+
+def test_median_and_p90_interpolate_between_closest_ranks(world, api_as):
+    # Contacts after 1, 6, 2 and 3 business hours: percentile_cont gives 2.5 and 5.1.
+    first_contact = world["first_contact"]
+    for hours in (2, 3):
+        lead = f.lead()
+        f.clock(event=f.mql_event(lead=lead, at=MONDAY), commitment=first_contact)
+        f.touch(lead=lead, at=MONDAY + timedelta(hours=hours))
+
+    fc = _by_metric(api_as("executive").get(URL, {**QUERY, "as_of": "2026-03-09T00:00:00Z"}))[
+        "first_contact_time"
+    ]
+    assert (fc["median_hours"], fc["p90_hours"]) == pytest.approx((2.5, 3 + 0.7 * 3))
+
+
+def test_the_schema_states_the_percentile_method_and_the_contract(anon_client):
+    schema = anon_client.get("/api/schema/?format=json").content.decode()
+
+    assert "percentile_cont" in schema
+    assert "linear interpolation between closest ranks" in schema
+    assert "review_period" in schema
+    assert "effective_target" in schema

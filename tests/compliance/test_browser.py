@@ -66,10 +66,8 @@ def test_rep_reads_alerts_from_the_bell_and_mutes_emails(world, tmp_path):
         first_row.get_by_role("button", name="Mark read").click()
         page.locator("tr", has_text="Ada Lovelace").get_by_text("Read", exact=True).wait_for()
         # The bell listens for the change and refreshes itself.
-        page.wait_for_function(
-            "document.querySelector('#notification-bell').getAttribute('aria-label')"
-            " === 'Notifications: 1 unread'"
-        )
+        # (A locator, not wait_for_function: the page's Content-Security-Policy forbids eval.)
+        page.locator('#notification-bell[aria-label="Notifications: 1 unread"]').wait_for()
         screenshot(page, "compliance-notifications")
 
         page.goto(f"{base}/compliance/notifications/preferences/")

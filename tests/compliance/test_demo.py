@@ -36,3 +36,32 @@ def test_demo_recomputes_90_days_and_rings_the_bell(acme, make_user):
     # The clock due an hour after an MQL two hours ago breached: rep and leader are told.
     assert Notification.objects.filter(recipient=rep, kind="breach").exists()
     assert Notification.objects.filter(recipient=leader, kind="breach").exists()
+
+
+def test_the_demo_shows_a_period_under_two_sla_versions_scored_once(acme, make_user, monkeypatch):
+    from apps.compliance import selectors
+    from apps.compliance.periods import PeriodKind, period_for
+    from apps.icp import demo as icp_demo
+    from apps.leads import demo as leads_demo
+    from apps.mql import demo as mql_demo
+    from apps.sla import demo as sla_demo
+    from apps.tenants.management.commands.seed_demo import DEMO_PASSWORD, DEMO_USERS
+
+    monkeypatch.setattr(leads_demo, "LEADS", 150)
+    for email, name, role in DEMO_USERS[1:]:
+        user = make_user(role, email=email, name=name)
+        user.set_password(DEMO_PASSWORD)  # the SLA demo signs with the leaders' passwords
+        user.save()
+    now, rng = timezone.now(), random.Random(7)
+    for seed in (icp_demo.seed, mql_demo.seed, sla_demo.seed, leads_demo.seed):
+        seed(now=now, rng=rng)
+
+    v2 = selectors.version_in_force(at=now)
+    month = period_for(PeriodKind.MONTH, v2.effective_at, selectors.organization_timezone())
+    results = selectors.compliance_for_period(period=month, as_of=min(now, month.end))
+    keys = [r.kind.key for r in results]
+    assert len(keys) == len(set(keys)) == 6
+    volume = next(r for r in results if r.kind.key == "marketing.mql_volume")
+    assert volume.result.versions == (1, 2)
+    assert 150 < volume.result.target < 170
+    assert volume.commitment.version == v2

@@ -1,4 +1,4 @@
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -31,6 +31,7 @@ from apps.compliance.metrics import (
     status_for,
 )
 from apps.compliance.periods import PeriodKind, period_for, period_starting
+from apps.sla import business_time
 
 # Generating cohorts takes a while on a busy CI machine: that is not what these test.
 LOADED_MACHINE = settings(suppress_health_check=[HealthCheck.too_slow], deadline=None)
@@ -267,9 +268,11 @@ def test_rate_metrics_drop_mqls_not_yet_known():
     assert result.status is GREY
 
 
-def test_a_lead_twice_in_a_cohort_is_an_error():
-    with pytest.raises(ValueError, match="lead 1 appears twice"):
+def test_an_event_twice_in_a_cohort_is_an_error():
+    with pytest.raises(ValueError, match=r"MQL event 1 \(lead 1\) appears twice"):
         mql_to_sql_rate([mql(1), mql(1, mql_hours=2)], as_of=at(4), **RATE)
+    with pytest.raises(ValueError, match=r"MQL event 7 \(lead 1\) appears twice"):
+        mql_to_sql_rate([mql(1, event_id=7), mql(1, event_id=7)], as_of=at(4), **RATE)
 
 
 # --- first_contact_time -------------------------------------------------------------------
@@ -742,3 +745,116 @@ def test_escalations_fire_only_after_exactly_k_consecutive_low_values(values, pe
         before = values[index - periods] if index >= periods else None
         assert index < periods or before is None or before >= 0.8
     assert len(fired) == len(set(fired))
+
+
+# --- an MQL event's window (a lead's later MQL event owns the facts after it) -------------
+
+
+def two_lives(**facts) -> tuple[MqlFacts, MqlFacts]:
+    """A lead qualified at T0, returned to nurture, qualified again two days later."""
+    second_at = at(days=2)
+    first = MqlFacts(lead_id=1, event_id=10, mql_at=at(), next_mql_at=second_at, **facts)
+    second = MqlFacts(lead_id=1, event_id=11, mql_at=second_at, **facts)
+    return first, second
+
+
+def test_a_touch_after_the_next_mql_event_belongs_to_that_event_only():
+    first, second = two_lives(
+        touches=(at(days=2, hours=1),), first_contact_due=at(4), disposition_due=at(8)
+    )
+
+    assert first_contact_at(first, at(days=5)) is None
+    assert first_contact_outcome(first, at(days=5)) is MISSED
+    assert first_contact_at(second, at(days=5)) == at(days=2, hours=1)
+
+
+def test_a_disposition_after_the_next_mql_event_does_not_close_the_earlier_one():
+    first, second = two_lives(dispositions=((at(days=3), "accepted", False),))
+
+    assert disposition_at(first, at(days=5)) is None
+    assert disposition_at(second, at(days=5)) == at(days=3)
+
+
+def test_conversion_belongs_to_the_event_whose_window_holds_the_sql_stage():
+    # The lead reached SQL a day after its second MQL: the first event never converted.
+    first, second = two_lives(sql_at=at(days=3))
+    result = mql_to_sql_rate([first, second], as_of=at(days=10), **RATE)
+
+    assert dict(result.outcomes) == {10: MISSED, 11: MET}
+    assert (result.numerator, result.denominator) == (1, 2)
+
+
+def test_conversion_inside_the_first_window_counts_for_the_first_event_only():
+    # SQL a day after the first MQL; the second event's "first SQL at or after its mql_at"
+    # is None (the caller found none in its window).
+    first = MqlFacts(lead_id=1, event_id=10, mql_at=at(), next_mql_at=at(days=2), sql_at=at(24))
+    second = MqlFacts(lead_id=1, event_id=11, mql_at=at(days=2))
+
+    result = mql_to_sql_rate([first, second], as_of=at(days=10), **RATE)
+    assert dict(result.outcomes) == {10: MET, 11: MISSED}
+
+
+def test_a_fact_at_exactly_the_next_event_belongs_to_the_next_event():
+    first, _second = two_lives(touches=(at(days=2),), first_contact_due=at(days=3))
+
+    assert first_contact_at(first, at(days=5)) is None
+
+
+def test_follow_up_touches_stop_at_the_next_event():
+    first, _ = two_lives(touches=(at(1), at(days=2, hours=1), at(days=2, hours=2)))
+
+    assert follow_up_outcome(first, touches=3, days=5, as_of=at(days=6)) is MISSED
+    whole = MqlFacts(lead_id=1, mql_at=at(), touches=first.touches)
+    assert follow_up_outcome(whole, touches=3, days=5, as_of=at(days=6)) is MET
+
+
+def test_rejection_reason_coverage_reads_each_events_own_disposition():
+    first, second = two_lives(
+        dispositions=((at(5), "nurture", True), (at(days=3), "rejected", False))
+    )
+
+    result = rejection_reason_coverage([first, second], as_of=at(days=5), **RATE)
+    assert dict(result.outcomes) == {11: MISSED}
+
+
+# --- "D days" and due instants ---------------------------------------------------------------
+
+
+def test_d_days_are_d_times_24_hours_of_elapsed_time_across_a_dst_change():
+    new_york = ZoneInfo("America/New_York")
+    # Friday 30 Oct 10:00 EDT; US daylight saving time ends on Sunday 1 November.
+    mql_at = datetime(2026, 10, 30, 10, tzinfo=new_york)
+    same_wall_time = datetime(2026, 11, 2, 10, tzinfo=new_york)  # 73 h later
+    # (aware arithmetic in one zone is wall-clock arithmetic: add in UTC)
+    last_instant = mql_at.astimezone(UTC) + timedelta(hours=72)  # 09:00 EST on Monday
+    touches = (mql_at, mql_at.astimezone(UTC) + timedelta(hours=1))
+
+    on_time = MqlFacts(lead_id=1, mql_at=mql_at, touches=(*touches, last_instant))
+    late = MqlFacts(lead_id=1, mql_at=mql_at, touches=(*touches, same_wall_time))
+
+    assert follow_up_outcome(on_time, touches=3, days=3, as_of=same_wall_time) is MET
+    assert follow_up_outcome(late, touches=3, days=3, as_of=same_wall_time) is MISSED
+    assert same_wall_time.astimezone(UTC) - mql_at.astimezone(UTC) == timedelta(hours=73)
+
+
+def test_a_due_instant_at_the_end_of_a_working_interval_stays_there():
+    # Split shift: 08:30-12:00, 13:00-17:30. An MQL at 09:00 with 3 business hours
+    # is due at 12:00, the end of the morning interval, not at 13:00.
+    split = (
+        business_time.WorkingInterval(time(8, 30), time(12)),
+        business_time.WorkingInterval(time(13), time(17, 30)),
+    )
+    calendar = business_time.BusinessCalendar(timezone="UTC", week=(split,) * 5 + ((), ()))
+    mql_at = datetime(2026, 11, 2, 9, tzinfo=UTC)
+    due = business_time.add(calendar, mql_at, timedelta(hours=3))
+    assert due == datetime(2026, 11, 2, 12, tzinfo=UTC)
+
+    at_noon = MqlFacts(lead_id=1, mql_at=mql_at, touches=(due,), first_contact_due=due)
+    in_the_break = MqlFacts(
+        lead_id=2, mql_at=mql_at, touches=(due + timedelta(minutes=30),), first_contact_due=due
+    )
+    as_of = datetime(2026, 11, 2, 18, tzinfo=UTC)
+
+    assert first_contact_outcome(at_noon, as_of) is MET
+    assert first_contact_outcome(in_the_break, as_of) is MISSED
+    assert first_contact_time([at_noon, in_the_break], as_of=as_of, **RATE).value == 0.5

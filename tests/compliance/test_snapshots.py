@@ -182,10 +182,11 @@ def _frozen_weeks(commitment, values, *, first=date(2026, 1, 5)):
     period = period_starting(PeriodKind.WEEK, first, "UTC")
     for value in values:
         ComplianceSnapshot.objects.update_or_create(
-            commitment=commitment,
+            kind=f"{commitment.owner_team}.{commitment.metric}",
             period_kind="week",
             period_start=period.first_day,
             defaults={
+                "commitment": commitment,
                 "starts_at": period.start,
                 "ends_at": period.end,
                 "as_of": period.end,
@@ -270,3 +271,48 @@ def test_moved_history_unfreezes_the_periods_it_touches_and_the_sweep_refreezes_
     week.refresh_from_db()
     assert (week.frozen, week.as_of) == (True, WEEK.end)
     assert services.snapshots_invalidate(moments=[]) == 0
+
+
+def test_an_escalation_episode_is_raised_once_across_a_version_change(escalating, make_user):
+    commitment, _rule = escalating
+    make_user("executive")
+    week = _frozen_weeks(commitment, [0.9, 0.7, 0.6])
+    assert services.escalations_evaluate(now=week.start + timedelta(hours=1))["alerts"] == 1
+
+    # v2 takes effect with the same promise and the same rule: the kind's history is one, and
+    # its episode is not raised again under the new version's rule.
+    draft = f.draft_version(effective_at=week.start + timedelta(hours=2))
+    f.escalation_rule(commitment=draft.commitments.get(), threshold=0.8, periods=2)
+    f.sign(draft)
+    assert services.escalations_evaluate(now=week.start + timedelta(hours=3))["alerts"] == 0
+
+    # The next low week continues the same episode; a recovery and two low weeks are a new one.
+    week = _frozen_weeks(commitment, [0.9, 0.7, 0.6, 0.5, 0.9, 0.7, 0.7])
+    assert services.escalations_evaluate(now=week.start + timedelta(hours=1))["alerts"] == 1
+    episodes = Alert.objects.filter(kind="escalation").order_by("period_start")
+    assert [a.payload["commitment_kind"] for a in episodes] == ["sales.first_contact_time"] * 2
+    assert [a.escalation_rule.version_id for a in episodes] == [commitment.version_id, draft.pk]
+
+
+def test_a_kind_turns_red_once_per_period_across_a_version_change(version, make_user):
+    make_user("sales_leader")
+    noon_tuesday = WEEK.start + timedelta(days=1, hours=12)
+    _mql(version, at=WEEK.start + timedelta(hours=9))  # never contacted: red by Tuesday noon
+    services.snapshots_refresh(now=noon_tuesday)
+    # First contact (0 of 1) and volume (1 of 70 a week, 18.75 by now) are red.
+    assert services.commitments_red_alert(now=noon_tuesday)["alerts"] == 2
+
+    f.signed_version(
+        effective_at=noon_tuesday + timedelta(minutes=1),
+        commitments=(f.FIRST_CONTACT_4H, f.MQL_VOLUME),
+        contract=version.contract,
+        number=2,
+    )
+    later = noon_tuesday + timedelta(hours=2)
+    services.snapshots_refresh(now=later)
+    snapshot = ComplianceSnapshot.objects.get(
+        kind="sales.first_contact_time", period_kind="week", period_start=WEEK.first_day
+    )
+    assert (snapshot.status, snapshot.versions) == ("red", [1, 2])
+    assert snapshot.commitment.version_id != version.pk  # the newest version speaks for it
+    assert services.commitments_red_alert(now=later)["alerts"] == 0

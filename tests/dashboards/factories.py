@@ -13,6 +13,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from apps.accounts.models import User
+from apps.compliance.facts import facts_refresh
 from apps.compliance.periods import Period, PeriodKind, period_for, previous
 from apps.dispositions.models import Disposition, ReasonCode
 from apps.leads.models import Activity, Lead
@@ -87,11 +88,24 @@ def definition() -> MqlDefinition:
     )
 
 
-def signed_version(*, effective_at: datetime, commitments=COMMITMENTS, tz: str = TZ) -> SlaVersion:
-    contract = SlaContract.objects.create(name="Dashboards SLA")
+def signed_version(
+    *,
+    effective_at: datetime,
+    commitments=COMMITMENTS,
+    tz: str = TZ,
+    replaces: SlaVersion | None = None,
+) -> SlaVersion:
+    """A signed version; with ``replaces``, the next version of its contract, in force from
+    ``effective_at`` on (the replaced one superseded then, as signing does)."""
+    contract = replaces.contract if replaces else SlaContract.objects.create(name="Dashboards SLA")
+    if replaces is not None:
+        SlaVersion.objects.filter(pk=replaces.pk).update(
+            status=VersionStatus.SUPERSEDED, superseded_at=effective_at
+        )
+        replaces.refresh_from_db()
     version = SlaVersion.objects.create(
         contract=contract,
-        number=1,
+        number=replaces.number + 1 if replaces else 1,
         calendar_snapshot=calendar_json(name="Office", timezone=tz, week=NINE_TO_FIVE_WEEK),
         effective_at=effective_at,
         mql_definition=definition(),
@@ -187,6 +201,8 @@ def mql_lead(
             occurred_at=rejected_at,
             actor=owner,
         )
+    # Written as raw rows: keep the fact table current as the hand-off pipeline does.
+    facts_refresh(lead_ids=[lead.pk], now=now)
     return lead
 
 
@@ -324,5 +340,31 @@ def history(data: Dataset, *, weeks: int = 7) -> None:
                     first_touch=mql_at
                     + (timedelta(days=1, hours=6) if late else timedelta(minutes=20)),
                     sql_at=mql_at + timedelta(hours=30) if i % 3 == 0 else None,
+                )
+            )
+
+
+def closed_deals(data: Dataset) -> None:
+    """Deals won and lost last week from three sources (the revenue and win-rate chart)."""
+    plan = {
+        "webinar": [("won", 48000), ("won", 36000), ("lost", 20000)],
+        "paid_search": [("won", 30000), ("lost", 15000), ("lost", 15000)],
+        "events": [("won", 52000), ("lost", 10000)],
+    }
+    for day, (source, deals) in enumerate(plan.items()):
+        for index, (stage, amount) in enumerate(deals):
+            mql_at = data.week.start - timedelta(days=40 - day)
+            data.leads.append(
+                mql_lead(
+                    version=data.version,
+                    mql_at=mql_at,
+                    owner=data.rep_a,
+                    source=source,
+                    first_touch=mql_at + timedelta(minutes=15),
+                    sql_at=mql_at + timedelta(days=1),
+                    stage=stage,
+                    amount=Decimal(amount),
+                    opportunity_at=mql_at + timedelta(days=3),
+                    closed_at=data.week.start + timedelta(days=day, hours=14 + index),
                 )
             )

@@ -100,3 +100,10 @@ def test_endpoints_have_a_bounded_query_count(acme, api_as, django_assert_max_nu
             again = client.get(f"/api/v1/dashboards/charts/{name}/?period=last_week")
         assert again.json() == response.json()
     assert timezone.now() >= data.now
+
+
+def test_a_chart_with_nothing_to_draw_says_so(acme, api_as):
+    body = api_as("executive").get("/api/v1/dashboards/charts/speed-to-lead/").json()
+
+    assert body["has_data"] is False
+    assert all(point["denominator"] == 0 for point in body["points"])

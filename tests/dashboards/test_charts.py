@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 import pytest
 
 from apps.compliance.selectors import compliance_for_period
-from apps.dashboards import charts, selectors
+from apps.dashboards import chart_points, charts, selectors
 from apps.dashboards.scope import Scope, period_token
 from tests.dashboards.factories import TZ, known_dataset
 
@@ -21,10 +21,10 @@ def _links(trace) -> list:
 
 def test_first_contact_distribution_draws_the_sla_line_between_bins():
     bins = [
-        charts.HourBin("0–1 h", 0, 1, 5, "/d/?h=0"),
-        charts.HourBin("1–4 h", 1, 4, 3, "/d/?h=1"),
-        charts.HourBin("4–8 h", 4, 8, 2, "/d/?h=4"),
-        charts.HourBin("8 h +", 8, None, 1, "/d/?h=8"),
+        chart_points.HourBin("0–1 h", 0, 1, 5, "/d/?h=0"),
+        chart_points.HourBin("1–4 h", 1, 4, 3, "/d/?h=1"),
+        chart_points.HourBin("4–8 h", 4, 8, 2, "/d/?h=4"),
+        chart_points.HourBin("8 h +", 8, None, 1, "/d/?h=8"),
     ]
     fig = charts.first_contact_distribution(bins, sla_hours=4, median_hours=1.5, p90_hours=6)
     assert isinstance(fig, go.Figure)
@@ -39,17 +39,17 @@ def test_first_contact_distribution_draws_the_sla_line_between_bins():
 
 def test_compliance_trend_has_target_and_yellow_lines_and_symbols_per_status():
     points = [
-        charts.TrendPoint("W1", 0.95, "green", "/a"),
-        charts.TrendPoint("W2", 0.85, "yellow", "/b"),
-        charts.TrendPoint("W3", 0.5, "red", "/c"),
-        charts.TrendPoint("W4", None, "grey", "/d"),
+        chart_points.TrendPoint("W1", 0.95, "green", "/a"),
+        chart_points.TrendPoint("W2", 0.85, "yellow", "/b"),
+        chart_points.TrendPoint("W3", 0.5, "red", "/c"),
+        chart_points.TrendPoint("W4", None, "grey", "/d"),
     ]
     fig = charts.compliance_trend(points, target=0.9, yellow_threshold=0.8, title="First contact")
     values, target, yellow = fig.data
     assert list(values.y) == [95.0, 85.0, 50.0, None]
     assert list(values.marker.symbol) == ["circle", "diamond", "x", "circle-open"]
     assert list(values.text) == ["95%", "85%", "50%", "no data"]
-    long = [charts.TrendPoint(f"W{i}", 0.5, "red") for i in range(12)]
+    long = [chart_points.TrendPoint(f"W{i}", 0.5, "red") for i in range(12)]
     labels = charts.compliance_trend(long, target=0.9, yellow_threshold=0.8, title="t").data[0].text
     assert list(labels) == [""] * 11 + ["50%"]
     assert set(target.y) == {90.0} and target.name == "Target 90%"
@@ -60,8 +60,8 @@ def test_compliance_trend_has_target_and_yellow_lines_and_symbols_per_status():
 
 def test_mql_volume_shows_the_pro_rated_target():
     points = [
-        charts.VolumePoint("Wk 1", 40, 50, False, "/1"),
-        charts.VolumePoint("Wk 2", 12, 25.0, True, "/2"),
+        chart_points.VolumePoint("Wk 1", 40, 50, False, "/1"),
+        chart_points.VolumePoint("Wk 2", 12, 25.0, True, "/2"),
     ]
     fig = charts.mql_volume(points)
     assert list(fig.data[0].y) == [40, 12]
@@ -70,7 +70,7 @@ def test_mql_volume_shows_the_pro_rated_target():
 
 
 def test_conversion_bars_show_n_of_n_and_no_data():
-    bars = [charts.RateBar("webinar", 3, 10, "/w"), charts.RateBar("ads", 0, 0, "/a")]
+    bars = [chart_points.RateBar("webinar", 3, 10, "/w"), chart_points.RateBar("ads", 0, 0, "/a")]
     fig = charts.conversion_bars(bars, title="MQL → SQL by source")
     assert list(fig.data[0].y) == [30.0, None]
     assert list(fig.data[0].text) == ["30%<br>(3 of 10)", "no data<br>(0 of 0)"]
@@ -80,7 +80,7 @@ def test_conversion_bars_show_n_of_n_and_no_data():
 
 def test_speed_to_lead_keeps_bucket_order():
     labels = ["< 5 min", "< 1 h", "< 4 h", "< 24 h", "later", "none"]
-    bars = [charts.RateBar(label, i, 10, f"/{i}") for i, label in enumerate(labels)]
+    bars = [chart_points.RateBar(label, i, 10, f"/{i}") for i, label in enumerate(labels)]
     fig = charts.speed_to_lead(bars)
     assert list(fig.data[0].x) == labels
     assert list(fig.data[1].y) == [0.0, 10.0, 20.0, 30.0, 40.0, 50.0]
@@ -88,23 +88,35 @@ def test_speed_to_lead_keeps_bucket_order():
 
 def test_funnel_states_conversion_and_median_time_in_stage():
     stages = [
-        charts.FunnelStage("Lead", 100, 2.0, "/l"),
-        charts.FunnelStage("MQL", 40, 1.5, "/m"),
-        charts.FunnelStage("SQL", 10, None, "/s"),
+        chart_points.FunnelStage("Lead", 100, 2.0, "/l"),
+        chart_points.FunnelStage("MQL", 40, 1.5, "/m"),
+        chart_points.FunnelStage("SQL", 10, None, "/s"),
     ]
     fig = charts.funnel(stages)
     assert list(fig.data[0].x) == [100, 40, 10]
-    assert fig.data[0].text[1] == "40 · 40% of Lead · median 1.5 d in stage"
+    assert fig.data[0].text[1] == "40 · 40% of Lead<br>median 1.5 d in stage"
     assert fig.data[0].text[2] == "10 · 25% of MQL"
     assert _links(fig.data[0]) == ["/l", "/m", "/s"]
+    # Left-aligned bars whose words go beside them, on an axis three times the widest bar.
+    assert (fig.data[0].orientation, fig.data[0].textposition) == ("h", "outside")
+    assert tuple(fig.layout.xaxis.range) == (0, 300)
+
+
+def test_a_stage_after_an_empty_one_states_no_conversion():
+    stages = [
+        chart_points.FunnelStage("Lead", 3),
+        chart_points.FunnelStage("MQL", 0),
+        chart_points.FunnelStage("SQL", 0),
+    ]
+    assert list(charts.funnel(stages).data[0].text) == ["3", "0 · 0% of Lead", "0"]
 
 
 def test_rejection_pareto_sorts_reasons_and_stacks_sources():
     bars = [
-        charts.ReasonBar("Budget", "ads", 2, "/b-ads"),
-        charts.ReasonBar("Not a decision-maker", "ads", 3, "/n-ads"),
-        charts.ReasonBar("Not a decision-maker", "webinar", 4, "/n-web"),
-        charts.ReasonBar("Timeline", "webinar", 1, "/t-web"),
+        chart_points.ReasonBar("Budget", "ads", 2, "/b-ads"),
+        chart_points.ReasonBar("Not a decision-maker", "ads", 3, "/n-ads"),
+        chart_points.ReasonBar("Not a decision-maker", "webinar", 4, "/n-web"),
+        chart_points.ReasonBar("Timeline", "webinar", 1, "/t-web"),
     ]
     fig = charts.rejection_pareto(bars)
     ads, webinar, cumulative = fig.data
@@ -117,9 +129,9 @@ def test_rejection_pareto_sorts_reasons_and_stacks_sources():
 
 def test_rep_compliance_ranks_reps_by_overall_rate():
     bars = [
-        charts.RepBar("Blake", "First contact", 2, 3, 0, "/b"),
-        charts.RepBar("Avery", "First contact", 4, 0, 1, "/a"),
-        charts.RepBar("Avery", "Disposition", 1, 1, 0, "/a2"),
+        chart_points.RepBar("Blake", "First contact", 2, 3, 0, "/b"),
+        chart_points.RepBar("Avery", "First contact", 4, 0, 1, "/a"),
+        chart_points.RepBar("Avery", "Disposition", 1, 1, 0, "/a2"),
     ]
     fig = charts.rep_compliance(bars)
     first_contact = fig.data[0]
@@ -130,9 +142,9 @@ def test_rep_compliance_ranks_reps_by_overall_rate():
 
 def test_pipeline_coverage_band_and_colours():
     points = [
-        charts.CoveragePoint("Q1", Decimal(350000), Decimal(100000), "/q1"),
-        charts.CoveragePoint("Q2", Decimal(100000), Decimal(100000), "/q2"),
-        charts.CoveragePoint("Q3", Decimal(1), None, "/q3"),
+        chart_points.CoveragePoint("Q1", Decimal(350000), Decimal(100000), "/q1"),
+        chart_points.CoveragePoint("Q2", Decimal(100000), Decimal(100000), "/q2"),
+        chart_points.CoveragePoint("Q3", Decimal(1), None, "/q3"),
     ]
     fig = charts.pipeline_coverage(points)
     assert list(fig.data[0].y) == [3.5, 1.0, None]
@@ -142,14 +154,60 @@ def test_pipeline_coverage_band_and_colours():
 
 
 def test_revenue_by_source_has_win_rate_on_the_right_axis():
-    points = [charts.RevenuePoint("webinar", Decimal(50000), 2, 2, "/w")]
+    points = [chart_points.RevenuePoint("webinar", Decimal(50000), 2, 2, "/w")]
     fig = charts.revenue_by_source(points)
     assert list(fig.data[0].y) == [50000.0]
     assert list(fig.data[1].y) == [50.0] and fig.data[1].yaxis == "y2"
+    # The win rate's words go under the source, never next to its marker over a bar label.
+    assert list(fig.data[0].x) == ["webinar<br>50% win (2 of 4)"]
+    assert fig.data[1].mode == "markers"
+
+
+def test_legends_sit_under_the_title_in_the_figures_own_coordinates():
+    bars = [
+        chart_points.ReasonBar("Budget", "ads", 2, "/b"),
+        chart_points.ReasonBar("Budget", "web", 1, "/w"),
+    ]
+    layout = charts.rejection_pareto(bars).layout
+    assert (layout.title.yref, layout.title.yanchor, layout.title.y) == ("container", "top", 1)
+    assert (layout.legend.yref, layout.legend.yanchor) == ("container", "top")
+    # Below the title block (46 px of the 400 px figure), growing downwards.
+    assert layout.legend.y == pytest.approx(1 - 42 / 400)
+    assert list(layout.yaxis2.tickvals) == [0, 25, 50, 75, 100]
+    assert layout.yaxis.dtick == 1
+
+
+def test_vertical_conversion_bars_leave_room_for_a_full_bars_label():
+    fig = charts.conversion_bars([chart_points.RateBar("Wk 1", 2, 2, "/1")], title="x")
+    assert tuple(fig.layout.yaxis.range) == (0, 130)
+    assert list(fig.layout.yaxis.tickvals)[-1] == 100
+
+
+@pytest.mark.parametrize(
+    ("points", "expected"),
+    [
+        ([chart_points.RateBar("a", 0, 0), chart_points.RateBar("b", 0, 0)], False),
+        ([chart_points.RateBar("a", 0, 3)], True),
+        (
+            [chart_points.HourBin("0-1 h", 0, 1, 0), chart_points.HourBin("1 h +", 1, None, 0)],
+            False,
+        ),
+        ([chart_points.VolumePoint("Wk", 0, 35.0)], False),
+        ([chart_points.FunnelStage("Lead", 0), chart_points.FunnelStage("MQL", 0)], False),
+        ([chart_points.TrendPoint("Wk", None, "grey")], False),
+        ([chart_points.TrendPoint("Wk", 0.0, "red")], True),
+        ([chart_points.RepBar("Avery", "First contact", 0, 0, 0)], False),
+        ([chart_points.CoveragePoint("Q1", Decimal(0), Decimal(100))], False),
+        ([chart_points.RevenuePoint("web", Decimal(0), 0, 1)], True),
+        ([], False),
+    ],
+)
+def test_a_chart_of_zeros_has_no_data(points, expected):
+    assert chart_points.has_data(points) is expected
 
 
 def test_sparkline_is_tiny_and_serializable():
-    points = [charts.TrendPoint(f"W{i}", i / 10, "green", f"/{i}") for i in range(8)]
+    points = [chart_points.TrendPoint(f"W{i}", i / 10, "green", f"/{i}") for i in range(8)]
     fig = charts.sparkline(points, target=0.5)
     assert fig.layout.height == 60 and fig.layout.xaxis.visible is False
     data = json.loads(fig.to_json())

@@ -9,12 +9,15 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from apps.compliance.metrics import RESPONSE_BUCKETS, response_bucket
+from apps.compliance import kind_selectors
+from apps.compliance import selectors as compliance_selectors
+from apps.compliance.facts import facts_refresh
+from apps.compliance.metrics import RESPONSE_BUCKETS, Outcome, response_bucket
 from apps.dashboards import catalog, selectors
 from apps.dashboards.scope import Scope
-from apps.leads.models import Lead
+from apps.leads.models import Activity, Lead, StageChange
 from apps.mql.models import MqlEvent
-from tests.dashboards.factories import TZ, known_dataset, mql_lead
+from tests.dashboards.factories import TZ, known_dataset, last_week, mql_lead, signed_version
 
 
 @pytest.fixture
@@ -148,12 +151,69 @@ def test_sql_response_buckets_agree_with_metrics_response_bucket(acme):
     # The chart's single-pass form (width_bucket over the first touch) agrees too.
     labels = ("none", *(label for _, label in selectors.RESPONSE_LIMITS), "later")
     indexed = (
-        MqlEvent.objects.filter(qualified_at=base)
+        selectors._windowed(MqlEvent.objects.filter(qualified_at=base))
         .annotate(index=selectors._response_index(data.week.end))
         .values_list("index", flat=True)
     )
     assert sorted(labels[i] for i in indexed) == sorted(bucket for *_, bucket in events)
     assert [label for _, label in selectors.RESPONSE_LIMITS] == list(RESPONSE_BUCKETS[:4])
+
+
+def test_a_lead_back_from_nurture_converts_and_is_touched_in_its_second_event_only(acme):
+    # Given a lead qualified on Tuesday, never touched, returned to nurture and qualified
+    # again on Thursday, then touched 30 minutes later and SQL a day after that; and a lead
+    # qualified once, touched after 3 minutes and SQL the next day.
+    now = timezone.now()
+    week = last_week(now)
+    version = signed_version(effective_at=now - timedelta(days=400))
+    first_at = week.start + timedelta(days=1, hours=10)
+    again_at = week.start + timedelta(days=3, hours=10)
+    twice = mql_lead(version=version, mql_at=first_at, source="returning", stage="sql")
+    MqlEvent.objects.create(lead=twice, definition=version.mql_definition, qualified_at=again_at)
+    Activity.objects.create(
+        lead=twice,
+        kind="call",
+        family="sales_touch",
+        occurred_at=again_at + timedelta(minutes=30),
+        external_id="second-life-touch",
+    )
+    sql_at = again_at + timedelta(days=1)
+    StageChange.objects.create(lead=twice, from_stage="mql", to_stage="sql", occurred_at=sql_at)
+    Lead.objects.filter(pk=twice.pk).update(mql_at=again_at, sql_at=sql_at)
+    # Raw rows: keep the fact table current as the hand-off pipeline does.
+    facts_refresh(lead_ids=[twice.pk], now=now)
+    once_at = week.start + timedelta(days=1, hours=11)
+    mql_lead(
+        version=version,
+        mql_at=once_at,
+        source="returning",
+        first_touch=once_at + timedelta(minutes=3),
+        sql_at=once_at + timedelta(hours=20),
+    )
+    scope = Scope(period=week, as_of=week.end, tz=TZ, choice="custom")
+
+    # When the dashboards count conversions and response times per MQL event,
+    # Then the SQL stage and the touch belong to the event whose window holds them.
+    by_source = {bar.label: bar for bar in selectors.mql_to_sql_by(scope, field="source")}
+    assert (by_source["returning"].numerator, by_source["returning"].denominator) == (2, 3)
+    weekly = selectors.mql_to_sql_by_period(scope)[-1]
+    assert (weekly.numerator, weekly.denominator) == (2, 3)
+    speed = {bar.label: bar for bar in selectors.speed_to_lead(scope)}
+    assert (speed["none"].numerator, speed["none"].denominator) == (0, 1)
+    assert (speed["< 5 min"].numerator, speed["< 5 min"].denominator) == (1, 1)
+    assert (speed["< 1 h"].numerator, speed["< 1 h"].denominator) == (1, 1)
+    assert speed["later"].denominator == 0
+    [campaign] = [row for row in selectors.campaign_snapshot(scope) if row["source"] == "returning"]
+    assert (campaign["mqls"], campaign["sqls"]) == (2 + 1, 2)
+    # The never-touched first event drills down to its lead; the engine agrees on the rate.
+    assert list(_drill(speed["none"].link).values_list("pk", flat=True)) == [twice.pk]
+    kind = next(
+        k for k in kind_selectors.commitment_kinds(period=week) if k.metric == "mql_to_sql_rate"
+    )
+    engine = compliance_selectors.kind_result(kind=kind, period=week, as_of=week.end)
+    assert (engine.numerator, engine.denominator) == (2, 3)
+    first, again = MqlEvent.objects.filter(lead=twice).order_by("qualified_at")
+    assert (engine.outcomes[first.pk], engine.outcomes[again.pk]) == (Outcome.MISSED, Outcome.MET)
 
 
 def test_pipeline_at_risk_from_missed_clocks_and_own_history(dataset):
@@ -255,3 +315,139 @@ def test_a_monthly_volume_target_is_judged_over_its_month_even_when_a_week_is_pi
     assert tile.value == "3" and tile.target.startswith("target ")
     assert "so far (150 for the period)" in tile.target
     assert _drill(tile.links["all"]).count() == 3
+
+
+# --- a period under two SLA versions ------------------------------------------------------
+
+FEEDBACK = "Sales gives feedback on every MQL"
+
+
+def _with_labels(commitments, **changes):
+    found = []
+    for values in commitments:
+        values = dict(values)
+        if values["metric"] == "disposition_time":
+            values["label"] = FEEDBACK
+        values.update(changes.get(values["metric"], {}))
+        found.append(values)
+    return found
+
+
+@pytest.fixture
+def two_versions(acme):
+    """Last week's known cohort under v1, then v2 from Thursday 00:00 with other targets and
+    three more MQLs (contacted on time) on Friday; seven earlier weeks under v1."""
+    from tests.dashboards.factories import COMMITMENTS, history, signed_version
+
+    data = known_dataset()
+    history(data, weeks=7)
+    # The same promises (v2 names the feedback one and lowers the first-contact bar).
+    change = data.week.start + timedelta(days=3)
+    v2 = signed_version(
+        effective_at=change,
+        commitments=_with_labels(
+            COMMITMENTS, first_contact_time={"target": 0.5, "yellow_threshold": 0.4}
+        ),
+        replaces=data.version,
+    )
+    for hour in (10, 11, 12):
+        at = data.week.start + timedelta(days=4, hours=hour)
+        mql_lead(version=v2, mql_at=at, owner=data.rep_a, first_touch=at + timedelta(minutes=5))
+    return data, v2, change
+
+
+def test_a_week_under_two_versions_shows_each_commitment_once_with_its_versions(two_versions):
+    data, v2, _change = two_versions
+    card = selectors.scorecard(scope=_scope(data), role="executive")
+
+    titles = [tile.title for tile in card.tiles]
+    assert len(titles) == len(set(titles)) == 6
+    assert titles.count(FEEDBACK) == 1  # the newest version's label speaks for the kind
+    assert not any(t.startswith("Disposition within") for t in titles)
+    assert {tile.versions for tile in card.tiles if tile.metric != "pipeline_coverage"} == {
+        "SLA v1 + v2"
+    }
+    first = _tiles(card)["first_contact_time"]
+    # v1's 10 MQLs (6 on time) and v2's 3 (on time), each by its own version's clock.
+    assert first.counts == "9 of 13 contacted within 4 business hours"
+    # 90 % for the 3 days of v1, 50 % for the 4 days of v2.
+    assert first.target.startswith(f"target {round((0.9 * 3 + 0.5 * 4) / 7 * 100)}%")
+    assert first.commitment_id == v2.commitments.get(metric="first_contact_time").pk
+    assert _drill(first.links["all"]).count() == 13
+    # The sparkline reads the kind over the earlier (v1-only) weeks too.
+    assert len(first.trend) == 8 and all("No data" not in line for line in first.trend)
+
+
+def test_charts_keep_their_data_after_a_new_version_takes_effect(two_versions):
+    data, _v2, _change = two_versions
+    scope = _scope(data)
+
+    contact = catalog.CHARTS["first-contact"].build(scope)
+    assert sum(b.count for b in contact.points) == 12  # every contacted MQL, both versions
+    trend = catalog.CHARTS["compliance-trend"].build(scope)
+    values = [p.value for p in trend.points]
+    assert values[-1] == pytest.approx(9 / 13)
+    assert sum(v is not None for v in values) == 8  # this week and the seven before
+    reps = selectors.rep_compliance(scope)
+    first_contact = [b for b in reps if b.metric.startswith("First contact")]
+    assert sum(b.met + b.missed + b.pending for b in first_contact) == 13
+
+
+def test_the_huddle_names_the_versions_in_its_csv(two_versions, client_as):
+    import csv
+    import io
+
+    from apps.dashboards.scope import period_token
+
+    data, _v2, _change = two_versions
+    token = period_token(data.week)
+    response = client_as("sales_leader").get(f"/dashboards/reports/huddle/?period={token}&csv=sla")
+    rows = list(csv.reader(io.StringIO(response.content.decode())))
+
+    assert rows[0][-1] == "Measured under"
+    feedback = [row for row in rows if row[0] == FEEDBACK]
+    assert len(feedback) == 1 and feedback[0][-1] == "SLA v1 + v2"
+
+
+def test_a_monthly_rate_tile_uses_the_month_for_every_figure_when_a_week_is_picked(acme):
+    from apps.compliance.periods import PeriodKind, period_for
+    from tests.dashboards.factories import signed_version
+
+    now = datetime(2026, 11, 18, 12, tzinfo=UTC)  # a Wednesday mid-month (see below)
+    monthly = {"params": {}, "review_period": "month"}
+    version = signed_version(
+        effective_at=now - timedelta(days=400),
+        commitments=[
+            {
+                **monthly,
+                "owner_team": "marketing",
+                "metric": "mql_volume",
+                "target": 150,
+                "yellow_threshold": 120,
+            },
+            {
+                **monthly,
+                "owner_team": "marketing",
+                "metric": "mql_to_sql_rate",
+                "target": 0.3,
+                "yellow_threshold": 0.2,
+            },
+        ],
+    )
+    month = period_for(PeriodKind.MONTH, now, TZ)
+    week = period_for(PeriodKind.WEEK, now, TZ)
+    # Two MQLs earlier in the month (one converted), one this week (not converted).
+    mql_lead(
+        version=version,
+        mql_at=month.start + timedelta(hours=1),
+        sql_at=month.start + timedelta(hours=5),
+    )
+    mql_lead(version=version, mql_at=month.start + timedelta(days=2))
+    mql_lead(version=version, mql_at=now - timedelta(hours=1))
+    scope = Scope(period=week, as_of=now, tz=TZ, choice="this_week")
+
+    tiles = _tiles(selectors.scorecard(scope=scope, with_history=False))
+    assert tiles["mql_volume"].period_label == tiles["mql_to_sql_rate"].period_label == month.label
+    assert tiles["mql_volume"].value == "3"
+    assert tiles["mql_to_sql_rate"].counts == "1 of 3 MQLs became SQL"
+    assert _drill(tiles["mql_to_sql_rate"].links["all"]).count() == 3

@@ -13,7 +13,7 @@ import pytest
 from django.utils import timezone
 
 from apps.compliance.periods import PeriodKind, period_for
-from apps.dashboards import calculations, catalog, charts, snapshots
+from apps.dashboards import calculations, catalog, chart_points, snapshots
 from apps.dashboards.models import ChartSnapshot
 from apps.dashboards.scope import Scope, scope_from_params
 from apps.leads.models import Lead
@@ -39,9 +39,9 @@ def _plain(chart) -> tuple:
 
 def test_every_point_type_survives_the_round_trip():
     points = [
-        charts.HourBin(label="0–1 h", lower=0.0, upper=None, count=3, link="/x"),
-        charts.CoveragePoint(label="Q4", amount=Decimal("120000.50"), revenue_target=None),
-        charts.RevenuePoint(label="webinar", won_amount=Decimal("7.10"), won=1, lost=2),
+        chart_points.HourBin(label="0–1 h", lower=0.0, upper=None, count=3, link="/x"),
+        chart_points.CoveragePoint(label="Q4", amount=Decimal("120000.50"), revenue_target=None),
+        chart_points.RevenuePoint(label="webinar", won_amount=Decimal("7.10"), won=1, lost=2),
         calculations.PipelineAtRisk(
             missed=4,
             in_sla_rate=0.25,

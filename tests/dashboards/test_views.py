@@ -214,6 +214,16 @@ def test_empty_scorecard_explains_itself(client_as):
     assert "No signed SLA was in force" in html
 
 
+def test_a_new_organizations_charts_are_empty_states_not_zero_bars(client_as):
+    from apps.dashboards.catalog import CHARTS
+
+    html = unescape(client_as("executive").get("/dashboards/charts/").content.decode())
+
+    assert "data-spec" not in html
+    for spec in CHARTS.values():
+        assert f'class="empty chart-empty" data-chart="{spec.name}">{spec.empty}<' in html
+
+
 def test_charts_page_draws_every_chart_with_drilldown_links(dataset, client_as):
     html = client_as("executive").get("/dashboards/charts/?period=last_week").content.decode()
     for name in (

@@ -1,11 +1,13 @@
 """Permission-matrix rows of the queue, reason codes, feedback page and dispositions API."""
 
+from apps.accounts.roles import Capability, roles_for
 from tests.support.access import EVERYONE, INTEGRATION, Row
 
-REP = frozenset({"rep"})
-SALES_LEADER = frozenset({"sales_leader"})
-WORKERS = frozenset({"rep", "sales_leader"})
-REASON_CODE_EDITORS = frozenset({"sales_leader", "admin"})
+# From the one capability table (apps/accounts/roles.py), as README's roles table.
+REP = roles_for(Capability.OWN_QUEUE)
+SALES_LEADER = roles_for(Capability.TEAM_QUEUE)
+WORKERS = roles_for(Capability.WORK_LEADS)
+REASON_CODE_EDITORS = roles_for(Capability.REASON_CODES)
 FEEDBACK_READERS = frozenset({"marketing_leader", "marketer", "executive", "admin", "sales_leader"})
 API_WORKERS = WORKERS | {INTEGRATION}
 API_READERS = EVERYONE | {INTEGRATION}
@@ -36,6 +38,11 @@ ACCESS = {
         API_READERS, kwargs=lambda env: {"external_id": "no-such-lead"}
     ),
     "api:dispositions:reason_code_list": Row(API_READERS),
+    "api:dispositions:reason_code_detail": Row(API_READERS, kwargs=_missing),
+    # POST-only: the allowed roles get 405 on GET, everyone else 403.
+    "api:dispositions:reason_code_reorder": Row(REASON_CODE_EDITORS),
+    "api:dispositions:reason_code_retire": Row(REASON_CODE_EDITORS, kwargs=_missing),
+    "api:dispositions:reason_code_restore": Row(REASON_CODE_EDITORS, kwargs=_missing),
     "api:dispositions:touch_create": Row(API_WORKERS),
     "api:dispositions:touch_bulk": Row(API_WORKERS),
 }

@@ -1,6 +1,8 @@
 """The queue pages, inline touches and dispositions (htmx), reason-code settings, the feedback
 page and the lead panel, through the browser client."""
 
+import csv
+import io
 import json
 from datetime import timedelta
 
@@ -432,3 +434,18 @@ def test_the_lead_page_shows_the_sales_feedback_panel(client_as, code):
     assert "Sales feedback" in html
     assert f'id="disposition-panel-{lead.pk}"' in html
     assert "Went elsewhere" in html
+
+
+def test_nurture_export_never_writes_a_live_formula(client_as, rejected, make_user):
+    rep = make_user("rep")
+    lead = _mql(rep, campaign="@SUM(1)", last_name='=HYPERLINK("http://evil.test")')
+    channels.disposition_create(
+        lead=lead,
+        outcome="nurture",
+        reason_code=f.reason_code("Later (formula test)", Outcome.NURTURE),
+        actor=rep,
+        note="=cmd|' /C calc'!A0",
+    )
+    body = client_as("marketer").get(reverse("dispositions:nurture_export")).content.decode()
+    row = next(r for r in csv.reader(io.StringIO(body)) if r[0] == lead.external_id)
+    assert row[5] == "'@SUM(1)" and row[7] == "'=cmd|' /C calc'!A0"

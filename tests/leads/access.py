@@ -1,10 +1,12 @@
 """Permission-matrix rows of the leads app (see tests/test_permission_matrix.py)."""
 
+from apps.accounts.roles import Capability, roles_for
 from tests.support.access import ADMIN_ONLY, EVERYONE, INTEGRATION, PUBLIC, Row
 
-INGEST = frozenset({"admin", "sales_leader", "marketing_leader", INTEGRATION})
-ROUTING = frozenset({"sales_leader", "admin"})
-IMPORT = frozenset({"admin", "marketing_leader", "sales_leader"})
+# From the one capability table (apps/accounts/roles.py), as README's roles table.
+IMPORT = roles_for(Capability.IMPORT_LEADS)
+INGEST = IMPORT | {INTEGRATION}
+ROUTING = roles_for(Capability.ROUTE_LEADS)
 READ_API = EVERYONE | {INTEGRATION}
 
 ACCESS = {
@@ -28,6 +30,10 @@ ACCESS = {
     "api:leads:lead_reassign": Row(ROUTING, kwargs=lambda env: {"pk": 999999}),
     "api:leads:lead_route": Row(ROUTING, kwargs=lambda env: {"pk": 999999}),
     "api:leads:activity_ingest": Row(INGEST),
+    "api:leads:routing_rule_list": Row(ROUTING),
+    "api:leads:routing_rule_detail": Row(ROUTING, kwargs=lambda env: {"pk": 999999}),
+    # POST-only: the allowed roles get 405 on GET, everyone else 403.
+    "api:leads:routing_rule_reorder": Row(ROUTING),
     # The CRM proves itself with the URL token or the HMAC signature, not a session or key.
     "api:leads:webhook_receive": Row(PUBLIC, kwargs=lambda env: {"source": "hubspot"}),
     "api:leads:webhook_receive_token": Row(

@@ -102,6 +102,38 @@ def test_activity_ingest_is_idempotent_over_http(acme, integration, make_user):
     assert Activity.objects.count() == 2
 
 
+def test_activity_ingest_takes_design_touch_names(acme, integration, make_user):
+    rep = make_user("rep")
+    LeadFactory(external_id="L-email")
+    at = T0.isoformat()
+    response = post_json(
+        integration,
+        reverse("api:leads:activity_ingest"),
+        [
+            {
+                "external_id": "m1",
+                "lead": "L-email",
+                "kind": "email",
+                "occurred_at": at,
+                "actor": rep.email,
+            },
+            {
+                "external_id": "m2",
+                "lead": "L-email",
+                "kind": "email_sent",
+                "occurred_at": at,
+                "actor": rep.email,
+            },
+        ],
+    )
+    assert response.status_code == 200, response.content
+    assert response.json()["created"] == 2
+    stored = set(
+        Activity.objects.filter(external_id__in=["m1", "m2"]).values_list("kind", "family")
+    )
+    assert stored == {("email_sent", "sales_touch")}
+
+
 def test_ingestion_roles(acme, api_as):
     for role, allowed in [
         ("marketing_leader", True),
@@ -412,3 +444,29 @@ def test_a_body_beyond_the_upload_limit_is_413(acme, integration, settings):
     response = post_json(integration, reverse("api:leads:lead_upsert"), items)
     assert response.status_code == 413
     assert not Lead.objects.exists()
+
+
+def test_a_signed_webhook_replayed_inside_its_window_is_refused(acme):
+    endpoint = services.webhook_endpoint_get()
+    body = json.dumps(SALESFORCE_LEADS).encode()
+    url = reverse("api:leads:webhook_receive", args=["salesforce"])
+    headers = signed(endpoint, body)
+    client = Client(HTTP_HOST="acme.localhost")
+    first = client.post(url, body, content_type="application/json", **headers)
+    assert first.status_code == 200
+    replays = [
+        client.post(url, body, content_type="application/json", **headers).status_code
+        for _ in range(5)
+    ]
+    assert replays == [409] * 5
+    # A new delivery of the same content (new timestamp, so a new signature) is accepted.
+    fresh = signed(endpoint, body, timestamp=time.time() + 1)
+    assert client.post(url, body, content_type="application/json", **fresh).status_code == 200
+    # An explicit delivery id is what is remembered when the sender gives one.
+    again = signed(endpoint, body, timestamp=time.time() + 2)
+    for expected in (200, 409):
+        response = client.post(
+            url, body, content_type="application/json", HTTP_X_HANDOFF_DELIVERY="d-77", **again
+        )
+        assert response.status_code == expected
+        again = signed(endpoint, body, timestamp=time.time() + 3)

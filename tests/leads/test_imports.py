@@ -229,7 +229,9 @@ def test_wizard_upload_preview_start_progress_report(
     acme, client_as, django_capture_on_commit_callbacks, monkeypatch
 ):
     queued = []
-    monkeypatch.setattr(celery_app, "send_task", lambda name, args: queued.append((name, *args)))
+    monkeypatch.setattr(
+        celery_app, "send_task", lambda name, args, **options: queued.append((name, *args))
+    )
     client = client_as("marketing_leader")
     upload = SimpleUploadedFile(
         "hubspot.csv",

@@ -110,6 +110,16 @@ def test_activity_item():
     assert item.note == "left a voicemail"
 
 
+def test_design_touch_names_are_accepted_and_stored_by_the_first_names():
+    base = {"external_id": "e", "lead": "L", "occurred_at": "2025-06-01T00:00:00Z"}
+    item, errors = parse_activity_item({**base, "kind": "email", "actor": "r@acme.test"}, now=NOW)
+    assert not errors and item.kind == "email_sent" and item.actor_email == "r@acme.test"
+    item, errors = parse_activity_item({**base, "kind": "email_sent"}, now=NOW)
+    assert not errors and item.kind == "email_sent"
+    _, errors = parse_activity_item({**base, "kind": "fax"}, now=NOW)
+    assert "email" in errors["kind"][0] and "email_sent" in errors["kind"][0]
+
+
 def test_activity_a_few_minutes_ahead_is_a_clock_not_a_forgery():
     ahead = (NOW + timedelta(minutes=3)).isoformat()
     far = (NOW + timedelta(hours=1)).isoformat()

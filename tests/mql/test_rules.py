@@ -315,6 +315,14 @@ def test_condition_without_property_matches_any_activity_of_the_kind():
     assert not behaviour_met(condition, [act(1, "webinar_registered", days_ago=3)])
 
 
+def test_a_condition_on_design_touch_names_reads_the_stored_kind():
+    condition = {"kind": "email", "within_days": 7}
+    defn = parse_definition({"behaviour": {"conditions": [condition]}})
+    assert defn.behaviour.conditions[0].activity.kind == "email_sent"
+    assert behaviour_met(condition, [act(1, "email_sent", days_ago=1)])
+    assert not behaviour_met(condition, [act(1, "email_open", days_ago=1)])
+
+
 def test_min_count():
     condition = {**PRICING, "min_count": 3}
     visits = [act(i, url="/pricing", days_ago=i) for i in range(1, 3)]

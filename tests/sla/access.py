@@ -60,5 +60,7 @@ ACCESS = {
     "api:sla:escalation_rule_detail": Row(DRAFTERS, kwargs=_rule),
     "api:sla:calendar_list": Row(READERS_API),
     "api:sla:calendar_detail": Row(READERS_API, kwargs=_pk),
+    "api:sla:calendar_preview": Row(READERS_API, kwargs=_pk),
+    "api:sla:calendar_draft_preview": Row(READERS_API),
     "api:sla:lead_clocks": Row(READERS_API, kwargs=lambda env: {"lead_pk": 999999}),
 }

@@ -7,6 +7,7 @@ import pytest
 from apps.sla import clocks as sla_clocks
 from apps.sla import selectors
 from apps.sla.models import ClockKind, ClockState, SlaClock
+from apps.sla.tasks import sla_clocks_backfill_task
 from tests.sla import factories as f
 
 # Monday 2026-03-02 is a working day; 9-to-5 UTC calendar unless said otherwise.
@@ -217,10 +218,10 @@ def test_signing_a_backdated_version_backfills_clocks_for_mqls_without_any(acme)
     version = f.signed_version(effective_at=MONDAY_10 - timedelta(days=30))
     bare = f.mql_event(lead=f.lead(), at=MONDAY_10)
     before = f.mql_event(lead=f.lead(), at=MONDAY_10 - timedelta(days=40))
-    assert sla_clocks.clocks_backfill(version=version) == 3
+    assert sla_clocks_backfill_task(version.pk) == 3
     assert SlaClock.objects.filter(mql_event=bare).count() == 3
     assert not SlaClock.objects.filter(mql_event=before).exists()
-    assert sla_clocks.clocks_backfill(version=version) == 0
+    assert sla_clocks_backfill_task(version.pk) == 0
     assert MqlEvent.objects.count() == 2
 
 

@@ -1,5 +1,6 @@
-"""The demo seed signs the sample SLA from 120 days ago, an amendment taking over next week, and
-leaves an outdated amendment that can no longer be signed."""
+"""The demo seed signs the sample SLA from 120 days ago and a second version from ten days ago,
+schedules a third signed one for next week, and leaves an outdated amendment that can no longer
+be signed."""
 
 import random
 from datetime import UTC, datetime, timedelta
@@ -24,28 +25,33 @@ def test_demo_seed_signs_the_sample_sla_through_the_services(acme, make_user):
 
     demo.seed(now=now, rng=random.Random(7))
 
-    active = selectors.version_in_force(at=now)
-    assert active.number == 1
-    assert active.effective_at == datetime(2026, 2, 1, tzinfo=UTC)
-    assert active.calendar_snapshot["timezone"] == "America/New_York"
-    assert {s.signer.email for s in active.signatures.all()} == {
+    first = selectors.version_in_force(at=now - timedelta(days=90))
+    assert first.number == 1
+    assert first.effective_at == datetime(2026, 2, 1, tzinfo=UTC)
+    assert first.calendar_snapshot["timezone"] == "America/New_York"
+    assert {s.signer.email for s in first.signatures.all()} == {
         "marketing@acme.test",
         "sales@acme.test",
     }
-    assert selectors.version_in_force(at=now - timedelta(days=90)) == active
+    active = selectors.version_in_force(at=now)
+    assert active.number == 2
+    assert first.superseded_at == active.effective_at == datetime(2026, 5, 22, tzinfo=UTC)
+    assert active.commitments.get(metric="mql_volume").target == 170
+    assert first.commitments.get(metric="mql_volume").target == 150
     outdated, scheduled = (
-        active.contract.versions.get(number=2),
         active.contract.versions.get(number=3),
+        active.contract.versions.get(number=4),
     )
     assert outdated.status == VersionStatus.AWAITING_SIGNATURES
     assert [s.team for s in outdated.signatures.all()] == ["marketing"]
+    assert outdated.based_on == active
     assert selectors.version_outdated_by(outdated) == scheduled
     assert scheduled.effective_at == datetime(2026, 6, 8, tzinfo=UTC)
     assert selectors.version_in_force(at=scheduled.effective_at) == scheduled
     # The leaders' signatures verify: keyed, chained, sealed.
-    for version in (active, outdated, scheduled):
+    for version in (first, active, outdated, scheduled):
         version = selectors.version_detail_queryset().get(pk=version.pk)
         assert selectors.version_verify(version=version).is_intact, version
-    assert sorted(Signature.objects.values_list("sequence", flat=True)) == [1, 2, 3, 4, 5]
+    assert sorted(Signature.objects.values_list("sequence", flat=True)) == [1, 2, 3, 4, 5, 6, 7]
     demo.seed(now=now, rng=random.Random(7))  # idempotent
-    assert active.contract.versions.count() == 3
+    assert active.contract.versions.count() == 4

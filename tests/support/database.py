@@ -161,3 +161,15 @@ def evidence_guards_lifted(schema: str, tables=EVIDENCE_TABLES) -> Iterator[None
                         sql.Identifier(table), sql.SQL(_MODES[mode]), sql.Identifier(name)
                     )
                 )
+
+
+def committed_user_delete(schema: str, email: str) -> None:
+    """Delete a user a test committed, with the audit events it is the actor of (the audit
+    log is append-only and protects its actors): test clean-up, as the owner."""
+    # The app layer sits above tests/support; importing it at module level here would load
+    # models before Django is set up (this module is imported by conftest).
+    from apps.accounts.models import AuditEvent, User
+
+    with evidence_guards_lifted(schema, tables=("accounts_auditevent",)):
+        AuditEvent.objects.filter(actor__email=email).delete()
+        User.objects.filter(email=email).delete()

@@ -14,6 +14,14 @@ from tests.support.clock import is_shifted
 from tests.support.database import app_database_url, owner_database_url
 
 ROOT = Path(__file__).resolve().parents[2]
+# Settings of abuse limits that tests/conftest.py relaxes for the whole session.
+SESSION_LIMITS = (
+    "API_RATE_PER_TOKEN",
+    "API_RATE_PER_ORGANIZATION",
+    "API_RATE_ANONYMOUS",
+    "API_RATE_FAILED_TOKENS",
+    "SIGNUP_RATE_PER_ADDRESS",
+)
 
 
 def python_argv(*args: str) -> list[str]:
@@ -43,7 +51,14 @@ def child_env(**extra: str) -> dict[str, str]:
         CELERY_BROKER_URL=settings.CELERY_BROKER_URL,
         DJANGO_SETTINGS_MODULE="config.settings",
         PYTHONUNBUFFERED="1",
+        # The session's own cache namespace: rate-limit counters left in the shared Redis by
+        # earlier runs (signups, failed tokens from 127.0.0.1) do not reach this one.
+        CACHE_KEY_PREFIX=settings.CACHES["default"]["KEY_PREFIX"],
     )
+    # ... and the session's generous limits (tests/conftest.py): the counters are shared by
+    # every process of the session, all calling from 127.0.0.1, so one test's signups or
+    # requests must not use up another's. A test that exercises a limit passes its own.
+    env.update({name: getattr(settings, name) for name in SESSION_LIMITS})
     env.update(extra)
     return env
 

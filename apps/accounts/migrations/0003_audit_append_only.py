@@ -11,6 +11,8 @@ from datetime import timedelta
 from django.db import migrations
 from django.utils import timezone
 
+from apps.tenants.sql_statements import statements
+
 CREATE = r"""
 CREATE OR REPLACE FUNCTION handoff_append_only() RETURNS trigger
 LANGUAGE plpgsql AS $$
@@ -56,5 +58,5 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.RunPython(scope_existing_tokens, migrations.RunPython.noop),
-        migrations.RunSQL(CREATE, DROP),
+        migrations.RunSQL(statements(CREATE), statements(DROP)),
     ]

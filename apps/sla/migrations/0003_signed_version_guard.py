@@ -7,11 +7,16 @@ superseded and have its superseded_at cut by a later signature; its commitments,
 escalation rules and signatures cannot be inserted, changed or deleted.
 Tables are looked up in the trigger's own schema (TG_TABLE_SCHEMA), so each
 tenant's schema guards itself.
+
+One statement per string: Citus forwards a DDL statement's whole query text to the worker
+that holds the schema, and the worker refuses several commands in one (README, "Running
+beyond one machine").
 """
 
 from django.db import migrations
 
-CREATE = r"""
+CREATE = [
+    r"""
 CREATE OR REPLACE FUNCTION sla_signed_version_guard() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
@@ -43,8 +48,9 @@ BEGIN
     END IF;
     RETURN NEW;
 END;
-$$;
-
+$$
+""",
+    r"""
 CREATE OR REPLACE FUNCTION sla_signed_version_part_guard() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -65,30 +71,38 @@ BEGIN
     END IF;
     RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
 END;
-$$;
-
+$$
+""",
+    """
 CREATE TRIGGER sla_slaversion_signed_guard
     BEFORE UPDATE OR DELETE ON sla_slaversion
-    FOR EACH ROW EXECUTE FUNCTION sla_signed_version_guard();
+    FOR EACH ROW EXECUTE FUNCTION sla_signed_version_guard()
+""",
+    """
 CREATE TRIGGER sla_commitment_signed_guard
     BEFORE INSERT OR UPDATE OR DELETE ON sla_commitment
-    FOR EACH ROW EXECUTE FUNCTION sla_signed_version_part_guard();
+    FOR EACH ROW EXECUTE FUNCTION sla_signed_version_part_guard()
+""",
+    """
 CREATE TRIGGER sla_escalationrule_signed_guard
     BEFORE INSERT OR UPDATE OR DELETE ON sla_escalationrule
-    FOR EACH ROW EXECUTE FUNCTION sla_signed_version_part_guard();
+    FOR EACH ROW EXECUTE FUNCTION sla_signed_version_part_guard()
+""",
+    """
 CREATE TRIGGER sla_signature_signed_guard
     BEFORE INSERT OR UPDATE OR DELETE ON sla_signature
-    FOR EACH ROW EXECUTE FUNCTION sla_signed_version_part_guard();
-"""
+    FOR EACH ROW EXECUTE FUNCTION sla_signed_version_part_guard()
+""",
+]
 
-DROP = r"""
-DROP TRIGGER IF EXISTS sla_signature_signed_guard ON sla_signature;
-DROP TRIGGER IF EXISTS sla_escalationrule_signed_guard ON sla_escalationrule;
-DROP TRIGGER IF EXISTS sla_commitment_signed_guard ON sla_commitment;
-DROP TRIGGER IF EXISTS sla_slaversion_signed_guard ON sla_slaversion;
-DROP FUNCTION IF EXISTS sla_signed_version_part_guard();
-DROP FUNCTION IF EXISTS sla_signed_version_guard();
-"""
+DROP = [
+    "DROP TRIGGER IF EXISTS sla_signature_signed_guard ON sla_signature",
+    "DROP TRIGGER IF EXISTS sla_escalationrule_signed_guard ON sla_escalationrule",
+    "DROP TRIGGER IF EXISTS sla_commitment_signed_guard ON sla_commitment",
+    "DROP TRIGGER IF EXISTS sla_slaversion_signed_guard ON sla_slaversion",
+    "DROP FUNCTION IF EXISTS sla_signed_version_part_guard()",
+    "DROP FUNCTION IF EXISTS sla_signed_version_guard()",
+]
 
 
 class Migration(migrations.Migration):

@@ -15,6 +15,8 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
+from apps.tenants.sql_statements import statements
+
 DROP_GUARDS = r"""
 DROP TRIGGER IF EXISTS sla_signature_signed_guard ON sla_signature;
 DROP TRIGGER IF EXISTS sla_escalationrule_signed_guard ON sla_escalationrule;
@@ -51,7 +53,7 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.RunSQL(DROP_GUARDS, migrations.RunSQL.noop),
+        migrations.RunSQL(statements(DROP_GUARDS), migrations.RunSQL.noop),
         migrations.AddField(
             model_name="signature",
             name="round",

@@ -22,6 +22,8 @@ each organization's schema guards itself.
 
 from django.db import migrations
 
+from apps.tenants.sql_statements import statements
+
 CREATE = r"""
 CREATE OR REPLACE FUNCTION sla_signed_version_guard() RETURNS trigger
 LANGUAGE plpgsql AS $$
@@ -225,4 +227,4 @@ class Migration(migrations.Migration):
         ("accounts", "0003_audit_append_only"),
     ]
 
-    operations = [migrations.RunSQL(CREATE, DROP)]
+    operations = [migrations.RunSQL(statements(CREATE), statements(DROP))]
