@@ -70,11 +70,11 @@ def test_each_role_lands_on_its_numbers(db, demo_org, demo_site):
 
         sales = sign_in(browser, demo_site, "sales", **DESKTOP)
         main = sales.inner_text("main")
-        # The demo's amendment waits for the sales leader's signature.
-        assert "Waiting for your signature" in main and "Marketing–Sales SLA v2" in main
+        # The demo's v3 waits for sales' signature but is outdated (v4 was signed since its
+        # base), so it is not offered for signing; tests/dashboards/test_landing.py covers the
+        # list with a version that can be signed.
+        assert "Waiting for your signature" not in main
         assert "Your team's queues" in main and "Your team's commitments" in main
-        sales.click("text=Marketing–Sales SLA v2")
-        assert "Sign for sales" in sales.inner_text("main")
 
         cro = sign_in(browser, demo_site, "cro", **DESKTOP)
         assert "The scorecard" in cro.inner_text("main")

@@ -24,6 +24,7 @@ from apps.dispositions import selectors as queue
 from apps.leads.models import Lead
 from apps.mql.models import DefinitionKind, DefinitionStatus, MqlDefinition
 from apps.sla.models import Signature, SlaVersion, VersionStatus
+from apps.sla.selectors import version_outdated_by
 
 # The team whose tiles a leader (or a marketer) lands on.
 HOME_TEAM = {
@@ -125,7 +126,8 @@ def getting_started() -> list[Step]:
 
 
 def awaiting_signature(*, role: str) -> list[SlaVersion]:
-    """Versions submitted for signatures that the leader's team has not signed yet."""
+    """Versions submitted for signatures that the leader's team has not signed yet and can
+    still sign (an outdated one — another version was signed since its base — cannot)."""
     team = SIGNING_TEAM.get(role)
     if team is None:
         return []
@@ -133,12 +135,14 @@ def awaiting_signature(*, role: str) -> list[SlaVersion]:
     signed = Signature.objects.filter(
         team=team, version=OuterRef("pk"), round=OuterRef("signing_round")
     )
-    return list(
+    waiting = (
         SlaVersion.objects.filter(status=VersionStatus.AWAITING_SIGNATURES)
         .exclude(Exists(signed))
-        .select_related("contract")
+        .select_related("contract", "based_on")
         .order_by("number")
     )
+    # A handful at most (versions awaiting signatures at once): one check each.
+    return [version for version in waiting if version_outdated_by(version) is None]
 
 
 def drafts_to_publish() -> QuerySet[MqlDefinition]:

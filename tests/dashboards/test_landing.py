@@ -9,7 +9,9 @@ from django.utils import timezone
 from apps.compliance.models import Alert
 from apps.dashboards import landing
 from apps.dispositions.selectors import queue_summary
+from apps.sla import services as sla_services
 from apps.sla.models import SlaClock
+from apps.sla.selectors import version_outdated_by
 from tests.dispositions import factories as df
 from tests.sla import factories as sf
 
@@ -104,6 +106,21 @@ def test_a_leader_lands_on_what_waits_for_their_signature(client_as):
         html = client.get(reverse("home")).content.decode()
         assert "Waiting for your signature" in html
         assert f"v{waiting.number}" in html
+
+
+def test_an_outdated_version_is_not_offered_for_signing(client_as):
+    # Submitted, then another version was signed after it was started: signing it would
+    # silently replace what the leaders agreed since, so the landing page does not offer it.
+    sales = client_as("sales_leader")
+    marketing = client_as("marketing_leader")
+    sf.definition(status="published", version=1)
+    waiting = sla_services.version_create(actor=marketing.user, template_key="sample_sla")
+    sla_services.version_submit(version=waiting, actor=marketing.user)
+    assert landing.awaiting_signature(role="sales_leader") == [waiting]
+    newer = df.sla_version(effective_at=timezone.now() + timedelta(days=1))
+    assert version_outdated_by(waiting) == newer
+    assert landing.awaiting_signature(role="sales_leader") == []
+    assert "Waiting for your signature" not in sales.get(reverse("home")).content.decode()
 
 
 def test_the_executive_lands_on_the_scorecard(client_as):
