@@ -755,7 +755,8 @@ def calendar_preview(
         "due": due.astimezone(zone),
         "hours": hours,
         "zone": calendar.timezone,
-        "elapsed": elapsed_words(due.astimezone(UTC) - arrival.astimezone(UTC)),
+        "elapsed": due.astimezone(UTC) - arrival.astimezone(UTC),
+        "elapsed_words": elapsed_words(due.astimezone(UTC) - arrival.astimezone(UTC)),
         "days_off": list(days_off.items())[:12],
         "preview_days": PREVIEW_DAYS,
     }
