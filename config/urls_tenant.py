@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from apps.accounts import views as account_views
+from apps.dashboards import views as dashboard_views
 
 # One include per app; each app owns its urls.py (pages) and api_urls.py (API).
 APPS = ["icp", "mql", "leads", "sla", "dispositions", "compliance", "dashboards"]
@@ -15,7 +15,7 @@ api_v1 = [
 ]
 
 urlpatterns = [
-    path("", account_views.home, name="home"),
+    path("", dashboard_views.home, name="home"),
     path("accounts/", include("apps.accounts.urls")),
     path("icp/", include("apps.icp.urls")),
     path("mql/", include("apps.mql.urls")),

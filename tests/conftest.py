@@ -12,6 +12,7 @@ from django_tenants.utils import schema_context
 
 from tests.support import database
 from tests.support.clock import is_shifted, shifted_now, start_session_clock
+from tests.support.demo_org import demo_org, demo_site  # noqa: F401 - fixtures of the browser tests
 from tests.support.tenants import SESSION_TENANTS, ensure_session_tenants
 
 

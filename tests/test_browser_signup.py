@@ -76,7 +76,7 @@ def test_signup_invite_and_rep_login(db, tmp_path):
         rep.fill("#id_password_again", "copper-valley-19")
         rep.click("button[type=submit]")
         rep.wait_for_url(re.compile(r"http://nova\.localhost:\d+/$"))
-        assert "as Sales rep" in rep.inner_text("main")
+        assert "Sales rep at Nova Robotics" in rep.inner_text("main")  # the rep's landing page
         assert "Users" not in rep.inner_text("header")
 
         rep.click("text=Log out")

@@ -10,7 +10,11 @@ TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>", re.IGNORECASE)
 HANDLER = re.compile(r"<[^>]*(?:\s|%\}|\}\})on[a-z]+\s*=", re.IGNORECASE | re.DOTALL)
 JAVASCRIPT_URL = re.compile(r"""(?:href|src|action)\s*=\s*["']\s*javascript:""", re.IGNORECASE)
-HTMX_EVAL = re.compile(r"""\bhx-on[:\w-]*=|hx-vals=["']js:|hx-trigger=["'][^"']*\[""")
+# htmx evaluates hx-on, hx-vars, `js:` values and trigger filters (`every 60s [cond]`).
+HTMX_EVAL = re.compile(
+    r"""\bhx-on[:\w-]*=|\bhx-vars=|(?:hx-vals|hx-headers)=["']\s*(?:js|javascript):"""
+    r"""|hx-trigger=["'][^"']*\["""
+)
 
 
 def _offences(pattern: re.Pattern) -> list[str]:
@@ -48,3 +52,5 @@ def test_the_patterns_catch_what_they_are_for():
     assert JAVASCRIPT_URL.search('<a href="javascript:history.back()">')
     assert HTMX_EVAL.search('<div hx-trigger="every 60s [!busy]">')
     assert not HTMX_EVAL.search('<div hx-trigger="every 60s">')
+    assert HTMX_EVAL.search("<button hx-vals='js:{index: 1}'>")
+    assert HTMX_EVAL.search('<button hx-vars="index:1">')

@@ -11,6 +11,7 @@ from functools import wraps
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.urls import NoReverseMatch, resolve, reverse
+from django_htmx.http import HttpResponseClientRedirect
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
 from apps.accounts.models import ApiKey, Scope
@@ -26,6 +27,10 @@ def roles_required(*roles: str) -> Callable:
         def wrapper(request, *args, **kwargs):
             user = request.user
             if not user.is_authenticated:
+                if getattr(request, "htmx", False):
+                    # A partial request must not swap the login page into a table row:
+                    # send the whole page there instead.
+                    return HttpResponseClientRedirect(redirect_to_login(_page_path(request)).url)
                 return redirect_to_login(request.get_full_path())
             if user.role not in allowed:
                 raise PermissionDenied("Your role does not give access to this page.")
@@ -35,6 +40,12 @@ def roles_required(*roles: str) -> Callable:
         return wrapper
 
     return decorator
+
+
+def _page_path(request) -> str:
+    """Where to come back after signing in: the page the partial request came from."""
+    current = getattr(request.htmx, "current_url_abs_path", None)
+    return current or request.get_full_path()
 
 
 def request_role(request) -> str | None:

@@ -1,6 +1,10 @@
+from datetime import date, datetime, time, timedelta
+
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
+from django.utils import timezone
 
+from apps.accounts.audit_wording import KINDS, kind_prefixes
 from apps.accounts.models import Scope
 from apps.accounts.roles import Role
 
@@ -54,6 +58,62 @@ class ApiKeyForm(forms.Form):
         min_value=1, max_value=366, required=False, label="Expires in (days)",
         help_text="Empty: never.",
     )  # fmt: skip
+
+
+class AuditFilterForm(forms.Form):
+    """The audit log's filters: who, what kind, which days (in the organization's zone), words."""
+
+    person = forms.ChoiceField(required=False, label="Person")
+    kind = forms.ChoiceField(required=False, label="Kind")
+    since = forms.DateField(
+        required=False,
+        label="From",
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+    until = forms.DateField(
+        required=False,
+        label="To",
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+    q = forms.CharField(required=False, max_length=100, label="Search")
+
+    def __init__(self, *args, people=(), **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["person"].choices = [
+            ("", "Everyone"),
+            ("system", "The system and API keys"),
+            *[(str(user.pk), str(user)) for user in people],
+        ]
+        self.fields["kind"].choices = [
+            ("", "Every kind"),
+            *[(key, label) for key, (label, _prefixes) in KINDS.items()],
+        ]
+
+    def clean(self):
+        data = super().clean()
+        since, until = data.get("since"), data.get("until")
+        if since and until and until < since:
+            self.add_error("until", "The last day comes before the first.")
+        return data
+
+    def selection(self) -> dict:
+        """The cleaned filters as selectors.audit_event_list arguments (days → instants)."""
+        data = self.cleaned_data if self.is_valid() else {}
+        person = data.get("person") or ""
+        since, until = data.get("since"), data.get("until")
+        return {
+            "actor_id": int(person) if person.isdigit() else None,
+            "system_only": person == "system",
+            "prefixes": kind_prefixes(data.get("kind") or ""),
+            "since": _midnight(since) if since else None,
+            "until": _midnight(until + timedelta(days=1)) if until else None,
+            "search": data.get("q") or "",
+        }
+
+
+def _midnight(day: date) -> datetime:
+    """The start of a day in the organization's zone (the zone of the request)."""
+    return timezone.make_aware(datetime.combine(day, time.min))
 
 
 class TokenForm(forms.Form):

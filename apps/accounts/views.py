@@ -1,6 +1,7 @@
 """Browser views for people, invitations, tokens and the signup hand-off."""
 
 from datetime import datetime, timedelta
+from urllib.parse import quote
 
 from axes.helpers import get_client_ip_address
 from django.conf import settings
@@ -10,18 +11,20 @@ from django.contrib.auth import views as auth_views
 from django.core import signing
 from django.core.paginator import Paginator
 from django.db import connection
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views import defaults
 from django.views.decorators.http import require_POST
 
-from apps.accounts import selectors, services, two_factor
+from apps.accounts import audit_wording, selectors, services, two_factor
 from apps.accounts.access import roles_required
+from apps.accounts.csv_export import csv_lines
 from apps.accounts.exceptions import DomainError
 from apps.accounts.forms import (
     ApiKeyForm,
+    AuditFilterForm,
     EmailLoginForm,
     InvitationAcceptForm,
     InviteForm,
@@ -34,6 +37,8 @@ from apps.accounts.models import ApiKey, User
 from apps.accounts.roles import ALL_ROLES, Role
 
 SIGNUP_SALT = "handoff.signup-handoff"
+# static/js/requests.js shows this (URL-quoted) text next to the control of a refused request.
+REQUEST_MESSAGE_HEADER = "X-Handoff-Message"
 SIGNUP_MAX_AGE = 300  # seconds: the link is followed by the browser straight away
 
 
@@ -66,11 +71,6 @@ def login_unlock(request: HttpRequest, token: str) -> HttpResponse:
         raise Http404("This unlock link is invalid or has expired.")
     messages.success(request, "Signing in is possible again. Enter your password.")
     return redirect("accounts:login")
-
-
-@roles_required(*ALL_ROLES)
-def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "accounts/home.html", {"role_label": Role(request.user.role).label})
 
 
 @roles_required(Role.ADMIN)
@@ -107,7 +107,7 @@ def user_list(request: HttpRequest) -> HttpResponse:
 def user_edit(request: HttpRequest, pk: int) -> HttpResponse:
     user = get_object_or_404(User, pk=pk)
     form = UserEditForm(request.POST)
-    error = None
+    error, status = None, 200
     if form.is_valid():
         try:
             user = services.user_update(
@@ -117,16 +117,17 @@ def user_edit(request: HttpRequest, pk: int) -> HttpResponse:
                 is_active=form.cleaned_data["is_active"],
             )
         except DomainError as exc:
-            error = exc.message
+            error, status = exc.message, exc.status_code
     else:
-        error = "; ".join(m for errors in form.errors.values() for m in errors)
+        error, status = "; ".join(m for errors in form.errors.values() for m in errors), 400
     if request.htmx:
         user.refresh_from_db()
         return render(
             request,
             "accounts/user_list.html#user-row",
+            # Refused: the row shows the stored role and state again, and says why.
             {"u": user, "roles": Role.choices, "row_error": error, "row_saved": error is None},
-            status=400 if error else 200,
+            status=status,
         )
     if error:
         messages.error(request, error)
@@ -386,10 +387,58 @@ def api_key_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("accounts:api_key_list")
 
 
+AUDIT_PAGE_SIZE = 50
+
+
+def _audit_row(event, zone: str) -> dict:
+    return {
+        "event": event,
+        "sentence": audit_wording.describe(event.action, event.target, event.detail),
+        "details": audit_wording.detail_lines(event.action, event.detail, zone=zone),
+        "kind": audit_wording.KINDS.get(audit_wording.kind_of(event.action) or "", ("Other",))[0],
+    }
+
+
 @roles_required(Role.ADMIN)
 def audit_log(request: HttpRequest) -> HttpResponse:
+    """Who changed what, in words: filter by person, kind, days and words; page; export CSV."""
+    form = AuditFilterForm(request.GET or None, people=selectors.audit_people())
+    events = selectors.audit_event_list(**form.selection())
+    zone = timezone.get_current_timezone_name()
+    if request.GET.get("format") == "csv":
+        rows = (
+            (
+                timezone.localtime(row["event"].occurred_at).strftime("%Y-%m-%d %H:%M:%S"),
+                zone,
+                row["event"].actor or "system / API key",
+                row["kind"],
+                row["sentence"],
+                "; ".join(row["details"]),
+                row["event"].action,
+            )
+            for row in (_audit_row(event, zone) for event in events.iterator(chunk_size=500))
+        )
+        response = StreamingHttpResponse(
+            csv_lines(["when", "time zone", "who", "kind", "what", "details", "code"], rows),
+            content_type="text/csv; charset=utf-8",
+        )
+        filename = f"audit-log-{timezone.localdate():%Y%m%d}.csv"
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        return response
+    page = Paginator(events, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    query.pop("format", None)
     return render(
-        request, "accounts/audit_log.html", {"events": selectors.audit_event_list(limit=200)}
+        request,
+        "accounts/audit_log.html",
+        {
+            "form": form,
+            "page": page,
+            "rows": [_audit_row(event, zone) for event in page.object_list],
+            "query": query.urlencode(),
+            "filtered": any(form.data.get(k) for k in ("person", "kind", "since", "until", "q")),
+        },
     )
 
 
@@ -407,7 +456,12 @@ def page_not_found(request: HttpRequest, exception=None) -> HttpResponse:
 
 
 def permission_denied(request: HttpRequest, exception=None) -> HttpResponse:
-    return render(request, "403.html", {"reason": str(exception or "")}, status=403)
+    reason = str(exception or "")
+    response = render(request, "403.html", {"reason": reason}, status=403)
+    if getattr(request, "htmx", False) and reason:
+        # The page is not swapped into a partial; the reason is said next to the control.
+        response[REQUEST_MESSAGE_HEADER] = quote(reason)
+    return response
 
 
 def bad_request(request: HttpRequest, exception=None) -> HttpResponse:

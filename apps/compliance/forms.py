@@ -2,6 +2,7 @@
 
 from django import forms
 
+from apps.accounts.local_time import LocalDateTimeField
 from apps.compliance.models import PERSONAL_CHANNELS, AlertKind
 from apps.compliance.periods import PeriodKind
 from apps.compliance.selectors import FIRST_DAY, LAST_DAY
@@ -20,9 +21,8 @@ class PeriodForm(forms.Form):
         widget=forms.DateInput(attrs={"type": "date"}),
         help_text="Any day of the period",
     )
-    as_of = forms.DateTimeField(
+    as_of = LocalDateTimeField(
         required=False,
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
         help_text="Optional: the numbers as they stood at that moment",
     )
 

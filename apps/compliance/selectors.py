@@ -57,9 +57,9 @@ from apps.compliance.periods import Period, PeriodKind, period_for, period_start
 from apps.leads.models import Lead
 from apps.mql.models import DefinitionKind, MqlEvent
 from apps.mql.rules import lead_fields
+from apps.sla import selectors as sla_selectors
 from apps.sla.models import Commitment, SlaClock, SlaVersion, Team
 from apps.sla.segments import parse_segment, segment_matches
-from apps.sla.selectors import calendar_default, version_in_force
 
 # Metrics whose target is the whole organization's: a person's own share has no status.
 TEAM_ONLY_METRICS = frozenset({Metric.MQL_VOLUME, Metric.PIPELINE_COVERAGE})
@@ -88,13 +88,7 @@ class CommitmentResult:
 
 def organization_timezone(*, now: datetime | None = None) -> str:
     """Periods are in this zone: the SLA in force's calendar, else the default calendar, else UTC."""
-    version = version_in_force(at=now or timezone.now())
-    if version is None:
-        version = SlaVersion.objects.filter(status__in=SIGNED).order_by("-effective_at").first()
-    if version is not None and (version.calendar_snapshot or {}).get("timezone"):
-        return version.calendar_snapshot["timezone"]
-    calendar = calendar_default()
-    return calendar.timezone if calendar is not None and calendar.timezone else "UTC"
+    return sla_selectors.organization_timezone(now=now)
 
 
 # Periods the engine computes: wide enough for any real history, narrow enough that a

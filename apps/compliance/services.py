@@ -32,6 +32,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from apps.accounts.audit import audit_record
 from apps.accounts.exceptions import DomainError
 from apps.accounts.models import User
 from apps.accounts.roles import Role
@@ -806,6 +807,7 @@ def alert_settings_update(
     settings.webhook_kinds = sorted(set(webhook_kinds))
     settings.updated_by = actor if getattr(actor, "pk", None) else None
     settings.save()
+    audit_record(actor=actor, action="alert_settings.changed", target="alert settings", due_soon_share=due_soon_share, webhook_url=webhook_url, webhook_enabled=webhook_enabled, webhook_kinds=settings.webhook_kinds)  # fmt: skip
     return settings
 
 

@@ -51,7 +51,7 @@ def _period_and_as_of(form: PeriodForm) -> tuple[Period, datetime | None]:
         as_of = form.cleaned_data.get("as_of")
     if as_of is not None:
         # The picker shows the organization's wall-clock time, not the server's.
-        as_of = as_of.replace(tzinfo=None).replace(tzinfo=ZoneInfo(tz))
+        as_of = as_of.astimezone(ZoneInfo(tz))
     day = day or timezone.now()
     return period_for(kind, day, tz), as_of
 

@@ -238,8 +238,19 @@ def _breaches_table(scope: Scope) -> ReportTable:
         rows=rows,
         links=links,
         total=total,
-        empty="No clock was missed. Well done.",
+        empty="No clock was missed."
+        if total or _clocks_ran(scope)
+        else "No SLA clock ran in this period: no SLA was in force, or no MQL arrived.",
     )
+
+
+def _clocks_ran(scope: Scope) -> bool:
+    """Whether any SLA clock started in the period (else "nothing missed" would be no news)."""
+    return SlaClock.objects.filter(
+        started_at__gte=scope.period.start,
+        started_at__lt=scope.period.end,
+        started_at__lte=scope.as_of,
+    ).exists()
 
 
 def _rejections_table(scope: Scope) -> ReportTable:

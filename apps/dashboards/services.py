@@ -13,6 +13,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from apps.accounts.audit import audit_record
 from apps.accounts.exceptions import DomainError, NotAllowed
 from apps.accounts.roles import Role
 from apps.compliance.periods import Period
@@ -75,12 +76,14 @@ def marketing_spend_set(
             "updated_at": _now(),
         },
     )
+    audit_record(actor=actor, action="spend.set", target=f"{channel} {month:%Y-%m}", amount=str(spend.amount))  # fmt: skip
     return spend
 
 
 @transaction.atomic
 def marketing_spend_delete(*, spend: MarketingSpend, actor=None) -> None:
     """Remove a spend line entered by mistake."""
+    audit_record(actor=actor, action="spend.deleted", target=f"{spend.channel} {spend.month:%Y-%m}", amount=str(spend.amount))  # fmt: skip
     spend.delete()
 
 

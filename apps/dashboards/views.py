@@ -21,7 +21,8 @@ from apps.accounts.roles import ALL_ROLES, Capability, Role, roles_for
 from apps.compliance.alert_selectors import recent_escalations
 from apps.compliance.periods import following, previous
 from apps.compliance.selectors import compliance_scope
-from apps.dashboards import catalog, reports, selectors, services, snapshots
+from apps.dashboards import catalog, landing, reports, selectors, services, snapshots
+from apps.dashboards import drilldown as drilldown_columns
 from apps.dashboards.forms import SpendForm
 from apps.dashboards.models import MarketingSpend, ReportKind, ReportSubscription
 from apps.dashboards.scope import (
@@ -35,6 +36,7 @@ from apps.dashboards.scope import (
 )
 from apps.dashboards.slices import BASES, CommitmentSlice
 from apps.dashboards.tiles import commitment_title
+from apps.sla.models import CLOCK_METRICS
 
 REPORT_ROLES = services.REPORT_ROLES
 # The executive reads the spend (everything read-only); entering it is marketing's.
@@ -202,13 +204,15 @@ def _slice_title(found, slice_) -> str:
 
 @roles_required(*ALL_ROLES)
 def drilldown(request: HttpRequest) -> HttpResponse:
-    """The leads behind a number: the same filter the tile or chart element counted with."""
+    """The leads behind a number: the same filter the tile or chart element counted with, and
+    the columns that explain it (outcome, due, done, time taken, owner), sortable, as CSV."""
     if not request.GET.get("period"):
         return render(request, "dashboards/drilldown.html", {"missing": True}, status=400)
+    owner_id = _owner_filter(request)
     try:
         slice_, found, leads = selectors.drilldown(
             request.GET,
-            owner_id=_owner_filter(request),
+            owner_id=owner_id,
             tz=selectors.organization_timezone(),
             now=timezone.now(),
         )
@@ -220,13 +224,28 @@ def drilldown(request: HttpRequest) -> HttpResponse:
             status=400,
         )
     title = _slice_title(found, slice_)
+    columns = drilldown_columns.columns_for(found)
+    leads = drilldown_columns.annotate(
+        leads,
+        commitment=found,
+        period=slice_.period,
+        as_of=slice_.as_of,
+        owner_id=owner_id if owner_id is not None else getattr(slice_, "owner_id", None),
+    )
+    leads, sort = drilldown_columns.ordered(
+        leads, columns, request.GET.get("sort", ""), drilldown_columns.default_sort(found)
+    )
     if request.GET.get("format") == "csv":
         return _leads_csv(
-            leads, filename=f"leads-{period_token(slice_.period).replace(':', '-')}.csv"
+            leads[:DRILLDOWN_CSV_LIMIT],
+            commitment=found,
+            filename=f"leads-{period_token(slice_.period).replace(':', '-')}.csv",
         )
     page = Paginator(leads, DRILLDOWN_PAGE_SIZE).get_page(request.GET.get("page"))
+    took = drilldown_columns.took_text(page.object_list, commitment=found)
     query = request.GET.copy()
-    query.pop("page", None)
+    for key in ("page", "sort", "format"):
+        query.pop(key, None)
     return render(
         request,
         "dashboards/drilldown.html",
@@ -234,43 +253,70 @@ def drilldown(request: HttpRequest) -> HttpResponse:
             "title": title,
             "slice": slice_,
             "page": page,
+            "rows": [{"lead": lead, "took": took.get(lead.pk, "")} for lead in page.object_list],
+            "columns": columns,
+            "sort": sort,
             "query": query.urlencode(),
+            "clock_list": found is not None and found.metric in CLOCK_METRICS,
             "tz": selectors.organization_timezone(),
         },
     )
 
 
-def _leads_csv(leads, *, filename: str) -> StreamingHttpResponse:
-    header = [
-        "id",
-        "name",
-        "email",
-        "company",
-        "source",
-        "campaign",
-        "owner",
-        "stage",
-        "mql_at",
-        "sql_at",
-        "amount",
-    ]
-    rows = (
-        [
-            lead.pk,
-            lead.full_name,
-            lead.email,
-            lead.company,
-            lead.source,
-            lead.campaign,
-            str(lead.owner) if lead.owner else "",
-            lead.stage,
-            lead.mql_at,
-            lead.sql_at,
-            lead.amount,
+def _leads_csv(leads, *, commitment, filename: str) -> StreamingHttpResponse:
+    """The drill-down as a spreadsheet: the page's columns plus contact details, every cell
+    formula-safe, times in the organization's zone."""
+    leads = list(leads)
+    took = drilldown_columns.took_text(leads, commitment=commitment)
+    clock = commitment is not None and commitment.metric in CLOCK_METRICS
+
+    def when(moment) -> str:
+        return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M") if moment else ""
+
+    header = ["id", "name", "email", "company", "source", "campaign", "owner", "stage", "mql_at"]
+    header += (
+        ["due_at", "done_at", "time_taken", "outcome"]
+        if clock
+        else [
+            "first_contact_at",
+            "time_to_first_contact",
+            "sql_at",
+            "amount",
         ]
-        for lead in leads[:DRILLDOWN_CSV_LIMIT]
     )
-    response = StreamingHttpResponse(csv_lines(header, rows), content_type="text/csv")
+
+    def rows():
+        for lead in leads:
+            row = [
+                lead.pk,
+                lead.full_name,
+                lead.email,
+                lead.company,
+                lead.source,
+                lead.campaign,
+                str(lead.owner) if lead.owner else "",
+                lead.stage,
+                when(lead.mql_at),
+            ]
+            if clock:
+                row += [
+                    when(lead.clock_due_at),
+                    when(lead.clock_met_at),
+                    took.get(lead.pk, ""),
+                    lead.outcome,
+                ]
+            else:
+                row += [
+                    when(lead.first_touch_at),
+                    took.get(lead.pk, ""),
+                    when(lead.sql_at),
+                    lead.amount if lead.amount is not None else "",
+                ]
+            yield row
+
+    response = StreamingHttpResponse(
+        csv_lines(header, rows()), content_type="text/csv; charset=utf-8"
+    )
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
 
@@ -435,3 +481,20 @@ def spend_delete(request: HttpRequest, pk: int) -> HttpResponse:
     services.marketing_spend_delete(spend=item, actor=request.user)
     messages.success(request, f"Removed {item.channel} for {item.month:%B %Y}.")
     return redirect("dashboards:spend")
+
+
+# --- landing page ----------------------------------------------------------------------------
+
+
+@roles_required(*ALL_ROLES)
+def home(request: HttpRequest) -> HttpResponse:
+    """Each role lands on its numbers: a rep's queue, a leader's team and what waits for them,
+    the executive's scorecard, an admin's set-up; a new organization's checklist on top."""
+    page = landing.landing(
+        user=request.user, now=timezone.now(), tz=selectors.organization_timezone()
+    )
+    return render(
+        request,
+        "dashboards/home.html",
+        {"page": page, "role_label": Role(request.user.role).label},
+    )

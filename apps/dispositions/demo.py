@@ -112,11 +112,28 @@ WORKING_NOTES = [
 ]
 TOUCH_KINDS = [("call", 45), ("email_sent", 35), ("social", 10), ("sms", 5), ("meeting", 5)]
 
-# The newest MQLs of each rep stay open: at least this many, and all of the last days.
-LIVE_PER_REP = 4
+# The newest MQLs of each rep stay open: at least this many, and all of the last days. A
+# first look at the queue shows clocks still running (green), some running out (yellow) and
+# the odd forgotten one (red) — not a wall of overdue rows.
+LIVE_PER_REP = 1
 LIVE_DAYS = 2
-# MQLs older than this have all been settled (accepted, rejected or nurtured).
-SETTLED_AFTER_DAYS = 21
+# MQLs older than this have all been settled (accepted, rejected or nurtured); the few days
+# in between hold the leads still being worked, whose disposition is overdue.
+SETTLED_AFTER_DAYS = 3
+# The demo SLA's first-contact window, and the share of fresh MQLs whose window is over
+# that nobody called (the queue's red rows).
+FIRST_CONTACT_WINDOW = timedelta(hours=4)
+LIVE_FORGOTTEN_SHARE = 0.15
+# Share of reps who decide within a day of the first conversation (inside the 48-hour
+# disposition SLA); the others decide after the whole cadence.
+QUICK_DECISION_SHARE = 0.85
+# Of the recent (not yet settled) MQLs whose decision would come later, the share still
+# undecided now: their disposition is due or overdue.
+STILL_UNDECIDED_SHARE = 0.3
+# How fast the older MQLs were first called: on time (within the 4 business hours), late;
+# the rest never. Around 85 % on time: "acts on leads promptly" sits near its 90 % target.
+ON_TIME_SHARE = 0.85
+LATE_SHARE = 0.1
 
 
 def _pick(rng, weighted):
@@ -229,11 +246,15 @@ def _touch(lead: Lead, at: datetime, n: int, rng, kind: str | None = None) -> di
 
 
 def _live_lead(lead: Lead, *, calendar, now: datetime, rng, touches: list[dict]) -> None:
-    """A fresh MQL: half of them already got a first call (on time), none a disposition."""
-    if rng.random() < 0.5:
-        first = business_time.add(calendar, lead.mql_at, timedelta(hours=rng.uniform(0.2, 2.5)))
-        if first < now - timedelta(minutes=5):
-            touches.append(_touch(lead, first, 1, rng, kind="call"))
+    """A fresh MQL, no disposition yet. Its first call came on time once its first-contact
+    window is over (bar the odd forgotten one, the queue's red row); while the window still
+    runs the call is what the queue is for (green, or yellow near the end)."""
+    due = business_time.add(calendar, lead.mql_at, FIRST_CONTACT_WINDOW)
+    if due >= now or rng.random() < LIVE_FORGOTTEN_SHARE:
+        return
+    first = business_time.add(calendar, lead.mql_at, timedelta(hours=rng.uniform(0.2, 3.5)))
+    if first < now - timedelta(minutes=5):
+        touches.append(_touch(lead, first, 1, rng, kind="call"))
 
 
 def _worked_lead(
@@ -248,9 +269,9 @@ def _worked_lead(
 ) -> None:
     """An older MQL: its touches (on time, late or never) and how sales settled it."""
     speed = rng.random()
-    if speed < 0.74:
+    if speed < ON_TIME_SHARE:
         first_after = timedelta(hours=rng.uniform(0.1, 3.6))  # within a 4-hour SLA
-    elif speed < 0.9:
+    elif speed < ON_TIME_SHARE + LATE_SHARE:
         first_after = timedelta(hours=rng.uniform(5, 22))  # late
     else:
         first_after = None  # never called
@@ -285,7 +306,7 @@ def _worked_lead(
 
     # Most reps decide within a day of the first conversation (inside a 48-hour disposition
     # SLA); the rest decide late, after the whole cadence. "Unresponsive" is late by nature.
-    quick = label != "Unresponsive after multiple touches" and rng.random() < 0.75
+    quick = label != "Unresponsive after multiple touches" and rng.random() < QUICK_DECISION_SHARE
     if outcome is not None and quick:
         start = times[0] if times else lead.mql_at
         occurred_at = business_time.add(calendar, start, timedelta(hours=rng.uniform(0.5, 7)))
@@ -294,6 +315,14 @@ def _worked_lead(
     elif outcome is not None:
         start = times[-1] if times else lead.mql_at
         occurred_at = business_time.add(calendar, start, timedelta(hours=rng.uniform(2, 24)))
+    if (
+        outcome is not None
+        and occurred_at >= now
+        and (settled or rng.random() >= STILL_UNDECIDED_SHARE)
+    ):
+        # Decided already: between the touch it followed and now, not in the future.
+        occurred_at = max(start, now - timedelta(hours=rng.uniform(1, 20)))
+        times = [at for at in times if at < occurred_at]
     for n, at in enumerate(times, start=1):
         touches.append(_touch(lead, at, n, rng, kind="call" if n == 1 else None))
     if outcome is None or occurred_at >= now:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Value, Window
 from django.db.models.functions import Coalesce, RowNumber
@@ -24,7 +25,7 @@ from apps.icp.selectors import fit_for_leads
 from apps.leads.models import Activity, ActivityFamily, Lead, Stage
 from apps.mql.selectors import mql_explanations_for_leads
 from apps.sla.models import ClockKind, SlaClock, SlaVersion
-from apps.sla.selectors import calendar_default, calendar_for_version
+from apps.sla.selectors import calendar_for_version, organization_timezone
 
 LAST_ACTIVITIES = 3
 # Roles whose leads make up "the team" a sales leader runs.
@@ -405,13 +406,51 @@ def team_loads(*, now: datetime) -> list[RepLoad]:
     return sorted(loads.values(), key=lambda load: (load.user_id is None, load.name.lower()))
 
 
+@dataclass
+class QueueSummary:
+    """A rep's queue in three numbers: "9 open · 3 due today · 2 overdue"."""
+
+    open: int = 0
+    due_today: int = 0
+    due_soon: int = 0
+    overdue: int = 0
+
+
+def queue_summary(*, owner: User, now: datetime, zone: str) -> QueueSummary:
+    """Open MQLs of ``owner``, those whose nearest deadline falls today (in ``zone``, not yet
+    overdue) and the overdue ones, coloured like the queue's countdowns. Two queries."""
+    summary = QueueSummary(open=Lead.objects.open_mqls().filter(owner=owner).count())
+    nearest = (
+        SlaClock.objects.filter(
+            lead__stage=Stage.MQL,
+            lead__owner=owner,
+            met_at__isnull=True,
+            started_at__gte=F("lead__mql_at"),
+        )
+        .select_related("commitment", "sla_version")
+        .order_by("lead_id", "due_at", "id")
+        .distinct("lead_id")
+    )
+    calendar_of = _calendars()
+    today = now.astimezone(ZoneInfo(zone)).date()
+    for clock in nearest:
+        state = clock_countdown(clock, now=now, calendar_of=calendar_of).state
+        if state == "red":
+            summary.overdue += 1
+            continue
+        if state == "yellow":
+            summary.due_soon += 1
+        if clock.due_at.astimezone(ZoneInfo(zone)).date() == today:
+            summary.due_today += 1
+    return summary
+
+
 # --- the marketing feedback page ---------------------------------------------
 
 
 def tenant_timezone() -> str:
-    """The organization's reporting timezone: its default business calendar's."""
-    calendar = calendar_default()
-    return calendar.timezone if calendar is not None else "UTC"
+    """The organization's reporting timezone: the same one every page and period uses."""
+    return organization_timezone()
 
 
 def _outcome_counts() -> dict:

@@ -18,12 +18,12 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from apps.accounts.audit import audit_record
 from apps.accounts.exceptions import Conflict, DomainError, NotAllowed
 from apps.accounts.roles import Capability, Role, roles_for
-from apps.accounts.services import audit_record
 from apps.dispositions import selectors
 from apps.dispositions.models import REASON_REQUIRED, Disposition, Outcome, ReasonCode
-from apps.leads.models import SALES_TOUCH_KINDS, Lead, Stage
+from apps.leads.models import SALES_TOUCH_KINDS, Lead, Stage, StageChange
 from apps.leads.stages import StageMove
 from apps.mql.models import MqlEvent
 
@@ -46,6 +46,9 @@ DISPOSABLE_STAGES = frozenset({Stage.LEAD, Stage.MQL, Stage.SQL, Stage.NURTURE, 
 STAGE_CHANNEL = {"web": "ui", "api": "api", "csv": "csv"}
 
 REASON_CODE_EDITORS = roles_for(Capability.REASON_CODES)
+# Dispositions given by these roles (on reps' leads) also go to the audit log; a rep's own
+# dispositions are the lead's timeline and the feedback page.
+LEADER_ROLES = frozenset({Role.SALES_LEADER, Role.ADMIN})
 
 
 # --- reason codes ------------------------------------------------------------
@@ -144,6 +147,7 @@ def reason_codes_reorder(*, outcome: str, ordered_ids: Sequence[int], actor) -> 
             actor=actor,
             action="reason_code.reordered",
             target=outcome,
+            outcome=outcome,
             order=[code.label for code in ordered],
         )
     return ordered
@@ -437,11 +441,75 @@ def disposition_store(
         raise Conflict(
             "This external_id was just recorded by another request.", field="external_id"
         ) from exc
+    if created and getattr(actor, "role", None) in LEADER_ROLES:
+        audit_record(actor=actor, action="disposition.given", target=str(lead), outcome=outcome, reason=reason_code.label if reason_code else "")  # fmt: skip
     return disposition, Recorded(
         leads={lead.pk: state.lead},
         moves=[move] if move else [],
         lead_ids=[lead.pk] if created else [],
     )
+
+
+# How long after giving it a person may take a disposition back (the queue offers Undo for
+# a few seconds; the server allows for a slow network on top).
+UNDO_WINDOW = timedelta(seconds=30)
+
+
+@dataclass(frozen=True)
+class TakenBack:
+    """A disposition taken back: the lead (locked) and the stage change the disposition made,
+    which the hand-off undoes before it syncs the lead's clocks."""
+
+    disposition: Disposition
+    lead: Lead
+    stage_change: StageChange | None
+
+
+def disposition_take_back(
+    *, disposition: Disposition, actor, now: datetime | None = None
+) -> TakenBack:
+    """Delete a disposition given moments ago (the queue's Undo after a one-key disposition)
+    and say which stage move to take back (call in a transaction: apps/handoff's
+    disposition_undo). Only its author, only within UNDO_WINDOW, and only while it is still
+    the lead's latest word; the audit log records both the disposition and its undoing."""
+    now = now or timezone.now()
+    state = _lock_leads([disposition.lead_id]).get(disposition.lead_id)
+    current = (
+        Disposition.objects.select_related("reason_code", "lead").filter(pk=disposition.pk).first()
+    )
+    if state is None or current is None:
+        raise Conflict("This disposition is no longer there: nothing to undo.", field="disposition")
+    if current.actor_id is None or current.actor_id != getattr(actor, "pk", None):
+        raise NotAllowed("Only the person who gave a disposition can undo it.", field="disposition")
+    if current.recorded_at < now - UNDO_WINDOW:
+        raise Conflict(
+            "Too late to undo: give the lead a new disposition instead.", field="disposition"
+        )
+    latest = Disposition.objects.filter(lead_id=current.lead_id).order_by("-occurred_at", "-id")
+    if latest.values_list("pk", flat=True).first() != current.pk:
+        raise Conflict(
+            "A newer disposition was given since; this one can no longer be undone.",
+            field="disposition",
+        )
+    lead = state.lead
+    target = OUTCOME_STAGE.get(current.outcome)
+    moved = None
+    if target is not None:
+        moved = (
+            StageChange.objects.filter(lead=lead, to_stage=target, occurred_at=current.occurred_at)
+            .order_by("-id")
+            .first()
+        )
+    audit_record(
+        actor=actor,
+        action="disposition.undone",
+        target=str(lead),
+        outcome=current.outcome,
+        reason=current.reason_code.label if current.reason_code else "",
+        given_at=current.occurred_at.isoformat(),
+    )
+    current.delete()
+    return TakenBack(disposition=current, lead=lead, stage_change=moved)
 
 
 @dataclass(frozen=True)
@@ -553,6 +621,8 @@ def dispositions_store(
                 disposition=disposition,
             )
         )
+    if touched and getattr(principal, "role", None) in LEADER_ROLES:
+        audit_record(actor=principal, action="disposition.bulk_given", target=f"{len(touched)} leads", outcomes=sorted({item.outcome for item in items}))  # fmt: skip
     recorded = Recorded(
         leads={pk: state.lead for pk, state in states.items()},
         moves=moves,

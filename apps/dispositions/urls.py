@@ -10,6 +10,7 @@ urlpatterns = [
     path("leads/<int:pk>/touch/", views.touch_create, name="touch_create"),
     path("leads/<int:pk>/disposition/", views.disposition_create, name="disposition_create"),
     path("leads/<int:pk>/reassign/", views.lead_reassign, name="lead_reassign"),
+    path("dispositions/<int:pk>/undo/", views.disposition_undo, name="disposition_undo"),
     path("bulk/", views.disposition_bulk, name="disposition_bulk"),
     path("reason-codes/", views.reason_codes, name="reason_codes"),
     path("reason-codes/<int:pk>/rename/", views.reason_code_rename, name="reason_code_rename"),

@@ -30,7 +30,7 @@ from apps.dispositions.forms import (
     ReassignForm,
     TouchForm,
 )
-from apps.dispositions.models import Outcome, ReasonCode
+from apps.dispositions.models import Disposition, Outcome, ReasonCode
 from apps.dispositions.panels import lead_detail_url, panel_context
 from apps.handoff import channels
 from apps.leads.models import Lead
@@ -52,6 +52,10 @@ FEEDBACK_ROLES = (
 QUEUE_CHANGED = "queue-changed"
 # ... and shows this confirmation in its status line.
 QUEUE_MESSAGE = "queue-message"
+# ... and moves the keyboard to this lead's row once the list is back.
+QUEUE_FOCUS = "queue-focus"
+# How long the status line offers Undo after a disposition (the service allows a bit more).
+UNDO_OFFER_SECONDS = 8
 
 
 def _first_error(form) -> DomainError:
@@ -126,14 +130,21 @@ def _lead_or_404(pk: int) -> Lead:
 
 
 def _after_action(
-    request: HttpRequest, lead: Lead, *, done: str = "", error: DomainError | None = None
+    request: HttpRequest,
+    lead: Lead,
+    *,
+    done: str = "",
+    error: DomainError | None = None,
+    undo: Disposition | None = None,
 ) -> HttpResponse:
     """The answer to an inline action: the row (or the lead panel) again, updated; the list
-    refreshes itself on the event. Without htmx: back where the form was, with a message."""
-    if isinstance(error, NotAllowed):
-        raise PermissionDenied(error.message)
+    refreshes itself on the event. A refused action comes back with its message next to the
+    form and with what the person typed still in it. Without htmx: back where the form was,
+    with a message."""
     where = request.POST.get("view", "")
     if not request.htmx:
+        if isinstance(error, NotAllowed):
+            raise PermissionDenied(error.message)
         if error:
             messages.error(request, error.message)
         elif done:
@@ -141,13 +152,12 @@ def _after_action(
         if where == "panel":
             return redirect(lead_detail_url(lead) or reverse("dispositions:my_queue"))
         return redirect("dispositions:team_queue" if where == "team" else "dispositions:my_queue")
-    status = 422 if error else 200
+    status = (403 if isinstance(error, NotAllowed) else 422) if error else 200
+    typed = request.POST if error else None
     if where == "panel":
         context = panel_context(lead=Lead.objects.get(pk=lead.pk), user=request.user)
-        context.update(panel_error=error, panel_done=done)
-        # 200 even with an error: the lead page is not ours to configure for swapping 422s,
-        # and the panel shows the message itself.
-        response = render(request, "dispositions/_lead_panel.html#panel", context)
+        context.update(panel_error=error, panel_done=done, typed=typed)
+        response = render(request, "dispositions/_lead_panel.html#panel", context, status=status)
     else:
         team = where == "team"
         leads = list(selectors.queue_leads().filter(pk=lead.pk))
@@ -158,12 +168,18 @@ def _after_action(
             "lead": Lead.objects.select_related("owner").get(pk=lead.pk),
             "row_error": error,
             "row_done": done,
+            "typed": typed,
         }
         response = render(request, "dispositions/queue.html#queue-row", context, status=status)
     if not error:
         trigger_client_event(response, QUEUE_CHANGED)
-        # The row is redrawn by the refresh at once; the confirmation lives outside the list.
-        trigger_client_event(response, QUEUE_MESSAGE, {"text": f"{done} ({lead})"})
+        # The row is redrawn by the refresh at once; the confirmation lives outside the list,
+        # with an Undo for a disposition while it can still be taken back.
+        message = {"text": f"{done} ({lead})", "lead": lead.pk}
+        if undo is not None:
+            message["undo"] = reverse("dispositions:disposition_undo", args=[undo.pk])
+            message["undo_seconds"] = UNDO_OFFER_SECONDS
+        trigger_client_event(response, QUEUE_MESSAGE, message)
     return response
 
 
@@ -209,7 +225,39 @@ def disposition_create(request: HttpRequest, pk: int) -> HttpResponse:
     done = disposition.get_outcome_display()
     if disposition.reason_code:
         done += f" — {disposition.reason_code.label}"
-    return _after_action(request, lead, done=f"{done}.")
+    return _after_action(request, lead, done=f"{done}.", undo=disposition)
+
+
+@roles_required(*WORK_ROLES)
+@require_POST
+def disposition_undo(request: HttpRequest, pk: int) -> HttpResponse:
+    """Take back a disposition given a few seconds ago (the queue's Undo button, or "u")."""
+    disposition = Disposition.objects.select_related("lead").filter(pk=pk).first()
+    error = None
+    if disposition is None:
+        error = DomainError("This disposition is no longer there: nothing to undo.")
+    else:
+        try:
+            channels.disposition_undo(disposition=disposition, actor=request.user)
+        except DomainError as exc:
+            error = exc
+    if not request.htmx:
+        if error:
+            messages.error(request, error.message)
+        else:
+            messages.success(request, f"Disposition undone: {disposition.lead} is back.")
+        return redirect("dispositions:my_queue")
+    status = (403 if isinstance(error, NotAllowed) else 409) if error else 200
+    response = render(
+        request,
+        "dispositions/queue.html#undo-result",
+        {"error": error, "lead": None if error else disposition.lead},
+        status=status,
+    )
+    if not error:
+        trigger_client_event(response, QUEUE_CHANGED)
+        trigger_client_event(response, QUEUE_FOCUS, {"lead": disposition.lead_id})
+    return response
 
 
 @roles_required(*WORK_ROLES)
@@ -284,11 +332,20 @@ def lead_reassign(request: HttpRequest, pk: int) -> HttpResponse:
 # --- reason codes ------------------------------------------------------------
 
 
-def _codes_response(request: HttpRequest, *, error: DomainError | None = None, form=None):
+def _codes_response(
+    request: HttpRequest,
+    *,
+    error: DomainError | None = None,
+    form=None,
+    code: ReasonCode | None = None,
+):
+    """The list again; a refusal is said in the row of the code it was about (whose inputs
+    show the stored values again)."""
     context = {
         "codes": selectors.reason_code_list(),
         "form": form or ReasonCodeForm(),
         "codes_error": error,
+        "error_code_id": code.pk if code is not None and error is not None else None,
     }
     if request.htmx:
         return render(
@@ -329,13 +386,13 @@ def reason_code_rename(request: HttpRequest, pk: int) -> HttpResponse:
     code = get_object_or_404(ReasonCode, pk=pk)
     form = ReasonCodeRenameForm(request.POST)
     if not form.is_valid():
-        return _codes_response(request, error=_first_error(form))
+        return _codes_response(request, error=_first_error(form), code=code)
     try:
         services.reason_code_rename(
             reason_code=code, label=form.cleaned_data["label"], actor=request.user
         )
     except DomainError as exc:
-        return _codes_response(request, error=exc)
+        return _codes_response(request, error=exc, code=code)
     return _codes_response(request)
 
 
@@ -347,7 +404,7 @@ def reason_code_move(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         services.reason_code_move(reason_code=code, offset=offset, actor=request.user)
     except DomainError as exc:
-        return _codes_response(request, error=exc)
+        return _codes_response(request, error=exc, code=code)
     return _codes_response(request)
 
 
@@ -366,7 +423,7 @@ def reason_code_restore(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         services.reason_code_restore(reason_code=code, actor=request.user)
     except DomainError as exc:
-        return _codes_response(request, error=exc)
+        return _codes_response(request, error=exc, code=code)
     return _codes_response(request)
 
 

@@ -24,7 +24,7 @@ from apps.dispositions import services as disposition_services
 from apps.dispositions.models import Disposition, ReasonCode
 from apps.dispositions.services import BulkReport, DispositionItem
 from apps.handoff.pipeline import HandOff, hand_off, version_backfill
-from apps.leads import owners
+from apps.leads import owners, stages
 from apps.leads import services as lead_services
 from apps.leads.models import Activity, Assignment, ImportJob, Lead
 from apps.leads.services import BulkResult, Touched, WebhookResult
@@ -34,6 +34,7 @@ from apps.sla.models import SlaVersion
 __all__ = [
     "activities_ingest",
     "disposition_create",
+    "disposition_undo",
     "dispositions_bulk_create",
     "import_job_run",
     "lead_reassign",
@@ -190,6 +191,23 @@ def dispositions_bulk_create(
     )
     _feedback_hand_off(recorded, now=now)
     return report
+
+
+@transaction.atomic
+def disposition_undo(
+    *, disposition: Disposition, actor, now: datetime | None = None
+) -> Disposition:
+    """Take back a disposition given moments ago (the queue's Undo): the lead returns to the
+    stage it had and the clocks the disposition closed run again. See
+    apps.dispositions.services.disposition_take_back for who may and until when."""
+    now = now or timezone.now()
+    taken = disposition_services.disposition_take_back(
+        disposition=disposition, actor=actor, now=now
+    )
+    if taken.stage_change is not None:
+        stages.stage_change_undo(lead=taken.lead, stage_change=taken.stage_change, now=now)
+    hand_off(now=now, touched=Touched(clocks_touched=(taken.lead.pk,)))
+    return taken.disposition
 
 
 def _feedback_hand_off(recorded: disposition_services.Recorded, *, now: datetime) -> HandOff:

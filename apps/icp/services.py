@@ -8,6 +8,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.db.models import Max
 
+from apps.accounts.audit import audit_record
 from apps.accounts.exceptions import Conflict, DomainError, NotAllowed
 from apps.accounts.roles import Role
 from apps.icp.fit import criteria_from_dict
@@ -119,6 +120,7 @@ def icp_revision_create(
         )
     revision.number = (IcpRevision.objects.aggregate(n=Max("number"))["n"] or 0) + 1
     revision.save()
+    audit_record(actor=author, action="icp.revised", target=f"ICP revision {revision.number}", summary=revision.summary)  # fmt: skip
     return revision
 
 
@@ -136,4 +138,5 @@ def icp_revision_approve(*, revision: IcpRevision, approver: Any) -> IcpApproval
             f"Revision {revision.number} is already approved for {Role(role).label.lower()}s.",
             field="role",
         )
+    audit_record(actor=approver, action="icp.approved", target=f"ICP revision {revision.number}", role=role)  # fmt: skip
     return IcpApproval.objects.create(revision=revision, role=role, approver=approver)

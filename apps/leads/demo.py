@@ -26,7 +26,7 @@ from apps.leads import owners
 from apps.leads.models import Lead, RoutingRule, Stage
 
 DAYS = 90
-LEADS = 1500
+LEADS = 2100  # about 150 MQLs a month: the demo SLA's volume target
 BATCH = timedelta(hours=12)
 
 SOURCES = {

@@ -194,6 +194,7 @@ def lead_reassign(*, lead: Lead, owner: User, actor, reason: str = "") -> Assign
     if lead.owner_id == owner.pk:
         raise DomainError(f"{owner} already owns this lead.", field="owner")
     now = timezone.now()
+    audit_record(actor=person_of(actor), action="lead.reassigned", target=str(lead), previous=str(lead.owner or "nobody"), owner=str(owner), reason=reason)  # fmt: skip
     lead.owner = owner
     lead.assigned_at = now
     lead.save(update_fields=["owner", "assigned_at", "updated_at"])
@@ -222,6 +223,7 @@ def lead_route_now(*, lead: Lead, actor) -> Assignment:
             "No active routing rule matches this lead and no fallback pool has an active user.",
             field="routing",
         )
+    audit_record(actor=person_of(actor), action="lead.routed", target=str(lead), owner=str(assignments[0].owner))  # fmt: skip
     return assignments[0]
 
 
@@ -296,6 +298,7 @@ def routing_rule_move(*, rule: RoutingRule, direction: str, actor) -> None:
     for position, each in enumerate(rules, start=1):
         each.position = position
     RoutingRule.objects.bulk_update(rules, ["position"])
+    audit_record(actor=person_of(actor), action="routing_rule.moved", target=rule.name, direction=direction)  # fmt: skip
 
 
 @transaction.atomic

@@ -517,6 +517,7 @@ def field_mapping_save(
     record.mapping = {**record.mapping, **cleaned} if merge else cleaned
     record.updated_by = person_of(actor)
     record.save()
+    audit_record(actor=person_of(actor), action="field_mapping.changed", target=f"{source} field mapping", mapping=cleaned)  # fmt: skip
     return record
 
 
@@ -693,6 +694,7 @@ def import_job_start(
     job.status = ImportJob.Status.QUEUED
     job.queued_at = timezone.now()
     job.save()
+    audit_record(actor=person_of(actor), action="import.started", target=job.filename, rows=job.total_rows)  # fmt: skip
     _import_enqueue(job.pk)
     return job
 

@@ -26,6 +26,7 @@ from datetime import datetime
 from django.db import connection, transaction
 from django.utils import timezone
 
+from apps.accounts.exceptions import Conflict
 from apps.leads.models import STAGE_TIMESTAMP, Lead, StageChange
 
 LEAD = Lead._meta.db_table
@@ -228,4 +229,40 @@ def lead_stage_change(
     )
     for name in (*STAGE_FIELDS, "updated_at"):
         setattr(lead, name, getattr(locked, name))
+    return lead
+
+
+def stage_change_undo(*, lead: Lead, stage_change: StageChange, now: datetime) -> Lead:
+    """Take back the lead's latest stage move (a disposition undone moments after it was
+    given; the lead is locked by the caller): the lead returns to the stage it came from and
+    that stage's time, the time stamp the move set is cleared, and its history row goes (the
+    audit log records the undo)."""
+    history = lead.stage_changes.order_by("-occurred_at", "-id")
+    latest = history.first()
+    if (
+        latest is None
+        or latest.pk != stage_change.pk
+        or lead.stage != stage_change.to_stage
+        or not stage_change.from_stage  # the lead's creation is not a move to take back
+    ):
+        raise Conflict("The lead has moved on since; that stage change can no longer be undone.")
+    earlier = history.exclude(pk=stage_change.pk)
+    previous = earlier.first()
+    fields = ["stage", "stage_changed_at", "updated_at"]
+    lead.stage = stage_change.from_stage
+    # When the lead entered the stage it returns to: its history, else that stage's stamp.
+    entered = getattr(lead, STAGE_TIMESTAMP.get(stage_change.from_stage, ""), None)
+    lead.stage_changed_at = previous.occurred_at if previous else entered or lead.created_at
+    stamp = STAGE_TIMESTAMP.get(stage_change.to_stage)
+    if (
+        stamp
+        and stamp != "mql_at"
+        and getattr(lead, stamp) == stage_change.occurred_at
+        and not earlier.filter(to_stage=stage_change.to_stage).exists()
+    ):
+        setattr(lead, stamp, None)
+        fields.append(stamp)
+    lead.updated_at = now
+    stage_change.delete()
+    Lead.objects.filter(pk=lead.pk).update(**{name: getattr(lead, name) for name in fields})
     return lead

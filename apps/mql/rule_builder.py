@@ -25,6 +25,20 @@ from apps.mql.rules import NUMERIC_FIELDS
 _TOKEN = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 _NUMERIC_OPS = frozenset({"gt", "gte", "lt", "lte"})
 SECTIONS = ("fit", "behaviour")
+# Field operators as the builders show them, in the order people think of them.
+FIELD_OP_LABELS = {
+    "equals": "is",
+    "not_equals": "is not",
+    "in": "is one of",
+    "not_in": "is none of",
+    "gt": "more than",
+    "gte": "at least",
+    "lt": "less than",
+    "lte": "at most",
+    "between": "between",
+    "contains": "contains",
+    "is_set": "is known",
+}
 
 BLANK_FIELD_CONDITION: dict[str, Any] = {"field": "company_size", "op": "gte", "value": None}
 BLANK_BEHAVIOUR_CONDITION: dict[str, Any] = {
@@ -88,6 +102,12 @@ def _field_value(field_name: str, op: str, text: str) -> Any:
     if op in _NUMERIC_OPS or (numeric and op in {"equals", "not_equals"}):
         return _number(text)
     return text
+
+
+def condition_value(field_name: str, op: str, text: str) -> Any:
+    """The typed value of a field condition from the text typed next to it (other builders
+    of lead-field conditions, e.g. the SLA segment, read their inputs the same way)."""
+    return _field_value(field_name, op, (text or "").strip())
 
 
 def _optional(out: dict[str, Any], key: str, text: str) -> None:

@@ -459,6 +459,7 @@ def definition_draft_create(
             "SELECT pg_advisory_xact_lock(hashtext(%s))", [f"{connection.schema_name}:mql:{kind}"]
         )
     latest = MqlDefinition.objects.filter(kind=kind).aggregate(v=Max("version"))["v"] or 0
+    audit_record(actor=actor, action="mql.draft_created", target=f"{kind.upper()} v{latest + 1}", name=name.strip())  # fmt: skip
     return MqlDefinition.objects.create(
         kind=kind,
         version=latest + 1,
@@ -498,6 +499,7 @@ def definition_draft_update(
     if notes is not None:
         definition.notes = notes
     definition.save()
+    audit_record(actor=actor, action="mql.draft_changed", target=f"{definition.kind.upper()} v{definition.version}", name=definition.name)  # fmt: skip
     return definition
 
 
@@ -529,6 +531,7 @@ def definition_publish(*, definition: MqlDefinition, actor: Any) -> MqlDefinitio
         definition.save(update_fields=["status", "published_by", "published_at", "updated_at"])
     except IntegrityError as exc:  # pragma: no cover - guarded by the lock above
         raise Conflict("Another version was published at the same time.") from exc
+    audit_record(actor=actor, action="mql.published", target=f"{definition.kind.upper()} v{definition.version}", name=definition.name)  # fmt: skip
     return definition
 
 
@@ -543,6 +546,7 @@ def definition_comment_add(
         raise DomainError("Write a comment first.", field="body")
     if len(body) > 4000:
         raise DomainError("Keep comments under 4,000 characters.", field="body")
+    audit_record(actor=author, action="mql.commented", target=f"{definition.kind.upper()} v{definition.version}", comment=body[:200])  # fmt: skip
     return DefinitionComment.objects.create(definition=definition, author=author, body=body)
 
 

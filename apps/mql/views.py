@@ -13,6 +13,7 @@ from apps.accounts.roles import ALL_ROLES
 from apps.mql import rule_builder, selectors, services
 from apps.mql.forms import BacktestForm, CommentForm, DraftCreateForm
 from apps.mql.models import BacktestRun, DefinitionKind, DefinitionStatus, MqlDefinition
+from apps.mql.rule_builder import FIELD_OP_LABELS
 from apps.mql.rules import (
     ACTIVITY_KINDS,
     COUNT_MODES,
@@ -30,20 +31,6 @@ PUBLISHERS = tuple(services.PUBLISHER_ROLES)
 COMMENTERS = tuple(services.COMMENTER_ROLES)
 BACKTESTERS = tuple(services.BACKTEST_ROLES)
 
-# Choices the builder offers, in the order people think of them.
-FIELD_OP_LABELS = {
-    "equals": "is",
-    "not_equals": "is not",
-    "in": "is one of",
-    "not_in": "is none of",
-    "gt": "more than",
-    "gte": "at least",
-    "lt": "less than",
-    "lte": "at most",
-    "between": "between",
-    "contains": "contains",
-    "is_set": "is known",
-}
 BUILDER_CHOICES = {
     "fields": sorted(FIELD_LABELS.items(), key=lambda item: item[1]),
     "field_names": frozenset(FIELD_LABELS),
@@ -181,7 +168,7 @@ def definition_edit(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         context = _builder_context(definition, definition.rules, saved=True)
     template = "mql/definition_edit.html#builder" if request.htmx else "mql/definition_edit.html"
-    return render(request, template, context)
+    return render(request, template, context, status=422 if context["has_errors"] else 200)
 
 
 @roles_required(*DRAFTERS)
@@ -242,6 +229,7 @@ def definition_comment(request: HttpRequest, pk: int) -> HttpResponse:
             "comment_form": form,
             "can_comment": True,
         },
+        status=422 if form.errors else 200,
     )
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import zoneinfo
 from datetime import date
@@ -10,11 +9,18 @@ from functools import cache
 
 import holidays
 from django import forms
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString, mark_safe
 from holidays.registry import COUNTRIES
 
+from apps.accounts.local_time import LocalDateTimeField
 from apps.mql.models import DefinitionKind, MqlDefinition
+from apps.mql.rule_builder import FIELD_OP_LABELS, condition_value, value_text
+from apps.mql.rules import FIELD_LABELS, FIELD_OPS
 from apps.sla.agreement_templates import TEMPLATES
 from apps.sla.models import BusinessCalendar, Metric, ReviewPeriod, Team
+from apps.sla.segments import SegmentError, parse_segment
 from apps.sla.snapshots import DAY_NAMES
 from apps.sla.wording import RATE_METRICS
 
@@ -160,16 +166,138 @@ class VersionForm(forms.Form):
         required=False,
         label="MQL definition",
     )
-    effective_at = forms.DateTimeField(
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+    effective_at = LocalDateTimeField(
         label="Effective from",
         help_text="May lie in the past, so imported history is measured against this agreement.",
     )
     review_date = forms.DateField(
         required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
-        help_text="Empty: 30 days after it goes live.",
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        help_text="Empty: 30 days after it goes live. Not before the effective date.",
     )
+
+    def clean(self):
+        data = super().clean()
+        effective, review = data.get("effective_at"), data.get("review_date")
+        if effective is not None and review is not None and review < timezone.localdate(effective):
+            self.add_error(
+                "review_date",
+                f"The review date comes before the effective date "
+                f"({timezone.localdate(effective):%d %b %Y}): choose a later day.",
+            )
+        return data
+
+
+SEGMENT_MAX_CONDITIONS = 8
+_FIELD_CHOICES = sorted(FIELD_LABELS.items(), key=lambda item: item[1])
+_OP_CHOICES = [(op, label) for op, label in FIELD_OP_LABELS.items() if op in FIELD_OPS]
+
+
+def _options(choices, selected: str) -> SafeString:
+    return format_html_join(
+        "",
+        '<option value="{}"{}>{}</option>',
+        (
+            (value, mark_safe(" selected") if value == selected else "", label)
+            for value, label in choices
+        ),
+    )
+
+
+class SegmentWidget(forms.Widget):
+    """The segment as rows of "field · operator · value", like the MQL rule builder's fit
+    conditions (all must hold), instead of a JSON textarea. One blank row is always offered;
+    "+ condition" adds rows (static/js/layout.js), ✕ removes one."""
+
+    def value_from_datadict(self, data, files, name) -> list[dict]:
+        rows = []
+        for index in range(SEGMENT_MAX_CONDITIONS):
+            field = (data.get(f"{name}-{index}-field") or "").strip()
+            if not field:
+                continue  # an untouched blank row, or one the person removed
+            rows.append(
+                {
+                    "field": field,
+                    "op": (data.get(f"{name}-{index}-op") or "").strip(),
+                    "text": data.get(f"{name}-{index}-value") or "",
+                }
+            )
+        return rows
+
+    def _row(self, name: str, index, condition: dict) -> SafeString:
+        field = condition.get("field", "")
+        op = condition.get("op", "equals")
+        text = condition["text"] if "text" in condition else value_text(condition.get("value"))
+        prefix = f"{name}-{index}"
+        return format_html(
+            '<div class="segment-row" data-repeat-row>'
+            '<select name="{}-field" aria-label="Field"><option value="">— any lead —</option>{}</select>'
+            '<select name="{}-op" aria-label="Operator">{}</select>'
+            '<input type="text" name="{}-value" value="{}" aria-label="Value" placeholder="value (lists: a, b)">'
+            '<button type="button" class="btn small secondary" data-repeat-remove aria-label="Remove this condition">✕</button>'
+            "</div>",
+            prefix,
+            _options(_FIELD_CHOICES, field),
+            prefix,
+            _options(_OP_CHOICES, op),
+            prefix,
+            text,
+        )
+
+    def render(self, name, value, attrs=None, renderer=None) -> SafeString:
+        conditions = [c for c in (value or []) if isinstance(c, dict)]
+        rows = [self._row(name, i, c) for i, c in enumerate(conditions)]
+        rows.append(self._row(name, len(conditions), {}))
+        return format_html(
+            '<div class="segment-builder" data-repeat="{}" data-repeat-max="{}">'
+            '<p class="small muted">Only leads meeting all of these; leave the field on “any lead” to measure every MQL.</p>'
+            "{}"
+            "<template data-repeat-template>{}</template>"
+            '<button type="button" class="btn small secondary" data-repeat-add>+ condition</button>'
+            "</div>",
+            name,
+            SEGMENT_MAX_CONDITIONS,
+            format_html_join("", "{}", ((row,) for row in rows)),
+            self._row(name, "__index__", {}),
+        )
+
+
+class SegmentField(forms.Field):
+    """A commitment's segment: typed conditions checked by the same parser as the services."""
+
+    widget = SegmentWidget
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("label", "Only for leads where")
+        super().__init__(**kwargs)
+
+    def to_python(self, value) -> list[dict]:
+        conditions = []
+        for row in value or []:
+            if "text" not in row:  # already typed (initial data)
+                conditions.append(row)
+                continue
+            conditions.append(
+                {
+                    "field": row["field"],
+                    "op": row["op"],
+                    "value": condition_value(row["field"], row["op"], row["text"]),
+                }
+            )
+        return conditions
+
+    def validate(self, value) -> None:
+        super().validate(value)
+        try:
+            parse_segment(value)
+        except SegmentError as error:
+            raise forms.ValidationError(_segment_message(str(error))) from error
+
+
+def _segment_message(text: str) -> str:
+    """ "segment[1].value: …" → "Condition 2: …" (people count from one)."""
+    return re.sub(r"segment\[(\d+)\](?:\.\w+)?", lambda m: f"Condition {int(m.group(1)) + 1}", text)
 
 
 class CommitmentForm(forms.Form):
@@ -187,16 +315,7 @@ class CommitmentForm(forms.Form):
     target = forms.FloatField(help_text="Rates in percent (90), volume as a count, coverage as ×")
     yellow_threshold = forms.FloatField(label="Yellow from")
     review_period = forms.ChoiceField(choices=ReviewPeriod.choices, initial=ReviewPeriod.WEEK)
-    segment = forms.CharField(
-        required=False,
-        widget=forms.Textarea(
-            attrs={
-                "rows": 2,
-                "placeholder": '[{"field": "source", "op": "in", "value": ["webinar"]}]',
-            }
-        ),
-        help_text="Optional: only leads meeting these conditions (JSON list).",
-    )
+    segment = SegmentField()
     label = forms.CharField(max_length=200, required=False)
 
     @classmethod
@@ -214,21 +333,9 @@ class CommitmentForm(forms.Form):
             "target": round(commitment.target * scale, 4),
             "yellow_threshold": round(commitment.yellow_threshold * scale, 4),
             "review_period": commitment.review_period,
-            "segment": json.dumps(commitment.segment) if commitment.segment else "",
+            "segment": list(commitment.segment or []),
             "label": commitment.label,
         }
-
-    def clean_segment(self):
-        text = (self.cleaned_data.get("segment") or "").strip()
-        if not text:
-            return []
-        try:
-            value = json.loads(text)
-        except json.JSONDecodeError as error:
-            raise forms.ValidationError(f"Not valid JSON: {error.msg}.") from error
-        if not isinstance(value, list):
-            raise forms.ValidationError("Write a JSON list of conditions.")
-        return value
 
     def service_values(self) -> dict:
         """The cleaned form as commitment_add/commitment_update arguments."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -26,7 +26,7 @@ from apps.sla.models import (
     VersionStatus,
 )
 from apps.sla.snapshots import calendar_from_json, content_hash, describe_week
-from apps.sla.wording import describe_commitment, describe_escalation
+from apps.sla.wording import describe_commitment, describe_escalation, elapsed_words
 
 
 def version_in_force(*, at: datetime) -> SlaVersion | None:
@@ -56,6 +56,23 @@ def calendar_default() -> BusinessCalendar | None:
     return BusinessCalendar.objects.filter(is_default=True).order_by("id").first() or (
         BusinessCalendar.objects.order_by("id").first()
     )
+
+
+def organization_timezone(*, now: datetime | None = None) -> str:
+    """The organization's zone, in which every page shows and every form reads times, and in
+    which periods are cut: the calendar of the SLA in force, else of the newest signed version,
+    else the default calendar, else UTC."""
+    version = version_in_force(at=now or timezone.now())
+    if version is None:
+        version = (
+            SlaVersion.objects.filter(status__in=(VersionStatus.ACTIVE, VersionStatus.SUPERSEDED))
+            .order_by("-effective_at")
+            .first()
+        )
+    if version is not None and (version.calendar_snapshot or {}).get("timezone"):
+        return version.calendar_snapshot["timezone"]
+    calendar = calendar_default()
+    return calendar.timezone if calendar is not None and calendar.timezone else "UTC"
 
 
 def calendar_list() -> QuerySet[BusinessCalendar]:
@@ -591,8 +608,8 @@ def content_diff(before: dict | None, after: dict) -> list[dict[str, Any]]:
             rows.append({"what": label, "before": fmt(a), "after": fmt(b)})
 
     scalar("Purpose", "purpose")
-    scalar("Effective from", "effective_at")
-    scalar("Review date", "review_date")
+    scalar("Effective from", "effective_at", _instant_words)
+    scalar("Review date", "review_date", _day_words)
     scalar(
         "MQL definition",
         "mql_definition",
@@ -621,6 +638,21 @@ def content_diff(before: dict | None, after: dict) -> list[dict[str, Any]]:
         rows.extend({"what": what, "before": line, "after": ""} for line in old if line not in new)
         rows.extend({"what": what, "before": "", "after": line} for line in new if line not in old)
     return rows
+
+
+def _instant_words(value: str | None) -> str:
+    """A signed content's ISO instant as people read it, in the zone of the page."""
+    if not value:
+        return "not set"
+    moment = timezone.localtime(datetime.fromisoformat(value))
+    return f"{moment.day} {moment:%b %Y %H:%M %Z}"
+
+
+def _day_words(value: str | None) -> str:
+    if not value:
+        return "not set"
+    day = date.fromisoformat(value)
+    return f"{day.day} {day:%b %Y}"
 
 
 def commitment_sentence(c: dict[str, Any]) -> str:
@@ -724,6 +756,7 @@ def calendar_preview(
         "hours": hours,
         "zone": calendar.timezone,
         "elapsed": due.astimezone(UTC) - arrival.astimezone(UTC),
+        "elapsed_words": elapsed_words(due.astimezone(UTC) - arrival.astimezone(UTC)),
         "days_off": list(days_off.items())[:12],
         "preview_days": PREVIEW_DAYS,
     }

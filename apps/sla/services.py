@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -27,6 +28,7 @@ from django.db.models import Max, Q
 from django.urls import reverse
 from django.utils import timezone
 
+from apps.accounts.audit import audit_record
 from apps.accounts.exceptions import Conflict, DomainError, NotAllowed
 from apps.accounts.roles import Role
 from apps.mql.models import MqlDefinition
@@ -48,6 +50,7 @@ from apps.sla.models import (
 )
 from apps.sla.segments import SegmentError, parse_segment
 from apps.sla.snapshots import NINE_TO_FIVE_WEEK, calendar_json
+from apps.sla.wording import label_following_params
 from apps.tenants.addresses import organization_url
 from config.celery_app import app as celery_app
 
@@ -99,6 +102,8 @@ def _log(
     detail: Mapping[str, Any] | None = None,
     channel: str = "web",
 ) -> SlaVersionChange:
+    # Every change of a version, sign-offs included, is in the organization's audit log too.
+    audit_record(actor=_person(actor), action=f"sla.{action}", target=f"SLA v{version.number}", summary=summary[:400], channel=channel)  # fmt: skip
     return SlaVersionChange.objects.create(
         version=version,
         author=_person(actor),
@@ -304,6 +309,8 @@ def calendar_create(
     is_default = is_default or not BusinessCalendar.objects.exists()
     if is_default:
         BusinessCalendar.objects.filter(is_default=True).update(is_default=False)
+    if actor is not None:
+        audit_record(actor=_person(actor), action="calendar.created", target=fields["name"], timezone=fields["timezone"], is_default=is_default)  # fmt: skip
     return BusinessCalendar.objects.create(is_default=is_default, **fields)
 
 
@@ -338,6 +345,7 @@ def calendar_update(
         )
         calendar.is_default = True
     calendar.save()
+    audit_record(actor=_person(actor), action="calendar.changed", target=calendar.name, timezone=calendar.timezone, is_default=calendar.is_default)  # fmt: skip
     return calendar
 
 
@@ -370,6 +378,7 @@ def contract_create(*, actor, name: str) -> SlaContract:
     name = (name or "").strip()
     if not name:
         raise DomainError("Give the agreement a name.", field="name")
+    audit_record(actor=_person(actor), action="sla.contract_created", target=name[:200])
     return SlaContract.objects.create(name=name[:200])
 
 
@@ -563,6 +572,8 @@ def version_update(
         if old != value:
             diff[key] = {"from": _jsonable(old), "to": _jsonable(value)}
             setattr(locked, key, value)
+    if {"review_date", "effective_at"} & diff.keys():
+        _require_review_after_effective(locked)
     if diff:
         locked.save(update_fields=list(diff))
         _log(
@@ -575,6 +586,20 @@ def version_update(
         )
     _copy_state(version, locked)
     return locked
+
+
+def _require_review_after_effective(version: SlaVersion) -> None:
+    """A review date is a day in the organization's zone, on or after the effective day."""
+    if version.review_date is None or version.effective_at is None:
+        return
+    zone = ZoneInfo(selectors.organization_timezone())
+    effective_day = version.effective_at.astimezone(zone).date()
+    if version.review_date < effective_day:
+        raise DomainError(
+            f"The review date comes before the effective date ({effective_day:%d %b %Y}): "
+            "choose a later day.",
+            field="review_date",
+        )
 
 
 # --- commitments and escalation rules ---------------------------------------------
@@ -738,6 +763,11 @@ def commitment_update(
     merged = {**before, **changes}
     if "metric" in changes and "params" not in changes and changes["metric"] != before["metric"]:
         raise DomainError("Give the parameters of the new metric.", field="params")
+    if merged.get("label") == before.get("label"):
+        # A label that spells out the old numbers ("within 2 business hours") follows them.
+        merged["label"] = label_following_params(
+            before.get("label") or "", before.get("params"), merged.get("params")
+        )
     fields = _commitment_fields(**merged)
     diff = {k: {"from": before[k], "to": v} for k, v in fields.items() if before[k] != v}
     if diff:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from zoneinfo import ZoneInfo
 
 from django.contrib import messages
 from django.core.paginator import Paginator
@@ -40,11 +39,10 @@ def _client_ip(request: HttpRequest) -> str | None:
     return request.META.get("REMOTE_ADDR") or None
 
 
-def _display_zone(version: SlaVersion | None) -> str:
-    zone = (version.calendar_snapshot or {}).get("timezone") if version else None
-    if not zone and version is not None and version.calendar_id:
-        zone = version.calendar.timezone
-    return zone or "UTC"
+def _display_zone(version: SlaVersion | None = None) -> str:
+    """Every SLA page shows times in the organization's zone (activated by the middleware),
+    whatever calendar a draft picks, so one page never mixes two zones."""
+    return timezone.get_current_timezone_name()
 
 
 _MQL_HEADINGS = ("Fit:", "Behaviour:", "Score of", "No score")
@@ -62,20 +60,31 @@ def _mql_lines(version: SlaVersion) -> list[dict]:
     return [{"text": line, "heading": line.startswith(_MQL_HEADINGS)} for line in lines]
 
 
-def _commitment_rows(version: SlaVersion) -> list[dict]:
-    return [
-        {
-            "commitment": c,
-            "sentence": selectors.commitment_sentence(c),
-            "target": format_value(c.metric, c.target),
-            "yellow": format_value(c.metric, c.yellow_threshold),
-            "form": CommitmentForm(initial=CommitmentForm.initial_for(c), prefix=f"c{c.pk}"),
-        }
-        for c in version.commitments.all()
-    ]
+def _commitment_rows(
+    version: SlaVersion, *, bound: CommitmentForm | None = None, problem: dict | None = None
+) -> list[dict]:
+    """One row per commitment: its sentence, its edit form (the refused one, bound, stays open
+    with its errors next to its fields) and a refusal said next to its Remove button."""
+    rows = []
+    for c in version.commitments.all():
+        refused = bound is not None and bound.prefix == f"c{c.pk}"
+        rows.append(
+            {
+                "commitment": c,
+                "sentence": selectors.commitment_sentence(c),
+                "target": format_value(c.metric, c.target),
+                "yellow": format_value(c.metric, c.yellow_threshold),
+                "form": bound
+                if refused
+                else CommitmentForm(initial=CommitmentForm.initial_for(c), prefix=f"c{c.pk}"),
+                "open": refused,
+                "problem": (problem or {}).get(("commitment", c.pk)),
+            }
+        )
+    return rows
 
 
-def _escalation_rows(version: SlaVersion) -> list[dict]:
+def _escalation_rows(version: SlaVersion, *, problem: dict | None = None) -> list[dict]:
     content_commitments = {c.pk: c for c in version.commitments.all()}
     rows = []
     for rule in version.escalation_rules.all():
@@ -83,6 +92,7 @@ def _escalation_rows(version: SlaVersion) -> list[dict]:
         rows.append(
             {
                 "rule": rule,
+                "problem": (problem or {}).get(("escalation", rule.pk)),
                 "sentence": selectors.escalation_sentence(
                     {
                         "commitment": 0,
@@ -113,11 +123,14 @@ def _version_context(request: HttpRequest, version: SlaVersion, **extra) -> dict
     snapshot = version.calendar_snapshot or (
         services.calendar_snapshot(version.calendar) if version.calendar_id else {}
     )
+    problem = extra.pop("problem", None)
     context = {
         "version": version,
         "signatures": signatures,
-        "commitment_rows": _commitment_rows(version),
-        "escalation_rows": _escalation_rows(version),
+        "commitment_rows": _commitment_rows(
+            version, bound=extra.pop("commitment_form", None), problem=problem
+        ),
+        "escalation_rows": _escalation_rows(version, problem=problem),
         "calendar_summary": selectors.calendar_summary(snapshot) if snapshot else "",
         "calendar_frozen": bool(version.calendar_snapshot),
         "mql_lines": _mql_lines(version),
@@ -156,15 +169,14 @@ def _version_context(request: HttpRequest, version: SlaVersion, **extra) -> dict
 
 
 def _version_form_initial(version: SlaVersion):
-    zone = ZoneInfo(_display_zone(version))
+    # Aware values: the form field shows them in the organization's zone and reads them back
+    # in the same zone, so saving the form unchanged changes nothing.
     return VersionForm(
         initial={
             "purpose": version.purpose,
             "calendar": version.calendar_id,
             "mql_definition": version.mql_definition_id,
-            "effective_at": version.effective_at.astimezone(zone).replace(tzinfo=None)
-            if version.effective_at
-            else None,
+            "effective_at": version.effective_at,
             "review_date": version.review_date,
         }
     )
@@ -192,9 +204,11 @@ def _refused(
     request: HttpRequest, version: SlaVersion, error: DomainError, **forms
 ) -> HttpResponse:
     if request.htmx:
-        return _render_version(
-            request, version, status=error.status_code, error=error.message, **forms
-        )
+        # A refusal tied to a form or a button is said there; only the others go on top (and
+        # a button's too when the version is no longer editable: the button is gone).
+        editable = version.status in (VersionStatus.DRAFT, VersionStatus.AWAITING_SIGNATURES)
+        top = error.message if not forms or ("problem" in forms and not editable) else None
+        return _render_version(request, version, status=error.status_code, error=top, **forms)
     messages.error(request, error.message)
     return redirect("sla:version_detail", pk=version.pk)
 
@@ -270,10 +284,6 @@ def version_edit(request: HttpRequest, pk: int) -> HttpResponse:
             request, version, DomainError("Check the highlighted fields."), version_form=form
         )
     data = form.cleaned_data
-    zone = ZoneInfo(_display_zone(version))
-    effective = data["effective_at"]
-    if timezone.is_naive(effective):
-        effective = effective.replace(tzinfo=zone)
     try:
         services.version_update(
             version=version,
@@ -281,12 +291,11 @@ def version_edit(request: HttpRequest, pk: int) -> HttpResponse:
             purpose=data["purpose"],
             calendar=data["calendar"],
             mql_definition=data["mql_definition"],
-            effective_at=effective,
+            effective_at=data["effective_at"],
             review_date=data["review_date"],
         )
     except DomainError as error:
-        if error.field in form.fields:
-            form.add_error(error.field, error.message)
+        form.add_error(error.field if error.field in form.fields else None, error.message)
         return _refused(request, version, error, version_form=form)
     return _after_change(request, version, "Saved.")
 
@@ -322,13 +331,20 @@ def commitment_edit(request: HttpRequest, pk: int, commitment_pk: int) -> HttpRe
     )
     form = CommitmentForm(request.POST, prefix=f"c{commitment.pk}")
     if not form.is_valid():
-        return _refused(request, commitment.version, DomainError("Check the commitment's fields."))
+        return _refused(
+            request,
+            commitment.version,
+            DomainError("Check the commitment's fields."),
+            commitment_form=form,
+        )
     try:
         services.commitment_update(
             commitment=commitment, actor=request.user, **form.service_values()
         )
     except DomainError as error:
-        return _refused(request, commitment.version, error)
+        field = error.field.removeprefix("params.")
+        form.add_error(field if field in form.fields else None, error.message)
+        return _refused(request, commitment.version, error, commitment_form=form)
     return _after_change(request, commitment.version, f"Updated “{commitment}”.")
 
 
@@ -342,7 +358,9 @@ def commitment_remove(request: HttpRequest, pk: int, commitment_pk: int) -> Http
     try:
         services.commitment_remove(commitment=commitment, actor=request.user)
     except DomainError as error:
-        return _refused(request, version, error)
+        return _refused(
+            request, version, error, problem={("commitment", commitment.pk): error.message}
+        )
     return _after_change(request, version, "Commitment removed.")
 
 
@@ -370,6 +388,7 @@ def escalation_add(request: HttpRequest, pk: int) -> HttpResponse:
             notify_role=data["notify_role"],
         )
     except DomainError as error:
+        form.add_error(error.field if error.field in form.fields else None, error.message)
         return _refused(request, version, error, escalation_form=form)
     return _after_change(request, version, "Escalation rule added.")
 
@@ -384,7 +403,7 @@ def escalation_remove(request: HttpRequest, pk: int, rule_pk: int) -> HttpRespon
     try:
         services.escalation_rule_remove(rule=rule, actor=request.user)
     except DomainError as error:
-        return _refused(request, version, error)
+        return _refused(request, version, error, problem={("escalation", rule.pk): error.message})
     return _after_change(request, version, "Escalation rule removed.")
 
 

@@ -6,7 +6,9 @@ notifications all say the same thing the same way.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 from apps.sla.segments import SegmentError, describe_segment
@@ -53,6 +55,55 @@ def format_value(metric: str, value: float | None) -> str:
     if metric == "pipeline_coverage":
         return f"{_number(value)}×"
     return _number(value)
+
+
+def elapsed_words(elapsed: timedelta) -> str:
+    """ "2 days 2 h 30 min", "45 min", "0 min": a span of calendar time as people say it."""
+    minutes = max(int(elapsed.total_seconds() // 60), 0)
+    days, minutes = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(minutes, 60)
+    parts = []
+    if days:
+        parts.append(f"{days} day{'s' if days != 1 else ''}")
+    if hours:
+        parts.append(f"{hours} h")
+    if minutes or not parts:
+        parts.append(f"{minutes} min")
+    return " ".join(parts)
+
+
+# A parameter's number as a label spells it out: "2 business hours", "6 touches", "14 days".
+_PARAM_PHRASES = {
+    "hours": r"(?P<n>\d+(?:\.\d+)?)(?P<unit>\s*(?:business |calendar |working )?(?:hours?|hrs?|h)\b)",
+    "touches": r"(?P<n>\d+)(?P<unit>\s+(?:touch(?:es)?|contact attempts?|attempts?))\b",
+    "days": r"(?P<n>\d+)(?P<unit>\s+days?)\b",
+}
+
+
+def label_following_params(
+    label: str, before: Mapping[str, Any] | None, after: Mapping[str, Any] | None
+) -> str:
+    """A commitment label that spells out its parameters ("High-intent leads within 2 business
+    hours") follows them when they change (3 hours → "… within 3 business hours"); any other
+    label is left as the person wrote it."""
+    before, after = before or {}, after or {}
+    for key, pattern in _PARAM_PHRASES.items():
+        old, new = before.get(key), after.get(key)
+        if old is None or new is None or float(old) == float(new):
+            continue
+
+        def swap(match: re.Match, old=float(old), new=float(new)) -> str:
+            if float(match["n"]) != old:
+                return match[0]
+            unit = match["unit"]
+            if new != 1 and re.search(r"(hour|touch|attempt|day)$", unit):
+                unit += "es" if unit.endswith("touch") else "s"
+            elif new == 1:
+                unit = re.sub(r"(hour|attempt|day)s$", r"\1", unit).replace("touches", "touch")
+            return f"{_number(new)}{unit}"
+
+        label = re.sub(pattern, swap, label)
+    return label
 
 
 def period_word(period: str) -> str:

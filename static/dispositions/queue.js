@@ -106,6 +106,11 @@
     var key = event.key;
     if (key === "j" || key === "ArrowDown") { moveFocus(1); event.preventDefault(); return; }
     if (key === "k" || key === "ArrowUp") { moveFocus(-1); event.preventDefault(); return; }
+    if (key === "u") {
+      var undoButton = document.querySelector("#queue-status [data-undo]");
+      if (undoButton) { undoButton.click(); event.preventDefault(); }
+      return;
+    }
     var row = currentRow();
     if (!row) return;
     if (TOUCH_KEYS[key]) {
@@ -152,9 +157,13 @@
     }
   }
 
-  // The minute poll must not wipe what someone is typing or has ticked; a refresh
-  // after a change (queue-changed) always runs.
+  // The minute poll must not wipe what someone is typing or has ticked, nor swap a form
+  // out from under a click: it skips a tick while the rep is in the list (a row or its form
+  // has the focus), a row is posting, or something is typed or selected. A refresh after a
+  // change (queue-changed) always runs. Checked here, not in an hx-trigger filter: htmx
+  // evaluates those, which `script-src 'self'` forbids.
   function isBusy(list) {
+    if (list.matches(":focus-within") || list.querySelector(".htmx-request")) return true;
     var active = document.activeElement;
     if (active && list.contains(active) && isTyping(active)) return true;
     if (document.querySelector("[data-select]:checked")) return true;
@@ -163,27 +172,94 @@
     });
   }
 
+  // Where the keyboard goes when the list comes back: after a disposition the lead leaves
+  // the list and the next one (the row below, or the one above at the end) takes the focus;
+  // after an Undo, the lead that came back.
   var focusedLead = null;
+  var focusedIndex = 0;
+  var pendingFocus = null;
+
+  function neighbourOf(row) {
+    var next = row.nextElementSibling;
+    while (next && !next.matches("tr.queue-row")) next = next.nextElementSibling;
+    if (next) return next.dataset.lead;
+    var previous = row.previousElementSibling;
+    while (previous && !previous.matches("tr.queue-row")) previous = previous.previousElementSibling;
+    return previous ? previous.dataset.lead : null;
+  }
+
   document.addEventListener("htmx:beforeRequest", function (event) {
-    var list = event.detail.elt;
+    var elt = event.detail.elt;
+    if (elt && elt.matches && elt.matches("[data-disposition-form]")) {
+      var disposed = elt.closest("tr.queue-row");
+      if (disposed) pendingFocus = { lead: neighbourOf(disposed), after: disposed.dataset.lead };
+      return;
+    }
+    var list = elt;
     if (!list || list.id !== "queue-list") return;
     var trigger = event.detail.requestConfig && event.detail.requestConfig.triggeringEvent;
     var isPoll = !trigger || trigger.type !== "queue-changed";
     if (isPoll && isBusy(list)) { event.preventDefault(); return; }
     var row = currentRow();
-    focusedLead = row ? row.dataset.lead : focusedLead;
-  });
-  document.addEventListener("htmx:afterSettle", function () {
-    // Keep the keyboard where it was: the same lead, or the row now in its place.
-    if (focusedLead && !currentRow()) {
-      var row = document.getElementById("lead-" + focusedLead) || rows()[0];
-      if (row) row.focus();
+    if (row) {
+      focusedLead = row.dataset.lead;
+      focusedIndex = rows().indexOf(row);
     }
   });
-  // Confirmations of inline actions outlive the row they came with (the list refreshes).
+  document.addEventListener("htmx:afterSettle", function (event) {
+    if (!event.detail.elt || event.detail.elt.id !== "queue-list") return;
+    var target = null;
+    if (pendingFocus) {
+      var gone = !pendingFocus.after || !document.getElementById("lead-" + pendingFocus.after);
+      if (gone) target = document.getElementById("lead-" + pendingFocus.lead);
+      if (!gone) target = document.getElementById("lead-" + pendingFocus.after);
+      pendingFocus = null;
+    }
+    if (!target && focusedLead && !currentRow()) {
+      var all = rows();
+      target = document.getElementById("lead-" + focusedLead) || all[Math.min(focusedIndex, all.length - 1)];
+    }
+    if (target) target.focus();
+  });
+  // After an Undo, the lead that came back gets the keyboard.
+  document.body.addEventListener("queue-focus", function (event) {
+    if (event.detail && event.detail.lead) pendingFocus = { lead: String(event.detail.lead), after: null };
+    clearUndo();
+  });
+
+  // Confirmations of inline actions outlive the row they came with (the list refreshes);
+  // a disposition's comes with an Undo for a few seconds ("u" on the keyboard).
+  var undoTimer = null;
+  function clearUndo() {
+    if (undoTimer) { clearInterval(undoTimer); undoTimer = null; }
+    var shown = document.querySelector("#queue-status [data-undo]");
+    if (shown) shown.remove();
+  }
+  function offerUndo(status, url, seconds) {
+    var template = document.getElementById("queue-undo-template");
+    if (!template || !url) return;
+    var holder = document.createElement("div");
+    holder.innerHTML = template.innerHTML;
+    var button = holder.firstElementChild;
+    button.setAttribute("hx-post", url);
+    status.appendChild(document.createTextNode(" "));
+    status.appendChild(button);
+    if (window.htmx) window.htmx.process(button);
+    var left = seconds;
+    var counter = button.querySelector("[data-undo-left]");
+    counter.textContent = "(" + left + ")";
+    undoTimer = setInterval(function () {
+      left -= 1;
+      if (left <= 0) { clearUndo(); return; }
+      counter.textContent = "(" + left + ")";
+    }, 1000);
+  }
   document.body.addEventListener("queue-message", function (event) {
     var status = document.getElementById("queue-status");
-    if (status && event.detail && event.detail.text) status.textContent = "✓ " + event.detail.text;
+    if (!status || !event.detail || !event.detail.text) return;
+    clearUndo();
+    status.textContent = "✓ " + event.detail.text;
+    if (event.detail.undo) offerUndo(status, event.detail.undo, event.detail.undo_seconds || 8);
   });
   document.addEventListener("keydown", onKey);
   document.addEventListener("change", onChange);

@@ -8,9 +8,13 @@
  *   <select data-autosubmit>                   submits its form on change
  *   <select data-navigate-param="encoding">    reloads with ?encoding=<value>
  *   <button hx-get=… data-index-of="#list li"> sends index=<number of matches> with the request
- *   <div hx-trigger="every 60s" data-poll-skip-when-busy>  skips a polling tick while the element
- *       holds the focus or one of its own requests is in flight (an hx-trigger filter would
- *       need eval, which the policy forbids)
+ *   <select data-reveals="ID" data-reveals-when="VALUE">  shows element ID only while VALUE
+ *       is chosen (the import's property-name box)
+ *   <a data-href-from="ID">                    after an htmx swap takes the data-href of
+ *       element ID (the leads export follows the filters htmx applied)
+ *
+ * One handler per attribute: static/js/layout.js keeps the page frame (menu, repeatable
+ * rows), static/dispositions/queue.js the queue's own refresh skip and shortcuts.
  */
 (function () {
   "use strict";
@@ -41,21 +45,24 @@
   document.addEventListener("change", function (event) {
     var el = event.target;
     if (!el.dataset) return;
-    if (el.dataset.autosubmit !== undefined && el.form) el.form.submit();
+    // requestSubmit, not submit(): the form's submit listeners (htmx, data-confirm) run.
+    if (el.dataset.autosubmit !== undefined && el.form) el.form.requestSubmit();
     if (el.dataset.navigateParam) {
       var params = new URLSearchParams(window.location.search);
       params.set(el.dataset.navigateParam, el.value);
       window.location.search = params.toString();
     }
+    if (el.dataset.reveals) {
+      var revealed = document.getElementById(el.dataset.reveals);
+      if (revealed) revealed.hidden = el.value !== el.dataset.revealsWhen;
+    }
   });
 
-  document.addEventListener("htmx:beforeRequest", function (event) {
-    var el = event.detail.elt;
-    var polling = !(event.detail.requestConfig && event.detail.requestConfig.triggeringEvent);
-    if (el && el.dataset && el.dataset.pollSkipWhenBusy !== undefined && polling &&
-        (el.matches(":focus-within") || el.querySelector(".htmx-request"))) {
-      event.preventDefault();
-    }
+  document.addEventListener("htmx:afterSwap", function () {
+    document.querySelectorAll("[data-href-from]").forEach(function (link) {
+      var source = document.getElementById(link.dataset.hrefFrom);
+      if (source && source.dataset.href) link.href = source.dataset.href;
+    });
   });
 
   document.addEventListener("htmx:configRequest", function (event) {

@@ -45,6 +45,7 @@ def test_the_demo_shows_a_period_under_two_sla_versions_scored_once(acme, make_u
     from apps.leads import demo as leads_demo
     from apps.mql import demo as mql_demo
     from apps.sla import demo as sla_demo
+    from apps.sla import selectors as sla_selectors
     from apps.tenants.management.commands.seed_demo import DEMO_PASSWORD, DEMO_USERS
 
     monkeypatch.setattr(leads_demo, "LEADS", 150)
@@ -56,7 +57,7 @@ def test_the_demo_shows_a_period_under_two_sla_versions_scored_once(acme, make_u
     for seed in (icp_demo.seed, mql_demo.seed, sla_demo.seed, leads_demo.seed):
         seed(now=now, rng=rng)
 
-    v2 = selectors.version_in_force(at=now)
+    v2 = sla_selectors.version_in_force(at=now)
     month = period_for(PeriodKind.MONTH, v2.effective_at, selectors.organization_timezone())
     results = selectors.compliance_for_period(period=month, as_of=min(now, month.end))
     keys = [r.kind.key for r in results]

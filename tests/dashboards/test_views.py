@@ -91,6 +91,56 @@ def test_drilldown_pages_and_exports_csv(dataset, client_as):
     assert rows[0][:3] == ["id", "name", "email"] and len(rows) == 11
 
 
+def test_drilldown_explains_the_number_outcome_due_done_and_time_taken(dataset, client_as):
+    client = client_as("executive")
+    tiles = _tiles(client.get(LAST_WEEK).content.decode())
+    link = unescape(tiles["First contact within 4 business hours"]["all"])
+    response = client.get(link)
+    outcomes = [row["lead"].outcome for row in response.context["rows"]]
+    assert sorted(outcomes) == ["met"] * 6 + ["missed"] * 4
+    labels = [column.label for column in response.context["columns"]]
+    assert labels == [
+        "Lead",
+        "Owner",
+        "Source",
+        "MQL at",
+        "Due",
+        "First contact",
+        "Time to first contact",
+        "Outcome",
+    ]
+    met = [row for row in response.context["rows"] if row["lead"].outcome == "met"]
+    # Met within 4 business hours: every time taken is under 4 business hours.
+    assert all(row["took"].endswith(("business h", "min")) for row in met), [
+        row["took"] for row in met
+    ]
+    # Sorted by outcome, missed first; then by the time it took, longest first.
+    by_outcome = client.get(link + "&sort=outcome").context["rows"]
+    assert [row["lead"].outcome for row in by_outcome][:4] == ["missed"] * 4
+    slowest = client.get(link + "&sort=-took").context["rows"]
+    took = [row["lead"].clock_took for row in slowest if row["lead"].clock_took is not None]
+    assert took == sorted(took, reverse=True) and len(took) >= 6
+    # An unknown sort key falls back to the default (due time, soonest first).
+    fallback = client.get(link + "&sort=password").context
+    assert fallback["sort"] == "due"
+
+
+def test_drilldown_csv_has_the_explaining_columns_and_is_formula_safe(dataset, client_as):
+    from apps.leads.models import Lead
+
+    client = client_as("executive")
+    tiles = _tiles(client.get(LAST_WEEK).content.decode())
+    link = unescape(tiles["First contact within 4 business hours"]["all"])
+    listed = client.get(link).context["rows"][0]["lead"]
+    Lead.objects.filter(pk=listed.pk).update(company='=HYPERLINK("http://evil")')
+    exported = b"".join(client.get(link + "&format=csv&sort=outcome").streaming_content)
+    rows = list(csv.reader(io.StringIO(exported.decode())))
+    assert rows[0][-4:] == ["due_at", "done_at", "time_taken", "outcome"]
+    assert [row[-1] for row in rows[1:5]] == ["missed"] * 4
+    assert '\'=HYPERLINK("http://evil")' in [row[3] for row in rows]
+    assert not any(cell.startswith("=") for row in rows for cell in row)
+
+
 def test_drilldown_rejects_a_bad_link_with_a_message(dataset, client_as):
     client = client_as("executive")
     bad = client.get("/dashboards/leads/?period=fortnight:2026-01-01")
@@ -323,3 +373,15 @@ def test_navigation_has_scorecard_charts_reports_and_spend_for_the_right_roles(a
     assert "Scorecard" in rep and "Marketing spend" not in rep and ">Reports<" not in rep
     marketer = client_as("marketer").get("/").content.decode()
     assert "Marketing spend" not in marketer and "Reports" in marketer
+
+
+def test_huddle_of_an_organization_without_an_sla_does_not_congratulate(acme, client_as):
+    html = unescape(client_as("executive").get("/dashboards/reports/huddle/").content.decode())
+    assert "No SLA clock ran in this period" in html
+    assert "Well done" not in html
+
+
+def test_the_custom_period_fields_are_labelled_in_words(acme, client_as):
+    html = client_as("executive").get("/dashboards/").content.decode()
+    assert "Custom period: a whole" in html and "containing the day" in html
+    assert "Custom: a<" not in html

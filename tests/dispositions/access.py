@@ -23,6 +23,7 @@ ACCESS = {
     "dispositions:touch_create": Row(WORKERS, kwargs=_missing),
     "dispositions:disposition_create": Row(WORKERS, kwargs=_missing),
     "dispositions:disposition_bulk": Row(WORKERS),
+    "dispositions:disposition_undo": Row(WORKERS, kwargs=_missing),
     "dispositions:lead_reassign": Row(SALES_LEADER, kwargs=_missing),
     "dispositions:reason_codes": Row(REASON_CODE_EDITORS),
     "dispositions:reason_code_rename": Row(REASON_CODE_EDITORS, kwargs=_missing),

@@ -1,15 +1,16 @@
 """The demo seed tells its story through the real write paths (on a small set of MQLs)."""
 
 import random
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.utils import timezone
 
 from apps.dispositions import demo
 from apps.dispositions.models import Disposition, Outcome
-from apps.leads.models import Activity, Stage
-from apps.sla.models import ClockKind
+from apps.dispositions.selectors import clock_countdown
+from apps.leads.models import Activity, Lead, Stage
+from apps.sla.models import ClockKind, SlaClock
 from tests.dispositions import factories as f
 
 pytestmark = pytest.mark.django_db
@@ -57,3 +58,35 @@ def test_demo_touches_and_dispositions(acme, make_user):
     count = Disposition.objects.count()
     demo.seed(now=now, rng=random.Random(7))
     assert Disposition.objects.count() == count
+
+
+def test_the_demo_queue_is_a_mix_of_running_and_overdue_clocks(acme, make_user):
+    """A first look at the queue shows what the colours mean: the fresh MQLs' clocks are
+    still running (green or yellow), the odd one is overdue; older MQLs were worked off."""
+    now = datetime(2026, 6, 10, 14, 0, tzinfo=UTC)  # a Wednesday afternoon in London, passed in
+    version = f.sla_version(effective_at=now - timedelta(days=200))
+    reps = [make_user("rep") for _ in range(3)]
+    leads = [
+        f.mql_lead(owner=reps[n % 3], mql_at=now - timedelta(hours=7 * n + 1), version=version)
+        for n in range(36)  # one every 7 hours over the last ten and a half days
+    ]
+    demo.seed(now=now, rng=random.Random(7))
+
+    open_ids = set(
+        Lead.objects.filter(pk__in=[lead.pk for lead in leads], stage=Stage.MQL).values_list(
+            "pk", flat=True
+        )
+    )
+    states = []
+    for lead_id in open_ids:
+        nearest = (
+            SlaClock.objects.filter(lead_id=lead_id, met_at__isnull=True)
+            .select_related("commitment", "sla_version")
+            .order_by("due_at")
+            .first()
+        )
+        if nearest is not None:
+            states.append(clock_countdown(nearest, now=now).state)
+    assert len(open_ids) <= 12, "older MQLs are settled, the queue stays short"
+    assert {"green", "yellow"} & set(states), states
+    assert states.count("red") < len(states), states

@@ -460,3 +460,50 @@ def test_a_late_touch_meets_the_clock_late(acme, rep):
     clock = _clock(lead, ClockKind.FIRST_CONTACT)
     assert clock.met_at is not None
     assert clock.state == ClockState.BREACHED
+
+
+# --- undo -------------------------------------------------------------------------------
+
+
+def test_undo_puts_the_lead_and_its_clocks_back_as_they_were(clocked_lead, rep):
+    lead = clocked_lead
+    before = (lead.stage, lead.stage_changed_at, lead.sql_at)
+    clocks_before = {c.kind: (c.state, c.met_at) for c in lead.sla_clocks.all()}
+    given = channels.disposition_create(lead=lead, outcome="accepted", actor=rep)
+    lead.refresh_from_db()
+    assert lead.stage == Stage.SQL and lead.sql_at is not None
+    assert lead.sla_clocks.get(kind=ClockKind.DISPOSITION).state == ClockState.MET
+
+    channels.disposition_undo(disposition=given, actor=rep)
+    lead.refresh_from_db()
+    assert (lead.stage, lead.stage_changed_at, lead.sql_at) == before
+    assert {c.kind: (c.state, c.met_at) for c in lead.sla_clocks.all()} == clocks_before
+    assert not Disposition.objects.filter(lead=lead).exists()
+    assert not StageChange.objects.filter(lead=lead, to_stage=Stage.SQL).exists()
+
+
+def test_undo_is_for_the_author_only(clocked_lead, rep, make_user, rejected_code):
+    given = channels.disposition_create(
+        lead=clocked_lead, outcome="rejected", reason_code=rejected_code, actor=rep
+    )
+    with pytest.raises(NotAllowed):
+        channels.disposition_undo(disposition=given, actor=make_user("sales_leader"))
+    assert Disposition.objects.filter(pk=given.pk).exists()
+
+
+def test_undo_only_for_a_few_seconds(clocked_lead, rep):
+    given = channels.disposition_create(lead=clocked_lead, outcome="accepted", actor=rep)
+    later = given.recorded_at + services.UNDO_WINDOW + timedelta(seconds=1)
+    with pytest.raises(Conflict, match="Too late to undo"):
+        channels.disposition_undo(disposition=given, actor=rep, now=later)
+    clocked_lead.refresh_from_db()
+    assert clocked_lead.stage == Stage.SQL
+
+
+def test_undo_only_the_latest_word(clocked_lead, rep, nurture_code):
+    first = channels.disposition_create(lead=clocked_lead, outcome="working", actor=rep)
+    channels.disposition_create(
+        lead=clocked_lead, outcome="nurture", reason_code=nurture_code, actor=rep
+    )
+    with pytest.raises(Conflict, match="newer disposition"):
+        channels.disposition_undo(disposition=first, actor=rep)

@@ -1,11 +1,13 @@
 """SLA pages: drafting in the browser, signing with the password, the printable page, calendars."""
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 from django.test import Client
 from django.urls import reverse
 
+from apps.accounts.exceptions import DomainError
+from apps.sla import services
 from apps.sla.models import (
     BusinessCalendar,
     ChangeAction,
@@ -50,7 +52,10 @@ def test_a_leader_drafts_edits_submits_and_both_sign_in_the_browser(client_as, d
             "new-target": "85",
             "new-yellow_threshold": "70",
             "new-review_period": "week",
-            "new-segment": '[{"field": "source", "op": "equals", "value": "webinar"}]',
+            "new-segment-0-field": "source",
+            "new-segment-0-op": "equals",
+            "new-segment-0-value": "webinar",
+            "new-segment-1-field": "",  # the blank row the builder always offers
             "new-label": "Webinar leads fast",
         },
         HTTP_HX_REQUEST="true",
@@ -183,6 +188,8 @@ def test_calendar_preview_says_when_a_lead_is_due(client_as):
     assert response.status_code == 200
     assert "is due at" in text
     assert "Monday 9 Mar 2026, 13:00" in text
+    # Saturday 10:00 → Monday 13:00: said in words, not as a Python timedelta.
+    assert "2 days 3 h of elapsed time" in text and "3:00:00" not in text
 
 
 def test_calendar_preview_lists_public_holidays(client_as):
@@ -266,3 +273,63 @@ def test_the_admin_site_logs_draft_edits(acme, make_user, definition):
     assert response.status_code == 302, response.content.decode()[:2000]
     change = version.changes.filter(channel="admin").get()
     assert (change.action, change.author) == (ChangeAction.EDITED, operator)
+
+
+def test_history_shows_dates_in_words_in_the_organizations_zone(client_as, definition):
+    marketing = client_as("marketing_leader")
+    old = f.signed_version(effective_at=datetime(2026, 1, 1, tzinfo=UTC))
+    draft = services.version_create(actor=marketing.user, from_version=old)
+    services.version_update(
+        version=draft,
+        actor=marketing.user,
+        effective_at=datetime(2026, 12, 10, tzinfo=UTC),
+        review_date=date(2027, 1, 15),
+    )
+    html = marketing.get(reverse("sla:history"), {"a": old.pk, "b": draft.pk}).content.decode()
+    assert "10 Dec 2026 00:00 UTC" in html and "15 Jan 2027" in html
+    assert "2026-12-10T00:00:00+00:00" not in html
+
+
+def test_a_label_spelling_out_the_hours_follows_them(client_as, definition):
+    marketing = client_as("marketing_leader")
+    draft = services.version_create(actor=marketing.user, template_key="high_intent_tier")
+    tier = draft.commitments.get(label="High-intent leads within 2 business hours")
+    services.commitment_update(
+        commitment=tier, actor=marketing.user, params={"hours": 3, "clock": "business"}
+    )
+    tier.refresh_from_db()
+    assert tier.label == "High-intent leads within 3 business hours"
+    # A label the person writes anew is theirs.
+    services.commitment_update(
+        commitment=tier,
+        actor=marketing.user,
+        params={"hours": 4, "clock": "business"},
+        label="Hot leads (2 business hours stretch goal)",
+    )
+    tier.refresh_from_db()
+    assert tier.label == "Hot leads (2 business hours stretch goal)"
+
+
+def test_a_review_date_before_the_effective_date_is_refused(client_as, definition):
+    marketing = client_as("marketing_leader")
+    draft = services.version_create(actor=marketing.user, template_key="sample_sla")
+    response = marketing.post(
+        reverse("sla:version_edit", args=[draft.pk]),
+        {
+            "purpose": "p",
+            "calendar": draft.calendar_id,
+            "mql_definition": draft.mql_definition_id or "",
+            "effective_at": "2026-12-10T09:00",
+            "review_date": "2026-12-09",
+        },
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 400
+    assert "The review date comes before the effective date" in response.content.decode()
+    with pytest.raises(DomainError, match="review date comes before"):
+        services.version_update(
+            version=draft,
+            actor=marketing.user,
+            effective_at=datetime(2026, 12, 10, 9, tzinfo=UTC),
+            review_date=date(2026, 12, 9),
+        )

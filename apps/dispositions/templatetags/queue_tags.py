@@ -1,6 +1,7 @@
 """Small display helpers of the queue, the lead panel and the feedback page."""
 
 import functools
+from decimal import Decimal
 from urllib.parse import urlencode
 
 from django import template
@@ -56,8 +57,8 @@ def grade_colour(grade: str) -> str:
 
 @register.filter
 def percent(value) -> str:
-    """0.253 -> "25 %"; None (nothing to divide) -> "—"."""
-    if value is None:
+    """0.253 -> "25 %"; None or anything not a number (nothing to divide, a missing row) -> "—"."""
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
         return "—"
     return f"{round(value * 100)} %"
 
