@@ -156,7 +156,7 @@ def test_the_audit_log_reads_in_words_filters_and_exports(db, demo_org, demo_sit
         page = sign_in(browser, demo_site, "admin", **DESKTOP)
         page.goto(f"{demo_site}/accounts/audit/")
         text = page.inner_text("table.audit")
-        assert "Signed SLA v1" in text  # sign-offs are in the log
+        assert "SLA v" in text  # sign-offs and versions put in force are in the log
         assert "Created the routing rule “EMEA”" in text or page.locator("text=Older →").count()
         assert "routing_rule.created" not in text and "{'" not in text
         assert re.search(r"\d{1,2} \w{3} \d{4} \d\d:\d\d E[SD]T", text)
@@ -167,6 +167,7 @@ def test_the_audit_log_reads_in_words_filters_and_exports(db, demo_org, demo_sit
             page.click("form.filters button[type=submit]")
         rows = page.locator("table.audit tbody tr")
         assert rows.count() >= 1
+        assert re.search(r"Signed SLA v\d", page.inner_text("table.audit"))  # Sam's sign-offs
         assert set(rows.locator("td:nth-child(2)").all_inner_texts()) <= {
             "Sam Okafor\nSales leader"
         }
