@@ -7,6 +7,7 @@ import re
 import subprocess
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.dashboards.browser_setup import PASSWORD
 from tests.support.browser import ARTIFACTS, chromium, screenshot
@@ -145,10 +146,8 @@ def test_every_chart_fits_at_desktop_and_phone_widths(organizations, tmp_path):
             figures = page.locator(".figure[data-spec]")
             total = figures.count()
             assert total >= 10
-            page.wait_for_function(
-                f"document.querySelectorAll('.figure.figure-ready').length === {total}",
-                timeout=30000,
-            )
+            # (expect, not wait_for_function: the page's Content-Security-Policy forbids eval.)
+            expect(page.locator(".figure.figure-ready")).to_have_count(total, timeout=30000)
             screenshot(page, f"charts-{device}")
             for index in range(figures.count()):
                 section = figures.nth(index).locator("xpath=ancestor::section[1]")

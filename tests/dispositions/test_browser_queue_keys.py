@@ -7,6 +7,7 @@ Runs on a copy of the demo organization (tests/support/demo_org.py).
 
 import pytest
 from django_tenants.utils import schema_context
+from playwright.sync_api import expect
 
 from apps.accounts.models import AuditEvent
 from apps.dispositions.models import Disposition
@@ -38,9 +39,7 @@ def test_keys_move_on_to_the_next_row_and_undo_takes_it_back(db, demo_org, demo_
         page.focus(f"#lead-{second}")
         page.keyboard.press("a")  # accept: the lead leaves the queue
         page.wait_for_selector(f"#lead-{second}", state="detached")
-        page.wait_for_function(
-            f"document.activeElement && document.activeElement.id === 'lead-{third}'"
-        )
+        expect(page.locator(f"#lead-{third}")).to_be_focused()
         assert _focused_lead(page) == third
         assert "Accepted (→ SQL)." in page.inner_text("#queue-status")
         screenshot(page, "queue-undo-offer")
@@ -49,9 +48,7 @@ def test_keys_move_on_to_the_next_row_and_undo_takes_it_back(db, demo_org, demo_
         page.keyboard.press("u")
         page.wait_for_selector("#queue-status >> text=Disposition undone")
         page.wait_for_selector(f"#lead-{second}")
-        page.wait_for_function(
-            f"document.activeElement && document.activeElement.id === 'lead-{second}'"
-        )
+        expect(page.locator(f"#lead-{second}")).to_be_focused()
 
         # The offer ends after a few seconds.
         page.focus(f"#lead-{third}")
