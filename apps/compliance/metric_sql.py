@@ -58,7 +58,7 @@ from typing import Any
 from apps.compliance.metrics import FINAL_OUTCOMES, Metric
 from apps.compliance.models import MqlEventFact
 from apps.dispositions.models import Disposition
-from apps.leads.field_conditions import FieldCondition, is_number
+from apps.leads.field_conditions import LEAD_TEXT_COLUMNS, FieldCondition, is_number
 from apps.leads.models import Activity, Lead, StageChange
 from apps.mql.models import MqlEvent
 from apps.mql.rules import NUMERIC_FIELDS
@@ -79,24 +79,6 @@ CLOCK_METRICS = frozenset(
     {Metric.FIRST_CONTACT_TIME, Metric.FOLLOW_UP_CADENCE, Metric.DISPOSITION_TIME}
 )
 # Lead columns a segment condition can test in SQL; others go through Python.
-_TEXT_COLUMNS = frozenset(
-    {
-        "external_id",
-        "email",
-        "first_name",
-        "last_name",
-        "title",
-        "seniority",
-        "company",
-        "company_domain",
-        "industry",
-        "country",
-        "region",
-        "source",
-        "campaign",
-        "stage",
-    }
-)
 _NUMBER_COLUMNS = frozenset(NUMERIC_FIELDS)
 _NAMED = re.compile(r"%\((\w+)\)s")
 
@@ -166,7 +148,7 @@ def segment_sql(conditions: tuple[FieldCondition, ...]) -> tuple[str, tuple[Any,
 
     for condition in conditions:
         name, op, value = condition.field, condition.op, condition.value
-        if name in _TEXT_COLUMNS:
+        if name in LEAD_TEXT_COLUMNS:
             column = f"l.{name}"
             present = f"(btrim({column}) <> '')"
             normal = f"lower(btrim({column}))"

@@ -28,6 +28,26 @@ FIELD_OPS = frozenset(
         "is_set",
     }
 )
+# Lead columns compared as text in the SQL copies of the conditions (mql, compliance).
+LEAD_TEXT_COLUMNS = frozenset(
+    {
+        "external_id",
+        "email",
+        "first_name",
+        "last_name",
+        "title",
+        "seniority",
+        "company",
+        "company_domain",
+        "industry",
+        "country",
+        "region",
+        "source",
+        "campaign",
+        "stage",
+    }
+)
+
 SEQUENCE_TYPES = (list, tuple, set, frozenset)
 
 

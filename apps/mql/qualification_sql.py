@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from apps.leads.field_conditions import as_decimal, is_number
+from apps.leads.field_conditions import LEAD_TEXT_COLUMNS, as_decimal, is_number
 from apps.leads.models import Activity
 from apps.mql.qualification import ActivityNeed, NeedGroup, Requirements
 from apps.mql.rules import NUMERIC_FIELDS, ConditionGroup, FieldCondition
@@ -36,24 +36,6 @@ from apps.mql.scoring import ActivityMatch
 ACTIVITY = Activity._meta.db_table
 # Whitespace str.strip() removes that is ASCII (the rest is non-ASCII: kept by the guard).
 _ASCII_SPACE = " \t\n\x0b\x0c\r\x1c\x1d\x1e\x1f"
-_TEXT_COLUMNS = frozenset(
-    {
-        "external_id",
-        "email",
-        "first_name",
-        "last_name",
-        "title",
-        "seniority",
-        "company",
-        "company_domain",
-        "industry",
-        "country",
-        "region",
-        "source",
-        "campaign",
-        "stage",
-    }
-)
 _ORDER = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 _TRUE = "TRUE"
 
@@ -135,7 +117,7 @@ def _number_test(column: str, op: str, value: Any, p: _Params) -> str | None:
 
 def _field_sql(condition: FieldCondition, p: _Params) -> str | None:
     name, op, value = condition.field, condition.op, condition.value
-    if name in _TEXT_COLUMNS:
+    if name in LEAD_TEXT_COLUMNS:
         return _text_test(f"l.{name}", op, value, p)
     if name == "email_domain":
         domain = "(CASE WHEN strpos(l.email, '@') > 0 THEN substring(l.email from '@([^@]*)$') END)"
