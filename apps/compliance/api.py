@@ -271,21 +271,21 @@ class ComplianceOutputSerializer(serializers.Serializer):
 def _kinds(data, period):
     """The commitment kinds a request asks for: one (``commitment``), those reviewed per
     ``review_period`` (default: the period asked for), or all."""
-    wanted = data.get("commitment")
+    wanted, as_of = data.get("commitment"), data.get("as_of")
     if wanted:
         if wanted.isdigit():
             commitment = Commitment.objects.select_related("version").filter(pk=int(wanted)).first()
             if commitment is None or not commitment.version.is_signed:
                 raise DomainError(f"No signed commitment has the id {wanted}.", field="commitment")
-            return [kind_selectors.kind_of(commitment=commitment, period=period)]
+            return [kind_selectors.kind_of(commitment=commitment, period=period, as_of=as_of)]
         try:
-            kind = kind_selectors.kind_by_key(key=wanted, period=period)
+            kind = kind_selectors.kind_by_key(key=wanted, period=period, as_of=as_of)
         except ValueError as error:
             raise DomainError(str(error), field="commitment") from error
         return [kind] if kind is not None else []
     review = data.get("review_period", period.kind.value)
     return kind_selectors.commitment_kinds(
-        period=period, review_period=None if review == "all" else review
+        period=period, review_period=None if review == "all" else review, as_of=as_of
     )
 
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from types import MappingProxyType
+
+from django.utils import timezone
 
 from apps.compliance import kind_metrics
 from apps.compliance.kinds import kind_keys, kinds_in_order, parse_kind_key
@@ -80,24 +82,40 @@ def _overlaps(version: SlaVersion, period: Period) -> bool:
     )
 
 
+def _until(period: Period, as_of: datetime | None) -> datetime:
+    """How far into the period a kind must have been in force to be shown: up to ``as_of``
+    (now when not given) for a period under way; the whole period once over, or when it
+    has not begun yet."""
+    moment = min(as_of or timezone.now(), period.end)
+    return moment if moment > period.start else period.end
+
+
 def commitment_kinds(
     *,
     period: Period,
     review_period: str | None = None,
     catalog: Sequence[Commitment] | None = None,
+    as_of: datetime | None = None,
 ) -> list[CommitmentKind]:
     """The kinds of the commitments in force during the period (versions that governed some
     moment of it), in the newest version's order; only those reviewed per ``review_period``
-    (the newest commitment's) when given. ``catalog``: ``signed_commitments()`` already read."""
+    (the newest commitment's) when given. ``catalog``: ``signed_commitments()`` already read.
+
+    A kind only a version signed for a later day of an open period holds is left out until
+    that version takes effect (by ``as_of``, now when not given): it has nothing to measure
+    yet. A kind already in force keeps such a version's commitment, whose terms weigh in
+    the whole period's target (kind_metrics.weighted_terms)."""
     found = [
         c
         for c in (signed_commitments() if catalog is None else catalog)
         if _overlaps(c.version, period)
     ]
     order = sorted({c.version for c in found}, key=lambda v: (v.effective_at, v.pk), reverse=True)
+    until = _until(period, as_of)
     kinds = [
         CommitmentKind(key=key, commitments=tuple(members))
         for key, members in kinds_in_order(found, newest_first_versions=[v.pk for v in order])
+        if any(c.version.effective_at < until for c in members)
     ]
     if review_period is not None:
         kinds = [k for k in kinds if k.review_period == review_period]
@@ -105,26 +123,35 @@ def commitment_kinds(
 
 
 def kind_of(
-    *, commitment: Commitment, period: Period, catalog: Sequence[Commitment] | None = None
+    *,
+    commitment: Commitment,
+    period: Period,
+    catalog: Sequence[Commitment] | None = None,
+    as_of: datetime | None = None,
 ) -> CommitmentKind:
     """The kind a commitment belongs to in the period: its siblings of the versions in force
     then; the commitment alone when its version was not (its events are none of the period's)."""
     catalog = signed_commitments() if catalog is None else catalog
     key = kind_keys([c for c in catalog if c.version_id == commitment.version_id] or [commitment])
     wanted = key.get(commitment.pk)
-    for kind in commitment_kinds(period=period, catalog=catalog):
+    for kind in commitment_kinds(period=period, catalog=catalog, as_of=as_of):
         if kind.key == wanted:
             return kind
     return CommitmentKind(key=wanted or "", commitments=(commitment,))
 
 
 def kind_by_key(
-    *, key: str, period: Period, catalog: Sequence[Commitment] | None = None
+    *,
+    key: str,
+    period: Period,
+    catalog: Sequence[Commitment] | None = None,
+    as_of: datetime | None = None,
 ) -> CommitmentKind | None:
     """The kind ``"<team>.<metric>[.<n>]"`` in the period, or None when no version in force
     then held it (ValueError for a malformed key)."""
     parse_kind_key(key)
-    return next((k for k in commitment_kinds(period=period, catalog=catalog) if k.key == key), None)
+    kinds = commitment_kinds(period=period, catalog=catalog, as_of=as_of)
+    return next((k for k in kinds if k.key == key), None)
 
 
 def kind_terms(kind: CommitmentKind, period: Period | None = None) -> list[kind_metrics.Terms]:

@@ -466,15 +466,16 @@ def _kinds_for(
     kinds: Iterable[CommitmentKind] | None,
     commitments: Iterable[Commitment] | None,
     review_period: str | None,
+    as_of: datetime,
 ) -> list[CommitmentKind]:
     if kinds is not None:
         return list(kinds)
     if commitments is None:
-        return commitment_kinds(period=period, review_period=review_period)
+        return commitment_kinds(period=period, review_period=review_period, as_of=as_of)
     catalog = signed_commitments()
     found: dict[str, CommitmentKind] = {}
     for commitment in commitments:
-        kind = kind_of(commitment=commitment, period=period, catalog=catalog)
+        kind = kind_of(commitment=commitment, period=period, catalog=catalog, as_of=as_of)
         found.setdefault(kind.key, kind)
     return list(found.values())
 
@@ -499,7 +500,10 @@ def compliance_for_period(
     frozen one of a closed period, the latest of an open one) and computes live only what
     has none; the numbers are the same either way for the snapshot's as_of.
     """
-    items = _kinds_for(period, kinds=kinds, commitments=commitments, review_period=review_period)
+    moment = as_of or default_as_of(period)
+    items = _kinds_for(
+        period, kinds=kinds, commitments=commitments, review_period=review_period, as_of=moment
+    )
     if not items:
         return []
     snapshots: dict[str, ComplianceSnapshot] = {}
@@ -573,14 +577,16 @@ def compliance_in_review_periods(
     from its frozen snapshot; an ``as_of`` at or after a period's end also reads its
     snapshot (organization-wide). One engine call per distinct period (at most three)."""
     catalog = signed_commitments() if catalog is None else catalog
-    kinds = commitment_kinds(period=period, catalog=catalog) if kinds is None else list(kinds)
     moment = min(as_of or timezone.now(), period.end - _JUST_BEFORE)
+    if kinds is None:
+        kinds = commitment_kinds(period=period, catalog=catalog, as_of=as_of)
+    kinds = list(kinds)
     groups: dict[Period, list[CommitmentKind]] = {}
     for kind in kinds:
         own = judged_period(kind.commitment, period, moment=moment)
         if own != period:
             # The kind in its own, longer period: the versions in force during that one.
-            kind = kind_of(commitment=kind.commitment, period=own, catalog=catalog)
+            kind = kind_of(commitment=kind.commitment, period=own, catalog=catalog, as_of=as_of)
         groups.setdefault(own, []).append(kind)
     found: dict[str, CommitmentResult] = {}
     for own, group in groups.items():

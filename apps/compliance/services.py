@@ -412,7 +412,7 @@ def _period_snapshots(
 ) -> int:
     """Compute and store the period's snapshot of every commitment kind in force during it."""
     closed = period.end <= now
-    kinds = kind_selectors.commitment_kinds(period=period)
+    kinds = kind_selectors.commitment_kinds(period=period, as_of=now)
     if skip_frozen and not overwrite_frozen:
         done = set(
             ComplianceSnapshot.objects.filter(

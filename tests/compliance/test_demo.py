@@ -65,4 +65,7 @@ def test_the_demo_shows_a_period_under_two_sla_versions_scored_once(acme, make_u
     volume = next(r for r in results if r.kind.key == "marketing.mql_volume")
     assert volume.result.versions == (1, 2)
     assert 150 < volume.result.target < 170
-    assert volume.commitment.version == v2
+    # v2's promise speaks for the month, or v4's (drafted from v2) when the demo's v4,
+    # signed for a week ahead, takes effect before the month is over.
+    assert volume.kind.holds(v2.commitments.get(metric="mql_volume"))
+    assert volume.commitment.version.number in (2, 4)
