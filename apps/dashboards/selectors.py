@@ -11,18 +11,23 @@ Cohorts are the engine's: MQL events of kind "mql" whose ``qualified_at`` falls 
 the period (a lead that qualified twice counts twice in the numbers and once in a
 list of leads). An event owns the facts of its window, from its ``qualified_at`` to the
 lead's next MQL event (``_windowed``): it converted when the lead reached SQL there, and
-its first touch is the first one there.
+its first touch is the first one there. The MQL charts (volume, conversion by cohort,
+source and campaign, speed to lead) read those facts from the per-MQL-event fact table
+(``_facts``): one GROUP BY over a range of it each, so a scope nobody viewed before is
+computed in the request in milliseconds; drill-down lists read the raw rows.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from django.db import connection, transaction
 from django.db.models import (
     Aggregate,
     Avg,
@@ -50,6 +55,7 @@ from apps.accounts.models import User
 from apps.compliance import kind_metrics, kind_selectors, metrics
 from apps.compliance import selectors as compliance
 from apps.compliance.metrics import MetricResult, Status
+from apps.compliance.models import MqlEventFact
 from apps.compliance.periods import (
     Period,
     PeriodKind,
@@ -235,6 +241,42 @@ def _converted(as_of: datetime) -> Q:
     with the event's own column, so an ``aggregate`` over it (which Django runs on a wrapped
     subquery once an annotation holds one) needs no outer reference."""
     return Q(converted_at__lte=as_of)
+
+
+def _facts(
+    period: Period,
+    as_of: datetime,
+    *,
+    owner_id: int | None = None,
+    source: str | None = None,
+) -> QuerySet[MqlEventFact]:
+    """The period's MQL cohort (the same events as ``_events``) read from the per-MQL-event fact
+    table (apps/compliance/facts.py): an index range scan of (kind, mql_at). Each row carries
+    its window's facts — ``sql_at`` (its conversion, ``_windowed``'s ``converted_at``) and
+    ``first_touch_at`` (its first sales touch) — and the lead's owner and source now, which the
+    hand-off pipeline keeps current; a chart is one GROUP BY over it (``_analytical``)."""
+    facts = MqlEventFact.objects.filter(_in_period("mql_at", period, as_of), kind="mql").order_by()
+    if owner_id is not None:
+        facts = facts.filter(owner_id=owner_id)
+    if source is not None:
+        facts = facts.filter(source=source)
+    return facts
+
+
+def _fact_converted(as_of: datetime) -> Q:
+    """A fact row's event became SQL inside its window by as_of (``_converted``): its stored
+    conversion is the first one in the window, so "by as_of" is a comparison."""
+    return Q(sql_at__lte=as_of)
+
+
+@contextmanager
+def _analytical() -> Iterator[None]:
+    """Run a chart's aggregate with PostgreSQL's JIT switched off (``SET LOCAL``: until the
+    end of the current transaction), as the compliance engine's reads of the fact table do:
+    compiling these short range scans costs more than it saves (issue #13)."""
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL jit = off")
+        yield
 
 
 # --- compliance ------------------------------------------------------------------------
@@ -662,24 +704,23 @@ def _series(scope: Scope, kind: PeriodKind, count: int) -> list[Period]:
 def _per_period_counts(
     scope: Scope, periods: list[Period], *, converted: bool = True
 ) -> dict[int, tuple[int, int]]:
-    """(MQLs, converted) per period in one query; each period as of min(as_of, its end).
-    Without ``converted`` the second number is 0 and the query reads the MQL events only."""
-    events = _events(
+    """(MQLs, converted) per period, each as of min(as_of, its end): one aggregate over a
+    range of the fact table (``_facts``). Without ``converted`` the second number is 0."""
+    facts = _facts(
         Period(kind=periods[0].kind, start=periods[0].start, end=periods[-1].end),
         scope.as_of,
         owner_id=scope.owner_id,
         source=scope.source,
     )
-    if converted:
-        events = _windowed(events)
     aggregates = {}
     for index, period in enumerate(periods):
         moment = min(scope.as_of, period.end)
-        in_period = _in_period("qualified_at", period, moment)
-        aggregates[f"n{index}"] = Count("id", filter=in_period)
+        in_period = _in_period("mql_at", period, moment)
+        aggregates[f"n{index}"] = Count("event_id", filter=in_period)
         if converted:
-            aggregates[f"s{index}"] = Count("id", filter=in_period & _converted(moment))
-    totals = events.aggregate(**aggregates)
+            aggregates[f"s{index}"] = Count("event_id", filter=in_period & _fact_converted(moment))
+    with _analytical():
+        totals = facts.aggregate(**aggregates)
     return {i: (totals[f"n{i}"], totals.get(f"s{i}", 0)) for i in range(len(periods))}
 
 
@@ -782,15 +823,16 @@ def mql_to_sql_by(scope: Scope, *, field: str) -> list[chart_points.RateBar]:
     if field not in ("source", "campaign"):
         raise ValueError(f"cannot group by {field!r}")
     rows = (
-        _windowed(_events(scope.period, scope.as_of, owner_id=scope.owner_id, source=scope.source))
-        .order_by()
-        .values(f"lead__{field}")
-        .annotate(n=Count("id"), sql=Count("id", filter=_converted(scope.as_of)))
-        .order_by("-n", f"lead__{field}")[:TOP_CATEGORIES]
+        _facts(scope.period, scope.as_of, owner_id=scope.owner_id, source=scope.source)
+        .values(field)
+        .annotate(n=Count("event_id"), sql=Count("event_id", filter=_fact_converted(scope.as_of)))
+        .order_by("-n", field)[:TOP_CATEGORIES]
     )
+    with _analytical():
+        rows = list(rows)
     bars = []
     for row in rows:
-        value = row[f"lead__{field}"]
+        value = row[field]
         filters = (
             {"source": value} if field == "source" else {"campaign": value, "source": scope.source}
         )
@@ -979,12 +1021,17 @@ def rep_compliance(scope: Scope, *, results: list | None = None) -> list[chart_p
 
 def _response_index(as_of: datetime) -> Func:
     """The index of metrics.response_bucket in ("none", *RESPONSE_LIMITS labels, "later") of
-    each MQL event, as one expression: width_bucket reads the first-touch subquery once,
-    where a CASE over it would run it once per branch."""
-    first = _first_touch(as_of)
+    each fact row (``_facts``), as one expression: calendar seconds from mql_at to the first
+    sales touch of the event's window known at as_of (the stored first touch when it is at or
+    before as_of: the first one ever being later, none was known then)."""
+    known = Case(
+        When(first_touch_at__lte=as_of, then=F("first_touch_at")),
+        default=None,
+        output_field=DateTimeField(),
+    )
     # Never contacted: -1, before the first bound (index 0). Upper bounds are exclusive,
     # as in metrics.response_bucket: 300 s exactly is "< 1 h".
-    seconds = Func(_epoch(first - F("qualified_at")), Value(-1.0), function="COALESCE")
+    seconds = Func(_epoch(known - F("mql_at")), Value(-1.0), function="COALESCE")
     bounds = (
         "ARRAY[" + ",".join(["0"] + [f"{limit}" for limit, _ in RESPONSE_LIMITS]) + "]::float8[]"
     )
@@ -996,16 +1043,16 @@ def _response_index(as_of: datetime) -> Func:
 
 
 def speed_to_lead(scope: Scope) -> list[chart_points.RateBar]:
-    """MQL→SQL conversion by first-contact bucket (metrics.response_bucket, in SQL), one GROUP BY."""
-    events = _windowed(
-        _events(scope.period, scope.as_of, owner_id=scope.owner_id, source=scope.source)
-    )
+    """MQL→SQL conversion by first-contact bucket (metrics.response_bucket, in SQL): one
+    GROUP BY over the period's fact rows."""
     rows = (
-        events.annotate(response=_response_index(scope.as_of))
-        .order_by()
+        _facts(scope.period, scope.as_of, owner_id=scope.owner_id, source=scope.source)
+        .annotate(response=_response_index(scope.as_of))
         .values("response")
-        .annotate(n=Count("id"), sql=Count("id", filter=_converted(scope.as_of)))
+        .annotate(n=Count("event_id"), sql=Count("event_id", filter=_fact_converted(scope.as_of)))
     )
+    with _analytical():
+        rows = list(rows)
     labels = ("none", *(label for _, label in RESPONSE_LIMITS), "later")
     found = {labels[row["response"]]: (row["sql"], row["n"]) for row in rows}
     return [

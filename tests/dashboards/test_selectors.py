@@ -13,6 +13,7 @@ from apps.compliance import kind_selectors
 from apps.compliance import selectors as compliance_selectors
 from apps.compliance.facts import facts_refresh
 from apps.compliance.metrics import RESPONSE_BUCKETS, Outcome, response_bucket
+from apps.compliance.models import MqlEventFact
 from apps.dashboards import catalog, selectors
 from apps.dashboards.scope import Scope
 from apps.leads.models import Activity, Lead, StageChange
@@ -148,10 +149,10 @@ def test_sql_response_buckets_agree_with_metrics_response_bucket(acme):
     assert len(events) == 6
     for mql_at, first, bucket in events:
         assert bucket == response_bucket((first - mql_at).total_seconds())
-    # The chart's single-pass form (width_bucket over the first touch) agrees too.
+    # The chart's single-pass form (width_bucket over the fact rows' first touch) agrees too.
     labels = ("none", *(label for _, label in selectors.RESPONSE_LIMITS), "later")
     indexed = (
-        selectors._windowed(MqlEvent.objects.filter(qualified_at=base))
+        MqlEventFact.objects.filter(mql_at=base)
         .annotate(index=selectors._response_index(data.week.end))
         .values_list("index", flat=True)
     )

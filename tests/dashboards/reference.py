@@ -1,0 +1,80 @@
+"""The chart numbers as the dashboards computed them before the charts read the per-MQL-event
+fact table: the same cohort straight from the raw rows (MqlEvent, each event's window found
+by a subquery, its conversion and first touch looked up per event). The agreement tests
+compare the fact-table GROUP BYs (apps/dashboards/selectors.py) with these, number for
+number. Only the numbers: labels and drill-down links are the selectors' own."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db.models import Count, F, Func, IntegerField, Value
+
+from apps.compliance.metrics import RESPONSE_BUCKETS
+from apps.compliance.periods import Period
+from apps.dashboards import selectors
+from apps.dashboards.scope import Scope
+
+
+def _events(scope: Scope, period: Period | None = None, *, windowed: bool = True):
+    events = selectors._events(
+        period or scope.period, scope.as_of, owner_id=scope.owner_id, source=scope.source
+    )
+    return selectors._windowed(events) if windowed else events
+
+
+def per_period_counts(
+    scope: Scope, periods: list[Period], *, converted: bool = True
+) -> list[tuple[int, int]]:
+    """(MQLs, converted) per period, each as of min(as_of, its end)."""
+    found = []
+    for period in periods:
+        moment = min(scope.as_of, period.end)
+        events = selectors._events(
+            period, moment, owner_id=scope.owner_id, source=scope.source
+        ).order_by()
+        if not converted:
+            found.append((events.count(), 0))
+            continue
+        windowed = selectors._windowed(events)
+        found.append((windowed.count(), windowed.filter(selectors._converted(moment)).count()))
+    return found
+
+
+def mql_to_sql_by(scope: Scope, *, field: str) -> list[tuple[str, int, int]]:
+    """(value, converted, MQLs) per source or campaign, largest first, the top ones."""
+    rows = (
+        _events(scope)
+        .order_by()
+        .values(f"lead__{field}")
+        .annotate(n=Count("id"), sql=Count("id", filter=selectors._converted(scope.as_of)))
+        .order_by("-n", f"lead__{field}")[: selectors.TOP_CATEGORIES]
+    )
+    return [(row[f"lead__{field}"], row["sql"], row["n"]) for row in rows]
+
+
+def _response_index(as_of: datetime) -> Func:
+    first = selectors._first_touch(as_of)
+    seconds = Func(selectors._epoch(first - F("qualified_at")), Value(-1.0), function="COALESCE")
+    bounds = (
+        "ARRAY["
+        + ",".join(["0"] + [f"{limit}" for limit, _ in selectors.RESPONSE_LIMITS])
+        + "]::float8[]"
+    )
+    return Func(
+        seconds, template=f"width_bucket(%(expressions)s, {bounds})", output_field=IntegerField()
+    )
+
+
+def speed_to_lead(scope: Scope) -> list[tuple[str, int, int]]:
+    """(bucket, converted, MQLs) per first-contact bucket, in metrics.RESPONSE_BUCKETS order."""
+    rows = (
+        _events(scope)
+        .annotate(response=_response_index(scope.as_of))
+        .order_by()
+        .values("response")
+        .annotate(n=Count("id"), sql=Count("id", filter=selectors._converted(scope.as_of)))
+    )
+    labels = ("none", *(label for _, label in selectors.RESPONSE_LIMITS), "later")
+    found = {labels[row["response"]]: (row["sql"], row["n"]) for row in rows}
+    return [(bucket, *found.get(bucket, (0, 0))) for bucket in RESPONSE_BUCKETS]
