@@ -113,14 +113,17 @@ class CohortFilter:
     # The dashboards' source filter (the lead's source as it is now).
     source: str | None = None
 
-    def sql(self, params: dict[str, Any], *, with_segment: bool = True) -> str:
+    def sql(self, params: dict[str, Any], *, with_segment: bool = True, on: str = "l") -> str:
+        """The filters as ``AND …`` lines on the lead ``l``; the owner and source ones on
+        another alias with ``on`` (a fact row ``f``, which holds the lead's owner and source
+        now); the segment reads the lead's fields and always ``l``."""
         parts = []
         if self.owner_id is not None:
             params["owner_id"] = self.owner_id
-            parts.append("AND l.owner_id = %(owner_id)s")
+            parts.append(f"AND {on}.owner_id = %(owner_id)s")
         if self.source is not None:
             params["source"] = self.source
-            parts.append("AND l.source = %(source)s")
+            parts.append(f"AND {on}.source = %(source)s")
         if with_segment and self.segment_sql:
             for index, value in enumerate(self.segment_params):
                 params[f"seg{index}"] = value
@@ -251,18 +254,18 @@ def fact_events_sql(cohort: CohortFilter, params: dict[str, Any]) -> str:
     (kind, mql_at), with the facts every metric reads (each the first of its kind in the
     event's window, judged against as_of by the caller) and the version it is judged under.
 
-    The owner and source filters read the lead as it is now (one primary-key lookup per
-    event, only when filtering). Needs params period_start, period_end, as_of.
+    The owner and source filters read the lead as it is now from the row itself, which the
+    hand-off pipeline keeps current with the lead (its owner, source and campaign): no
+    lookup of the lead per event (at 1M leads a quarter's filtered cohort spent ~0.3 s of
+    each query on them). Needs params period_start, period_end, as_of.
     """
-    filters = cohort.sql(params, with_segment=False)
-    lead_join = f"JOIN {LEAD} l ON l.id = f.lead_id" if filters else ""
+    filters = cohort.sql(params, with_segment=False, on="f")
     return f"""
       SELECT f.event_id, f.lead_id, f.mql_at, f.window_end, f.sla_version_id AS version_id,
              f.first_contact_due, f.follow_up_due, f.disposition_due, f.cadence_touches,
              f.first_touch_at, f.nth_touch_at, f.first_contact_business_seconds,
              f.disposition_at, f.disposition_outcome, f.disposition_reason_code_id, f.sql_at
       FROM {FACT} f
-      {lead_join}
       WHERE f.kind = 'mql'
         AND f.mql_at >= %(period_start)s AND f.mql_at < %(period_end)s
         AND f.mql_at <= %(as_of)s
@@ -472,13 +475,13 @@ def owner_counts_sql(outcomes: Query) -> Query:
     misjudges the sizes must not re-run the per-event lookups for every lead."""
     sql = f"""
     WITH o AS MATERIALIZED ({outcomes.sql})
-    SELECT l.owner_id,
+    SELECT f.owner_id,
            count(*) FILTER (WHERE o.outcome = 'met'),
            count(*) FILTER (WHERE o.outcome = 'missed'),
            count(*) FILTER (WHERE o.outcome = 'pending')
     FROM o
-    JOIN {LEAD} l ON l.id = o.lead_id
-    GROUP BY l.owner_id"""  # noqa: S608 - table names and placeholders only; values are bound
+    JOIN {FACT} f ON f.event_id = o.event_id
+    GROUP BY f.owner_id"""  # noqa: S608 - table names and placeholders only; values are bound
     return Query(sql, outcomes.params)
 
 

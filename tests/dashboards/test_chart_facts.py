@@ -2,7 +2,9 @@
 number to the computation from the raw rows they replaced (tests/dashboards/reference.py),
 on generated stories fed through the hand-off channels — re-dated MQLs, returns to nurture
 and second lives, late and shuffled arrivals, reassignments, source changes — for weeks,
-months and quarters, open and closed, with the source and owner filters."""
+months and quarters, open and closed, with the source and owner filters. The compliance
+engine's owner and source filters and per-owner counts (the reps chart) read the fact
+row's owner and source too: they equal the lead's as they are now."""
 
 import contextlib
 import random
@@ -14,6 +16,9 @@ from django.db.models import F
 from django.test.utils import CaptureQueriesContext
 
 from apps.accounts.exceptions import DomainError
+from apps.compliance import kind_selectors
+from apps.compliance import selectors as compliance_selectors
+from apps.compliance.metrics import Outcome
 from apps.compliance.models import MqlEventFact
 from apps.compliance.periods import PeriodKind, period_for
 from apps.dashboards import selectors
@@ -320,3 +325,59 @@ def test_fact_charts_read_only_the_fact_table_in_a_constant_number_of_queries(or
         # no raw table: no event windows, leads, stage changes or activities per event
         for raw in ("mql_mqlevent", "leads_lead", "leads_stagechange", "leads_activity"):
             assert raw not in sql, (raw, sql)
+
+
+def test_the_engines_owner_and_source_filters_follow_reassignments_and_source_changes(
+    organization,
+):
+    # Given stories with reassignments and source changes fed through the channels,
+    now = _play(organization, "owners", 50, seed=2718)
+    period = period_for(PeriodKind.QUARTER, BASE, TZ)
+    leads = {lead.pk: lead for lead in Lead.objects.all()}
+    moved = MqlEventFact.objects.exclude(owner_id=F("owner_at_mql_id")).exclude(owner_id=None)
+    assert moved.exists(), "no reassignment after an MQL"
+    kinds = [
+        k
+        for k in kind_selectors.commitment_kinds(period=period)
+        if k.metric in ("first_contact_time", "disposition_time")
+    ]
+    assert len(kinds) == 2
+    for kind in kinds:
+        # the engine's outcome of every event, attributed in Python to the lead's owner and
+        # source as they are now,
+        result = compliance_selectors.kind_result(kind=kind, period=period, as_of=now)
+        lead_of = dict(MqlEvent.objects.filter(pk__in=result.outcomes).values_list("pk", "lead"))
+        expected_owner: dict = {}
+        expected_source: dict = {}
+        for event, outcome in result.outcomes.items():
+            lead = leads[lead_of[event]]
+            for expected, key in ((expected_owner, lead.owner_id), (expected_source, lead.source)):
+                met, missed, pending = expected.get(key, (0, 0, 0))
+                expected[key] = (
+                    met + (outcome == Outcome.MET),
+                    missed + (outcome == Outcome.MISSED),
+                    pending + (outcome == Outcome.PENDING),
+                )
+        # Then the per-owner counts (the reps chart) and the owner and source filters agree.
+        owners = compliance_selectors.commitment_owner_counts(kind=kind, period=period, as_of=now)
+        assert owners == expected_owner
+        for owner_id, (met, missed, pending) in expected_owner.items():
+            if owner_id is None:
+                continue
+            mine = compliance_selectors.kind_result(
+                kind=kind, period=period, as_of=now, owner_id=owner_id, with_outcomes=False
+            )
+            assert (mine.numerator, mine.denominator - mine.numerator, mine.pending) == (
+                met,
+                missed,
+                pending,
+            )
+        for source, (met, missed, pending) in expected_source.items():
+            theirs = compliance_selectors.kind_result(
+                kind=kind, period=period, as_of=now, source=source, with_outcomes=False
+            )
+            assert (theirs.numerator, theirs.denominator - theirs.numerator, theirs.pending) == (
+                met,
+                missed,
+                pending,
+            ), source
