@@ -12,7 +12,8 @@ once, neither lose nor repeat an alert:
    alerts go in with them.
 2. ``due_soon_warn``: one INSERT ... SELECT per calendar raises due-soon warnings
    for open clocks with at most the configured share of their window left.
-3. ``snapshots_refresh``: freeze the periods that closed, refresh the open ones.
+3. ``snapshots_refresh``: freeze the periods that closed, refresh the open ones (with the
+   per-owner counts of their clock kinds) and the pipeline-at-risk win rates.
 4. ``commitments_red_alert`` and ``escalations_evaluate``: alerts keyed by
    (commitment, period, kind[, rule]).
 5. ``deliveries_kick``: if any delivery is still owed, enqueue the delivery task
@@ -52,6 +53,7 @@ from apps.compliance.models import (
     Notification,
     NotificationMute,
     SweepRun,
+    WinRateSnapshot,
 )
 from apps.compliance.periods import (
     Period,
@@ -345,8 +347,19 @@ def deliveries_kick(*, now: datetime) -> int:
 # --- snapshots ------------------------------------------------------------------------------
 
 
+def _owner_counts_json(counts: dict[int | None, tuple[int, int, int]] | None) -> str | None:
+    if counts is None:
+        return None
+    ordered = sorted(counts.items(), key=lambda pair: (pair[0] is None, pair[0] or 0))
+    return json.dumps([[owner, *numbers] for owner, numbers in ordered])
+
+
 def _snapshot_rows(
-    items: Sequence[selectors.CommitmentResult], *, frozen: bool, now: datetime
+    items: Sequence[selectors.CommitmentResult],
+    *,
+    frozen: bool,
+    now: datetime,
+    owner_counts: dict[str, dict[int | None, tuple[int, int, int]]] | None = None,
 ) -> list[tuple]:
     rows = []
     for item in items:
@@ -371,6 +384,7 @@ def _snapshot_rows(
                 r.pending,
                 r.median_hours,
                 r.p90_hours,
+                _owner_counts_json((owner_counts or {}).get(item.kind.key)),
                 frozen,
                 now,
             )
@@ -382,8 +396,9 @@ _SNAPSHOT_COLUMNS = (
     "commitment_id, kind, versions, period_kind, period_start, starts_at, ends_at, as_of, "
     "value, numerator, "
     "denominator, target, yellow_threshold, effective_target, status, pending, median_hours, "
-    "p90_hours, frozen, computed_at"
+    "p90_hours, owner_counts, frozen, computed_at"
 )
+_OWNER_COUNTS_COLUMN = 18
 
 
 def _snapshots_write(rows: list[tuple], *, overwrite_frozen: bool) -> int:
@@ -398,6 +413,7 @@ def _snapshots_write(rows: list[tuple], *, overwrite_frozen: bool) -> int:
     guard = "" if overwrite_frozen else f"WHERE NOT {SNAPSHOT}.frozen"
     placeholders = ["%s"] * len(rows[0])
     placeholders[2] = "%s::jsonb"  # versions
+    placeholders[_OWNER_COUNTS_COLUMN] = "%s::jsonb"
     values = ", ".join(["(" + ", ".join(placeholders) + ")"] * len(rows))
     sql = f"""
         INSERT INTO {SNAPSHOT} ({_SNAPSHOT_COLUMNS}) VALUES {values}
@@ -431,8 +447,20 @@ def _period_snapshots(
         with_outcomes=False,
         kinds=kinds,
     )
+    # The open period's clock kinds per current owner, as of the same moment (the
+    # scorecard's per-rep figures); a closed period's would go stale as leads change hands.
+    owner_counts = {}
+    if not closed:
+        owner_counts = {
+            item.kind.key: selectors.commitment_owner_counts(
+                kind=item.kind, period=period, as_of=item.as_of
+            )
+            for item in results
+            if item.commitment.metric in metric_sql.CLOCK_METRICS
+        }
     return _snapshots_write(
-        _snapshot_rows(results, frozen=closed, now=now), overwrite_frozen=overwrite_frozen
+        _snapshot_rows(results, frozen=closed, now=now, owner_counts=owner_counts),
+        overwrite_frozen=overwrite_frozen,
     )
 
 
@@ -457,7 +485,25 @@ def snapshots_refresh(*, now: datetime) -> dict[str, int]:
         for period in sorted(closed, key=lambda p: p.start):
             frozen += _period_snapshots(period, now=now, overwrite_frozen=False)
         refreshed += _period_snapshots(current, now=now, overwrite_frozen=False)
+    win_rates_refresh(now=now)
     return {"frozen": frozen, "refreshed": refreshed}
+
+
+def win_rates_refresh(*, now: datetime) -> WinRateSnapshot:
+    """Store the organization's pipeline-at-risk win rates as of ``now``, replacing the
+    previous row (the scorecard reads the latest while fresh). Three queries."""
+    rates = selectors.first_contact_win_rates(as_of=now)
+    WinRateSnapshot.objects.all().delete()
+    return WinRateSnapshot.objects.create(
+        as_of=rates.as_of,
+        since=rates.as_of - timedelta(days=selectors.WIN_RATE_DAYS),
+        in_sla_won=rates.in_sla_won,
+        in_sla_total=rates.in_sla_total,
+        out_sla_won=rates.out_sla_won,
+        out_sla_total=rates.out_sla_total,
+        average_won_amount=rates.average_won_amount,
+        computed_at=now,
+    )
 
 
 def snapshots_invalidate(*, moments: Sequence[datetime]) -> int:
