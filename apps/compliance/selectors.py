@@ -518,7 +518,8 @@ def compliance_for_period(
     request (no owner, no source, no outcomes) reads the snapshots the sweep keeps (the
     frozen one of a closed period, the latest of an open one) and computes live only what
     has none; the numbers are the same either way for the snapshot's as_of. With
-    ``fresh_since``, an unfrozen snapshot older than that is not used (computed live).
+    ``fresh_since`` an unfrozen snapshot older than that is not used (computed live), and
+    one at least as new stands for ``as_of`` too ("now": the sweep's latest refresh).
     """
     moment = as_of or default_as_of(period)
     items = _kinds_for(
@@ -527,7 +528,8 @@ def compliance_for_period(
     if not items:
         return []
     snapshots: dict[str, ComplianceSnapshot] = {}
-    if as_of is None and owner_id is None and source is None and not with_outcomes:
+    organization_wide = owner_id is None and source is None and not with_outcomes
+    if organization_wide and (as_of is None or fresh_since is not None):
         stored = ComplianceSnapshot.objects.filter(
             kind__in=[k.key for k in items],
             period_kind=period.kind,
@@ -595,9 +597,9 @@ def compliance_in_review_periods(
 ) -> list[CommitmentResult]:
     """Every kind in force during the picked ``period``, each over ``judged_period`` (so every
     figure of a monthly commitment uses the month when a week is picked), in the newest
-    version's order. ``as_of`` None: now for open periods (organization-wide: the sweep's
-    latest snapshot, when not older than ``fresh_since``), and a closed period's numbers
-    from its frozen snapshot; an ``as_of`` at or after a period's end also reads its
+    version's order. ``as_of`` None: now for open periods, and a closed period's numbers
+    from its frozen snapshot; with ``fresh_since`` an open period's latest snapshot not
+    older than that stands for ``as_of`` (organization-wide, compliance_for_period); an ``as_of`` at or after a period's end also reads its
     snapshot (organization-wide). One engine call per distinct period (at most three)."""
     catalog = signed_commitments() if catalog is None else catalog
     moment = min(as_of or timezone.now(), period.end - _JUST_BEFORE)

@@ -264,12 +264,13 @@ def _kinds(
 
 
 def _fresh_since(scope: Scope, *, latest: bool) -> datetime | None:
-    """With ``latest``, for an open period viewed organization-wide: the oldest sweep
-    snapshot still served (``DASHBOARD_SCORECARD_MAX_AGE_SECONDS`` before now); else None
-    (computed live as of the scope's moment)."""
+    """With ``latest``, for an open period viewed organization-wide as of now: the oldest
+    sweep snapshot still served (``DASHBOARD_SCORECARD_MAX_AGE_SECONDS`` before now); else
+    None (computed live as of the scope's moment: a rep, a source, an earlier moment)."""
     if not latest or not scope.is_open or scope.owner_id is not None or scope.source is not None:
         return None
-    return timezone.now() - timedelta(seconds=settings.DASHBOARD_SCORECARD_MAX_AGE_SECONDS)
+    oldest = timezone.now() - timedelta(seconds=settings.DASHBOARD_SCORECARD_MAX_AGE_SECONDS)
+    return oldest if scope.as_of >= oldest else None
 
 
 def compliance_results(
@@ -292,8 +293,7 @@ def compliance_results(
     fresh_since = None if with_outcomes else _fresh_since(scope, latest=latest)
     items = compliance.compliance_in_review_periods(
         period=scope.period,
-        # The sweep's latest snapshots are "now" to the engine (as_of None).
-        as_of=None if fresh_since is not None else scope.as_of,
+        as_of=scope.as_of,
         owner_id=scope.owner_id,
         source=scope.source,
         with_outcomes=with_outcomes,
