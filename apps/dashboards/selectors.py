@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import (
     Aggregate,
     Case,
@@ -146,14 +147,27 @@ def organization_timezone() -> str:
     return compliance.organization_timezone()
 
 
-def source_list() -> list[str]:
-    """Lead sources in use, for the filters (bounded: the first 100 alphabetically)."""
-    return list(
-        Lead.objects.exclude(source="")
-        .order_by("source")
-        .values_list("source", flat=True)
-        .distinct()[:100]
+SOURCES_LISTED = 100
+# The next source after the previous one, one index probe each on (source, campaign): a
+# DISTINCT over every lead read a million rows (over 100 ms) at every scorecard view.
+_SOURCES_SQL = f"""
+    WITH RECURSIVE found(source, n) AS (
+      (SELECT l.source, 1 FROM {Lead._meta.db_table} l
+       WHERE l.source > '' ORDER BY l.source LIMIT 1)
+      UNION ALL
+      SELECT (SELECT l.source FROM {Lead._meta.db_table} l
+              WHERE l.source > found.source ORDER BY l.source LIMIT 1), found.n + 1
+      FROM found WHERE found.source IS NOT NULL AND found.n < %s
     )
+    SELECT source FROM found WHERE source IS NOT NULL ORDER BY n"""  # noqa: S608 - table name only; the limit is bound
+
+
+def source_list() -> list[str]:
+    """Lead sources in use, for the filters (bounded: the first 100 alphabetically). One
+    query of at most 100 index probes, whatever the number of leads."""
+    with connection.cursor() as cursor:
+        cursor.execute(_SOURCES_SQL, [SOURCES_LISTED])
+        return [source for (source,) in cursor.fetchall()]
 
 
 def _leads(*, owner_id: int | None = None, source: str | None = None) -> QuerySet[Lead]:

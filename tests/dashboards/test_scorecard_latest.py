@@ -223,3 +223,24 @@ def test_the_scorecard_page_runs_a_bounded_number_of_queries_whatever_the_reps_a
     assert "Rep 11" in html
     assert large == small
     assert small <= 40
+
+
+def test_the_source_filter_lists_the_first_100_sources_in_use_by_index_probes(acme):
+    from apps.leads.models import Lead
+
+    names = ["webinar", "Events", "", "ads", "webinar", "ads"] + [f"s{i:03d}" for i in range(120)]
+    Lead.objects.bulk_create(
+        Lead(external_id=f"src-{i}", email=f"src{i}@prospect.test", source=name)
+        for i, name in enumerate(names)
+    )
+    expected = list(
+        Lead.objects.exclude(source="")
+        .order_by("source")
+        .values_list("source", flat=True)
+        .distinct()[:100]
+    )
+    with CaptureQueriesContext(connection) as queries:
+        found = selectors.source_list()
+    assert found == expected
+    assert len(found) == 100 and "" not in found and len(set(found)) == 100
+    assert len(queries) == 1
