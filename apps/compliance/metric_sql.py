@@ -460,6 +460,26 @@ def aggregate_sql(outcomes: Query) -> Query:
     return Query(sql, outcomes.params)
 
 
+def aggregate_owners_sql(outcomes: Query) -> Query:
+    """aggregate_sql's rows and owner_counts_sql's in one pass over the outcomes (the sweep
+    stores both for an open period): ``(grouping, version_id, owner_id, met, missed,
+    pending, median_hours, p90_hours)`` where grouping is 1 for a version's row, 2 for a
+    current owner's (None: unassigned) and 3 for the total (the only one whose percentiles
+    are read)."""
+    sql = f"""
+    WITH o AS MATERIALIZED ({outcomes.sql})
+    SELECT GROUPING(o.version_id, l.owner_id), o.version_id, l.owner_id,
+           count(*) FILTER (WHERE o.outcome = 'met'),
+           count(*) FILTER (WHERE o.outcome = 'missed'),
+           count(*) FILTER (WHERE o.outcome = 'pending'),
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY o.hours),
+           percentile_cont(0.9) WITHIN GROUP (ORDER BY o.hours)
+    FROM o
+    JOIN {LEAD} l ON l.id = o.lead_id
+    GROUP BY GROUPING SETS ((o.version_id), (l.owner_id), ())"""  # noqa: S608 - table names and placeholders only; values are bound
+    return Query(sql, outcomes.params)
+
+
 def owner_counts_sql(outcomes: Query) -> Query:
     """(owner_id, met, missed, pending) per current owner of the measured leads, one row each.
 

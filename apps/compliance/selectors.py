@@ -329,9 +329,32 @@ def kind_result(
     ``with_outcomes`` fills ``result.outcomes`` (MQL event id -> met/missed/pending)
     with one more query; the counts never depend on it. One aggregate query otherwise.
     """
+    result, _owners = _kind_result_and_owners(
+        kind=kind,
+        period=period,
+        as_of=as_of,
+        owner_id=owner_id,
+        source=source,
+        with_outcomes=with_outcomes,
+    )
+    return result
+
+
+def _kind_result_and_owners(
+    *,
+    kind: CommitmentKind,
+    period: Period,
+    as_of: datetime,
+    owner_id: int | None = None,
+    source: str | None = None,
+    with_outcomes: bool = True,
+    with_owner_counts: bool = False,
+) -> tuple[MetricResult, dict[int | None, tuple[int, int, int]] | None]:
+    """kind_result, and with ``with_owner_counts`` a clock kind's commitment_owner_counts
+    from the same aggregate query (None otherwise)."""
     terms = kind_terms(kind, period)
     if kind.metric == Metric.PIPELINE_COVERAGE:
-        return kind_metrics.kind_result(
+        coverage = kind_metrics.kind_result(
             kind.metric,
             [kind_metrics.KindPart(t) for t in terms],
             period=period,
@@ -339,21 +362,35 @@ def kind_result(
             # The quarter's coverage is the whole pipeline's, whatever the lead source.
             amount=_open_amount(kind.commitment, period, as_of, owner_id),
         )
+        return coverage, None
     query = _outcomes_query(kind, period, as_of, owner_id, source)
     counts: dict[int, tuple[int, int, int]] = {}
     median = p90 = None
-    for is_total, version_id, met, missed, pending, median_h, p90_h in _fetch(
-        metric_sql.aggregate_sql(query)
-    ):
-        if is_total:
-            median, p90 = median_h, p90_h
-        else:
-            counts[version_id] = (met, missed, pending)
+    owners: dict[int | None, tuple[int, int, int]] | None = None
+    if with_owner_counts and kind.metric in metric_sql.CLOCK_METRICS:
+        owners = {}
+        for grouping, version_id, owner, met, missed, pending, median_h, p90_h in _fetch(
+            metric_sql.aggregate_owners_sql(query)
+        ):
+            if grouping == 1:
+                counts[version_id] = (met, missed, pending)
+            elif grouping == 2:
+                owners[owner] = (met, missed, pending)
+            else:
+                median, p90 = median_h, p90_h
+    else:
+        for is_total, version_id, met, missed, pending, median_h, p90_h in _fetch(
+            metric_sql.aggregate_sql(query)
+        ):
+            if is_total:
+                median, p90 = median_h, p90_h
+            else:
+                counts[version_id] = (met, missed, pending)
     outcomes = None
     if with_outcomes and kind.metric != Metric.MQL_VOLUME:
         outcomes = {event: Outcome(o) for event, o in _fetch(metric_sql.event_outcomes_sql(query))}
     parts = [kind_metrics.KindPart(t, *counts.get(t.version_id, (0, 0, 0))) for t in terms]
-    return kind_metrics.kind_result(
+    result = kind_metrics.kind_result(
         kind.metric,
         parts,
         period=period,
@@ -362,6 +399,7 @@ def kind_result(
         p90_hours=p90,
         outcomes=outcomes,
     )
+    return result, owners
 
 
 def commitment_result(
@@ -509,6 +547,7 @@ def compliance_for_period(
     commitments: Iterable[Commitment] | None = None,
     review_period: str | None = None,
     fresh_since: datetime | None = None,
+    with_owner_counts: bool = False,
 ) -> list[CommitmentResult]:
     """One figure per commitment kind in force during ``period``, in the newest version's
     order: ``kinds`` given, the kinds of ``commitments``, or every kind (only those reviewed
@@ -520,6 +559,8 @@ def compliance_for_period(
     has none; the numbers are the same either way for the snapshot's as_of. With
     ``fresh_since`` an unfrozen snapshot older than that is not used (computed live), and
     one at least as new stands for ``as_of`` too ("now": the sweep's latest refresh).
+    ``with_owner_counts`` fills the live clock kinds' ``owner_counts`` from their aggregate
+    query (the sweep stores them with an open period's snapshots).
     """
     moment = as_of or default_as_of(period)
     items = _kinds_for(
@@ -555,15 +596,20 @@ def compliance_for_period(
                 )
             )
             continue
-        result = kind_result(
+        result, owners = _kind_result_and_owners(
             kind=kind,
             period=period,
             as_of=moment,
             owner_id=owner_id,
             source=source,
             with_outcomes=with_outcomes,
+            with_owner_counts=with_owner_counts,
         )
-        results.append(CommitmentResult(kind=kind, period=period, as_of=moment, result=result))
+        results.append(
+            CommitmentResult(
+                kind=kind, period=period, as_of=moment, result=result, owner_counts=owners
+            )
+        )
     return results
 
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import logging
 import socket
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -347,7 +347,9 @@ def deliveries_kick(*, now: datetime) -> int:
 # --- snapshots ------------------------------------------------------------------------------
 
 
-def _owner_counts_json(counts: dict[int | None, tuple[int, int, int]] | None) -> str | None:
+def _owner_counts_json(
+    counts: Mapping[int | None, tuple[int, int, int]] | None,
+) -> str | None:
     if counts is None:
         return None
     ordered = sorted(counts.items(), key=lambda pair: (pair[0] is None, pair[0] or 0))
@@ -355,11 +357,7 @@ def _owner_counts_json(counts: dict[int | None, tuple[int, int, int]] | None) ->
 
 
 def _snapshot_rows(
-    items: Sequence[selectors.CommitmentResult],
-    *,
-    frozen: bool,
-    now: datetime,
-    owner_counts: dict[str, dict[int | None, tuple[int, int, int]]] | None = None,
+    items: Sequence[selectors.CommitmentResult], *, frozen: bool, now: datetime
 ) -> list[tuple]:
     rows = []
     for item in items:
@@ -384,7 +382,7 @@ def _snapshot_rows(
                 r.pending,
                 r.median_hours,
                 r.p90_hours,
-                _owner_counts_json((owner_counts or {}).get(item.kind.key)),
+                _owner_counts_json(None if frozen else item.owner_counts),
                 frozen,
                 now,
             )
@@ -441,26 +439,17 @@ def _period_snapshots(
         kinds = [k for k in kinds if k.key not in done]
     if not kinds:
         return 0
+    # An open period's clock kinds also per current owner, from the same aggregate query
+    # (the scorecard's per-rep figures); a closed period's would go stale as leads change hands.
     results = selectors.compliance_for_period(
         period=period,
         as_of=period.end if closed else now,
         with_outcomes=False,
         kinds=kinds,
+        with_owner_counts=not closed,
     )
-    # The open period's clock kinds per current owner, as of the same moment (the
-    # scorecard's per-rep figures); a closed period's would go stale as leads change hands.
-    owner_counts = {}
-    if not closed:
-        owner_counts = {
-            item.kind.key: selectors.commitment_owner_counts(
-                kind=item.kind, period=period, as_of=item.as_of
-            )
-            for item in results
-            if item.commitment.metric in metric_sql.CLOCK_METRICS
-        }
     return _snapshots_write(
-        _snapshot_rows(results, frozen=closed, now=now, owner_counts=owner_counts),
-        overwrite_frozen=overwrite_frozen,
+        _snapshot_rows(results, frozen=closed, now=now), overwrite_frozen=overwrite_frozen
     )
 
 
