@@ -260,7 +260,8 @@ def fact_events_sql(cohort: CohortFilter, params: dict[str, Any]) -> str:
       SELECT f.event_id, f.lead_id, f.mql_at, f.window_end, f.sla_version_id AS version_id,
              f.first_contact_due, f.follow_up_due, f.disposition_due, f.cadence_touches,
              f.first_touch_at, f.nth_touch_at, f.first_contact_business_seconds,
-             f.disposition_at, f.disposition_outcome, f.disposition_reason_code_id, f.sql_at
+             f.disposition_at, f.disposition_outcome, f.disposition_reason_code_id, f.sql_at,
+             f.owner_id
       FROM {FACT} f
       {lead_join}
       WHERE f.kind = 'mql'
@@ -271,7 +272,7 @@ def fact_events_sql(cohort: CohortFilter, params: dict[str, Any]) -> str:
 
 _FACT_COLUMNS = """c.first_touch_at, c.nth_touch_at, c.cadence_touches,
              c.first_contact_business_seconds, c.disposition_at, c.disposition_outcome,
-             c.disposition_reason_code_id, c.sql_at"""
+             c.disposition_reason_code_id, c.sql_at, c.owner_id"""
 
 
 def _cohort_cte(
@@ -371,7 +372,8 @@ def outcomes_sql(
     if metric == Metric.MQL_VOLUME:
         body = """
     SELECT c.event_id, c.lead_id, c.mql_at, NULL::timestamptz AS due_at,
-           NULL::timestamptz AS fact_at, 'met' AS outcome, NULL::float8 AS hours, c.version_id
+           NULL::timestamptz AS fact_at, 'met' AS outcome, NULL::float8 AS hours, c.version_id,
+           c.owner_id
     FROM cohort c"""
     elif metric == Metric.MQL_TO_SQL_RATE:
         # sql_at: the event's conversion inside its window (the lead's first SQL time when
@@ -380,7 +382,7 @@ def outcomes_sql(
     SELECT c.event_id, c.lead_id, c.mql_at, NULL::timestamptz AS due_at,
            {_known("c.sql_at")} AS fact_at,
            CASE WHEN c.sql_at <= %(as_of)s THEN 'met' ELSE 'missed' END AS outcome,
-           NULL::float8 AS hours, c.version_id
+           NULL::float8 AS hours, c.version_id, c.owner_id
     FROM cohort c"""  # noqa: S608 - column names and placeholders only; values are bound
     elif metric == Metric.FIRST_CONTACT_TIME:
         # Business seconds mql_at -> first touch, in the calendar of the event's version
@@ -389,13 +391,13 @@ def outcomes_sql(
     SELECT c.event_id, c.lead_id, c.mql_at, c.due_at, f.fact_at,{_CLOCK_OUTCOME} AS outcome,
            CASE WHEN f.fact_at IS NOT NULL
                 THEN c.first_contact_business_seconds / 3600 END AS hours,
-           c.version_id
+           c.version_id, c.owner_id
     FROM cohort c
     CROSS JOIN LATERAL (SELECT {_known("c.first_touch_at")} AS fact_at) f"""  # noqa: S608 - column names and placeholders only; values are bound
     elif metric == Metric.DISPOSITION_TIME:
         body = f"""
     SELECT c.event_id, c.lead_id, c.mql_at, c.due_at, f.fact_at,{_CLOCK_OUTCOME} AS outcome,
-           NULL::float8 AS hours, c.version_id
+           NULL::float8 AS hours, c.version_id, c.owner_id
     FROM cohort c
     CROSS JOIN LATERAL (SELECT {_known("c.disposition_at")} AS fact_at) f"""  # noqa: S608 - column names and placeholders only; values are bound
     elif metric == Metric.FOLLOW_UP_CADENCE:
@@ -408,7 +410,7 @@ def outcomes_sql(
            CASE WHEN n.enough OR c.disposition_at <= LEAST(%(as_of)s, w.window_end) THEN 'met'
                 WHEN %(as_of)s > w.window_end THEN 'missed'
                 ELSE 'pending' END AS outcome,
-           NULL::float8 AS hours, c.version_id
+           NULL::float8 AS hours, c.version_id, c.owner_id
     FROM cohort c
     CROSS JOIN LATERAL (
       -- D days are D x 24 h, as metrics.follow_up_outcome (an interval of seconds, not of days)
@@ -431,7 +433,7 @@ def outcomes_sql(
            c.disposition_at AS fact_at,
            CASE WHEN c.disposition_reason_code_id IS NOT NULL THEN 'met' ELSE 'missed' END
              AS outcome,
-           NULL::float8 AS hours, c.version_id
+           NULL::float8 AS hours, c.version_id, c.owner_id
     FROM cohort c
     WHERE c.disposition_at <= %(as_of)s AND c.disposition_outcome = 'rejected'"""
     else:
@@ -461,22 +463,23 @@ def aggregate_sql(outcomes: Query) -> Query:
 
 
 def aggregate_owners_sql(outcomes: Query) -> Query:
-    """aggregate_sql's rows and owner_counts_sql's in one pass over the outcomes (the sweep
-    stores both for an open period): ``(grouping, version_id, owner_id, met, missed,
-    pending, median_hours, p90_hours)`` where grouping is 1 for a version's row, 2 for a
-    current owner's (None: unassigned) and 3 for the total (the only one whose percentiles
-    are read)."""
+    """aggregate_sql's rows and the counts per owner in one pass over the outcomes (the
+    sweep stores both for an open period): ``(grouping, version_id, owner_id, met, missed,
+    pending, median_hours, p90_hours)`` where grouping is 1 for a version's row, 2 for an
+    owner's (None: unassigned) and 3 for the total (the only one whose percentiles are read).
+
+    The owner is the fact row's: the lead's owner now, which the hand-off keeps current in
+    the transaction of every reassignment (owner_counts_sql reads the lead itself; the same
+    figures, without a lookup of every lead of a quarter)."""
     sql = f"""
-    WITH o AS MATERIALIZED ({outcomes.sql})
-    SELECT GROUPING(o.version_id, l.owner_id), o.version_id, l.owner_id,
+    SELECT GROUPING(o.version_id, o.owner_id), o.version_id, o.owner_id,
            count(*) FILTER (WHERE o.outcome = 'met'),
            count(*) FILTER (WHERE o.outcome = 'missed'),
            count(*) FILTER (WHERE o.outcome = 'pending'),
            percentile_cont(0.5) WITHIN GROUP (ORDER BY o.hours),
            percentile_cont(0.9) WITHIN GROUP (ORDER BY o.hours)
-    FROM o
-    JOIN {LEAD} l ON l.id = o.lead_id
-    GROUP BY GROUPING SETS ((o.version_id), (l.owner_id), ())"""  # noqa: S608 - table names and placeholders only; values are bound
+    FROM ({outcomes.sql}) o
+    GROUP BY GROUPING SETS ((o.version_id), (o.owner_id), ())"""  # noqa: S608 - table names and placeholders only; values are bound
     return Query(sql, outcomes.params)
 
 

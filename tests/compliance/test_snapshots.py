@@ -9,6 +9,8 @@ from django.core.management import call_command
 from apps.compliance import selectors, services
 from apps.compliance.models import Alert, AlertDelivery, ComplianceSnapshot, WinRateSnapshot
 from apps.compliance.periods import PeriodKind, following, period_starting
+from apps.handoff import channels
+from apps.leads.models import Lead
 from tests.compliance import factories as f
 
 WEEK = period_starting(PeriodKind.WEEK, date(2026, 3, 2), "UTC")
@@ -340,6 +342,16 @@ def test_an_open_periods_snapshot_stores_its_clock_kinds_per_owner_a_closed_one_
     assert selectors.snapshot_owner_counts(first_contact) == live
     read = selectors.compliance_for_period(period=WEEK, with_outcomes=False, fresh_since=now)
     assert read[0].source == "snapshot" and read[0].owner_counts == live
+    # A lead changing hands through the hand-off moves its counts at the next sweep, as live.
+    moved = Lead.objects.get(owner=rep_b)
+    channels.lead_reassign(lead=moved, owner=rep_a, actor=make_user("sales_leader"))
+    services.snapshots_refresh(now=now + timedelta(minutes=1))
+    live = selectors.commitment_owner_counts(
+        kind=kind, period=WEEK, as_of=now + timedelta(minutes=1)
+    )
+    assert live == {rep_a.pk: (2, 1, 0), None: (0, 1, 0)}
+    first_contact.refresh_from_db()
+    assert selectors.snapshot_owner_counts(first_contact) == live
     # Not a clock kind: no per-owner figures.
     volume = ComplianceSnapshot.objects.get(
         commitment=version.commitments.get(metric="mql_volume"),
