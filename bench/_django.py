@@ -14,6 +14,9 @@ os.environ.setdefault("DJANGO_DEBUG", "false")
 os.environ.setdefault("DJANGO_SECRET_KEY", "bench-" * 10)
 os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "false")
 os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "*")
+# Production settings require signing keys (README, Sign-off); the bench organization's SLA
+# is signed with this one.
+os.environ.setdefault("SLA_SIGNING_KEYS", "bench:" + "bench-signing-key-" * 3)
 
 import django
 

@@ -6,12 +6,15 @@
   in-process and over HTTP to gunicorn, with the MQLs each batch really created, its
   statements, and the anchors of the same run (COPY of the same rows into a bare table and
   into one with the activities' indexes); lead upserts over HTTP;
+- compliance: one month's compliance live (the API with as_of) against pandas in memory on an
+  export of the same facts (the MQL-event fact table), numbers compared cell by cell;
 - sweep: one full per-tenant sweep (breaches, warnings, snapshots, escalations);
 - dashboards: scorecard page, compliance API and chart endpoints, with their query counts;
 - breach delay: a real worker + beat; clocks falling due are alerted within how long.
 """
 
 import argparse
+import io
 import json
 import os
 import platform
@@ -367,6 +370,188 @@ def bench_ingestion(org: Organization, batches: int = 5) -> dict:
     return report
 
 
+# --- one month's compliance: the API with as_of against pandas on the same facts ------------
+
+_FACT_EXPORT = """
+    SELECT event_id, lead_id, mql_at, sla_version_id, first_contact_due, follow_up_due,
+           disposition_due, cadence_touches, first_touch_at, nth_touch_at,
+           first_contact_business_seconds, disposition_at, disposition_outcome,
+           disposition_reason_code_id, sql_at
+    FROM compliance_mqleventfact
+    WHERE kind = 'mql' AND mql_at >= %(start)s AND mql_at < %(end)s AND mql_at <= %(as_of)s"""
+
+_DUE = {
+    "first_contact_time": ("first_contact_due", "first_touch_at"),
+    "disposition_time": ("disposition_due", "disposition_at"),
+}
+
+
+def _pandas_kind(frame, metric: str, terms: dict[int, tuple[int, int]], as_of) -> dict:
+    """DESIGN.md's figure of one commitment kind, in pandas: ``terms`` maps each version of
+    the kind to its commitment's (touches, days). Returns met / missed / pending counts (the
+    count for mql_volume) and, for first contact, the median and p90 business hours."""
+    import numpy as np
+    import pandas as pd
+
+    cohort = frame[frame["sla_version_id"].isin(list(terms))]
+    out: dict = {}
+    if metric == "mql_volume":
+        return {"met": len(cohort), "missed": 0}
+    if metric == "mql_to_sql_rate":
+        met = int((cohort["sql_at"] <= as_of).sum())
+        return {"met": met, "missed": len(cohort) - met}
+    if metric in _DUE:
+        due_col, fact_col = _DUE[metric]
+        cohort = cohort[cohort[due_col].notna()]
+        due = cohort[due_col]
+        known = cohort[fact_col].where(cohort[fact_col] <= as_of)
+        met = known.notna() & (known <= due)
+        missed = (known.notna() & (known > due)) | (known.isna() & (due < as_of))
+        out = {"met": int(met.sum()), "missed": int(missed.sum())}
+        if metric == "first_contact_time":
+            hours = (cohort["first_contact_business_seconds"][known.notna()] / 3600).dropna()
+            # numpy's default 'linear' method is PostgreSQL's percentile_cont.
+            out["median_hours"] = float(np.quantile(hours, 0.5)) if len(hours) else None
+            out["p90_hours"] = float(np.quantile(hours, 0.9)) if len(hours) else None
+        return out
+    if metric == "follow_up_cadence":
+        touches = cohort["sla_version_id"].map({v: t for v, (t, _) in terms.items()})
+        days = cohort["sla_version_id"].map({v: d for v, (_, d) in terms.items()})
+        if not (cohort["cadence_touches"] == touches).all():
+            raise SystemExit("a second cadence commitment per version: not in the pandas anchor")
+        window_end = cohort["mql_at"] + pd.to_timedelta(days * 86400.0, unit="s")
+        until = window_end.where(window_end < as_of, as_of)
+        met = (cohort["nth_touch_at"] <= until) | (cohort["disposition_at"] <= until)
+        missed = ~met & (window_end < as_of)
+        return {"met": int(met.sum()), "missed": int(missed.sum())}
+    if metric == "rejection_reason_coverage":
+        rejected = cohort[
+            (cohort["disposition_at"] <= as_of) & (cohort["disposition_outcome"] == "rejected")
+        ]
+        met = int(rejected["disposition_reason_code_id"].notna().sum())
+        return {"met": met, "missed": len(rejected) - met}
+    raise ValueError(metric)
+
+
+def bench_compliance(org: Organization) -> dict:
+    """Last month's compliance as of its end, through the API (every commitment kind, computed
+    live because as_of is given), against pandas in memory on the exported fact rows of the
+    same month: times in the same run, and every kind's counts compared."""
+    import pandas as pd
+
+    from apps.compliance import kind_selectors
+    from apps.compliance.periods import PeriodKind, period_for, previous
+    from apps.compliance.selectors import organization_timezone
+
+    host = org.domains.first().domain
+    with schema_context(org.schema_name):
+        executive = User.objects.get(role="executive", email="cro@acme.test")
+        client = Client(HTTP_HOST=host, SERVER_NAME=host)
+        client.force_login(executive)
+        month = previous(period_for(PeriodKind.MONTH, timezone.now(), organization_timezone()))
+        as_of = month.end
+        url = (
+            f"/api/v1/compliance/?period=month&start={month.first_day.isoformat()}"
+            f"&review_period=all&as_of={as_of.isoformat().replace('+', '%2B')}"
+        )
+        response = client.get(url)
+        if response.status_code != 200:
+            raise SystemExit(f"{url}: {response.status_code} {response.content[:300]!r}")
+        api = timed(lambda: client.get(url), repeat=7)
+        with CaptureQueriesContext(connection) as queries:
+            client.get(url)
+
+        # The export: the month's fact rows as CSV (COPY), read into pandas — not timed as
+        # part of the anchor, which is the computation in memory.
+        params = {"start": month.start, "end": month.end, "as_of": as_of}
+        started = time.perf_counter()
+        with connection.cursor() as cursor:
+            sql = cursor.mogrify(_FACT_EXPORT, params)
+            buffer = io.BytesIO()
+            with cursor.copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv, HEADER)") as copy:
+                for chunk in copy:
+                    buffer.write(chunk)
+        buffer.seek(0)
+        stamps = ["mql_at", "first_contact_due", "follow_up_due", "disposition_due"]
+        stamps += ["first_touch_at", "nth_touch_at", "disposition_at", "sql_at"]
+        frame = pd.read_csv(buffer)
+        for column in stamps:
+            frame[column] = pd.to_datetime(frame[column], utc=True, format="ISO8601")
+        export_ms = round((time.perf_counter() - started) * 1000, 1)
+
+        catalog = kind_selectors.signed_commitments()
+        kinds = kind_selectors.commitment_kinds(period=month, catalog=catalog, as_of=as_of)
+        compared, skipped, mismatches = [], [], []
+        plans = []
+        for kind in kinds:
+            siblings = {
+                (c.version_id, c.metric)
+                for c in catalog
+                if c.pk not in {k.pk for k in kind.commitments}
+            }
+            plain = all(
+                not c.segment and (c.version_id, c.metric) not in siblings for c in kind.commitments
+            )
+            if kind.metric == "pipeline_coverage" or not plain:
+                skipped.append(kind.key)
+                continue
+            terms = {
+                c.version_id: (
+                    int((c.params or {}).get("touches") or 0),
+                    int((c.params or {}).get("days") or 0),
+                )
+                for c in kind.commitments
+            }
+            plans.append((kind, terms))
+        pandas_out: dict = {}
+
+        def anchor():
+            for kind, terms in plans:
+                pandas_out[kind.key] = _pandas_kind(frame, kind.metric, terms, pd.Timestamp(as_of))
+
+        pandas = timed(anchor, repeat=7)
+        by_key = {row["kind"]: row for row in response.json()["results"]}
+        for kind, _terms in plans:
+            ours, theirs = by_key.get(kind.key), pandas_out[kind.key]
+            if ours is None:
+                mismatches.append(f"{kind.key}: not in the API's answer")
+                continue
+            if kind.metric == "mql_volume":
+                pairs = [("count", ours["numerator"], theirs["met"])]
+            else:
+                pairs = [
+                    ("met", ours["numerator"], theirs["met"]),
+                    ("met+missed", ours["denominator"], theirs["met"] + theirs["missed"]),
+                ]
+            if kind.metric == "first_contact_time":
+                pairs += [
+                    ("median_hours", ours["median_hours"], theirs["median_hours"]),
+                    ("p90_hours", ours["p90_hours"], theirs["p90_hours"]),
+                ]
+            for name, a, b in pairs:
+                same = (a is None and b is None) or (
+                    a is not None
+                    and b is not None
+                    and abs(float(a) - float(b)) <= 1e-9 * max(1, abs(b))
+                )
+                if not same:
+                    mismatches.append(f"{kind.key} {name}: API {a}, pandas {b}")
+            compared.append(kind.key)
+        events = len(frame)
+    return {
+        "period": f"month of {month.first_day.isoformat()}, as of its end",
+        "mql_events": events,
+        "kinds_compared": compared,
+        "kinds_not_in_anchor": skipped,
+        "equal": not mismatches,
+        "mismatches": mismatches,
+        "api_live": {**api, "queries": len(queries)},
+        "pandas_in_memory": pandas,
+        "export_to_pandas_ms": export_ms,
+        "api_over_pandas": round(api["median_ms"] / pandas["median_ms"], 2),
+    }
+
+
 def bench_sweep(org: Organization) -> dict:
     from apps.compliance.services import tenant_sweep
 
@@ -498,7 +683,7 @@ def main() -> None:
         "--skip",
         action="append",
         default=[],
-        choices=["ingestion", "sweep", "dashboards", "breach"],
+        choices=["ingestion", "compliance", "sweep", "dashboards", "breach"],
     )
     args = parser.parse_args()
     org = Organization.objects.get(schema_name=args.schema)
@@ -522,6 +707,7 @@ def main() -> None:
     # Ingestion last: its qualifying batches add MQLs to the current week, which the sweep
     # and the dashboards would otherwise measure too.
     steps = {
+        "compliance": bench_compliance,
         "sweep": bench_sweep,
         "dashboards": bench_dashboards,
         "breach": bench_breach_delay,

@@ -214,7 +214,7 @@ class VersionTerm:
         return bool(self.segment_sql) or self.segment_lead_ids is not None
 
 
-def _segment_case(terms: Sequence[VersionTerm], params: dict[str, Any]) -> str:
+def _segment_case(terms: Sequence[VersionTerm], params: dict[str, Any], prefix: str = "") -> str:
     """``AND CASE version WHEN v THEN <its segment> ... END`` over the cohort row ``c`` and
     its lead ``l``; empty when no version's commitment has a segment."""
     if not any(term.has_segment for term in terms):
@@ -223,18 +223,18 @@ def _segment_case(terms: Sequence[VersionTerm], params: dict[str, Any]) -> str:
     for index, term in enumerate(terms):
         if not term.has_segment:
             continue
-        params[f"sv{index}"] = term.version_id
+        params[f"{prefix}sv{index}"] = term.version_id
         tests = []
         if term.segment_sql:
             sql = term.segment_sql
             for position, value in enumerate(term.segment_params):
-                params[f"s{index}_{position}"] = value
-                sql = sql.replace(f"%(seg{position})s", f"%(s{index}_{position})s")
+                params[f"{prefix}s{index}_{position}"] = value
+                sql = sql.replace(f"%(seg{position})s", f"%({prefix}s{index}_{position})s")
             tests.append(f"({sql})")
         if term.segment_lead_ids is not None:
-            params[f"sl{index}"] = list(term.segment_lead_ids)
-            tests.append(f"l.id = ANY(%(sl{index})s)")
-        branches.append(f"WHEN %(sv{index})s THEN {' AND '.join(tests)}")
+            params[f"{prefix}sl{index}"] = list(term.segment_lead_ids)
+            tests.append(f"l.id = ANY(%({prefix}sl{index})s)")
+        branches.append(f"WHEN %({prefix}sv{index})s THEN {' AND '.join(tests)}")
     return f"AND CASE c.version_id {' '.join(branches)} ELSE true END"
 
 
@@ -281,56 +281,64 @@ def _cohort_cte(
     params: dict[str, Any],
     *,
     metric: str,
+    suffix: str = "",
 ) -> str:
-    params["t_versions"] = [t.version_id for t in terms]
-    params["t_commitments"] = [t.commitment_id for t in terms]
-    params["t_touches"] = [t.touches for t in terms]
-    params["t_days"] = [t.days for t in terms]
-    params["metric"] = metric
+    """The CTEs ``terms<suffix>`` and ``cohort<suffix>`` of one kind, over ``events`` (the
+    caller's CTE of fact_events_sql); ``suffix`` keeps several kinds apart in one statement."""
+    x = suffix
+    params[f"t_versions{x}"] = [t.version_id for t in terms]
+    params[f"t_commitments{x}"] = [t.commitment_id for t in terms]
+    params[f"t_touches{x}"] = [t.touches for t in terms]
+    params[f"t_days{x}"] = [t.days for t in terms]
+    params[f"metric{x}"] = metric
     # ``sole``: the commitment is its version's only one of this metric, so the fact row's
     # due instant (of the event's first clock of the clock kind) is this commitment's.
+    # MATERIALIZED: computed once per version, not once per event (inlined, the NOT EXISTS
+    # ran four times for each of a month's 60,000 events at 1M leads).
     terms_cte = f"""
-    terms AS (
+    terms{x} AS MATERIALIZED (
       SELECT t.*, NOT EXISTS (
                SELECT 1 FROM {COMMITMENT} m
-               WHERE m.version_id = t.version_id AND m.metric = %(metric)s
+               WHERE m.version_id = t.version_id AND m.metric = %(metric{x})s
                  AND m.id <> t.commitment_id) AS sole
-      FROM unnest(%(t_versions)s::bigint[], %(t_commitments)s::bigint[],
-                  %(t_touches)s::int[], %(t_days)s::int[])
+      FROM unnest(%(t_versions{x})s::bigint[], %(t_commitments{x})s::bigint[],
+                  %(t_touches{x})s::int[], %(t_days{x})s::int[])
         AS t(version_id, commitment_id, touches, days)
     )"""  # noqa: S608 - table names and placeholders only; values are bound
-    events = f"""
-    events AS MATERIALIZED ({fact_events_sql(cohort, params)}
-    ),{terms_cte}"""
     if metric in CLOCK_METRICS:
         # The events with a clock of their version's commitment of the kind (it exists only
         # when the commitment's segment matched at MQL time): the fact row's due instant
         # when the commitment is the version's only one of its metric, else the clock's own
         # row (one lookup on the (mql_event, commitment) unique index).
+        # The clock lookup is a scalar subquery inside the CASE so that it runs only for a
+        # commitment that is not sole (as a lateral join the planner flattened it and looked
+        # up every event's clocks).
         due = f"c.{_DUE_COLUMN[metric]}"
-        return f"""{events},
-    cohort AS (
-      SELECT c.event_id, c.lead_id, c.mql_at, c.window_end, c.version_id,
-             t.commitment_id, t.touches, t.days,
-             CASE WHEN t.sole THEN {due} ELSE k.due_at END AS due_at, {_FACT_COLUMNS}
-      FROM events c
-      JOIN terms t ON t.version_id = c.version_id
-      LEFT JOIN LATERAL (
-        SELECT k.due_at FROM {CLOCK} k
-        WHERE NOT t.sole AND k.mql_event_id = c.event_id AND k.commitment_id = t.commitment_id
-      ) k ON true
-      WHERE CASE WHEN t.sole THEN {due} IS NOT NULL ELSE k.due_at IS NOT NULL END
+        return f"""{terms_cte},
+    cohort{x} AS (
+      SELECT * FROM (
+        SELECT c.event_id, c.lead_id, c.mql_at, c.window_end, c.version_id,
+               t.commitment_id, t.touches, t.days,
+               CASE WHEN t.sole THEN {due}
+                    ELSE (SELECT k.due_at FROM {CLOCK} k
+                          WHERE k.mql_event_id = c.event_id
+                            AND k.commitment_id = t.commitment_id) END AS due_at,
+               {_FACT_COLUMNS}
+        FROM events c
+        JOIN terms{x} t ON t.version_id = c.version_id
+      ) judged
+      WHERE judged.due_at IS NOT NULL
     )"""  # noqa: S608 - table names and placeholders only; values are bound
-    segment = _segment_case(terms, params)
+    segment = _segment_case(terms, params, prefix=x)
     lead_join = f"JOIN {LEAD} l ON l.id = c.lead_id" if segment else ""
-    return f"""{events},
-    cohort AS (
+    return f"""{terms_cte},
+    cohort{x} AS (
       -- each event under its own version's commitment of the kind; events whose version
       -- lacks the kind are left out
       SELECT c.event_id, c.lead_id, c.mql_at, c.window_end, c.version_id,
              t.commitment_id, t.touches, t.days, NULL::timestamptz AS due_at, {_FACT_COLUMNS}
       FROM events c
-      JOIN terms t ON t.version_id = c.version_id
+      JOIN terms{x} t ON t.version_id = c.version_id
       {lead_join}
       WHERE true {segment}
     )"""  # noqa: S608 - table names and placeholders only; values are bound
@@ -361,14 +369,96 @@ def outcomes_sql(
     """Per-event outcomes of one rate or volume metric of a commitment kind (not
     pipeline_coverage): one row per event of the period judged under a version in
     ``terms``, with that version's commitment and parameters, read from the fact table."""
-    if not terms:
-        raise ValueError("a commitment kind needs the terms of at least one version")
     params: dict[str, Any] = {
         "period_start": period_start,
         "period_end": period_end,
         "as_of": as_of,
     }
-    cte = _cohort_cte(terms, cohort, params, metric=metric)
+    ctes, body = _outcomes_parts(metric=metric, terms=terms, cohort=cohort, params=params)
+    sql = f"""WITH events AS MATERIALIZED ({fact_events_sql(cohort, params)}
+    ),{ctes.strip()}
+{body}"""
+    return bind(sql, params)
+
+
+def kinds_aggregate_sql(
+    *,
+    kinds: Sequence[tuple[str, Sequence[VersionTerm]]],
+    period_start: datetime,
+    period_end: datetime,
+    as_of: datetime,
+    cohort: CohortFilter,
+    owners: bool = False,
+) -> Query:
+    """aggregate_sql of several kinds of one period in one statement: the period's events are
+    read from the fact table once, each kind's outcomes computed over them (``kinds``: its
+    metric and terms, in order), then counted per kind and version with the percentiles per
+    kind:
+
+        (kind index, is_total, version_id, met, missed, pending, median_hours, p90_hours)
+
+    A kind without hours has no total row: its totals are the sums of its versions'.
+
+    With ``owners`` (the sweep, for an open period's per-rep figures) the clock kinds are also
+    counted per owner — the fact row's: the lead's owner now, which the hand-off keeps current
+    in the transaction of every reassignment — in the same pass, and the rows are
+
+        (kind index, grouping, version_id, owner_id, met, missed, pending, median, p90)
+
+    with grouping GROUPED_BY_VERSION, GROUPED_BY_OWNER or TOTAL.
+
+    A month at 1M leads: one range scan instead of one per kind (six kinds: 0.76 s -> see
+    the README's Benchmarks)."""
+    if not kinds:
+        raise ValueError("no kinds to measure")
+    params: dict[str, Any] = {
+        "period_start": period_start,
+        "period_end": period_end,
+        "as_of": as_of,
+    }
+    ctes, counts = [], []
+    for index, (metric, terms) in enumerate(kinds):
+        kind_ctes, body = _outcomes_parts(
+            metric=metric, terms=terms, cohort=cohort, params=params, suffix=f"_{index}"
+        )
+        ctes.append(kind_ctes.strip())
+        # Counted per version by hashing; only a metric with hours sorts its rows for the
+        # percentiles (GROUPING SETS adds its total row), so no sort of every kind's rows.
+        if metric == Metric.FIRST_CONTACT_TIME:
+            grouping, percentiles = "GROUPING SETS ((o.version_id), ())", _PERCENTILES
+        else:
+            grouping, percentiles = "o.version_id", "NULL::float8, NULL::float8"
+        head = "GROUPING(o.version_id), o.version_id"
+        if owners and metric in CLOCK_METRICS:
+            total = ", ()" if metric == Metric.FIRST_CONTACT_TIME else ""
+            grouping = f"GROUPING SETS ((o.version_id), (o.owner_id){total})"
+            head = "GROUPING(o.version_id, o.owner_id), o.version_id, o.owner_id"
+        elif owners:
+            head = "1 + 2 * GROUPING(o.version_id), o.version_id, NULL::bigint"
+        counts.append(
+            f"""SELECT {index}, {head}, {_COUNTS}, {percentiles}
+    FROM ({body}) o GROUP BY {grouping}"""  # noqa: S608 - no values, only generated SQL
+        )
+    union = "\n    UNION ALL\n    ".join(counts)
+    sql = f"""WITH events AS MATERIALIZED ({fact_events_sql(cohort, params)}
+    ),{",".join(ctes)}
+    {union}"""
+    return bind(sql, params)
+
+
+def _outcomes_parts(
+    *,
+    metric: str,
+    terms: Sequence[VersionTerm],
+    cohort: CohortFilter,
+    params: dict[str, Any],
+    suffix: str = "",
+) -> tuple[str, str]:
+    """(the CTEs of one kind after ``events``, the SELECT of its per-event outcomes)."""
+    if not terms:
+        raise ValueError("a commitment kind needs the terms of at least one version")
+    cte = _cohort_cte(terms, cohort, params, metric=metric, suffix=suffix)
+    cohort_name = f"cohort{suffix}"
     if metric == Metric.MQL_VOLUME:
         body = """
     SELECT c.event_id, c.lead_id, c.mql_at, NULL::timestamptz AS due_at,
@@ -413,8 +503,10 @@ def outcomes_sql(
            NULL::float8 AS hours, c.version_id, c.owner_id
     FROM cohort c
     CROSS JOIN LATERAL (
-      -- D days are D x 24 h, as metrics.follow_up_outcome (an interval of seconds, not of days)
-      SELECT c.mql_at + make_interval(secs => c.days * 86400.0) AS window_end
+      -- D days are D x 24 h, as metrics.follow_up_outcome: an interval of hours, not of days
+      -- (no calendar day, so no DST shift), and integer arithmetic (numeric seconds through
+      -- make_interval cost a third of a quarter's sweep at 1M leads)
+      SELECT c.mql_at + c.days * interval '24 hours' AS window_end
     ) w
     CROSS JOIN LATERAL (
       SELECT CASE WHEN c.cadence_touches = c.touches
@@ -438,8 +530,17 @@ def outcomes_sql(
     WHERE c.disposition_at <= %(as_of)s AND c.disposition_outcome = 'rejected'"""
     else:
         raise ValueError(f"no outcomes query for metric {metric!r}")
-    sql = f"WITH {cte.strip()}\n{body}"
-    return bind(sql, params)
+    return cte, body.replace("FROM cohort c", f"FROM {cohort_name} c")
+
+
+# The grouping of a kinds_aggregate_sql row with owners: GROUPING(version_id, owner_id).
+GROUPED_BY_VERSION, GROUPED_BY_OWNER, TOTAL = 1, 2, 3
+
+_COUNTS = """count(*) FILTER (WHERE o.outcome = 'met'),
+           count(*) FILTER (WHERE o.outcome = 'missed'),
+           count(*) FILTER (WHERE o.outcome = 'pending')"""
+_PERCENTILES = """percentile_cont(0.5) WITHIN GROUP (ORDER BY o.hours),
+           percentile_cont(0.9) WITHIN GROUP (ORDER BY o.hours)"""
 
 
 def aggregate_sql(outcomes: Query) -> Query:
@@ -451,35 +552,9 @@ def aggregate_sql(outcomes: Query) -> Query:
     one row per version with events, then the total row (is_total 1; the only one whose
     percentiles are read). No row per version when the cohort is empty."""
     sql = f"""
-    SELECT GROUPING(o.version_id), o.version_id,
-           count(*) FILTER (WHERE o.outcome = 'met'),
-           count(*) FILTER (WHERE o.outcome = 'missed'),
-           count(*) FILTER (WHERE o.outcome = 'pending'),
-           percentile_cont(0.5) WITHIN GROUP (ORDER BY o.hours),
-           percentile_cont(0.9) WITHIN GROUP (ORDER BY o.hours)
+    SELECT GROUPING(o.version_id), o.version_id, {_COUNTS}, {_PERCENTILES}
     FROM ({outcomes.sql}) o
     GROUP BY GROUPING SETS ((o.version_id), ())"""  # noqa: S608 - table names and placeholders only; values are bound
-    return Query(sql, outcomes.params)
-
-
-def aggregate_owners_sql(outcomes: Query) -> Query:
-    """aggregate_sql's rows and the counts per owner in one pass over the outcomes (the
-    sweep stores both for an open period): ``(grouping, version_id, owner_id, met, missed,
-    pending, median_hours, p90_hours)`` where grouping is 1 for a version's row, 2 for an
-    owner's (None: unassigned) and 3 for the total (the only one whose percentiles are read).
-
-    The owner is the fact row's: the lead's owner now, which the hand-off keeps current in
-    the transaction of every reassignment (owner_counts_sql reads the lead itself; the same
-    figures, without a lookup of every lead of a quarter)."""
-    sql = f"""
-    SELECT GROUPING(o.version_id, o.owner_id), o.version_id, o.owner_id,
-           count(*) FILTER (WHERE o.outcome = 'met'),
-           count(*) FILTER (WHERE o.outcome = 'missed'),
-           count(*) FILTER (WHERE o.outcome = 'pending'),
-           percentile_cont(0.5) WITHIN GROUP (ORDER BY o.hours),
-           percentile_cont(0.9) WITHIN GROUP (ORDER BY o.hours)
-    FROM ({outcomes.sql}) o
-    GROUP BY GROUPING SETS ((o.version_id), (o.owner_id), ())"""  # noqa: S608 - table names and placeholders only; values are bound
     return Query(sql, outcomes.params)
 
 

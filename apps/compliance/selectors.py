@@ -300,12 +300,18 @@ def _outcomes_query(
     )
 
 
+# Both SET LOCAL in one round trip (set_config's third argument: local to the transaction).
+ANALYTICAL_SETTINGS = "SELECT set_config('jit', 'off', true), set_config('work_mem', '32MB', true)"
+
+
 def _fetch(query: Query) -> list[tuple]:
     """Run one analytical read of the fact table. JIT compilation is switched off for it
     (``SET LOCAL``, so only inside this transaction): these short range scans cost less
-    than compiling them (it took 296 of 638 ms of one month's plan, issue #13)."""
+    than compiling them (it took 296 of 638 ms of one month's plan, issue #13). Sorting a
+    quarter's events for the percentiles fits in memory with ``work_mem`` at 32 MB (the
+    default 4 MB spilled a month's to disk)."""
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
-        cursor.execute("SET LOCAL jit = off")
+        cursor.execute(ANALYTICAL_SETTINGS)
         cursor.execute(query.sql, query.params)
         return cursor.fetchall()
 
@@ -329,32 +335,9 @@ def kind_result(
     ``with_outcomes`` fills ``result.outcomes`` (MQL event id -> met/missed/pending)
     with one more query; the counts never depend on it. One aggregate query otherwise.
     """
-    result, _owners = _kind_result_and_owners(
-        kind=kind,
-        period=period,
-        as_of=as_of,
-        owner_id=owner_id,
-        source=source,
-        with_outcomes=with_outcomes,
-    )
-    return result
-
-
-def _kind_result_and_owners(
-    *,
-    kind: CommitmentKind,
-    period: Period,
-    as_of: datetime,
-    owner_id: int | None = None,
-    source: str | None = None,
-    with_outcomes: bool = True,
-    with_owner_counts: bool = False,
-) -> tuple[MetricResult, dict[int | None, tuple[int, int, int]] | None]:
-    """kind_result, and with ``with_owner_counts`` a clock kind's commitment_owner_counts
-    from the same aggregate query (None otherwise)."""
     terms = kind_terms(kind, period)
     if kind.metric == Metric.PIPELINE_COVERAGE:
-        coverage = kind_metrics.kind_result(
+        return kind_metrics.kind_result(
             kind.metric,
             [kind_metrics.KindPart(t) for t in terms],
             period=period,
@@ -362,35 +345,21 @@ def _kind_result_and_owners(
             # The quarter's coverage is the whole pipeline's, whatever the lead source.
             amount=_open_amount(kind.commitment, period, as_of, owner_id),
         )
-        return coverage, None
     query = _outcomes_query(kind, period, as_of, owner_id, source)
     counts: dict[int, tuple[int, int, int]] = {}
     median = p90 = None
-    owners: dict[int | None, tuple[int, int, int]] | None = None
-    if with_owner_counts and kind.metric in metric_sql.CLOCK_METRICS:
-        owners = {}
-        for grouping, version_id, owner, met, missed, pending, median_h, p90_h in _fetch(
-            metric_sql.aggregate_owners_sql(query)
-        ):
-            if grouping == 1:
-                counts[version_id] = (met, missed, pending)
-            elif grouping == 2:
-                owners[owner] = (met, missed, pending)
-            else:
-                median, p90 = median_h, p90_h
-    else:
-        for is_total, version_id, met, missed, pending, median_h, p90_h in _fetch(
-            metric_sql.aggregate_sql(query)
-        ):
-            if is_total:
-                median, p90 = median_h, p90_h
-            else:
-                counts[version_id] = (met, missed, pending)
+    for is_total, version_id, met, missed, pending, median_h, p90_h in _fetch(
+        metric_sql.aggregate_sql(query)
+    ):
+        if is_total:
+            median, p90 = median_h, p90_h
+        else:
+            counts[version_id] = (met, missed, pending)
     outcomes = None
     if with_outcomes and kind.metric != Metric.MQL_VOLUME:
         outcomes = {event: Outcome(o) for event, o in _fetch(metric_sql.event_outcomes_sql(query))}
     parts = [kind_metrics.KindPart(t, *counts.get(t.version_id, (0, 0, 0))) for t in terms]
-    result = kind_metrics.kind_result(
+    return kind_metrics.kind_result(
         kind.metric,
         parts,
         period=period,
@@ -399,7 +368,84 @@ def _kind_result_and_owners(
         p90_hours=p90,
         outcomes=outcomes,
     )
-    return result, owners
+
+
+def kind_results(
+    *,
+    kinds: Sequence[CommitmentKind],
+    period: Period,
+    as_of: datetime,
+    owner_id: int | None = None,
+    source: str | None = None,
+) -> dict[str, MetricResult]:
+    """``kind_result`` (without outcomes) of several kinds of one period, by kind key: every
+    kind measured on MQL events in one statement that reads the period's fact rows once
+    (metric_sql.kinds_aggregate_sql); pipeline coverage, which reads the open pipeline,
+    one query of its own."""
+    results, _owners = _kind_results(
+        kinds=kinds, period=period, as_of=as_of, owner_id=owner_id, source=source
+    )
+    return results
+
+
+def _kind_results(
+    *,
+    kinds: Sequence[CommitmentKind],
+    period: Period,
+    as_of: datetime,
+    owner_id: int | None = None,
+    source: str | None = None,
+    with_owner_counts: bool = False,
+) -> tuple[dict[str, MetricResult], dict[str, dict[int | None, tuple[int, int, int]]]]:
+    """kind_results, and with ``with_owner_counts`` each clock kind's (met, missed, pending)
+    per owner from the same statement (by kind key)."""
+    results: dict[str, MetricResult] = {}
+    owners: dict[str, dict[int | None, tuple[int, int, int]]] = {}
+    measured = []
+    for kind in kinds:
+        if kind.metric == Metric.PIPELINE_COVERAGE:
+            results[kind.key] = kind_result(
+                kind=kind, period=period, as_of=as_of, owner_id=owner_id, with_outcomes=False
+            )
+        else:
+            measured.append(kind)
+    if not measured:
+        return results, owners
+    query = metric_sql.kinds_aggregate_sql(
+        kinds=[(k.metric, _version_terms(k, period, as_of)) for k in measured],
+        period_start=period.start,
+        period_end=period.end,
+        as_of=as_of,
+        cohort=metric_sql.CohortFilter(owner_id=owner_id, source=source),
+        owners=with_owner_counts,
+    )
+    counts: dict[int, dict[int, tuple[int, int, int]]] = {i: {} for i in range(len(measured))}
+    hours: dict[int, tuple[float | None, float | None]] = {}
+    by_owner: dict[int, dict[int | None, tuple[int, int, int]]] = {}
+    rows = _fetch(query)
+    if not with_owner_counts:  # rows (index, is_total, version, counts, hours)
+        rows = [(i, 3 if total else 1, v, None, *rest) for i, total, v, *rest in rows]
+    for index, grouping, version_id, owner, met, missed, pending, median, p90 in rows:
+        if grouping == metric_sql.GROUPED_BY_VERSION:
+            counts[index][version_id] = (met, missed, pending)
+        elif grouping == metric_sql.GROUPED_BY_OWNER:
+            by_owner.setdefault(index, {})[owner] = (met, missed, pending)
+        else:
+            hours[index] = (median, p90)
+    for index, kind in enumerate(measured):
+        if with_owner_counts and kind.metric in metric_sql.CLOCK_METRICS:
+            owners[kind.key] = by_owner.get(index, {})
+        terms = kind_terms(kind, period)
+        median, p90 = hours.get(index, (None, None))
+        results[kind.key] = kind_metrics.kind_result(
+            kind.metric,
+            [kind_metrics.KindPart(t, *counts[index].get(t.version_id, (0, 0, 0))) for t in terms],
+            period=period,
+            as_of=as_of,
+            median_hours=median,
+            p90_hours=p90,
+        )
+    return results, owners
 
 
 def commitment_result(
@@ -580,6 +626,17 @@ def compliance_for_period(
             stored = stored.filter(Q(frozen=True) | Q(as_of__gte=fresh_since))
         snapshots = {s.kind: s for s in stored}
     moment = as_of or default_as_of(period)
+    live: dict[str, MetricResult] = {}
+    owners: dict[str, dict[int | None, tuple[int, int, int]]] = {}
+    if not with_outcomes:
+        live, owners = _kind_results(
+            kinds=[k for k in items if k.key not in snapshots],
+            period=period,
+            as_of=moment,
+            owner_id=owner_id,
+            source=source,
+            with_owner_counts=with_owner_counts,
+        )
     results = []
     for kind in items:
         snapshot = snapshots.get(kind.key)
@@ -596,18 +653,21 @@ def compliance_for_period(
                 )
             )
             continue
-        result, owners = _kind_result_and_owners(
+        result = live.get(kind.key) or kind_result(
             kind=kind,
             period=period,
             as_of=moment,
             owner_id=owner_id,
             source=source,
             with_outcomes=with_outcomes,
-            with_owner_counts=with_owner_counts,
         )
         results.append(
             CommitmentResult(
-                kind=kind, period=period, as_of=moment, result=result, owner_counts=owners
+                kind=kind,
+                period=period,
+                as_of=moment,
+                result=result,
+                owner_counts=owners.get(kind.key),
             )
         )
     return results

@@ -172,7 +172,7 @@ def test_the_figures_come_from_the_fact_rows_and_run_without_jit(two_years):
     statements = [q["sql"] for q in queries.captured_queries]
     reads = [i for i, sql in enumerate(statements) if metric_sql.FACT in sql]
     assert len(reads) == 2
-    assert all(statements[i - 1] == "SET LOCAL jit = off" for i in reads), statements
+    assert all(statements[i - 1] == selectors.ANALYTICAL_SETTINGS for i in reads), statements
     with connection.cursor() as cursor:
         cursor.execute("SHOW jit")
         assert cursor.fetchone() == ("off",)

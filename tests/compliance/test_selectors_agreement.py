@@ -372,9 +372,15 @@ def _checks(change: datetime, month=MONTH, dst_week=DST_WEEK) -> list[tuple]:
 def _assert_agreement(events, facts, versions, change, month=MONTH, dst_week=DST_WEEK) -> int:
     checked = 0
     for period, as_of in _checks(change, month, dst_week):
-        kinds = kind_selectors.commitment_kinds(period=period)
-        for kind in kinds:
-            sql = selectors.kind_result(kind=kind, period=period, as_of=as_of)
+        kinds = kind_selectors.commitment_kinds(period=period, as_of=as_of)
+        # Every kind of the period in one statement (what compliance_for_period runs without
+        # outcomes), checked against the same reference as the per-kind query.
+        batched = selectors.kind_results(kinds=kinds, period=period, as_of=as_of)
+        for kind, sql in [
+            (k, r)
+            for k in kinds
+            for r in (selectors.kind_result(kind=k, period=period, as_of=as_of), batched[k.key])
+        ]:
             expected = _reference(
                 kind, period, as_of, events=events, facts=facts, versions=versions
             )
@@ -390,7 +396,10 @@ def _assert_agreement(events, facts, versions, change, month=MONTH, dst_week=DST
             assert _same(sql.median_hours, expected.median_hours), (context, sql, expected)
             assert _same(sql.p90_hours, expected.p90_hours), (context, sql, expected)
             assert sql.versions == expected.versions, context
-            if kind.metric not in {"mql_volume", "pipeline_coverage"}:
+            if (
+                kind.metric not in {"mql_volume", "pipeline_coverage"}
+                and sql is not batched[kind.key]
+            ):
                 assert dict(sql.outcomes) == dict(expected.outcomes), context
             checked += 1
     return checked
@@ -431,7 +440,31 @@ def test_sql_selectors_agree_with_the_reference_over_a_month_under_two_versions(
     assert _spans(events, versions) == (True, True)
     assert any((e.explanation or {}).get("redated_from") for e in events)
     checked = _assert_agreement(events, facts, versions, CHANGE)
-    assert checked > 40
+    assert checked > 80
+
+
+def test_every_kind_in_one_statement_equals_each_kind_alone_for_an_owner_and_a_source(
+    acme, make_user, django_assert_max_num_queries
+):
+    _world(random.Random(4), make_user, CHANGE)
+    rep = Lead.objects.exclude(owner=None).values_list("owner_id", flat=True).first()
+    for owner_id, source in ((rep, None), (None, "Webinar"), (rep, "Webinar")):
+        kinds = kind_selectors.commitment_kinds(period=MONTH, as_of=MONTH.end)
+        with django_assert_max_num_queries(12):
+            batched = selectors.kind_results(
+                kinds=kinds, period=MONTH, as_of=MONTH.end, owner_id=owner_id, source=source
+            )
+        assert set(batched) == {k.key for k in kinds}
+        for kind in kinds:
+            alone = selectors.kind_result(
+                kind=kind,
+                period=MONTH,
+                as_of=MONTH.end,
+                owner_id=owner_id,
+                source=source,
+                with_outcomes=False,
+            )
+            assert batched[kind.key] == alone, (kind.key, owner_id, source)
 
 
 @settings(
