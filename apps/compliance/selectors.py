@@ -843,12 +843,15 @@ def first_contact_win_rates(
     )
     if owner_id is not None or source is not None:
         clocks = clocks.filter(lead__in=leads)
+    # Won: the clock's lead among the won leads (a hashed subquery on the stage index),
+    # not a join of a year's clocks with every lead (0.5 s at 1M leads).
+    won_leads = Lead.objects.filter(stage=Stage.WON).values("id")
     rows = (
         clocks.order_by()
         .values("state")
         .annotate(
             total=Count("lead_id", distinct=True),
-            won=Count("lead_id", distinct=True, filter=Q(lead__stage=Stage.WON)),
+            won=Count("lead_id", distinct=True, filter=Q(lead_id__in=won_leads)),
         )
     )
     by_state = {row["state"]: (row["won"], row["total"]) for row in rows}
