@@ -312,6 +312,9 @@ CELERY_BEAT_SCHEDULE = {
 # while younger than MAX_AGE, served and recomputed behind while younger than STALE.
 DASHBOARD_CHARTS_MAX_AGE_SECONDS = env.int("DASHBOARD_CHARTS_MAX_AGE_SECONDS", default=300)
 DASHBOARD_CHARTS_STALE_SECONDS = env.int("DASHBOARD_CHARTS_STALE_SECONDS", default=3600)
+# The scorecard of an open period reads the sweep's snapshots (tiles, per-rep figures,
+# pipeline-at-risk win rates) while younger than this; older ones are computed in the request.
+DASHBOARD_SCORECARD_MAX_AGE_SECONDS = env.int("DASHBOARD_SCORECARD_MAX_AGE_SECONDS", default=120)
 
 # --- Cache and abuse limits ------------------------------------------------
 # How many proxies (load balancers) in front of the web processes append to X-Forwarded-For:

@@ -264,7 +264,8 @@ def fact_events_sql(cohort: CohortFilter, params: dict[str, Any]) -> str:
       SELECT f.event_id, f.lead_id, f.mql_at, f.window_end, f.sla_version_id AS version_id,
              f.first_contact_due, f.follow_up_due, f.disposition_due, f.cadence_touches,
              f.first_touch_at, f.nth_touch_at, f.first_contact_business_seconds,
-             f.disposition_at, f.disposition_outcome, f.disposition_reason_code_id, f.sql_at
+             f.disposition_at, f.disposition_outcome, f.disposition_reason_code_id, f.sql_at,
+             f.owner_id
       FROM {FACT} f
       WHERE f.kind = 'mql'
         AND f.mql_at >= %(period_start)s AND f.mql_at < %(period_end)s
@@ -274,7 +275,7 @@ def fact_events_sql(cohort: CohortFilter, params: dict[str, Any]) -> str:
 
 _FACT_COLUMNS = """c.first_touch_at, c.nth_touch_at, c.cadence_touches,
              c.first_contact_business_seconds, c.disposition_at, c.disposition_outcome,
-             c.disposition_reason_code_id, c.sql_at"""
+             c.disposition_reason_code_id, c.sql_at, c.owner_id"""
 
 
 def _cohort_cte(
@@ -390,6 +391,7 @@ def kinds_aggregate_sql(
     period_end: datetime,
     as_of: datetime,
     cohort: CohortFilter,
+    owners: bool = False,
 ) -> Query:
     """aggregate_sql of several kinds of one period in one statement: the period's events are
     read from the fact table once, each kind's outcomes computed over them (``kinds``: its
@@ -399,6 +401,14 @@ def kinds_aggregate_sql(
         (kind index, is_total, version_id, met, missed, pending, median_hours, p90_hours)
 
     A kind without hours has no total row: its totals are the sums of its versions'.
+
+    With ``owners`` (the sweep, for an open period's per-rep figures) the clock kinds are also
+    counted per owner — the fact row's: the lead's owner now, which the hand-off keeps current
+    in the transaction of every reassignment — in the same pass, and the rows are
+
+        (kind index, grouping, version_id, owner_id, met, missed, pending, median, p90)
+
+    with grouping GROUPED_BY_VERSION, GROUPED_BY_OWNER or TOTAL.
 
     A month at 1M leads: one range scan instead of one per kind (six kinds: 0.76 s -> see
     the README's Benchmarks)."""
@@ -421,8 +431,15 @@ def kinds_aggregate_sql(
             grouping, percentiles = "GROUPING SETS ((o.version_id), ())", _PERCENTILES
         else:
             grouping, percentiles = "o.version_id", "NULL::float8, NULL::float8"
+        head = "GROUPING(o.version_id), o.version_id"
+        if owners and metric in CLOCK_METRICS:
+            total = ", ()" if metric == Metric.FIRST_CONTACT_TIME else ""
+            grouping = f"GROUPING SETS ((o.version_id), (o.owner_id){total})"
+            head = "GROUPING(o.version_id, o.owner_id), o.version_id, o.owner_id"
+        elif owners:
+            head = "1 + 2 * GROUPING(o.version_id), o.version_id, NULL::bigint"
         counts.append(
-            f"""SELECT {index}, GROUPING(o.version_id), o.version_id, {_COUNTS}, {percentiles}
+            f"""SELECT {index}, {head}, {_COUNTS}, {percentiles}
     FROM ({body}) o GROUP BY {grouping}"""  # noqa: S608 - no values, only generated SQL
         )
     union = "\n    UNION ALL\n    ".join(counts)
@@ -448,7 +465,8 @@ def _outcomes_parts(
     if metric == Metric.MQL_VOLUME:
         body = """
     SELECT c.event_id, c.lead_id, c.mql_at, NULL::timestamptz AS due_at,
-           NULL::timestamptz AS fact_at, 'met' AS outcome, NULL::float8 AS hours, c.version_id
+           NULL::timestamptz AS fact_at, 'met' AS outcome, NULL::float8 AS hours, c.version_id,
+           c.owner_id
     FROM cohort c"""
     elif metric == Metric.MQL_TO_SQL_RATE:
         # sql_at: the event's conversion inside its window (the lead's first SQL time when
@@ -457,7 +475,7 @@ def _outcomes_parts(
     SELECT c.event_id, c.lead_id, c.mql_at, NULL::timestamptz AS due_at,
            {_known("c.sql_at")} AS fact_at,
            CASE WHEN c.sql_at <= %(as_of)s THEN 'met' ELSE 'missed' END AS outcome,
-           NULL::float8 AS hours, c.version_id
+           NULL::float8 AS hours, c.version_id, c.owner_id
     FROM cohort c"""  # noqa: S608 - column names and placeholders only; values are bound
     elif metric == Metric.FIRST_CONTACT_TIME:
         # Business seconds mql_at -> first touch, in the calendar of the event's version
@@ -466,13 +484,13 @@ def _outcomes_parts(
     SELECT c.event_id, c.lead_id, c.mql_at, c.due_at, f.fact_at,{_CLOCK_OUTCOME} AS outcome,
            CASE WHEN f.fact_at IS NOT NULL
                 THEN c.first_contact_business_seconds / 3600 END AS hours,
-           c.version_id
+           c.version_id, c.owner_id
     FROM cohort c
     CROSS JOIN LATERAL (SELECT {_known("c.first_touch_at")} AS fact_at) f"""  # noqa: S608 - column names and placeholders only; values are bound
     elif metric == Metric.DISPOSITION_TIME:
         body = f"""
     SELECT c.event_id, c.lead_id, c.mql_at, c.due_at, f.fact_at,{_CLOCK_OUTCOME} AS outcome,
-           NULL::float8 AS hours, c.version_id
+           NULL::float8 AS hours, c.version_id, c.owner_id
     FROM cohort c
     CROSS JOIN LATERAL (SELECT {_known("c.disposition_at")} AS fact_at) f"""  # noqa: S608 - column names and placeholders only; values are bound
     elif metric == Metric.FOLLOW_UP_CADENCE:
@@ -485,7 +503,7 @@ def _outcomes_parts(
            CASE WHEN n.enough OR c.disposition_at <= LEAST(%(as_of)s, w.window_end) THEN 'met'
                 WHEN %(as_of)s > w.window_end THEN 'missed'
                 ELSE 'pending' END AS outcome,
-           NULL::float8 AS hours, c.version_id
+           NULL::float8 AS hours, c.version_id, c.owner_id
     FROM cohort c
     CROSS JOIN LATERAL (
       -- D days are D x 24 h, as metrics.follow_up_outcome: an interval of hours, not of days
@@ -510,13 +528,16 @@ def _outcomes_parts(
            c.disposition_at AS fact_at,
            CASE WHEN c.disposition_reason_code_id IS NOT NULL THEN 'met' ELSE 'missed' END
              AS outcome,
-           NULL::float8 AS hours, c.version_id
+           NULL::float8 AS hours, c.version_id, c.owner_id
     FROM cohort c
     WHERE c.disposition_at <= %(as_of)s AND c.disposition_outcome = 'rejected'"""
     else:
         raise ValueError(f"no outcomes query for metric {metric!r}")
     return cte, body.replace("FROM cohort c", f"FROM {cohort_name} c")
 
+
+# The grouping of a kinds_aggregate_sql row with owners: GROUPING(version_id, owner_id).
+GROUPED_BY_VERSION, GROUPED_BY_OWNER, TOTAL = 1, 2, 3
 
 _COUNTS = """count(*) FILTER (WHERE o.outcome = 'met'),
            count(*) FILTER (WHERE o.outcome = 'missed'),
@@ -541,19 +562,13 @@ def aggregate_sql(outcomes: Query) -> Query:
 
 
 def owner_counts_sql(outcomes: Query) -> Query:
-    """(owner_id, met, missed, pending) per current owner of the measured leads, one row each.
-
-    The outcomes are computed once (MATERIALIZED) before meeting the leads: a planner that
-    misjudges the sizes must not re-run the per-event lookups for every lead."""
+    """(owner_id, met, missed, pending) per current owner of the measured leads, one row each:
+    the outcome rows carry their fact row's owner (the lead's now, kept current by the
+    hand-off pipeline), so no lead or fact lookup per event."""
     sql = f"""
-    WITH o AS MATERIALIZED ({outcomes.sql})
-    SELECT f.owner_id,
-           count(*) FILTER (WHERE o.outcome = 'met'),
-           count(*) FILTER (WHERE o.outcome = 'missed'),
-           count(*) FILTER (WHERE o.outcome = 'pending')
-    FROM o
-    JOIN {FACT} f ON f.event_id = o.event_id
-    GROUP BY f.owner_id"""  # noqa: S608 - table names and placeholders only; values are bound
+    SELECT o.owner_id, {_COUNTS}
+    FROM ({outcomes.sql}) o
+    GROUP BY o.owner_id"""  # noqa: S608 - table names and placeholders only; values are bound
     return Query(sql, outcomes.params)
 
 

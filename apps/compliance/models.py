@@ -71,6 +71,11 @@ class ComplianceSnapshot(models.Model):
     pending = models.PositiveIntegerField(default=0)
     median_hours = models.FloatField(null=True, blank=True)
     p90_hours = models.FloatField(null=True, blank=True)
+    # A clock kind's open period only: [[owner id or null, met, missed, pending], ...] per
+    # current owner of the measured leads, as of as_of (the scorecard's per-rep figures add
+    # up to the tile). Null when not stored: a closed period (owners change after it closed),
+    # or a kind not measured by clocks.
+    owner_counts = models.JSONField(null=True, blank=True)
     frozen = models.BooleanField(default=False)
     computed_at = models.DateTimeField()
 
@@ -88,6 +93,31 @@ class ComplianceSnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.period_kind} {self.period_start} ({self.status})"
+
+
+class WinRateSnapshot(models.Model):
+    """The pipeline-at-risk inputs of the whole organization as of one sweep: the won share
+    of its MQLs whose first-contact clock was met, and of those whose clock was breached,
+    over the 12 months before ``as_of``, and the average amount of the deals won then.
+
+    The sweep replaces the one row every run (``snapshots_refresh``); the scorecard of the
+    open period reads it instead of scanning a year of clocks, while it is fresh.
+    """
+
+    as_of = models.DateTimeField()
+    since = models.DateTimeField(help_text="as_of minus 365 days")
+    in_sla_won = models.PositiveIntegerField()
+    in_sla_total = models.PositiveIntegerField()
+    out_sla_won = models.PositiveIntegerField()
+    out_sla_total = models.PositiveIntegerField()
+    average_won_amount = models.DecimalField(max_digits=16, decimal_places=2, null=True)
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-as_of"]
+
+    def __str__(self) -> str:
+        return f"win rates as of {self.as_of:%Y-%m-%d %H:%M}"
 
 
 class AlertKind(models.TextChoices):

@@ -12,6 +12,8 @@ The public API the API views, the pages and the dashboards build on:
     kind_result(*, kind, period, as_of, owner_id=None, source=None, with_outcomes=True)
                           -> MetricResult
     compliance_history(*, commitment, kind, count, as_of=None) -> list[tuple[Period, MetricResult]]
+    first_contact_win_rates(*, as_of, owner_id=None, source=None) -> WinRates
+    win_rates_stored(*, fresh_since) -> WinRates | None
     commitment_leads(*, commitment, period, outcome, as_of=None, owner_id=None) -> QuerySet[Lead]
 
 A period is scored once per commitment *kind* (same owner team and metric, across the
@@ -24,14 +26,14 @@ end for a closed one, which is what the frozen snapshot of a closed period holds
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from types import MappingProxyType
 
 from django.db import connection, transaction
-from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.db.models import Avg, Count, OuterRef, Q, QuerySet, Subquery
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
@@ -52,13 +54,14 @@ from apps.compliance.models import (
     ComplianceSnapshot,
     Notification,
     WebhookAttempt,
+    WinRateSnapshot,
 )
 from apps.compliance.periods import Period, PeriodKind, period_for, period_starting, previous
-from apps.leads.models import Lead
+from apps.leads.models import Lead, Stage
 from apps.mql.models import DefinitionKind, MqlEvent
 from apps.mql.rules import lead_fields
 from apps.sla import selectors as sla_selectors
-from apps.sla.models import Commitment, SlaClock, SlaVersion, Team
+from apps.sla.models import ClockKind, ClockState, Commitment, SlaClock, SlaVersion, Team
 from apps.sla.segments import parse_segment, segment_matches
 
 # Metrics whose target is the whole organization's: a person's own share has no status.
@@ -77,6 +80,9 @@ class CommitmentResult:
     result: MetricResult
     source: str = "live"
     frozen: bool = False
+    # A clock kind's (met, missed, pending) per current owner (None: unassigned) as of
+    # ``as_of``, when the open period's snapshot stored them; None otherwise.
+    owner_counts: Mapping[int | None, tuple[int, int, int]] | None = None
 
     @property
     def commitment(self) -> Commitment:
@@ -376,7 +382,25 @@ def kind_results(
     kind measured on MQL events in one statement that reads the period's fact rows once
     (metric_sql.kinds_aggregate_sql); pipeline coverage, which reads the open pipeline,
     one query of its own."""
+    results, _owners = _kind_results(
+        kinds=kinds, period=period, as_of=as_of, owner_id=owner_id, source=source
+    )
+    return results
+
+
+def _kind_results(
+    *,
+    kinds: Sequence[CommitmentKind],
+    period: Period,
+    as_of: datetime,
+    owner_id: int | None = None,
+    source: str | None = None,
+    with_owner_counts: bool = False,
+) -> tuple[dict[str, MetricResult], dict[str, dict[int | None, tuple[int, int, int]]]]:
+    """kind_results, and with ``with_owner_counts`` each clock kind's (met, missed, pending)
+    per owner from the same statement (by kind key)."""
     results: dict[str, MetricResult] = {}
+    owners: dict[str, dict[int | None, tuple[int, int, int]]] = {}
     measured = []
     for kind in kinds:
         if kind.metric == Metric.PIPELINE_COVERAGE:
@@ -386,22 +410,31 @@ def kind_results(
         else:
             measured.append(kind)
     if not measured:
-        return results
+        return results, owners
     query = metric_sql.kinds_aggregate_sql(
         kinds=[(k.metric, _version_terms(k, period, as_of)) for k in measured],
         period_start=period.start,
         period_end=period.end,
         as_of=as_of,
         cohort=metric_sql.CohortFilter(owner_id=owner_id, source=source),
+        owners=with_owner_counts,
     )
     counts: dict[int, dict[int, tuple[int, int, int]]] = {i: {} for i in range(len(measured))}
     hours: dict[int, tuple[float | None, float | None]] = {}
-    for index, is_total, version_id, met, missed, pending, median, p90 in _fetch(query):
-        if is_total:
-            hours[index] = (median, p90)
-        else:
+    by_owner: dict[int, dict[int | None, tuple[int, int, int]]] = {}
+    rows = _fetch(query)
+    if not with_owner_counts:  # rows (index, is_total, version, counts, hours)
+        rows = [(i, 3 if total else 1, v, None, *rest) for i, total, v, *rest in rows]
+    for index, grouping, version_id, owner, met, missed, pending, median, p90 in rows:
+        if grouping == metric_sql.GROUPED_BY_VERSION:
             counts[index][version_id] = (met, missed, pending)
+        elif grouping == metric_sql.GROUPED_BY_OWNER:
+            by_owner.setdefault(index, {})[owner] = (met, missed, pending)
+        else:
+            hours[index] = (median, p90)
     for index, kind in enumerate(measured):
+        if with_owner_counts and kind.metric in metric_sql.CLOCK_METRICS:
+            owners[kind.key] = by_owner.get(index, {})
         terms = kind_terms(kind, period)
         median, p90 = hours.get(index, (None, None))
         results[kind.key] = kind_metrics.kind_result(
@@ -412,7 +445,7 @@ def kind_results(
             median_hours=median,
             p90_hours=p90,
         )
-    return results
+    return results, owners
 
 
 def commitment_result(
@@ -517,6 +550,18 @@ def snapshot_result(snapshot: ComplianceSnapshot, *, metric: str) -> MetricResul
     )
 
 
+def snapshot_owner_counts(
+    snapshot: ComplianceSnapshot,
+) -> dict[int | None, tuple[int, int, int]] | None:
+    """The per-owner counts a snapshot stored (None when it stored none)."""
+    if snapshot.owner_counts is None:
+        return None
+    return {
+        owner: (int(met), int(missed), int(pending))
+        for owner, met, missed, pending in snapshot.owner_counts
+    }
+
+
 def _kinds_for(
     period: Period,
     *,
@@ -547,6 +592,8 @@ def compliance_for_period(
     kinds: Iterable[CommitmentKind] | None = None,
     commitments: Iterable[Commitment] | None = None,
     review_period: str | None = None,
+    fresh_since: datetime | None = None,
+    with_owner_counts: bool = False,
 ) -> list[CommitmentResult]:
     """One figure per commitment kind in force during ``period``, in the newest version's
     order: ``kinds`` given, the kinds of ``commitments``, or every kind (only those reviewed
@@ -555,7 +602,11 @@ def compliance_for_period(
     With ``as_of`` the numbers are computed live. Without it, an organization-wide
     request (no owner, no source, no outcomes) reads the snapshots the sweep keeps (the
     frozen one of a closed period, the latest of an open one) and computes live only what
-    has none; the numbers are the same either way for the snapshot's as_of.
+    has none; the numbers are the same either way for the snapshot's as_of. With
+    ``fresh_since`` an unfrozen snapshot older than that is not used (computed live), and
+    one at least as new stands for ``as_of`` too ("now": the sweep's latest refresh).
+    ``with_owner_counts`` fills the live clock kinds' ``owner_counts`` from their aggregate
+    query (the sweep stores them with an open period's snapshots).
     """
     moment = as_of or default_as_of(period)
     items = _kinds_for(
@@ -564,24 +615,27 @@ def compliance_for_period(
     if not items:
         return []
     snapshots: dict[str, ComplianceSnapshot] = {}
-    if as_of is None and owner_id is None and source is None and not with_outcomes:
-        snapshots = {
-            s.kind: s
-            for s in ComplianceSnapshot.objects.filter(
-                kind__in=[k.key for k in items],
-                period_kind=period.kind,
-                period_start=period.first_day,
-            )
-        }
+    organization_wide = owner_id is None and source is None and not with_outcomes
+    if organization_wide and (as_of is None or fresh_since is not None):
+        stored = ComplianceSnapshot.objects.filter(
+            kind__in=[k.key for k in items],
+            period_kind=period.kind,
+            period_start=period.first_day,
+        )
+        if fresh_since is not None:
+            stored = stored.filter(Q(frozen=True) | Q(as_of__gte=fresh_since))
+        snapshots = {s.kind: s for s in stored}
     moment = as_of or default_as_of(period)
     live: dict[str, MetricResult] = {}
+    owners: dict[str, dict[int | None, tuple[int, int, int]]] = {}
     if not with_outcomes:
-        live = kind_results(
+        live, owners = _kind_results(
             kinds=[k for k in items if k.key not in snapshots],
             period=period,
             as_of=moment,
             owner_id=owner_id,
             source=source,
+            with_owner_counts=with_owner_counts,
         )
     results = []
     for kind in items:
@@ -595,6 +649,7 @@ def compliance_for_period(
                     result=snapshot_result(snapshot, metric=kind.metric),
                     source="snapshot",
                     frozen=snapshot.frozen,
+                    owner_counts=snapshot_owner_counts(snapshot),
                 )
             )
             continue
@@ -606,7 +661,15 @@ def compliance_for_period(
             source=source,
             with_outcomes=with_outcomes,
         )
-        results.append(CommitmentResult(kind=kind, period=period, as_of=moment, result=result))
+        results.append(
+            CommitmentResult(
+                kind=kind,
+                period=period,
+                as_of=moment,
+                result=result,
+                owner_counts=owners.get(kind.key),
+            )
+        )
     return results
 
 
@@ -636,11 +699,13 @@ def compliance_in_review_periods(
     with_outcomes: bool = False,
     kinds: Sequence[CommitmentKind] | None = None,
     catalog: Sequence[Commitment] | None = None,
+    fresh_since: datetime | None = None,
 ) -> list[CommitmentResult]:
     """Every kind in force during the picked ``period``, each over ``judged_period`` (so every
     figure of a monthly commitment uses the month when a week is picked), in the newest
     version's order. ``as_of`` None: now for open periods, and a closed period's numbers
-    from its frozen snapshot; an ``as_of`` at or after a period's end also reads its
+    from its frozen snapshot; with ``fresh_since`` an open period's latest snapshot not
+    older than that stands for ``as_of`` (organization-wide, compliance_for_period); an ``as_of`` at or after a period's end also reads its
     snapshot (organization-wide). One engine call per distinct period (at most three)."""
     catalog = signed_commitments() if catalog is None else catalog
     moment = min(as_of or timezone.now(), period.end - _JUST_BEFORE)
@@ -664,6 +729,7 @@ def compliance_in_review_periods(
             source=source,
             with_outcomes=with_outcomes,
             kinds=group,
+            fresh_since=fresh_since,
         ):
             found[item.kind.key] = item
     return [found[k.key] for k in kinds if k.key in found]
@@ -679,12 +745,14 @@ def compliance_history(
     source: str | None = None,
     catalog: Sequence[Commitment] | None = None,
     tz: str | None = None,
+    fresh_since: datetime | None = None,
 ) -> list[tuple[Period, MetricResult]]:
     """The figure of ``commitment``'s kind over the last ``count`` periods of ``kind`` (week,
     month, quarter) up to the one containing as_of, oldest first (for sparklines and trends):
     each period over the versions in force during it. Organization-wide, closed periods come
-    from their frozen snapshots (computed live, as of their end, when missing); the open one,
-    and any period for one owner or source, is computed live. One snapshot query (plus the
+    from their frozen snapshots (computed live, as of their end, when missing); the open one
+    from the sweep's latest snapshot when ``fresh_since`` is given and it is not older, else
+    live, as is any period for one owner or source. One snapshot query (plus the
     ``catalog`` of signed commitments and the zone, when not given)."""
     if count < 1:
         return []
@@ -698,12 +766,18 @@ def compliance_history(
     kinds = {p: kind_of(commitment=commitment, period=p, catalog=catalog) for p in periods}
     frozen = {}
     if owner_id is None and source is None:
+        usable = Q(frozen=True)
+        if fresh_since is not None:
+            # The open period's latest refresh (a period still open at as_of).
+            usable |= Q(
+                period_start=periods[-1].first_day, ends_at__gt=as_of, as_of__gte=fresh_since
+            )
         frozen = {
             s.period_start: s
             for s in ComplianceSnapshot.objects.filter(
+                usable,
                 kind=kinds[periods[-1]].key,
                 period_kind=kind,
-                frozen=True,
                 period_start__in=[p.first_day for p in periods],
             )
         }
@@ -727,6 +801,91 @@ def compliance_history(
             )
         )
     return history
+
+
+# --- pipeline at risk: the organization's own win-rate gap ------------------------------
+
+
+@dataclass(frozen=True)
+class WinRates:
+    """Won MQLs (distinct leads) whose first-contact clock was met / breached, over the 12
+    months before ``as_of``, and the average amount won then (cents rounded)."""
+
+    as_of: datetime
+    in_sla_won: int
+    in_sla_total: int
+    out_sla_won: int
+    out_sla_total: int
+    average_won_amount: Decimal | None
+
+
+WIN_RATE_DAYS = 365
+
+
+def first_contact_win_rates(
+    *, as_of: datetime, owner_id: int | None = None, source: str | None = None
+) -> WinRates:
+    """The pipeline-at-risk inputs, live: first-contact clocks started in the 12 months
+    before ``as_of`` and settled (met or breached), the won share of their leads by state,
+    and the average won amount of the deals closed then; restricted to the leads one owner
+    owns or one source brought, now. Two queries."""
+    since = as_of - timedelta(days=WIN_RATE_DAYS)
+    leads = Lead.objects.all()
+    if owner_id is not None:
+        leads = leads.filter(owner_id=owner_id)
+    if source is not None:
+        leads = leads.filter(source=source)
+    clocks = SlaClock.objects.filter(
+        kind=ClockKind.FIRST_CONTACT,
+        started_at__gte=since,
+        started_at__lte=as_of,
+        state__in=[ClockState.MET, ClockState.BREACHED],
+    )
+    if owner_id is not None or source is not None:
+        clocks = clocks.filter(lead__in=leads)
+    # Won: the clock's lead among the won leads (a hashed subquery on the stage index),
+    # not a join of a year's clocks with every lead (0.5 s at 1M leads).
+    won_leads = Lead.objects.filter(stage=Stage.WON).values("id")
+    rows = (
+        clocks.order_by()
+        .values("state")
+        .annotate(
+            total=Count("lead_id", distinct=True),
+            won=Count("lead_id", distinct=True, filter=Q(lead_id__in=won_leads)),
+        )
+    )
+    by_state = {row["state"]: (row["won"], row["total"]) for row in rows}
+    average = leads.filter(
+        stage=Stage.WON, closed_at__gte=since, closed_at__lte=as_of, amount__isnull=False
+    ).aggregate(avg=Avg("amount"))["avg"]
+    in_won, in_total = by_state.get(ClockState.MET, (0, 0))
+    out_won, out_total = by_state.get(ClockState.BREACHED, (0, 0))
+    return WinRates(
+        as_of=as_of,
+        in_sla_won=in_won,
+        in_sla_total=in_total,
+        out_sla_won=out_won,
+        out_sla_total=out_total,
+        average_won_amount=Decimal(average).quantize(Decimal("0.01"))
+        if average is not None
+        else None,
+    )
+
+
+def win_rates_stored(*, fresh_since: datetime) -> WinRates | None:
+    """The organization's win rates the sweep stored, when stored at or after
+    ``fresh_since``; None otherwise. One query."""
+    row = WinRateSnapshot.objects.filter(as_of__gte=fresh_since).order_by("-as_of").first()
+    if row is None:
+        return None
+    return WinRates(
+        as_of=row.as_of,
+        in_sla_won=row.in_sla_won,
+        in_sla_total=row.in_sla_total,
+        out_sla_won=row.out_sla_won,
+        out_sla_total=row.out_sla_total,
+        average_won_amount=row.average_won_amount,
+    )
 
 
 # --- drill-down ------------------------------------------------------------------------

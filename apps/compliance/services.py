@@ -12,7 +12,8 @@ once, neither lose nor repeat an alert:
    alerts go in with them.
 2. ``due_soon_warn``: one INSERT ... SELECT per calendar raises due-soon warnings
    for open clocks with at most the configured share of their window left.
-3. ``snapshots_refresh``: freeze the periods that closed, refresh the open ones.
+3. ``snapshots_refresh``: freeze the periods that closed, refresh the open ones (with the
+   per-owner counts of their clock kinds) and the pipeline-at-risk win rates.
 4. ``commitments_red_alert`` and ``escalations_evaluate``: alerts keyed by
    (commitment, period, kind[, rule]).
 5. ``deliveries_kick``: if any delivery is still owed, enqueue the delivery task
@@ -24,7 +25,7 @@ from __future__ import annotations
 import json
 import logging
 import socket
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -52,6 +53,7 @@ from apps.compliance.models import (
     Notification,
     NotificationMute,
     SweepRun,
+    WinRateSnapshot,
 )
 from apps.compliance.periods import (
     Period,
@@ -345,6 +347,15 @@ def deliveries_kick(*, now: datetime) -> int:
 # --- snapshots ------------------------------------------------------------------------------
 
 
+def _owner_counts_json(
+    counts: Mapping[int | None, tuple[int, int, int]] | None,
+) -> str | None:
+    if counts is None:
+        return None
+    ordered = sorted(counts.items(), key=lambda pair: (pair[0] is None, pair[0] or 0))
+    return json.dumps([[owner, *numbers] for owner, numbers in ordered])
+
+
 def _snapshot_rows(
     items: Sequence[selectors.CommitmentResult], *, frozen: bool, now: datetime
 ) -> list[tuple]:
@@ -371,6 +382,7 @@ def _snapshot_rows(
                 r.pending,
                 r.median_hours,
                 r.p90_hours,
+                _owner_counts_json(None if frozen else item.owner_counts),
                 frozen,
                 now,
             )
@@ -382,8 +394,9 @@ _SNAPSHOT_COLUMNS = (
     "commitment_id, kind, versions, period_kind, period_start, starts_at, ends_at, as_of, "
     "value, numerator, "
     "denominator, target, yellow_threshold, effective_target, status, pending, median_hours, "
-    "p90_hours, frozen, computed_at"
+    "p90_hours, owner_counts, frozen, computed_at"
 )
+_OWNER_COUNTS_COLUMN = 18
 
 
 def _snapshots_write(rows: list[tuple], *, overwrite_frozen: bool) -> int:
@@ -398,6 +411,7 @@ def _snapshots_write(rows: list[tuple], *, overwrite_frozen: bool) -> int:
     guard = "" if overwrite_frozen else f"WHERE NOT {SNAPSHOT}.frozen"
     placeholders = ["%s"] * len(rows[0])
     placeholders[2] = "%s::jsonb"  # versions
+    placeholders[_OWNER_COUNTS_COLUMN] = "%s::jsonb"
     values = ", ".join(["(" + ", ".join(placeholders) + ")"] * len(rows))
     sql = f"""
         INSERT INTO {SNAPSHOT} ({_SNAPSHOT_COLUMNS}) VALUES {values}
@@ -425,11 +439,14 @@ def _period_snapshots(
         kinds = [k for k in kinds if k.key not in done]
     if not kinds:
         return 0
+    # An open period's clock kinds also per current owner, from the same aggregate query
+    # (the scorecard's per-rep figures); a closed period's would go stale as leads change hands.
     results = selectors.compliance_for_period(
         period=period,
         as_of=period.end if closed else now,
         with_outcomes=False,
         kinds=kinds,
+        with_owner_counts=not closed,
     )
     return _snapshots_write(
         _snapshot_rows(results, frozen=closed, now=now), overwrite_frozen=overwrite_frozen
@@ -457,7 +474,25 @@ def snapshots_refresh(*, now: datetime) -> dict[str, int]:
         for period in sorted(closed, key=lambda p: p.start):
             frozen += _period_snapshots(period, now=now, overwrite_frozen=False)
         refreshed += _period_snapshots(current, now=now, overwrite_frozen=False)
+    win_rates_refresh(now=now)
     return {"frozen": frozen, "refreshed": refreshed}
+
+
+def win_rates_refresh(*, now: datetime) -> WinRateSnapshot:
+    """Store the organization's pipeline-at-risk win rates as of ``now``, replacing the
+    previous row (the scorecard reads the latest while fresh). Three queries."""
+    rates = selectors.first_contact_win_rates(as_of=now)
+    WinRateSnapshot.objects.all().delete()
+    return WinRateSnapshot.objects.create(
+        as_of=rates.as_of,
+        since=rates.as_of - timedelta(days=selectors.WIN_RATE_DAYS),
+        in_sla_won=rates.in_sla_won,
+        in_sla_total=rates.in_sla_total,
+        out_sla_won=rates.out_sla_won,
+        out_sla_total=rates.out_sla_total,
+        average_won_amount=rates.average_won_amount,
+        computed_at=now,
+    )
 
 
 def snapshots_invalidate(*, moments: Sequence[datetime]) -> int:

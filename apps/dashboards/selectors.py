@@ -27,10 +27,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import (
     Aggregate,
-    Avg,
     Case,
     CharField,
     Count,
@@ -50,6 +50,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce, TruncQuarter
 from django.http import Http404
+from django.utils import timezone
 
 from apps.accounts.models import User
 from apps.compliance import kind_metrics, kind_selectors, metrics
@@ -71,7 +72,7 @@ from apps.dispositions.models import Disposition
 from apps.leads.models import Activity, Lead, Stage, StageChange
 from apps.mql.models import MqlEvent
 from apps.sla import business_time
-from apps.sla.models import ClockKind, ClockState, Commitment, SlaClock, SlaVersion, Team
+from apps.sla.models import ClockKind, Commitment, SlaClock, SlaVersion, Team
 from apps.sla.selectors import calendar_for_version
 
 __all__ = [
@@ -151,14 +152,27 @@ def organization_timezone() -> str:
     return compliance.organization_timezone()
 
 
-def source_list() -> list[str]:
-    """Lead sources in use, for the filters (bounded: the first 100 alphabetically)."""
-    return list(
-        Lead.objects.exclude(source="")
-        .order_by("source")
-        .values_list("source", flat=True)
-        .distinct()[:100]
+SOURCES_LISTED = 100
+# The next source after the previous one, one index probe each on (source, campaign): a
+# DISTINCT over every lead read a million rows (over 100 ms) at every scorecard view.
+_SOURCES_SQL = f"""
+    WITH RECURSIVE found(source, n) AS (
+      (SELECT l.source, 1 FROM {Lead._meta.db_table} l
+       WHERE l.source > '' ORDER BY l.source LIMIT 1)
+      UNION ALL
+      SELECT (SELECT l.source FROM {Lead._meta.db_table} l
+              WHERE l.source > found.source ORDER BY l.source LIMIT 1), found.n + 1
+      FROM found WHERE found.source IS NOT NULL AND found.n < %s
     )
+    SELECT source FROM found WHERE source IS NOT NULL ORDER BY n"""  # noqa: S608 - table name only; the limit is bound
+
+
+def source_list() -> list[str]:
+    """Lead sources in use, for the filters (bounded: the first 100 alphabetically). One
+    query of at most 100 index probes, whatever the number of leads."""
+    with connection.cursor() as cursor:
+        cursor.execute(_SOURCES_SQL, [SOURCES_LISTED])
+        return [source for (source,) in cursor.fetchall()]
 
 
 def _leads(*, owner_id: int | None = None, source: str | None = None) -> QuerySet[Lead]:
@@ -304,6 +318,16 @@ def _kinds(
     return kinds
 
 
+def _fresh_since(scope: Scope, *, latest: bool) -> datetime | None:
+    """With ``latest``, for an open period viewed organization-wide as of now: the oldest
+    sweep snapshot still served (``DASHBOARD_SCORECARD_MAX_AGE_SECONDS`` before now); else
+    None (computed live as of the scope's moment: a rep, a source, an earlier moment)."""
+    if not latest or not scope.is_open or scope.owner_id is not None or scope.source is not None:
+        return None
+    oldest = timezone.now() - timedelta(seconds=settings.DASHBOARD_SCORECARD_MAX_AGE_SECONDS)
+    return oldest if scope.as_of >= oldest else None
+
+
 def compliance_results(
     scope: Scope,
     *,
@@ -311,13 +335,17 @@ def compliance_results(
     with_outcomes: bool = False,
     metrics_only: frozenset[str] | None = None,
     catalog: Sequence[Commitment] | None = None,
+    latest: bool = False,
 ) -> list[compliance.CommitmentResult]:
     """The engine's results for the scope — one per commitment kind, each over
     ``commitment_period`` and the SLA versions in force during it — restricted to what the
     viewer's role may read and to the team and source filters (coverage is the whole
     quarter's pipeline). Without a source filter or outcomes, a closed period's numbers
-    come from its snapshots. One engine call per period among the kinds (at most three)."""
+    come from its snapshots; with ``latest`` so do an open period's, organization-wide
+    (the sweep's latest refresh, while fresh: ``_fresh_since``), with their per-owner
+    counts. One engine call per period among the kinds (at most three)."""
     catalog = kind_selectors.signed_commitments() if catalog is None else catalog
+    fresh_since = None if with_outcomes else _fresh_since(scope, latest=latest)
     items = compliance.compliance_in_review_periods(
         period=scope.period,
         as_of=scope.as_of,
@@ -326,6 +354,7 @@ def compliance_results(
         with_outcomes=with_outcomes,
         kinds=_kinds(scope, catalog=catalog, viewer=viewer, metrics_only=metrics_only),
         catalog=catalog,
+        fresh_since=fresh_since,
     )
     if scope.source is None:
         return items
@@ -377,10 +406,12 @@ def commitment_history(
     )
 
 
-def _histories(scope: Scope, items: Sequence, *, catalog) -> dict[str, list]:
+def _histories(scope: Scope, items: Sequence, *, catalog, latest: bool = False) -> dict[str, list]:
     """The sparkline history of each kind (its own review period), by kind key: the
-    organization's (the closed periods' frozen snapshots), or the rep's own."""
+    organization's (the closed periods' frozen snapshots; with ``latest`` the open one's
+    fresh snapshot too), or the rep's own."""
     moment = _history_moment(scope)
+    fresh_since = _fresh_since(scope, latest=latest)
     return {
         item.kind.key: compliance.compliance_history(
             commitment=item.commitment,
@@ -390,6 +421,7 @@ def _histories(scope: Scope, items: Sequence, *, catalog) -> dict[str, list]:
             owner_id=scope.owner_id,
             catalog=catalog,
             tz=scope.tz,
+            fresh_since=fresh_since,
         )
         for item in items
     }
@@ -415,16 +447,28 @@ class Scorecard:
     def tiles(self) -> list[tiles.Tile]:
         return [tile for group in self.groups for tile in group.tiles]
 
+    @property
+    def as_of(self) -> datetime:
+        """The oldest moment a tile describes (a sweep snapshot's, or the scope's)."""
+        return min([self.scope.as_of, *(item.as_of for item in self.results)])
+
 
 def scorecard(
-    *, scope: Scope, viewer=None, role: str | None = None, with_history: bool = True
+    *,
+    scope: Scope,
+    viewer=None,
+    role: str | None = None,
+    with_history: bool = True,
+    latest: bool = False,
 ) -> Scorecard:
     """One tile per commitment kind in force in the scope's period (never one per SLA
-    version), grouped by team (role order)."""
+    version), grouped by team (role order). ``latest``: an open period viewed
+    organization-wide is read from the sweep's latest snapshots while they are fresh (the
+    page), instead of computed live as of the scope's moment."""
     role = role or getattr(viewer, "role", None)
     catalog = kind_selectors.signed_commitments()
-    items = compliance_results(scope, viewer=viewer, catalog=catalog)
-    history = _histories(scope, items, catalog=catalog) if with_history else {}
+    items = compliance_results(scope, viewer=viewer, catalog=catalog, latest=latest)
+    history = _histories(scope, items, catalog=catalog, latest=latest) if with_history else {}
     by_team: dict[str, list[tiles.Tile]] = defaultdict(list)
     for item in items:
         by_team[item.commitment.owner_team].append(
@@ -964,27 +1008,29 @@ def rejection_reasons(scope: Scope) -> list[chart_points.ReasonBar]:
 def rep_compliance(scope: Scope, *, results: list | None = None) -> list[chart_points.RepBar]:
     """Per rep and clock commitment kind: met / missed / pending over the same MQL events as
     the tile (so the reps add up to it), grouped by the lead's current owner in SQL — one
-    query per clock kind, whatever the number of leads. ``results`` (the scorecard's) name
-    the kinds and their periods; without them, those in force for the scope."""
+    query per clock kind, whatever the number of leads; none for a tile read from an open
+    period's snapshot, which stored them as of its moment. ``results`` (the scorecard's)
+    name the kinds and their periods; without them, those in force for the scope."""
     if results is None:
         results = compliance_results(scope, metrics_only=frozenset(CLOCK_METRIC_LABELS))
-    clock_items = [
-        (i.kind, i.period, i.as_of) for i in results if i.commitment.metric in CLOCK_METRIC_LABELS
-    ]
+    organization_wide = scope.owner_id is None and scope.source is None
     counted = [
         (
-            kind,
-            period,
-            as_of,
-            compliance.commitment_owner_counts(
-                kind=kind,
-                period=period,
-                as_of=as_of,
+            i.kind,
+            i.period,
+            i.as_of,
+            i.owner_counts
+            if organization_wide and i.owner_counts is not None
+            else compliance.commitment_owner_counts(
+                kind=i.kind,
+                period=i.period,
+                as_of=i.as_of,
                 owner_id=scope.owner_id,
                 source=scope.source,
             ),
         )
-        for kind, period, as_of in clock_items
+        for i in results
+        if i.commitment.metric in CLOCK_METRIC_LABELS
     ]
     owner_ids = {owner for *_rest, counts in counted for owner in counts if owner is not None}
     names = {
@@ -1294,10 +1340,13 @@ def compliance_trend(
     ]
 
 
-def pipeline_at_risk(scope: Scope, *, results: list | None = None) -> calculations.PipelineAtRisk:
+def pipeline_at_risk(
+    scope: Scope, *, results: list | None = None, latest: bool = False
+) -> calculations.PipelineAtRisk:
     """Missed first-contact clocks of the period × the organization's own win-rate gap between
     in-SLA and out-of-SLA MQLs of the last 12 months × its average won amount (two queries
-    besides the engine's numbers)."""
+    besides the engine's numbers; with ``latest``, for an open period organization-wide, one:
+    the win rates the sweep stored, while fresh)."""
     items = (
         results
         if results is not None
@@ -1308,39 +1357,21 @@ def pipeline_at_risk(scope: Scope, *, results: list | None = None) -> calculatio
         for i in items
         if i.commitment.metric == "first_contact_time"
     )
-    since = scope.as_of - timedelta(days=365)
-    leads = _leads(owner_id=scope.owner_id, source=scope.source)
-    clocks = SlaClock.objects.filter(
-        kind=ClockKind.FIRST_CONTACT,
-        started_at__gte=since,
-        started_at__lte=scope.as_of,
-        state__in=[ClockState.MET, ClockState.BREACHED],
-    )
-    if scope.owner_id is not None or scope.source is not None:
-        clocks = clocks.filter(lead__in=leads)
-    rows = (
-        clocks.order_by()
-        .values("state")
-        .annotate(
-            total=Count("lead_id", distinct=True),
-            won=Count("lead_id", distinct=True, filter=Q(lead__stage=Stage.WON)),
+    fresh_since = _fresh_since(scope, latest=latest)
+    rates = None
+    if fresh_since is not None:
+        rates = compliance.win_rates_stored(fresh_since=fresh_since)
+    if rates is None:
+        rates = compliance.first_contact_win_rates(
+            as_of=scope.as_of, owner_id=scope.owner_id, source=scope.source
         )
-    )
-    by_state = {row["state"]: (row["won"], row["total"]) for row in rows}
-    average = leads.filter(
-        stage=Stage.WON, closed_at__gte=since, closed_at__lte=scope.as_of, amount__isnull=False
-    ).aggregate(avg=Avg("amount"))["avg"]
-    in_won, in_total = by_state.get(ClockState.MET, (0, 0))
-    out_won, out_total = by_state.get(ClockState.BREACHED, (0, 0))
     return calculations.pipeline_at_risk(
         missed=missed,
-        in_sla_won=in_won,
-        in_sla_total=in_total,
-        out_sla_won=out_won,
-        out_sla_total=out_total,
-        average_won_amount=Decimal(average).quantize(Decimal("0.01"))
-        if average is not None
-        else None,
+        in_sla_won=rates.in_sla_won,
+        in_sla_total=rates.in_sla_total,
+        out_sla_won=rates.out_sla_won,
+        out_sla_total=rates.out_sla_total,
+        average_won_amount=rates.average_won_amount,
     )
 
 

@@ -110,15 +110,17 @@ def scorecard(request: HttpRequest) -> HttpResponse:
     """The first screen: one tile per commitment, grouped by team, refreshed by htmx polling."""
     scope, error = _scope(request)
     role = request.user.role
-    card = selectors.scorecard(scope=scope, viewer=request.user)
+    # An open period organization-wide: the sweep's latest snapshots, while fresh.
+    card = selectors.scorecard(scope=scope, viewer=request.user, latest=True)
     context = {"card": card, **_filter_context(scope, error)}
     if request.htmx:
         return render(request, "dashboards/scorecard.html#tiles", context)
     extras: dict = {}
     if role in (Role.EXECUTIVE, Role.ADMIN, Role.SALES_LEADER):
-        extras["at_risk"] = selectors.pipeline_at_risk(scope, results=card.results)
+        extras["at_risk"] = selectors.pipeline_at_risk(scope, results=card.results, latest=True)
     if role in (Role.MARKETING_LEADER, Role.MARKETER, Role.EXECUTIVE):
-        sources = catalog.chart_build("mql-to-sql-source", scope=scope, role=role)
+        # Stored like the charts page's (apps/dashboards/snapshots.py).
+        sources = snapshots.chart_read("mql-to-sql-source", scope=scope, role=role).data
         extras["sources_chart"] = {"chart": sources, "figure": _figure_json(sources)}
         extras["feedback_link"] = _first_link(
             request.user,

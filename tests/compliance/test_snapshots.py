@@ -1,13 +1,16 @@
 """Snapshots (refresh, freeze, recompute), commitments turning red, escalation episodes."""
 
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 from django.core.management import call_command
 
 from apps.compliance import selectors, services
-from apps.compliance.models import Alert, AlertDelivery, ComplianceSnapshot
+from apps.compliance.models import Alert, AlertDelivery, ComplianceSnapshot, WinRateSnapshot
 from apps.compliance.periods import PeriodKind, following, period_starting
+from apps.handoff import channels
+from apps.leads.models import Lead
 from tests.compliance import factories as f
 
 WEEK = period_starting(PeriodKind.WEEK, date(2026, 3, 2), "UTC")
@@ -316,3 +319,89 @@ def test_a_kind_turns_red_once_per_period_across_a_version_change(version, make_
     assert (snapshot.status, snapshot.versions) == ("red", [1, 2])
     assert snapshot.commitment.version_id != version.pk  # the newest version speaks for it
     assert services.commitments_red_alert(now=later)["alerts"] == 0
+
+
+def test_an_open_periods_snapshot_stores_its_clock_kinds_per_owner_a_closed_one_none(
+    version, make_user
+):
+    rep_a, rep_b = make_user("rep"), make_user("rep")
+    _mql(version, at=MONDAY, contact_after=timedelta(hours=1), owner=rep_a)
+    _mql(version, at=MONDAY + timedelta(hours=1), contact_after=timedelta(hours=6), owner=rep_a)
+    _mql(version, at=MONDAY + timedelta(hours=2), contact_after=timedelta(minutes=5), owner=rep_b)
+    _mql(version, at=MONDAY + timedelta(days=2))  # nobody's, never contacted
+    now = MONDAY + timedelta(days=3)
+
+    services.snapshots_refresh(now=now)
+
+    first_contact = ComplianceSnapshot.objects.get(
+        commitment=_first_contact(version), period_kind="week", period_start=WEEK.first_day
+    )
+    kind = selectors.compliance_for_period(period=WEEK, as_of=now, with_outcomes=False)[0].kind
+    live = selectors.commitment_owner_counts(kind=kind, period=WEEK, as_of=now)
+    assert live == {rep_a.pk: (1, 1, 0), rep_b.pk: (1, 0, 0), None: (0, 1, 0)}
+    assert selectors.snapshot_owner_counts(first_contact) == live
+    read = selectors.compliance_for_period(period=WEEK, with_outcomes=False, fresh_since=now)
+    assert read[0].source == "snapshot" and read[0].owner_counts == live
+    # A lead changing hands through the hand-off moves its counts at the next sweep, as live.
+    moved = Lead.objects.get(owner=rep_b)
+    channels.lead_reassign(lead=moved, owner=rep_a, actor=make_user("sales_leader"))
+    services.snapshots_refresh(now=now + timedelta(minutes=1))
+    live = selectors.commitment_owner_counts(
+        kind=kind, period=WEEK, as_of=now + timedelta(minutes=1)
+    )
+    assert live == {rep_a.pk: (2, 1, 0), None: (0, 1, 0)}
+    first_contact.refresh_from_db()
+    assert selectors.snapshot_owner_counts(first_contact) == live
+    # Not a clock kind: no per-owner figures.
+    volume = ComplianceSnapshot.objects.get(
+        commitment=version.commitments.get(metric="mql_volume"),
+        period_kind="week",
+        period_start=WEEK.first_day,
+    )
+    assert volume.owner_counts is None
+    # Closed: frozen as of its end without them (leads change hands after it closed).
+    services.snapshots_refresh(now=WEEK.end + timedelta(hours=1))
+    first_contact.refresh_from_db()
+    assert first_contact.frozen and first_contact.owner_counts is None
+    # An unfrozen snapshot older than fresh_since is not served.
+    month = selectors.compliance_for_period(
+        period=period_starting(PeriodKind.MONTH, date(2026, 3, 1), "UTC"),
+        with_outcomes=False,
+        fresh_since=WEEK.end + timedelta(hours=2),
+    )
+    assert {item.source for item in month} == {"live"}
+
+
+def test_the_sweep_keeps_one_row_of_win_rates_equal_to_the_live_ones(version, make_user):
+    won_at = MONDAY - timedelta(days=10)
+    clocks = [
+        _mql(version, at=MONDAY - timedelta(days=40 + i), owner=make_user("rep")) for i in range(5)
+    ]
+    for i, clock in enumerate(clocks):
+        met = i < 3
+        clock.state = "met" if met else "breached"
+        clock.save(update_fields=["state"])
+        if i in (0, 1, 3):
+            clock.lead.stage, clock.lead.closed_at = "won", won_at
+            clock.lead.amount = Decimal("1000.005") if i == 0 else Decimal(2000 + i)
+            clock.lead.save(update_fields=["stage", "closed_at", "amount"])
+    now = MONDAY + timedelta(days=1)
+
+    services.snapshots_refresh(now=now)
+    services.snapshots_refresh(now=now + timedelta(minutes=1))
+
+    stored = WinRateSnapshot.objects.get()
+    assert stored.as_of == now + timedelta(minutes=1)
+    rates = selectors.win_rates_stored(fresh_since=now)
+    assert rates == selectors.first_contact_win_rates(as_of=now + timedelta(minutes=1))
+    assert (rates.in_sla_won, rates.in_sla_total, rates.out_sla_won, rates.out_sla_total) == (
+        2,
+        3,
+        1,
+        2,
+    )
+    # The average of 1000.005, 2001 and 2003, cents rounded as the live computation does.
+    assert rates.average_won_amount == (
+        (Decimal("1000.005") + Decimal(2001) + Decimal(2003)) / 3
+    ).quantize(Decimal("0.01"))
+    assert selectors.win_rates_stored(fresh_since=now + timedelta(minutes=2)) is None
