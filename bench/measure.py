@@ -27,6 +27,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 
 import _django  # noqa: F401  (Django set-up)
+import psycopg
 from _django import RESULTS, ROOT
 from django.db import connection, transaction
 from django.test import Client
@@ -203,11 +204,26 @@ def _mql_count() -> int:
     return MqlEvent.objects.count()
 
 
+@contextmanager
+def _owner_cursor():
+    """(cursor, app role) in the current organization's schema as the role that owns the
+    tables: the app's role may not create or drop them (README, Sign-off). Without
+    DATABASE_OWNER_URL one role does everything: the app's own cursor, and no role to grant."""
+    owner_url = os.environ.get("DATABASE_OWNER_URL")
+    if not owner_url:
+        with connection.cursor() as cursor:
+            yield cursor, None
+        return
+    with psycopg.connect(owner_url, autocommit=True) as owner, owner.cursor() as cursor:
+        cursor.execute(f'SET search_path TO "{connection.schema_name}", public')
+        yield cursor, connection.settings_dict["USER"]
+
+
 def _copy_anchor_tables() -> None:
     """Two tables shaped like the activities: without any index, and with the same indexes
     and the same rows (so each index is as deep as the real one)."""
     table = Activity._meta.db_table
-    with connection.cursor() as cursor:
+    with _owner_cursor() as (cursor, app_role):
         cursor.execute("DROP TABLE IF EXISTS bench_copy_bare, bench_copy_indexed")
         cursor.execute(
             f"CREATE TABLE bench_copy_bare (LIKE {table} INCLUDING DEFAULTS INCLUDING IDENTITY)"
@@ -219,6 +235,11 @@ def _copy_anchor_tables() -> None:
             " (SELECT max(id) FROM bench_copy_indexed))"
         )
         cursor.execute("ANALYZE bench_copy_indexed")
+        if app_role is not None:
+            cursor.execute(f'GRANT ALL ON bench_copy_bare, bench_copy_indexed TO "{app_role}"')
+            cursor.execute(
+                f'GRANT USAGE ON ALL SEQUENCES IN SCHEMA "{connection.schema_name}" TO "{app_role}"'
+            )
 
 
 def _copy_seconds(target: str, items: list[dict]) -> float:
@@ -364,7 +385,7 @@ def bench_ingestion(org: Organization, batches: int = 5) -> dict:
             median = figures["median_ms"] / 1000
             figures["x_indexed_copy"] = round(median / indexed, 1)
             figures["x_bare_copy"] = round(median / bare, 1)
-    with schema_context(org.schema_name), connection.cursor() as cursor:
+    with schema_context(org.schema_name), _owner_cursor() as (cursor, _role):
         cursor.execute("DROP TABLE IF EXISTS bench_copy_bare, bench_copy_indexed")
     report["load_average_after"] = round(os.getloadavg()[0], 1)
     return report

@@ -315,6 +315,10 @@ DASHBOARD_CHARTS_STALE_SECONDS = env.int("DASHBOARD_CHARTS_STALE_SECONDS", defau
 # The scorecard of an open period reads the sweep's snapshots (tiles, per-rep figures,
 # pipeline-at-risk win rates) while younger than this; older ones are computed in the request.
 DASHBOARD_SCORECARD_MAX_AGE_SECONDS = env.int("DASHBOARD_SCORECARD_MAX_AGE_SECONDS", default=120)
+# The pipeline-at-risk win rates (twelve months of clocks and outcomes) move slowly: the sweep
+# recomputes them when the stored ones are older than this, and the scorecard accepts them
+# until this much older than its snapshots.
+WIN_RATES_REFRESH_SECONDS = env.int("WIN_RATES_REFRESH_SECONDS", default=900)
 
 # --- Cache and abuse limits ------------------------------------------------
 # How many proxies (load balancers) in front of the web processes append to X-Forwarded-For:

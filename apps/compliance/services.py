@@ -29,6 +29,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -474,7 +475,9 @@ def snapshots_refresh(*, now: datetime) -> dict[str, int]:
         for period in sorted(closed, key=lambda p: p.start):
             frozen += _period_snapshots(period, now=now, overwrite_frozen=False)
         refreshed += _period_snapshots(current, now=now, overwrite_frozen=False)
-    win_rates_refresh(now=now)
+    due = now - timedelta(seconds=settings.WIN_RATES_REFRESH_SECONDS)
+    if not WinRateSnapshot.objects.filter(as_of__gt=due, as_of__lte=now).exists():
+        win_rates_refresh(now=now)
     return {"frozen": frozen, "refreshed": refreshed}
 
 

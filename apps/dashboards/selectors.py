@@ -1360,7 +1360,10 @@ def pipeline_at_risk(
     fresh_since = _fresh_since(scope, latest=latest)
     rates = None
     if fresh_since is not None:
-        rates = compliance.win_rates_stored(fresh_since=fresh_since)
+        # Twelve months of outcomes: the sweep refreshes them every WIN_RATES_REFRESH_SECONDS.
+        rates = compliance.win_rates_stored(
+            fresh_since=fresh_since - timedelta(seconds=settings.WIN_RATES_REFRESH_SECONDS)
+        )
     if rates is None:
         rates = compliance.first_contact_win_rates(
             as_of=scope.as_of, owner_id=scope.owner_id, source=scope.source

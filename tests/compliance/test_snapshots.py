@@ -388,12 +388,17 @@ def test_the_sweep_keeps_one_row_of_win_rates_equal_to_the_live_ones(version, ma
     now = MONDAY + timedelta(days=1)
 
     services.snapshots_refresh(now=now)
+    # Twelve months of outcomes move slowly: a minute later the stored row is kept ...
     services.snapshots_refresh(now=now + timedelta(minutes=1))
+    assert WinRateSnapshot.objects.get().as_of == now
+    # ... and replaced once older than WIN_RATES_REFRESH_SECONDS (900 s by default).
+    later = now + timedelta(minutes=16)
+    services.snapshots_refresh(now=later)
 
     stored = WinRateSnapshot.objects.get()
-    assert stored.as_of == now + timedelta(minutes=1)
-    rates = selectors.win_rates_stored(fresh_since=now)
-    assert rates == selectors.first_contact_win_rates(as_of=now + timedelta(minutes=1))
+    assert stored.as_of == later
+    rates = selectors.win_rates_stored(fresh_since=later)
+    assert rates == selectors.first_contact_win_rates(as_of=later)
     assert (rates.in_sla_won, rates.in_sla_total, rates.out_sla_won, rates.out_sla_total) == (
         2,
         3,
@@ -404,4 +409,4 @@ def test_the_sweep_keeps_one_row_of_win_rates_equal_to_the_live_ones(version, ma
     assert rates.average_won_amount == (
         (Decimal("1000.005") + Decimal(2001) + Decimal(2003)) / 3
     ).quantize(Decimal("0.01"))
-    assert selectors.win_rates_stored(fresh_since=now + timedelta(minutes=2)) is None
+    assert selectors.win_rates_stored(fresh_since=later + timedelta(minutes=1)) is None

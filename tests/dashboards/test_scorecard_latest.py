@@ -152,6 +152,7 @@ def test_the_sweep_moment_is_what_the_page_shows_until_the_next_sweep(data):
 
 def test_a_snapshot_older_than_the_max_age_is_not_served(data, settings):
     settings.DASHBOARD_SCORECARD_MAX_AGE_SECONDS = 60
+    settings.WIN_RATES_REFRESH_SECONDS = 60  # the win rates' own allowance: stale as well
     old = max(data.week.start, data.now - timedelta(minutes=5))
     _sweep(old)
     scope = _scope(data)
