@@ -700,13 +700,15 @@ def compliance_in_review_periods(
     kinds: Sequence[CommitmentKind] | None = None,
     catalog: Sequence[Commitment] | None = None,
     fresh_since: datetime | None = None,
+    with_owner_counts: bool = False,
 ) -> list[CommitmentResult]:
     """Every kind in force during the picked ``period``, each over ``judged_period`` (so every
     figure of a monthly commitment uses the month when a week is picked), in the newest
     version's order. ``as_of`` None: now for open periods, and a closed period's numbers
     from its frozen snapshot; with ``fresh_since`` an open period's latest snapshot not
     older than that stands for ``as_of`` (organization-wide, compliance_for_period); an ``as_of`` at or after a period's end also reads its
-    snapshot (organization-wide). One engine call per distinct period (at most three)."""
+    snapshot (organization-wide). One engine call per distinct period (at most three);
+    ``with_owner_counts``: see compliance_for_period."""
     catalog = signed_commitments() if catalog is None else catalog
     moment = min(as_of or timezone.now(), period.end - _JUST_BEFORE)
     if kinds is None:
@@ -730,6 +732,7 @@ def compliance_in_review_periods(
             with_outcomes=with_outcomes,
             kinds=group,
             fresh_since=fresh_since,
+            with_owner_counts=with_owner_counts,
         ):
             found[item.kind.key] = item
     return [found[k.key] for k in kinds if k.key in found]

@@ -336,6 +336,7 @@ def compliance_results(
     metrics_only: frozenset[str] | None = None,
     catalog: Sequence[Commitment] | None = None,
     latest: bool = False,
+    with_owner_counts: bool = False,
 ) -> list[compliance.CommitmentResult]:
     """The engine's results for the scope — one per commitment kind, each over
     ``commitment_period`` and the SLA versions in force during it — restricted to what the
@@ -355,6 +356,7 @@ def compliance_results(
         kinds=_kinds(scope, catalog=catalog, viewer=viewer, metrics_only=metrics_only),
         catalog=catalog,
         fresh_since=fresh_since,
+        with_owner_counts=with_owner_counts,
     )
     if scope.source is None:
         return items
@@ -1012,15 +1014,18 @@ def rep_compliance(scope: Scope, *, results: list | None = None) -> list[chart_p
     period's snapshot, which stored them as of its moment. ``results`` (the scorecard's)
     name the kinds and their periods; without them, those in force for the scope."""
     if results is None:
-        results = compliance_results(scope, metrics_only=frozenset(CLOCK_METRIC_LABELS))
-    organization_wide = scope.owner_id is None and scope.source is None
+        # The per-owner counts come with the figures, from the same statement.
+        results = compliance_results(
+            scope, metrics_only=frozenset(CLOCK_METRIC_LABELS), with_owner_counts=True
+        )
     counted = [
         (
             i.kind,
             i.period,
             i.as_of,
+            # A snapshot's (organization-wide only) or counted with the scope's filters.
             i.owner_counts
-            if organization_wide and i.owner_counts is not None
+            if i.owner_counts is not None
             else compliance.commitment_owner_counts(
                 kind=i.kind,
                 period=i.period,

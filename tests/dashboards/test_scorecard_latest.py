@@ -190,6 +190,8 @@ def test_a_source_a_rep_or_an_earlier_moment_is_computed_live(data, kind):
         assert first.denominator + first.pending < whole.denominator + whole.pending
     reps = selectors.rep_compliance(scope, results=fast.results)
     assert reps == selectors.rep_compliance(scope, results=live.results)
+    # The charts page's own call: per-owner counts from the figures' statement, the same bars.
+    assert selectors.rep_compliance(scope) == reps
     if kind == "rep":
         assert {bar.rep for bar in reps} == {"Rep 0"}
     risk = selectors.pipeline_at_risk(scope, results=fast.results, latest=True)
