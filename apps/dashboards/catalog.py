@@ -167,7 +167,9 @@ def _rejections(scope: Scope, **_options) -> selectors.ChartData:
 
 
 def _reps(scope: Scope, **_options) -> selectors.ChartData:
-    bars = selectors.rep_compliance(scope)
+    # An open period organization-wide: the per-owner counts the sweep stored, as the
+    # scorecard's rep rows (computed live otherwise).
+    bars = selectors.rep_compliance(scope, latest=True)
     return selectors.ChartData(
         name="reps",
         title="Compliance per rep",

@@ -1007,16 +1007,23 @@ def rejection_reasons(scope: Scope) -> list[chart_points.ReasonBar]:
     ]
 
 
-def rep_compliance(scope: Scope, *, results: list | None = None) -> list[chart_points.RepBar]:
+def rep_compliance(
+    scope: Scope, *, results: list | None = None, latest: bool = False
+) -> list[chart_points.RepBar]:
     """Per rep and clock commitment kind: met / missed / pending over the same MQL events as
     the tile (so the reps add up to it), grouped by the lead's current owner in SQL — one
     query per clock kind, whatever the number of leads; none for a tile read from an open
     period's snapshot, which stored them as of its moment. ``results`` (the scorecard's)
-    name the kinds and their periods; without them, those in force for the scope."""
+    name the kinds and their periods; without them, those in force for the scope (with
+    ``latest``, an open period organization-wide from the sweep's snapshots, as the scorecard
+    reads them)."""
     if results is None:
         # The per-owner counts come with the figures, from the same statement.
         results = compliance_results(
-            scope, metrics_only=frozenset(CLOCK_METRIC_LABELS), with_owner_counts=True
+            scope,
+            metrics_only=frozenset(CLOCK_METRIC_LABELS),
+            with_owner_counts=True,
+            latest=latest,
         )
     counted = [
         (
@@ -1355,7 +1362,9 @@ def pipeline_at_risk(
     items = (
         results
         if results is not None
-        else compliance_results(scope, metrics_only=frozenset({"first_contact_time"}))
+        else compliance_results(
+            scope, metrics_only=frozenset({"first_contact_time"}), latest=latest
+        )
     )
     missed = sum(
         int(i.result.denominator - i.result.numerator)

@@ -188,7 +188,9 @@ def _scope_rebuilt(record: Mapping[str, Any], *, now: datetime) -> Scope:
 
 def _compute(chart: str, scope: Scope, options: Mapping[str, Any]) -> selectors.ChartData:
     if chart == AT_RISK:
-        found = selectors.pipeline_at_risk(scope)
+        # An open period organization-wide: from the sweep's snapshot and stored win rates,
+        # as the scorecard shows it (computed live otherwise).
+        found = selectors.pipeline_at_risk(scope, latest=True)
         return selectors.ChartData(
             name=AT_RISK, title="Pipeline at risk", points=[found], figure=StoredFigure("{}")
         )

@@ -132,6 +132,12 @@ def test_the_stored_open_period_equals_the_live_computation_at_the_sweeps_moment
     live_risk = selectors.pipeline_at_risk(scope, results=live.results)
     assert fast_risk == live_risk
     assert fast_risk.amount is not None and fast_risk.in_sla_rate > fast_risk.out_sla_rate
+    # The charts page's per-rep chart and pipeline at risk read the same stored figures.
+    with CaptureQueriesContext(connection) as queries:
+        chart_reps = selectors.rep_compliance(scope, latest=True)
+        chart_risk = selectors.pipeline_at_risk(scope, latest=True)
+    assert _fact_reads(queries) == []
+    assert (chart_reps, chart_risk) == (live_reps, live_risk)
 
 
 def test_the_sweep_moment_is_what_the_page_shows_until_the_next_sweep(data):
