@@ -424,7 +424,10 @@ def _kind_results(
     by_owner: dict[int, dict[int | None, tuple[int, int, int]]] = {}
     rows = _fetch(query)
     if not with_owner_counts:  # rows (index, is_total, version, counts, hours)
-        rows = [(i, 3 if total else 1, v, None, *rest) for i, total, v, *rest in rows]
+        rows = [
+            (i, metric_sql.TOTAL if total else metric_sql.GROUPED_BY_VERSION, v, None, *rest)
+            for i, total, v, *rest in rows
+        ]
     for index, grouping, version_id, owner, met, missed, pending, median, p90 in rows:
         if grouping == metric_sql.GROUPED_BY_VERSION:
             counts[index][version_id] = (met, missed, pending)
