@@ -2,18 +2,22 @@
 fact table: the same cohort straight from the raw rows (MqlEvent, each event's window found
 by a subquery, its conversion and first touch looked up per event). The agreement tests
 compare the fact-table GROUP BYs (apps/dashboards/selectors.py) with these, number for
-number. Only the numbers: labels and drill-down links are the selectors' own."""
+number. Only the numbers: labels and drill-down links are the selectors' own. The same for
+the pipeline at risk's win rates of one owner or source, and the funnel."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db.models import Count, F, Func, IntegerField, Value
 
 from apps.compliance.metrics import RESPONSE_BUCKETS
 from apps.compliance.periods import Period
+from apps.compliance.selectors import WIN_RATE_DAYS
 from apps.dashboards import selectors
 from apps.dashboards.scope import Scope
+from apps.leads.models import Lead, Stage
+from apps.sla.models import ClockKind, ClockState, SlaClock
 
 
 def _events(scope: Scope, period: Period | None = None, *, windowed: bool = True):
@@ -78,3 +82,32 @@ def speed_to_lead(scope: Scope) -> list[tuple[str, int, int]]:
     labels = ("none", *(label for _, label in selectors.RESPONSE_LIMITS), "later")
     found = {labels[row["response"]]: (row["sql"], row["n"]) for row in rows}
     return [(bucket, *found.get(bucket, (0, 0))) for bucket in RESPONSE_BUCKETS]
+
+
+def first_contact_win_rates(
+    *, as_of: datetime, owner_id: int | None = None, source: str | None = None
+) -> tuple[int, int, int, int]:
+    """(in-SLA won, in-SLA, out-of-SLA won, out-of-SLA) distinct leads, as the pipeline at risk
+    counted them before its filters read the fact table: settled first-contact clocks started
+    in the 12 months before as_of, of the leads the owner owns or the source brought *now*,
+    looked up lead by lead in Python."""
+    since = as_of - timedelta(days=WIN_RATE_DAYS)
+    leads = {lead.pk: lead for lead in Lead.objects.all()}
+    found = {ClockState.MET: (set(), set()), ClockState.BREACHED: (set(), set())}
+    clocks = SlaClock.objects.filter(
+        kind=ClockKind.FIRST_CONTACT, state__in=[ClockState.MET, ClockState.BREACHED]
+    )
+    for clock in clocks:
+        lead = leads[clock.lead_id]
+        if not since <= clock.started_at <= as_of:
+            continue
+        if owner_id is not None and lead.owner_id != owner_id:
+            continue
+        if source is not None and lead.source != source:
+            continue
+        won, total = found[clock.state]
+        total.add(lead.pk)
+        if lead.stage == Stage.WON:
+            won.add(lead.pk)
+    (in_won, in_total), (out_won, out_total) = found[ClockState.MET], found[ClockState.BREACHED]
+    return len(in_won), len(in_total), len(out_won), len(out_total)

@@ -3,8 +3,9 @@ number to the computation from the raw rows they replaced (tests/dashboards/refe
 on generated stories fed through the hand-off channels — re-dated MQLs, returns to nurture
 and second lives, late and shuffled arrivals, reassignments, source changes — for weeks,
 months and quarters, open and closed, with the source and owner filters. The compliance
-engine's owner and source filters and per-owner counts (the reps chart) read the fact
-row's owner and source too: they equal the lead's as they are now."""
+engine's owner and source filters and per-owner counts (the reps chart), and the pipeline
+at risk's win rates of one owner or source, read the fact row's owner and source too: they
+equal the lead's as they are now."""
 
 import contextlib
 import random
@@ -25,8 +26,10 @@ from apps.dashboards import selectors
 from apps.dashboards.scope import Scope
 from apps.dispositions.models import ReasonCode
 from apps.handoff import channels
-from apps.leads.models import Lead
+from apps.leads.models import Lead, Stage
 from apps.mql.models import MqlDefinition, MqlEvent
+from apps.sla import clocks as sla_clocks
+from apps.sla.models import ClockKind, ClockState, SlaClock
 from tests.compliance import factories as sla_f
 from tests.dashboards import reference
 from tests.leads.factories import RoutingRuleFactory
@@ -381,3 +384,50 @@ def test_the_engines_owner_and_source_filters_follow_reassignments_and_source_ch
                 missed,
                 pending,
             ), source
+
+
+def test_pipeline_at_risk_win_rates_of_an_owner_or_a_source_equal_the_raw_computation(
+    organization,
+):
+    # Given stories with reassignments and source changes fed through the channels, a day
+    # later the clocks nobody met breached, and some leads won,
+    now = _play(organization, "rates", 50, seed=4242) + timedelta(days=1)
+    assert sla_clocks.clocks_breach(now=now) > 0
+    clocked = list(
+        SlaClock.objects.filter(kind=ClockKind.FIRST_CONTACT)
+        .order_by("lead_id")
+        .values_list("lead_id", flat=True)
+        .distinct()
+    )
+    Lead.objects.filter(pk__in=clocked[::3]).update(
+        stage=Stage.WON, closed_at=now - timedelta(hours=1), amount=1000
+    )
+    states = set(SlaClock.objects.values_list("state", flat=True))
+    assert {ClockState.MET, ClockState.BREACHED} <= states, states
+    # and a few of the second rep's settled leads handed to the first (so the moves are not
+    # symmetric and the owner at MQL time would count differently),
+    first, second = organization["reps"]
+    for lead in Lead.objects.filter(pk__in=clocked, owner=second).order_by("pk")[:4]:
+        channels.lead_reassign(lead=lead, owner=first, actor=organization["leader"])
+    moved = MqlEventFact.objects.exclude(owner_id=F("owner_at_mql_id")).exclude(owner_id=None)
+    assert moved.exists(), "no reassignment after an MQL"
+    # When the win rates are read for every owner and every source (the fact rows' owner and
+    # source), and organization-wide,
+    filters = [{}]
+    filters += [{"owner_id": rep.pk} for rep in organization["reps"]]
+    filters += [{"source": source} for source in SOURCES]
+    compared = []
+    for found in filters:
+        rates = compliance_selectors.first_contact_win_rates(as_of=now, **found)
+        # Then they equal the clocks counted lead by lead with the lead's owner and source now.
+        expected = reference.first_contact_win_rates(as_of=now, **found)
+        assert (
+            rates.in_sla_won,
+            rates.in_sla_total,
+            rates.out_sla_won,
+            rates.out_sla_total,
+        ) == expected, found
+        compared.append(expected)
+    # and the stories gave every filter both states and some wins.
+    assert all(in_total and out_total for _w, in_total, _o, out_total in compared), compared
+    assert sum(in_won + out_won for in_won, _i, out_won, _o in compared) > 0
