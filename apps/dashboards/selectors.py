@@ -930,7 +930,10 @@ FUNNEL = (
 
 def funnel_stages(scope: Scope) -> list[chart_points.FunnelStage]:
     """Leads created in the period and how far they got by as_of, with the median days each
-    stage lasted before the next step — one aggregate query."""
+    stage lasted before the next step — one aggregate query: a range of lead_created_funnel_idx,
+    which covers every column it reads (an index-only scan where the visibility map allows;
+    the leads heap is four times wider). It reads leads, not the fact table: it counts every
+    lead created, MQL or not."""
     leads = _leads(owner_id=scope.owner_id, source=scope.source).filter(
         _in_period("created_at", scope.period, scope.as_of)
     )
@@ -939,16 +942,10 @@ def funnel_stages(scope: Scope) -> list[chart_points.FunnelStage]:
         if reached:
             aggregates[f"n_{label}"] = Count("id", filter=_REACHED[reached](scope.as_of))
         if next_step:
-            # percentile_cont skips NULLs: leads that have not taken the next step yet.
+            # Over the leads that took the next step by as_of (FILTER: the others are not
+            # evaluated at all, cheaper than a CASE of NULLs percentile_cont would skip).
             aggregates[f"median_{label}"] = Median(
-                Case(
-                    When(
-                        _REACHED[next_step](scope.as_of),
-                        then=_epoch(F(leaves) - F(enters)),
-                    ),
-                    default=None,
-                    output_field=FloatField(),
-                )
+                _epoch(F(leaves) - F(enters)), filter=_REACHED[next_step](scope.as_of)
             )
     totals = leads.aggregate(**aggregates)
     stages = []

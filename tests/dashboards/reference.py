@@ -7,6 +7,7 @@ the pipeline at risk's win rates of one owner or source, and the funnel."""
 
 from __future__ import annotations
 
+import statistics
 from datetime import datetime, timedelta
 
 from django.db.models import Count, F, Func, IntegerField, Value
@@ -111,3 +112,53 @@ def first_contact_win_rates(
             won.add(lead.pk)
     (in_won, in_total), (out_won, out_total) = found[ClockState.MET], found[ClockState.BREACHED]
     return len(in_won), len(in_total), len(out_won), len(out_total)
+
+
+def funnel(scope: Scope) -> list[tuple[str, int, float | None]]:
+    """(stage, leads, median seconds in it before the next step) of the leads created in the
+    period, lead by lead in Python: PostgreSQL's percentile_cont(0.5) is the median with
+    linear interpolation, statistics.median's."""
+    as_of = scope.as_of
+    leads = [
+        lead
+        for lead in Lead.objects.all()
+        if scope.period.start <= lead.created_at < scope.period.end
+        and lead.created_at <= as_of
+        and (scope.owner_id is None or lead.owner_id == scope.owner_id)
+        and (scope.source is None or lead.source == scope.source)
+    ]
+
+    def by(moment):
+        return moment is not None and moment <= as_of
+
+    reached = {
+        "Lead": lambda lead: True,
+        "MQL": lambda lead: by(lead.mql_at),
+        "SQL": lambda lead: by(lead.sql_at),
+        "Opportunity": lambda lead: by(lead.opportunity_at),
+        "Won": lambda lead: lead.stage == Stage.WON and by(lead.closed_at),
+    }
+    steps = {
+        "Lead": ("mql_at", "created_at", reached["MQL"]),
+        "MQL": ("sql_at", "mql_at", reached["SQL"]),
+        "SQL": ("opportunity_at", "sql_at", reached["Opportunity"]),
+        "Opportunity": (
+            "closed_at",
+            "opportunity_at",
+            lambda lead: lead.stage in (Stage.WON, Stage.LOST) and by(lead.closed_at),
+        ),
+    }
+    found = []
+    for stage, is_there in reached.items():
+        median = None
+        if stage in steps:
+            leaves, enters, took = steps[stage]
+            spans = [
+                (getattr(lead, leaves) - getattr(lead, enters)).total_seconds()
+                for lead in leads
+                # a missing instant makes a NULL span, which percentile_cont skips
+                if took(lead) and getattr(lead, enters) is not None
+            ]
+            median = statistics.median(spans) if spans else None
+        found.append((stage, sum(1 for lead in leads if is_there(lead)), median))
+    return found

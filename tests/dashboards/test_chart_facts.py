@@ -431,3 +431,60 @@ def test_pipeline_at_risk_win_rates_of_an_owner_or_a_source_equal_the_raw_comput
     # and the stories gave every filter both states and some wins.
     assert all(in_total and out_total for _w, in_total, _o, out_total in compared), compared
     assert sum(in_won + out_won for in_won, _i, out_won, _o in compared) > 0
+
+
+def test_funnel_equals_the_lead_by_lead_computation(organization):
+    # Given stories fed through the channels, leads created over a month and a half before
+    # and after the first MQLs, and some taken on by the CRM to opportunity, won and lost,
+    now = _play(organization, "funnel", 50, seed=99)
+    rng = random.Random(99)
+    for lead in Lead.objects.order_by("pk"):
+        Lead.objects.filter(pk=lead.pk).update(
+            created_at=BASE + timedelta(hours=rng.randrange(-24 * 30, 24 * 15))
+        )
+    converted = list(Lead.objects.filter(sql_at__isnull=False).order_by("pk"))
+    assert len(converted) >= 6
+    for i, lead in enumerate(converted):
+        at = lead.sql_at + timedelta(hours=5 + 7 * i)
+        stages = [("opportunity", at)]
+        if i % 3:
+            stages.append(("won" if i % 3 == 1 else "lost", at + timedelta(days=2, hours=i)))
+        for stage, moment in stages:
+            channels.leads_upsert(
+                items=[
+                    {
+                        "external_id": lead.external_id,
+                        "stage": stage,
+                        "stage_changed_at": moment.isoformat(),
+                        "amount": "1200.00",
+                        "expected_close": (moment + timedelta(days=30)).date().isoformat(),
+                    }
+                ],
+                channel="api",
+                actor=None,
+                now=max(now, moment),
+            )
+    assert Lead.objects.filter(stage="won").exists() and Lead.objects.filter(stage="lost").exists()
+    # When the funnel is read for weeks, months and a quarter, open and closed, with and
+    # without the filters,
+    later = now + timedelta(days=5)
+    compared = 0
+    for scope in _scopes(organization, later):
+        stages = selectors.funnel_stages(scope)
+        found = [
+            (s.label, s.count, None if s.median_days is None else s.median_days * 86400)
+            for s in stages
+        ]
+        # Then every count and median equals the lead-by-lead computation.
+        expected = reference.funnel(scope)
+        assert [(label, n) for label, n, _m in found] == [(label, n) for label, n, _m in expected]
+        for (_l, _n, median), (_el, _en, wanted) in zip(found, expected, strict=True):
+            assert median == (None if wanted is None else pytest.approx(wanted, rel=1e-9)), scope
+        compared += sum(n for _label, n, _m in expected)
+    assert compared > 0
+    quarter = Scope(
+        period=period_for(PeriodKind.QUARTER, BASE, TZ), as_of=later, tz=TZ, choice="custom"
+    )
+    # and every stage before Won (which has no next step) had a median to compare.
+    medians = [m for _label, _n, m in reference.funnel(quarter)]
+    assert all(m is not None for m in medians[:-1]) and medians[-1] is None, medians
