@@ -68,7 +68,7 @@ from apps.dashboards import calculations, chart_points, charts, tiles
 from apps.dashboards.models import MarketingSpend
 from apps.dashboards.scope import Scope
 from apps.dashboards.slices import CommitmentSlice, LeadSlice, drilldown_url, slice_from_params
-from apps.dispositions.models import Disposition
+from apps.dispositions.models import Disposition, ReasonCode
 from apps.leads.models import Activity, Lead, Stage, StageChange
 from apps.mql.models import MqlEvent
 from apps.sla import business_time
@@ -971,36 +971,72 @@ def funnel_stages(scope: Scope) -> list[chart_points.FunnelStage]:
     return stages
 
 
+# The lead's source and owner of a rejection, from its MQL event's fact row (the lead's now,
+# kept current by the hand-off pipeline, as the engine's filters read them); a disposition
+# without an event looks its lead up. The fact table is hashed once; joining the leads heap
+# for a quarter's rejections read most of it at 1M leads (0.35 s -> 0.19 s).
+_REJECTED_LEAD = """CASE WHEN f.event_id IS NOT NULL THEN f.{column}
+    ELSE (SELECT l.{column} FROM {lead} l WHERE l.id = d.lead_id) END"""
+_REJECTIONS_SQL = """
+    SELECT r.reason_code_id, c.label, r.source, COUNT(DISTINCT r.lead_id) AS n
+    FROM (
+      SELECT d.lead_id, d.reason_code_id, {source} AS source, {owner} AS owner_id
+      FROM {disposition} d
+      LEFT JOIN {fact} f ON f.event_id = d.mql_event_id
+      WHERE d.outcome = 'rejected'
+        AND d.occurred_at >= %(start)s AND d.occurred_at < %(end)s AND d.occurred_at <= %(as_of)s
+    ) r
+    LEFT JOIN {reason} c ON c.id = r.reason_code_id
+    WHERE {where}
+    GROUP BY r.reason_code_id, c.label, r.source
+    ORDER BY n DESC, c.label, r.source"""
+
+
 def rejection_reasons(scope: Scope) -> list[chart_points.ReasonBar]:
-    """Leads rejected in the period per reason code and source (one GROUP BY)."""
-    dispositions = _rejections(scope.period, scope.as_of)
+    """Leads rejected in the period per reason code and source (one GROUP BY over the period's
+    rejections, an index range of (outcome, occurred_at), with their fact rows)."""
+    lead = Lead._meta.db_table
+    # Only table names and fixed conditions are formatted in; the values are bound.
+    where = ["TRUE"]
     if scope.owner_id is not None:
-        dispositions = dispositions.filter(lead__owner_id=scope.owner_id)
+        where.append("r.owner_id = %(owner)s")
     if scope.source is not None:
-        dispositions = dispositions.filter(lead__source=scope.source)
-    rows = (
-        dispositions.order_by()
-        .values("reason_code_id", "reason_code__label", "lead__source")
-        .annotate(n=Count("lead_id", distinct=True))
-        .order_by("-n", "reason_code__label", "lead__source")
+        where.append("r.source = %(source)s")
+    sql = _REJECTIONS_SQL.format(
+        source=_REJECTED_LEAD.format(column="source", lead=lead),
+        owner=_REJECTED_LEAD.format(column="owner_id", lead=lead),
+        disposition=Disposition._meta.db_table,
+        fact=MqlEventFact._meta.db_table,
+        reason=ReasonCode._meta.db_table,
+        where=" AND ".join(where),
     )
+    params = {
+        "start": scope.period.start,
+        "end": scope.period.end,
+        "as_of": scope.as_of,
+        "owner": scope.owner_id,
+        "source": scope.source,
+    }
+    with _analytical(), connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
     return [
         chart_points.ReasonBar(
-            reason=row["reason_code__label"] or "(no reason given)",
-            source=row["lead__source"] or "",
-            count=row["n"],
+            reason=label or "(no reason given)",
+            source=source or "",
+            count=n,
             link=drilldown_url(
                 LeadSlice(
                     basis="rejected",
                     period=scope.period,
                     as_of=scope.as_of,
-                    source=row["lead__source"] or "",
+                    source=source or "",
                     owner_id=scope.owner_id,
-                    reason_id=row["reason_code_id"] or 0,
+                    reason_id=reason_id or 0,
                 )
             ),
         )
-        for row in rows
+        for reason_id, label, source, n in rows
     ]
 
 

@@ -162,3 +162,23 @@ def funnel(scope: Scope) -> list[tuple[str, int, float | None]]:
             median = statistics.median(spans) if spans else None
         found.append((stage, sum(1 for lead in leads if is_there(lead)), median))
     return found
+
+
+def rejection_reasons(scope: Scope) -> list[tuple[int | None, str | None, str, int]]:
+    """(reason id, label, source, leads) of the period's rejections, joined with the leads
+    themselves for their source and owner now, as the chart read them before."""
+    dispositions = selectors._rejections(scope.period, scope.as_of)
+    if scope.owner_id is not None:
+        dispositions = dispositions.filter(lead__owner_id=scope.owner_id)
+    if scope.source is not None:
+        dispositions = dispositions.filter(lead__source=scope.source)
+    rows = (
+        dispositions.order_by()
+        .values("reason_code_id", "reason_code__label", "lead__source")
+        .annotate(n=Count("lead_id", distinct=True))
+        .order_by("-n", "reason_code__label", "lead__source")
+    )
+    return [
+        (row["reason_code_id"], row["reason_code__label"], row["lead__source"], row["n"])
+        for row in rows
+    ]

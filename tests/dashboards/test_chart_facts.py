@@ -24,7 +24,7 @@ from apps.compliance.models import MqlEventFact
 from apps.compliance.periods import PeriodKind, period_for
 from apps.dashboards import selectors
 from apps.dashboards.scope import Scope
-from apps.dispositions.models import ReasonCode
+from apps.dispositions.models import Disposition, ReasonCode
 from apps.handoff import channels
 from apps.leads.models import Lead, Stage
 from apps.mql.models import MqlDefinition, MqlEvent
@@ -488,3 +488,35 @@ def test_funnel_equals_the_lead_by_lead_computation(organization):
     # and every stage before Won (which has no next step) had a median to compare.
     medians = [m for _label, _n, m in reference.funnel(quarter)]
     assert all(m is not None for m in medians[:-1]) and medians[-1] is None, medians
+
+
+def test_rejection_reasons_equal_the_join_with_the_leads(organization):
+    # Given stories with rejections, reassignments and source changes fed through the
+    # channels, one rejection left without its MQL event (its event deleted: SET NULL), and
+    # one without a reason,
+    now = _play(organization, "rejections", 60, seed=31337)
+    rejected = Disposition.objects.filter(outcome="rejected").order_by("pk")
+    assert rejected.count() >= 6
+    Disposition.objects.filter(pk=rejected[0].pk).update(mql_event=None)
+    Disposition.objects.filter(pk=rejected[1].pk).update(reason_code=None)
+    first, second = organization["reps"]
+    for disposition in rejected.filter(lead__owner=second)[:3]:
+        channels.lead_reassign(lead=disposition.lead, owner=first, actor=organization["leader"])
+    channels.leads_upsert(
+        items=[{"external_id": rejected[0].lead.external_id, "source": "events"}],
+        channel="api",
+        actor=None,
+        now=now,
+    )
+    # When the Pareto is read for weeks, months and a quarter, open and closed, with and
+    # without the filters,
+    counted = 0
+    for scope in _scopes(organization, now + timedelta(days=5)):
+        bars = selectors.rejection_reasons(scope)
+        # Then every bar equals the join of the rejections with their leads.
+        expected = reference.rejection_reasons(scope)
+        assert [(b.reason, b.source, b.count) for b in bars] == [
+            (label or "(no reason given)", source, n) for _id, label, source, n in expected
+        ], scope
+        counted += sum(b.count for b in bars)
+    assert counted > 0
