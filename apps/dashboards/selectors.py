@@ -930,10 +930,11 @@ FUNNEL = (
 
 def funnel_stages(scope: Scope) -> list[chart_points.FunnelStage]:
     """Leads created in the period and how far they got by as_of, with the median days each
-    stage lasted before the next step — one aggregate query: a range of lead_created_funnel_idx,
-    which covers every column it reads (an index-only scan where the visibility map allows;
-    the leads heap is four times wider). It reads leads, not the fact table: it counts every
-    lead created, MQL or not."""
+    stage lasted before the next step — one aggregate query: a range of lead_created_funnel_idx
+    (created_at) or, for one source, lead_source_created_idx (source, created_at), which cover
+    every column it reads (an index-only scan where the visibility map allows; the leads heap
+    is four times wider). It reads leads, not the fact table: it counts every lead created,
+    MQL or not."""
     leads = _leads(owner_id=scope.owner_id, source=scope.source).filter(
         _in_period("created_at", scope.period, scope.as_of)
     )
