@@ -278,6 +278,33 @@ _FACT_COLUMNS = """c.first_touch_at, c.nth_touch_at, c.cadence_touches,
              c.disposition_reason_code_id, c.sql_at, c.owner_id"""
 
 
+def _terms_cte(
+    terms: Sequence[VersionTerm], params: dict[str, Any], *, metric: str, suffix: str
+) -> str:
+    """The CTE ``terms<suffix>``: one row per version of the kind (its commitment, touches,
+    days) and ``sole``: the commitment is its version's only one of this metric, so the
+    fact row's due instant (of the event's first clock of the clock kind) is this
+    commitment's."""
+    x = suffix
+    params[f"t_versions{x}"] = [t.version_id for t in terms]
+    params[f"t_commitments{x}"] = [t.commitment_id for t in terms]
+    params[f"t_touches{x}"] = [t.touches for t in terms]
+    params[f"t_days{x}"] = [t.days for t in terms]
+    params[f"metric{x}"] = metric
+    # MATERIALIZED: computed once per version, not once per event (inlined, the NOT EXISTS
+    # ran four times for each of a month's 60,000 events at 1M leads).
+    return f"""
+    terms{x} AS MATERIALIZED (
+      SELECT t.*, NOT EXISTS (
+               SELECT 1 FROM {COMMITMENT} m
+               WHERE m.version_id = t.version_id AND m.metric = %(metric{x})s
+                 AND m.id <> t.commitment_id) AS sole
+      FROM unnest(%(t_versions{x})s::bigint[], %(t_commitments{x})s::bigint[],
+                  %(t_touches{x})s::int[], %(t_days{x})s::int[])
+        AS t(version_id, commitment_id, touches, days)
+    )"""  # noqa: S608 - table names and placeholders only; values are bound
+
+
 def _cohort_cte(
     terms: Sequence[VersionTerm],
     cohort: CohortFilter,
@@ -289,25 +316,7 @@ def _cohort_cte(
     """The CTEs ``terms<suffix>`` and ``cohort<suffix>`` of one kind, over ``events`` (the
     caller's CTE of fact_events_sql); ``suffix`` keeps several kinds apart in one statement."""
     x = suffix
-    params[f"t_versions{x}"] = [t.version_id for t in terms]
-    params[f"t_commitments{x}"] = [t.commitment_id for t in terms]
-    params[f"t_touches{x}"] = [t.touches for t in terms]
-    params[f"t_days{x}"] = [t.days for t in terms]
-    params[f"metric{x}"] = metric
-    # ``sole``: the commitment is its version's only one of this metric, so the fact row's
-    # due instant (of the event's first clock of the clock kind) is this commitment's.
-    # MATERIALIZED: computed once per version, not once per event (inlined, the NOT EXISTS
-    # ran four times for each of a month's 60,000 events at 1M leads).
-    terms_cte = f"""
-    terms{x} AS MATERIALIZED (
-      SELECT t.*, NOT EXISTS (
-               SELECT 1 FROM {COMMITMENT} m
-               WHERE m.version_id = t.version_id AND m.metric = %(metric{x})s
-                 AND m.id <> t.commitment_id) AS sole
-      FROM unnest(%(t_versions{x})s::bigint[], %(t_commitments{x})s::bigint[],
-                  %(t_touches{x})s::int[], %(t_days{x})s::int[])
-        AS t(version_id, commitment_id, touches, days)
-    )"""  # noqa: S608 - table names and placeholders only; values are bound
+    terms_cte = _terms_cte(terms, params, metric=metric, suffix=x)
     if metric in CLOCK_METRICS:
         # The events with a clock of their version's commitment of the kind (it exists only
         # when the commitment's segment matched at MQL time): the fact row's due instant
@@ -393,25 +402,25 @@ def kinds_aggregate_sql(
     cohort: CohortFilter,
     owners: bool = False,
 ) -> Query:
-    """aggregate_sql of several kinds of one period in one statement: the period's events are
-    read from the fact table once, each kind's outcomes computed over them (``kinds``: its
-    metric and terms, in order), then counted per kind and version with the percentiles per
-    kind:
-
-        (kind index, is_total, version_id, met, missed, pending, median_hours, p90_hours)
-
-    A kind without hours has no total row: its totals are the sums of its versions'.
-
-    With ``owners`` (the sweep, for an open period's per-rep figures) the clock kinds are also
-    counted per owner — the fact row's: the lead's owner now, which the hand-off keeps current
-    in the transaction of every reassignment — in the same pass, and the rows are
+    """The counts of several kinds of one period in one statement and one pass over the
+    period's fact rows (``kinds``: each kind's metric and terms, in order). Rows:
 
         (kind index, grouping, version_id, owner_id, met, missed, pending, median, p90)
 
-    with grouping GROUPED_BY_VERSION, GROUPED_BY_OWNER or TOTAL.
+    grouping GROUPED_BY_VERSION (one row per version with events in the kind's cohort),
+    GROUPED_BY_OWNER (with ``owners``, for the sweep's per-rep figures of an open period:
+    the clock kinds' counts per owner — the fact row's, the lead's owner now, which the
+    hand-off keeps current in the transaction of every reassignment — one row per owner
+    with events in the cohort) or TOTAL (first_contact_time only, with its percentiles,
+    also for an empty cohort). A kind without hours has no total row: its totals are the
+    sums of its versions'.
 
-    A month at 1M leads: one range scan instead of one per kind (six kinds: 0.76 s -> see
-    the README's Benchmarks)."""
+    Each event row is joined once to every kind's terms of its version and carries one
+    outcome column per kind (NULL when the event is not in that kind's cohort: its version
+    lacks the kind, no clock of the commitment, outside the segment, not a rejection), the
+    same classification as outcomes_sql's per-event rows; one GROUP BY counts every kind's
+    columns, and a VALUES list turns the few aggregated rows into one row per kind. A month
+    at 1M leads: one pass instead of one per kind (see the README's Benchmarks)."""
     if not kinds:
         raise ValueError("no kinds to measure")
     params: dict[str, Any] = {
@@ -419,34 +428,144 @@ def kinds_aggregate_sql(
         "period_end": period_end,
         "as_of": as_of,
     }
-    ctes, counts = [], []
-    for index, (metric, terms) in enumerate(kinds):
-        kind_ctes, body = _outcomes_parts(
-            metric=metric, terms=terms, cohort=cohort, params=params, suffix=f"_{index}"
+    ctes, joins, columns, judged, outcomes, aggregates, unpivot = [], [], [], [], [], [], []
+    any_segment = False
+    for i, (metric, terms) in enumerate(kinds):
+        if not terms:
+            raise ValueError("a commitment kind needs the terms of at least one version")
+        if len({t.version_id for t in terms}) < len(terms):
+            raise ValueError("a commitment kind has one commitment per version")
+        ctes.append(_terms_cte(terms, params, metric=metric, suffix=f"_{i}").strip())
+        joins.append(f"LEFT JOIN terms_{i} t{i} ON t{i}.version_id = v.version_id")
+        columns.append(
+            f"t{i}.version_id IS NOT NULL AS has{i}, t{i}.sole AS sole{i}, "
+            f"t{i}.commitment_id AS commitment{i}, t{i}.touches AS touches{i}, t{i}.days AS days{i}"
         )
-        ctes.append(kind_ctes.strip())
-        # Counted per version by hashing; only a metric with hours sorts its rows for the
-        # percentiles (GROUPING SETS adds its total row), so no sort of every kind's rows.
-        if metric == Metric.FIRST_CONTACT_TIME:
-            grouping, percentiles = "GROUPING SETS ((o.version_id), ())", _PERCENTILES
+        if metric in CLOCK_METRICS:
+            # In the cohort when the event has a clock of its version's commitment: the fact
+            # row's due instant when the commitment is its version's only one of the metric,
+            # else the clock's own row (scalar subquery: looked up only then).
+            judged.append(
+                f"""CASE WHEN t.has{i} IS NOT TRUE THEN NULL
+                    WHEN t.sole{i} THEN c.{_DUE_COLUMN[metric]}
+                    ELSE (SELECT k.due_at FROM {CLOCK} k
+                          WHERE k.mql_event_id = c.event_id
+                            AND k.commitment_id = t.commitment{i}) END AS due{i},
+               t.touches{i}, c.mql_at + t.days{i} * interval '24 hours' AS window{i}"""  # noqa: S608 - table names only
+            )
         else:
-            grouping, percentiles = "o.version_id", "NULL::float8, NULL::float8"
-        head = "GROUPING(o.version_id), o.version_id"
-        if owners and metric in CLOCK_METRICS:
-            total = ", ()" if metric == Metric.FIRST_CONTACT_TIME else ""
-            grouping = f"GROUPING SETS ((o.version_id), (o.owner_id){total})"
-            head = "GROUPING(o.version_id, o.owner_id), o.version_id, o.owner_id"
-        elif owners:
-            head = "1 + 2 * GROUPING(o.version_id), o.version_id, NULL::bigint"
-        counts.append(
-            f"""SELECT {index}, {head}, {_COUNTS}, {percentiles}
-    FROM ({body}) o GROUP BY {grouping}"""  # noqa: S608 - no values, only generated SQL
+            segment = _segment_case(terms, params, prefix=f"_{i}").removeprefix("AND ")
+            any_segment = any_segment or bool(segment)
+            judged.append(f"(t.has{i} AND {segment or 'true'}) AS in{i}")
+        outcomes.append(f"{_kind_outcome(metric, i)} AS o{i}")
+        counts = f"""count(*) FILTER (WHERE o.o{i} = 'met') AS met{i},
+           count(*) FILTER (WHERE o.o{i} = 'missed') AS missed{i},
+           count(*) FILTER (WHERE o.o{i} = 'pending') AS pending{i},
+           count(o.o{i}) AS n{i}"""
+        hours = "NULL::float8, NULL::float8"
+        if metric == Metric.FIRST_CONTACT_TIME:
+            # Business seconds mql_at -> first touch, in the calendar of the event's version
+            # (computed when the row was written); only for a touch known at as_of.
+            outcomes.append(
+                f"""CASE WHEN o.due{i} IS NOT NULL AND {_known("o.first_touch_at")} IS NOT NULL
+                    THEN o.first_contact_business_seconds / 3600 END AS h{i}"""
+            )
+            counts += f""",
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY o.h{i}) AS median{i},
+           percentile_cont(0.9) WITHIN GROUP (ORDER BY o.h{i}) AS p90{i}"""
+            hours = f"a.median{i}, a.p90{i}"
+        aggregates.append(counts)
+        by_owner = "true" if owners and metric in CLOCK_METRICS else "false"
+        total = "true" if metric == Metric.FIRST_CONTACT_TIME else "false"
+        unpivot.append(
+            f"({i}, a.met{i}, a.missed{i}, a.pending{i}, a.n{i}, {hours}, {by_owner}, {total})"
         )
-    union = "\n    UNION ALL\n    ".join(counts)
+    if owners:
+        grouping = "GROUPING SETS ((o.version_id), (o.owner_id), ())"
+        head = "GROUPING(o.version_id, o.owner_id) AS grp, o.version_id, o.owner_id"
+    else:
+        grouping = "GROUPING SETS ((o.version_id), ())"
+        head = "1 + 2 * GROUPING(o.version_id) AS grp, o.version_id, NULL::bigint AS owner_id"
+    lead_join = f"LEFT JOIN {LEAD} l ON l.id = c.lead_id" if any_segment else ""
+    counted = ",\n           ".join(aggregates)
+    # Every kind's terms of a version in one row: one hash join per event, not one per kind.
+    params["versions"] = sorted({t.version_id for _metric, terms in kinds for t in terms})
+    versions = ",\n             ".join(columns)
     sql = f"""WITH events AS MATERIALIZED ({fact_events_sql(cohort, params)}
-    ),{",".join(ctes)}
-    {union}"""
+    ),{",".join(ctes)},
+    versions AS MATERIALIZED (
+      SELECT v.version_id, {versions}
+      FROM unnest(%(versions)s::bigint[]) AS v(version_id)
+      {" ".join(joins)}
+    )
+    SELECT k.kind, a.grp, a.version_id, a.owner_id, k.met, k.missed, k.pending,
+           k.median, k.p90
+    FROM (
+      SELECT {head},
+           {counted}
+      FROM (
+        SELECT o.*, {", ".join(outcomes)}
+        FROM (
+          SELECT c.*, {", ".join(judged)}
+          FROM events c
+          LEFT JOIN versions t ON t.version_id = c.version_id
+          {lead_join}
+        ) o
+      ) o
+      GROUP BY {grouping}
+    ) a
+    CROSS JOIN LATERAL (VALUES {", ".join(unpivot)})
+      AS k(kind, met, missed, pending, n, median, p90, by_owner, total)
+    WHERE (a.grp = {GROUPED_BY_VERSION} AND k.n > 0)
+       OR (a.grp = {GROUPED_BY_OWNER} AND k.by_owner AND k.n > 0)
+       OR (a.grp = {TOTAL} AND k.total)"""  # noqa: S608 - generated SQL, no values
     return bind(sql, params)
+
+
+def _kind_outcome(metric: str, i: int) -> str:
+    """The outcome of one event row ``o`` for the kind ``i`` of kinds_aggregate_sql: met /
+    missed / pending as outcomes_sql classifies it, NULL when the event is not in the
+    kind's cohort."""
+    if metric in CLOCK_METRICS:
+        gate = f"WHEN o.due{i} IS NULL THEN NULL"
+    else:
+        gate = f"WHEN o.in{i} IS NOT TRUE THEN NULL"
+    if metric == Metric.MQL_VOLUME:
+        return f"CASE {gate} ELSE 'met' END"
+    if metric == Metric.MQL_TO_SQL_RATE:
+        return f"CASE {gate} WHEN o.sql_at <= %(as_of)s THEN 'met' ELSE 'missed' END"
+    if metric in (Metric.FIRST_CONTACT_TIME, Metric.DISPOSITION_TIME):
+        fact = _known(
+            "o.first_touch_at" if metric == Metric.FIRST_CONTACT_TIME else "o.disposition_at"
+        )
+        return f"""CASE {gate}
+             WHEN {fact} IS NOT NULL
+               THEN CASE WHEN {fact} <= o.due{i} THEN 'met' ELSE 'missed' END
+             WHEN %(as_of)s > o.due{i} THEN 'missed'
+             ELSE 'pending' END"""
+    if metric == Metric.FOLLOW_UP_CADENCE:
+        # As outcomes_sql: N touches by min(as_of, window) <=> the row's N-th touch is at or
+        # before it (the row's N); another N counts the touches in the raw activities.
+        until = f"LEAST(%(as_of)s, o.window{i})"
+        return f"""CASE {gate}
+             WHEN o.disposition_at <= {until}
+               OR CASE WHEN o.cadence_touches = o.touches{i}
+                       THEN COALESCE(o.nth_touch_at <= {until}, false)
+                       ELSE (SELECT count(*) FROM {ACTIVITY} a
+                             WHERE a.lead_id = o.lead_id AND a.family = 'sales_touch'
+                               AND a.occurred_at >= o.mql_at AND a.occurred_at <= {until}
+                               AND (o.window_end IS NULL OR a.occurred_at < o.window_end))
+                            >= o.touches{i} END
+               THEN 'met'
+             WHEN %(as_of)s > o.window{i} THEN 'missed'
+             ELSE 'pending' END"""  # noqa: S608 - table names and placeholders only
+    if metric == Metric.REJECTION_REASON_COVERAGE:
+        # The first final disposition known at as_of decides (metrics.rejection_reason_coverage).
+        return f"""CASE {gate}
+             WHEN (o.disposition_at <= %(as_of)s AND o.disposition_outcome = 'rejected')
+               IS NOT TRUE THEN NULL
+             WHEN o.disposition_reason_code_id IS NOT NULL THEN 'met' ELSE 'missed' END"""
+    raise ValueError(f"no outcomes query for metric {metric!r}")
 
 
 def _outcomes_parts(

@@ -422,13 +422,7 @@ def _kind_results(
     counts: dict[int, dict[int, tuple[int, int, int]]] = {i: {} for i in range(len(measured))}
     hours: dict[int, tuple[float | None, float | None]] = {}
     by_owner: dict[int, dict[int | None, tuple[int, int, int]]] = {}
-    rows = _fetch(query)
-    if not with_owner_counts:  # rows (index, is_total, version, counts, hours)
-        rows = [
-            (i, metric_sql.TOTAL if total else metric_sql.GROUPED_BY_VERSION, v, None, *rest)
-            for i, total, v, *rest in rows
-        ]
-    for index, grouping, version_id, owner, met, missed, pending, median, p90 in rows:
+    for index, grouping, version_id, owner, met, missed, pending, median, p90 in _fetch(query):
         if grouping == metric_sql.GROUPED_BY_VERSION:
             counts[index][version_id] = (met, missed, pending)
         elif grouping == metric_sql.GROUPED_BY_OWNER:
