@@ -23,6 +23,6 @@ import django
 django.setup()
 
 # As the gunicorn and Celery workers do once the app is loaded (config/heap.py).
-from config.heap import heap_freeze
+from config.heap import collector_tune
 
-heap_freeze()
+collector_tune()

@@ -5,7 +5,7 @@ import os
 from celery.signals import worker_process_init
 from tenant_schemas_celery.app import CeleryApp
 
-from config.heap import heap_freeze
+from config.heap import collector_tune
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -15,6 +15,6 @@ app.autodiscover_tasks()
 
 
 @worker_process_init.connect
-def _freeze_loaded_heap(**_kwargs) -> None:
-    """Each worker process, once the app is loaded: later collections need not walk it."""
-    heap_freeze()
+def _collector_tune(**_kwargs) -> None:
+    """Each worker process, once the app is loaded: the collector leaves it alone (config/heap.py)."""
+    collector_tune()
