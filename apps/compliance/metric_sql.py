@@ -403,38 +403,93 @@ def kinds_aggregate_sql(
     owners: bool = False,
 ) -> Query:
     """The counts of several kinds of one period in one statement and one pass over the
-    period's fact rows (``kinds``: each kind's metric and terms, in order). Rows:
+    period's fact rows (``kinds``: each kind's metric and terms, in order): periods_aggregate_sql
+    of one period, whose rows start with the period index 0."""
+    return periods_aggregate_sql(
+        periods=[
+            PeriodKinds(
+                period_start,
+                period_end,
+                tuple(
+                    (str(index), metric, tuple(terms))
+                    for index, (metric, terms) in enumerate(kinds)
+                ),
+                owners,
+            )
+        ],
+        as_of=as_of,
+        cohort=cohort,
+    )
 
-        (kind index, grouping, version_id, owner_id, met, missed, pending, median, p90)
+
+_LIST = ",\n           "
+
+
+@dataclass(frozen=True)
+class PeriodKinds:
+    """One period of periods_aggregate_sql: [start, end), its kinds (each kind's key, metric
+    and terms, in order) and whether its clock kinds are also counted per owner."""
+
+    start: datetime
+    end: datetime
+    kinds: tuple[tuple[str, str, tuple[VersionTerm, ...]], ...]
+    owners: bool = False
+
+
+def periods_aggregate_sql(
+    *, periods: Sequence[PeriodKinds], as_of: datetime, cohort: CohortFilter
+) -> Query:
+    """The counts of several kinds of several periods, all as of ``as_of``, in one statement
+    that reads the fact rows of the periods' union once. Rows:
+
+        (period index, kind index, grouping, version_id, owner_id,
+         met, missed, pending, median, p90)
 
     grouping GROUPED_BY_VERSION (one row per version with events in the kind's cohort),
-    GROUPED_BY_OWNER (with ``owners``, for the sweep's per-rep figures of an open period:
-    the clock kinds' counts per owner — the fact row's, the lead's owner now, which the
-    hand-off keeps current in the transaction of every reassignment — one row per owner
-    with events in the cohort) or TOTAL (first_contact_time only, with its percentiles,
-    also for an empty cohort). A kind without hours has no total row: its totals are the
-    sums of its versions'.
+    GROUPED_BY_OWNER (for a period with ``owners``, the sweep's per-rep figures of an open
+    period: the clock kinds' counts per owner — the fact row's, the lead's owner now, which
+    the hand-off keeps current in the transaction of every reassignment — one row per owner
+    with events in the cohort) or TOTAL (first_contact_time only, with its percentiles; none
+    when the period has no events). A kind without hours has no total row: its totals are
+    the sums of its versions'.
 
-    Each event row is joined once to every kind's terms of its version and carries one
-    outcome column per kind (NULL when the event is not in that kind's cohort: its version
-    lacks the kind, no clock of the commitment, outside the segment, not a rejection), the
-    same classification as outcomes_sql's per-event rows; one GROUP BY counts every kind's
-    columns, and a VALUES list turns the few aggregated rows into one row per kind. A month
-    at 1M leads: one pass instead of one per kind (see the README's Benchmarks)."""
-    if not kinds:
+    How: each event row is joined once to every kind's terms of its version and gets one
+    outcome column per kind key (NULL when the event is not in that kind's cohort: its
+    version lacks the kind, no clock of the commitment, outside the segment, not a
+    rejection), the same classification as outcomes_sql's per-event rows; a kind of several
+    periods (this week's, month's and quarter's) has one column, its terms the union of the
+    periods'. Those narrow rows are counted by distinct combination of version, owner,
+    periods and outcomes (a few hundred groups, hashed), then each period's kind counts the
+    combinations of its own events under its own versions of the kind (FILTER), per
+    version, per owner and in all; the percentiles are one aggregate per period; and a
+    VALUES list turns the few aggregated rows into one row per period and kind. The sweep's open week, month and quarter (overlapping periods, so their union is
+    one range) are one statement; a month at 1M leads is one pass instead of one per kind
+    (see the README's Benchmarks)."""
+    if not periods or not all(p.kinds for p in periods):
         raise ValueError("no kinds to measure")
     params: dict[str, Any] = {
-        "period_start": period_start,
-        "period_end": period_end,
+        "period_start": min(p.start for p in periods),
+        "period_end": max(p.end for p in periods),
         "as_of": as_of,
+        "p_starts": [p.start for p in periods],
+        "p_ends": [p.end for p in periods],
     }
-    ctes, joins, columns, judged, outcomes, aggregates, unpivot = [], [], [], [], [], [], []
+    # One outcome column per kind, shared by the periods whose terms of it agree on every
+    # version both hold (its terms: their union); a column of its own otherwise (a segment
+    # the SQL cannot test lists the period's matching leads).
+    merged: list[tuple[str, str, dict[int, VersionTerm]]] = []
+    column_at: dict[tuple[int, int], int] = {}
+    for p, period in enumerate(periods):
+        for index, (key, metric, terms) in enumerate(period.kinds):
+            if not terms:
+                raise ValueError("a commitment kind needs the terms of at least one version")
+            if len({t.version_id for t in terms}) < len(terms):
+                raise ValueError("a commitment kind has one commitment per version")
+            column_at[(p, index)] = _column_for(merged, key, metric, terms)
+    ctes, joins, columns, judged, outcomes = [], [], [], [], []
     any_segment = False
-    for i, (metric, terms) in enumerate(kinds):
-        if not terms:
-            raise ValueError("a commitment kind needs the terms of at least one version")
-        if len({t.version_id for t in terms}) < len(terms):
-            raise ValueError("a commitment kind has one commitment per version")
+    for i, (_key, metric, known) in enumerate(merged):
+        terms = list(known.values())
         ctes.append(_terms_cte(terms, params, metric=metric, suffix=f"_{i}").strip())
         joins.append(f"LEFT JOIN terms_{i} t{i} ON t{i}.version_id = v.version_id")
         columns.append(
@@ -458,11 +513,6 @@ def kinds_aggregate_sql(
             any_segment = any_segment or bool(segment)
             judged.append(f"(t.has{i} AND {segment or 'true'}) AS in{i}")
         outcomes.append(f"{_kind_outcome(metric, i)} AS o{i}")
-        counts = f"""count(*) FILTER (WHERE o.o{i} = 'met') AS met{i},
-           count(*) FILTER (WHERE o.o{i} = 'missed') AS missed{i},
-           count(*) FILTER (WHERE o.o{i} = 'pending') AS pending{i},
-           count(o.o{i}) AS n{i}"""
-        hours = "NULL::float8, NULL::float8"
         if metric == Metric.FIRST_CONTACT_TIME:
             # Business seconds mql_at -> first touch, in the calendar of the event's version
             # (computed when the row was written); only for a touch known at as_of.
@@ -470,56 +520,120 @@ def kinds_aggregate_sql(
                 f"""CASE WHEN o.due{i} IS NOT NULL AND {_known("o.first_touch_at")} IS NOT NULL
                     THEN o.first_contact_business_seconds / 3600 END AS h{i}"""
             )
-            counts += f""",
-           percentile_cont(0.5) WITHIN GROUP (ORDER BY o.h{i}) AS median{i},
-           percentile_cont(0.9) WITHIN GROUP (ORDER BY o.h{i}) AS p90{i}"""
-            hours = f"a.median{i}, a.p90{i}"
-        aggregates.append(counts)
-        by_owner = "true" if owners and metric in CLOCK_METRICS else "false"
-        total = "true" if metric == Metric.FIRST_CONTACT_TIME else "false"
-        unpivot.append(
-            f"({i}, a.met{i}, a.missed{i}, a.pending{i}, a.n{i}, {hours}, {by_owner}, {total})"
-        )
+    # One period: every event row is in it. Several: a flag per period.
+    several = len(periods) > 1
+    flags = []
+    if several:
+        for p, period in enumerate(periods):
+            params[f"p_start_{p}"], params[f"p_end_{p}"] = period.start, period.end
+            flags.append(f"(o.mql_at >= %(p_start_{p})s AND o.mql_at < %(p_end_{p})s) AS in_p{p}")
+    counts, hours, unpivot = [], [], []
+    for p, period in enumerate(periods):
+        for index, (_key, metric, terms) in enumerate(period.kinds):
+            i, x = column_at[(p, index)], f"{p}_{index}"
+            # The period's own events (flag), under its own versions of the kind: an event
+            # judged under a version not in force during the period (its clocks' version,
+            # before a re-dating) is left out, as measuring the period alone does.
+            gates = [f"{{0}}.in_p{p}"] if several else []
+            if len(terms) < len(merged[i][2]):
+                params[f"pv_{x}"] = [t.version_id for t in terms]
+                gates.append(f"{{0}}.version_id = ANY(%(pv_{x})s)")
+            flag = "".join(f"{g.format('c')} AND " for g in gates)
+            counts.append(
+                ",\n           ".join(
+                    f"COALESCE(sum(c.n) FILTER (WHERE {flag}c.o{i} = '{outcome}'), 0)::bigint"
+                    f" AS {outcome}_{x}"
+                    for outcome in ("met", "missed", "pending")
+                )
+            )
+            median = "NULL::float8, NULL::float8"
+            if metric == Metric.FIRST_CONTACT_TIME:
+                where = ""
+                if gates:
+                    where = f" FILTER (WHERE {' AND '.join(g.format('j') for g in gates)})"
+                hours.append(
+                    f"""percentile_cont(0.5) WITHIN GROUP (ORDER BY j.h{i}){where} AS median_{x},
+           percentile_cont(0.9) WITHIN GROUP (ORDER BY j.h{i}){where} AS p90_{x}"""
+                )
+                median = f"h.median_{x}, h.p90_{x}"
+            by_owner = "true" if period.owners and metric in CLOCK_METRICS else "false"
+            total = "true" if metric == Metric.FIRST_CONTACT_TIME else "false"
+            unpivot.append(
+                f"({p}, {index}, a.met_{x}, a.missed_{x}, a.pending_{x}, {median}, "
+                f"{by_owner}, {total})"
+            )
+    owners = any(p.owners for p in periods)
     if owners:
-        grouping = "GROUPING SETS ((o.version_id), (o.owner_id), ())"
-        head = "GROUPING(o.version_id, o.owner_id) AS grp, o.version_id, o.owner_id"
+        grouping = "GROUPING SETS ((c.version_id), (c.owner_id), ())"
+        head = "GROUPING(c.version_id, c.owner_id) AS grp, c.version_id, c.owner_id"
     else:
-        grouping = "GROUPING SETS ((o.version_id), ())"
-        head = "1 + 2 * GROUPING(o.version_id) AS grp, o.version_id, NULL::bigint AS owner_id"
+        grouping = "GROUPING SETS ((c.version_id), ())"
+        head = "1 + 2 * GROUPING(c.version_id) AS grp, c.version_id, NULL::bigint AS owner_id"
+    # The outcome columns of an event row, counted by distinct combination (a few hundred
+    # rows), then per version / owner / in all from those.
+    combo = ["j.version_id", *(["j.owner_id"] if owners else [])]
+    combo += [f"j.in_p{p}" for p in range(len(periods)) if several]
+    combo += [f"j.o{i}" for i in range(len(merged))]
+    hours_cte = hours_join = ""
+    if hours:
+        hours_cte = f""",
+    hours AS (SELECT {_LIST.join(hours)} FROM judged j)"""  # noqa: S608 - generated SQL, no values
+        hours_join = f"LEFT JOIN hours h ON a.grp = {TOTAL}"
     lead_join = f"LEFT JOIN {LEAD} l ON l.id = c.lead_id" if any_segment else ""
-    counted = ",\n           ".join(aggregates)
     # Every kind's terms of a version in one row: one hash join per event, not one per kind.
-    params["versions"] = sorted({t.version_id for _metric, terms in kinds for t in terms})
-    versions = ",\n             ".join(columns)
+    params["versions"] = sorted({v for _k, _m, known in merged for v in known})
     sql = f"""WITH events AS MATERIALIZED ({fact_events_sql(cohort, params)}
     ),{",".join(ctes)},
     versions AS MATERIALIZED (
-      SELECT v.version_id, {versions}
+      SELECT v.version_id, {_LIST.join(columns)}
       FROM unnest(%(versions)s::bigint[]) AS v(version_id)
       {" ".join(joins)}
-    )
-    SELECT k.kind, a.grp, a.version_id, a.owner_id, k.met, k.missed, k.pending,
+    ),
+    judged AS (
+      SELECT o.version_id, o.owner_id, {", ".join([*flags, *outcomes])}
+      FROM (
+        SELECT c.*, {", ".join(judged)}
+        FROM events c
+        LEFT JOIN versions t ON t.version_id = c.version_id
+        {lead_join}
+      ) o
+    ),
+    combos AS (
+      SELECT {", ".join(combo)}, count(*) AS n FROM judged j GROUP BY {", ".join(combo)}
+    ){hours_cte}
+    SELECT k.period, k.kind, a.grp, a.version_id, a.owner_id, k.met, k.missed, k.pending,
            k.median, k.p90
     FROM (
       SELECT {head},
-           {counted}
-      FROM (
-        SELECT o.*, {", ".join(outcomes)}
-        FROM (
-          SELECT c.*, {", ".join(judged)}
-          FROM events c
-          LEFT JOIN versions t ON t.version_id = c.version_id
-          {lead_join}
-        ) o
-      ) o
+           {_LIST.join(counts)}
+      FROM combos c
       GROUP BY {grouping}
     ) a
+    {hours_join}
     CROSS JOIN LATERAL (VALUES {", ".join(unpivot)})
-      AS k(kind, met, missed, pending, n, median, p90, by_owner, total)
-    WHERE (a.grp = {GROUPED_BY_VERSION} AND k.n > 0)
-       OR (a.grp = {GROUPED_BY_OWNER} AND k.by_owner AND k.n > 0)
+      AS k(period, kind, met, missed, pending, median, p90, by_owner, total)
+    WHERE (a.grp = {GROUPED_BY_VERSION} AND k.met + k.missed + k.pending > 0)
+       OR (a.grp = {GROUPED_BY_OWNER} AND k.by_owner AND k.met + k.missed + k.pending > 0)
        OR (a.grp = {TOTAL} AND k.total)"""  # noqa: S608 - generated SQL, no values
     return bind(sql, params)
+
+
+def _column_for(
+    merged: list[tuple[str, str, dict[int, VersionTerm]]],
+    key: str,
+    metric: str,
+    terms: Sequence[VersionTerm],
+) -> int:
+    """The index in ``merged`` of the outcome column the kind's terms join (extending its
+    terms), or of a new one."""
+    for index, (known_key, known_metric, known) in enumerate(merged):
+        if (known_key, known_metric) == (key, metric) and all(
+            known.get(t.version_id, t) == t for t in terms
+        ):
+            known.update((t.version_id, t) for t in terms)
+            return index
+    merged.append((key, metric, {t.version_id: t for t in terms}))
+    return len(merged) - 1
 
 
 def _kind_outcome(metric: str, i: int) -> str:

@@ -399,50 +399,87 @@ def _kind_results(
 ) -> tuple[dict[str, MetricResult], dict[str, dict[int | None, tuple[int, int, int]]]]:
     """kind_results, and with ``with_owner_counts`` each clock kind's (met, missed, pending)
     per owner from the same statement (by kind key)."""
-    results: dict[str, MetricResult] = {}
-    owners: dict[str, dict[int | None, tuple[int, int, int]]] = {}
-    measured = []
-    for kind in kinds:
-        if kind.metric == Metric.PIPELINE_COVERAGE:
-            results[kind.key] = kind_result(
-                kind=kind, period=period, as_of=as_of, owner_id=owner_id, with_outcomes=False
+    return periods_kind_results(
+        periods=[(period, kinds)],
+        as_of=as_of,
+        owner_id=owner_id,
+        source=source,
+        with_owner_counts=with_owner_counts,
+    )[0]
+
+
+def periods_kind_results(
+    *,
+    periods: Sequence[tuple[Period, Sequence[CommitmentKind]]],
+    as_of: datetime,
+    owner_id: int | None = None,
+    source: str | None = None,
+    with_owner_counts: bool = False,
+) -> list[tuple[dict[str, MetricResult], dict[str, dict[int | None, tuple[int, int, int]]]]]:
+    """``_kind_results`` of several periods as of one instant (the sweep's open week, month
+    and quarter, which overlap): every kind of every period measured on MQL events in one
+    statement over the fact rows of the periods' union (metric_sql.periods_aggregate_sql);
+    pipeline coverage, which reads the open pipeline, one query of its own per period."""
+    answers: list[tuple[dict, dict]] = []
+    measured: list[tuple[Period, list[CommitmentKind]]] = []
+    for period, kinds in periods:
+        results: dict[str, MetricResult] = {}
+        for kind in kinds:
+            if kind.metric == Metric.PIPELINE_COVERAGE:
+                results[kind.key] = kind_result(
+                    kind=kind, period=period, as_of=as_of, owner_id=owner_id, with_outcomes=False
+                )
+        answers.append((results, {}))
+        measured.append((period, [k for k in kinds if k.metric != Metric.PIPELINE_COVERAGE]))
+    asked = [(p, (period, kinds)) for p, (period, kinds) in enumerate(measured) if kinds]
+    if not asked:
+        return answers
+    query = metric_sql.periods_aggregate_sql(
+        periods=[
+            metric_sql.PeriodKinds(
+                period.start,
+                period.end,
+                tuple((k.key, k.metric, tuple(_version_terms(k, period, as_of))) for k in kinds),
+                with_owner_counts,
             )
-        else:
-            measured.append(kind)
-    if not measured:
-        return results, owners
-    query = metric_sql.kinds_aggregate_sql(
-        kinds=[(k.metric, _version_terms(k, period, as_of)) for k in measured],
-        period_start=period.start,
-        period_end=period.end,
+            for _p, (period, kinds) in asked
+        ],
         as_of=as_of,
         cohort=metric_sql.CohortFilter(owner_id=owner_id, source=source),
-        owners=with_owner_counts,
     )
-    counts: dict[int, dict[int, tuple[int, int, int]]] = {i: {} for i in range(len(measured))}
-    hours: dict[int, tuple[float | None, float | None]] = {}
-    by_owner: dict[int, dict[int | None, tuple[int, int, int]]] = {}
-    for index, grouping, version_id, owner, met, missed, pending, median, p90 in _fetch(query):
+    Counts = dict[int, tuple[int, int, int]]
+    counts: dict[tuple[int, int], Counts] = {}
+    hours: dict[tuple[int, int], tuple[float | None, float | None]] = {}
+    by_owner: dict[tuple[int, int], dict[int | None, tuple[int, int, int]]] = {}
+    for row in _fetch(query):
+        at, index, grouping, version_id, owner, met, missed, pending, median, p90 = row
+        key = (at, index)
         if grouping == metric_sql.GROUPED_BY_VERSION:
-            counts[index][version_id] = (met, missed, pending)
+            counts.setdefault(key, {})[version_id] = (met, missed, pending)
         elif grouping == metric_sql.GROUPED_BY_OWNER:
-            by_owner.setdefault(index, {})[owner] = (met, missed, pending)
+            by_owner.setdefault(key, {})[owner] = (met, missed, pending)
         else:
-            hours[index] = (median, p90)
-    for index, kind in enumerate(measured):
-        if with_owner_counts and kind.metric in metric_sql.CLOCK_METRICS:
-            owners[kind.key] = by_owner.get(index, {})
-        terms = kind_terms(kind, period)
-        median, p90 = hours.get(index, (None, None))
-        results[kind.key] = kind_metrics.kind_result(
-            kind.metric,
-            [kind_metrics.KindPart(t, *counts[index].get(t.version_id, (0, 0, 0))) for t in terms],
-            period=period,
-            as_of=as_of,
-            median_hours=median,
-            p90_hours=p90,
-        )
-    return results, owners
+            hours[key] = (median, p90)
+    for at, (p, (period, kinds)) in enumerate(asked):
+        results, owners = answers[p]
+        for index, kind in enumerate(kinds):
+            key = (at, index)
+            if with_owner_counts and kind.metric in metric_sql.CLOCK_METRICS:
+                owners[kind.key] = by_owner.get(key, {})
+            median, p90 = hours.get(key, (None, None))
+            found = counts.get(key, {})
+            results[kind.key] = kind_metrics.kind_result(
+                kind.metric,
+                [
+                    kind_metrics.KindPart(t, *found.get(t.version_id, (0, 0, 0)))
+                    for t in kind_terms(kind, period)
+                ],
+                period=period,
+                as_of=as_of,
+                median_hours=median,
+                p90_hours=p90,
+            )
+    return answers
 
 
 def commitment_result(
@@ -668,6 +705,33 @@ def compliance_for_period(
             )
         )
     return results
+
+
+def compliance_for_periods(
+    *,
+    periods: Sequence[tuple[Period, Sequence[CommitmentKind]]],
+    as_of: datetime,
+    with_owner_counts: bool = False,
+) -> list[list[CommitmentResult]]:
+    """compliance_for_period, live and organization-wide without outcomes, of several
+    periods as of one instant: one statement for all of them (periods_kind_results). The
+    sweep's open week, month and quarter."""
+    answers = periods_kind_results(
+        periods=periods, as_of=as_of, with_owner_counts=with_owner_counts
+    )
+    return [
+        [
+            CommitmentResult(
+                kind=kind,
+                period=period,
+                as_of=as_of,
+                result=results[kind.key],
+                owner_counts=owners.get(kind.key),
+            )
+            for kind in kinds
+        ]
+        for (period, kinds), (results, owners) in zip(periods, answers, strict=True)
+    ]
 
 
 _PERIOD_ORDER = {PeriodKind.WEEK: 0, PeriodKind.MONTH: 1, PeriodKind.QUARTER: 2}

@@ -427,17 +427,7 @@ def _period_snapshots(
 ) -> int:
     """Compute and store the period's snapshot of every commitment kind in force during it."""
     closed = period.end <= now
-    kinds = kind_selectors.commitment_kinds(period=period, as_of=now)
-    if skip_frozen and not overwrite_frozen:
-        done = set(
-            ComplianceSnapshot.objects.filter(
-                kind__in=[k.key for k in kinds],
-                period_kind=period.kind,
-                period_start=period.first_day,
-                frozen=True,
-            ).values_list("kind", flat=True)
-        )
-        kinds = [k for k in kinds if k.key not in done]
+    kinds = _kinds_to_snapshot(period, now=now, skip_frozen=skip_frozen and not overwrite_frozen)
     if not kinds:
         return 0
     # An open period's clock kinds also per current owner, from the same aggregate query
@@ -454,6 +444,39 @@ def _period_snapshots(
     )
 
 
+def _open_periods_snapshots(periods: Sequence[Period], *, now: datetime) -> int:
+    """_period_snapshots of the open periods containing ``now`` (this week, month and
+    quarter), as of now with the clock kinds' per-owner counts: one aggregate statement for
+    all of them, which reads the fact rows of their union (the quarter, with a week that
+    began in the quarter before) once."""
+    asked = [(p, _kinds_to_snapshot(p, now=now, skip_frozen=True)) for p in periods]
+    asked = [(p, kinds) for p, kinds in asked if kinds]
+    if not asked:
+        return 0
+    found = selectors.compliance_for_periods(periods=asked, as_of=now, with_owner_counts=True)
+    results = [result for period_results in found for result in period_results]
+    return _snapshots_write(_snapshot_rows(results, frozen=False, now=now), overwrite_frozen=False)
+
+
+def _kinds_to_snapshot(
+    period: Period, *, now: datetime, skip_frozen: bool
+) -> list[kind_selectors.CommitmentKind]:
+    """The commitment kinds in force during the period, less those whose snapshot of it is
+    frozen when ``skip_frozen``."""
+    kinds = kind_selectors.commitment_kinds(period=period, as_of=now)
+    if skip_frozen:
+        done = set(
+            ComplianceSnapshot.objects.filter(
+                kind__in=[k.key for k in kinds],
+                period_kind=period.kind,
+                period_start=period.first_day,
+                frozen=True,
+            ).values_list("kind", flat=True)
+        )
+        kinds = [k for k in kinds if k.key not in done]
+    return kinds
+
+
 @transaction.atomic
 def snapshots_refresh(*, now: datetime) -> dict[str, int]:
     """Freeze the periods that have closed (as of their end) and refresh the open ones (as of now).
@@ -462,19 +485,21 @@ def snapshots_refresh(*, now: datetime) -> dict[str, int]:
     older snapshot still unfrozen (the sweep was down when its period closed).
     """
     tz = selectors.organization_timezone(now=now)
-    frozen = refreshed = 0
+    frozen = 0
     stale = set(
         ComplianceSnapshot.objects.filter(frozen=False, ends_at__lte=now)
         .values_list("period_kind", "period_start")
         .distinct()
     )
-    for kind in KINDS:
-        current = period_for(kind, now, tz)
-        closed = {previous(current)}
-        closed |= {period_starting(kind, start, tz) for k, start in stale if k == kind}
-        for period in sorted(closed, key=lambda p: p.start):
-            frozen += _period_snapshots(period, now=now, overwrite_frozen=False)
-        refreshed += _period_snapshots(current, now=now, overwrite_frozen=False)
+    current = [period_for(kind, now, tz) for kind in KINDS]
+    for period in current:
+        closed = {previous(period)}
+        closed |= {
+            period_starting(period.kind, start, tz) for k, start in stale if k == period.kind
+        }
+        for done in sorted(closed, key=lambda p: p.start):
+            frozen += _period_snapshots(done, now=now, overwrite_frozen=False)
+    refreshed = _open_periods_snapshots(current, now=now)
     due = now - timedelta(seconds=settings.WIN_RATES_REFRESH_SECONDS)
     if not WinRateSnapshot.objects.filter(as_of__gt=due, as_of__lte=now).exists():
         win_rates_refresh(now=now)

@@ -536,3 +536,38 @@ def test_cohort_edges_empty_periods_and_grey(acme):
             assert result.status is metrics.Status.GREY
             assert result.denominator == 0
         assert result.versions == (1,)
+
+
+@pytest.mark.parametrize("seed", [5, 6])
+def test_the_sweeps_week_month_and_quarter_in_one_statement_equal_each_period_alone(
+    acme, make_user, django_assert_max_num_queries, seed
+):
+    """The sweep's open periods (overlapping: the change week, its month and quarter, and a
+    week that straddles the month's start) as of one moment, measured together in one
+    statement, give each period the figures and per-owner counts it gets alone — also where
+    a period's events include one judged under a version not in force during it."""
+    _world(random.Random(seed), make_user, CHANGE)
+    for as_of in (CHANGE + timedelta(days=3, hours=5), MONTH.end - timedelta(hours=2)):
+        periods = [
+            period_for(PeriodKind.WEEK, as_of, TZ),
+            period_for(PeriodKind.MONTH, as_of, TZ),
+            period_for(PeriodKind.QUARTER, as_of, TZ),
+            period_for(PeriodKind.WEEK, MONTH.start, TZ),
+        ]
+        asked = [(p, kind_selectors.commitment_kinds(period=p, as_of=as_of)) for p in periods]
+        # One statement for every MQL kind of the four periods; pipeline coverage reads the
+        # open pipeline once per period; each read after its JIT setting; savepoints.
+        with django_assert_max_num_queries(2 + 2 * len(periods) + 3):
+            together = selectors.periods_kind_results(
+                periods=asked, as_of=as_of, with_owner_counts=True
+            )
+        measured = 0
+        for (period, kinds), (results, owners) in zip(asked, together, strict=True):
+            alone, alone_owners = selectors._kind_results(
+                kinds=kinds, period=period, as_of=as_of, with_owner_counts=True
+            )
+            assert results == alone, (period.label, as_of)
+            assert owners == alone_owners, (period.label, as_of)
+            measured += sum(r.denominator or 0 for r in results.values())
+        assert measured > 0
+        assert any(len(counts) > 1 for _r, o in together for counts in o.values())

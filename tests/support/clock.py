@@ -143,7 +143,7 @@ def hard_instants(now: datetime) -> dict[str, datetime]:
     }
 
 
-# CI's selection of the hard days: one shifted pass takes 6-9 minutes beside the main pass
+# CI's selection of the hard days: one shifted pass takes 8-11 minutes beside the main pass
 # on two cores, and six of them brought .ci/run to 37 of its 40 minutes. Left out there:
 # dst-sydney (the demo's calendars are New York's; the New York change stays), everyday and
 # monday-0030 (a Monday 00:30 like the one every `scripts/test` runs its shifted pass at).
