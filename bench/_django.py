@@ -21,3 +21,8 @@ os.environ.setdefault("SLA_SIGNING_KEYS", "bench:" + "bench-signing-key-" * 3)
 import django
 
 django.setup()
+
+# As the gunicorn and Celery workers do once the app is loaded (config/heap.py).
+from config.heap import collector_tune
+
+collector_tune()

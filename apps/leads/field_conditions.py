@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from functools import cached_property
 from typing import Any
 
 FIELD_OPS = frozenset(
@@ -141,6 +142,17 @@ class FieldCondition:
     label: str | None = None
     id: str | None = None
 
+    @cached_property
+    def _folded_strings(self) -> frozenset[str] | None:
+        """The folded texts of an in/not_in list made of text only (else None): a lead's
+        text value is then looked up once instead of compared with each."""
+        expected = self.value
+        if not isinstance(expected, SEQUENCE_TYPES) or not all(
+            isinstance(e, str) for e in expected
+        ):
+            return None
+        return frozenset(e.strip().casefold() for e in expected)
+
     def holds(self, fields: Mapping[str, Any]) -> bool:
         """Whether the lead's fields meet the condition; missing data never does (but is_set false)."""
         actual = field_value(fields, self.field)
@@ -157,10 +169,14 @@ class FieldCondition:
             return same_value(actual, expected)
         if op == "not_equals":
             return not any(same_value(v, expected) for v in values)
-        if op == "in":
-            return any(same_value(v, e) for v in values for e in expected)
-        if op == "not_in":
-            return not any(same_value(v, e) for v in values for e in expected)
+        if op in {"in", "not_in"}:
+            folded = self._folded_strings
+            if folded is not None and isinstance(actual, str):
+                # Every expected value is text: same_value is equality of the folded texts.
+                found = actual.strip().casefold() in folded
+            else:
+                found = any(same_value(v, e) for v in values for e in expected)
+            return found if op == "in" else not found
         if op == "contains":
             return folded_text(expected) in folded_text(actual)
         if op in {"gt", "gte", "lt", "lte", "between"}:

@@ -930,8 +930,11 @@ class _LeafIndex:
         self.window = (
             timedelta(days=condition.within_days) if condition.within_days is not None else None
         )
-        # new_days[j] = how many of times[1:j] fall on a different UTC date than the one before.
+        # new_days[j] = how many of times[1:j] fall on a different UTC date than the one before
+        # (only distinct-day counts read it).
         self.new_days = [0, 0]
+        if condition.count == "activities":
+            return
         dates = [_utc_date(t) for t in self.times]
         for i in range(1, len(dates)):
             self.new_days.append(self.new_days[-1] + (dates[i] != dates[i - 1]))
@@ -1119,14 +1122,34 @@ def _activity_order(activity: ActivityFact) -> tuple[datetime, str, str]:
     return (activity.occurred_at, activity.kind, str(activity.id))
 
 
-def _is_signal(defn: Definition, activity: ActivityFact) -> bool:
-    behaviour = (
+# The activity matchers of a definition (behaviour leaves, then scoring signals), by the
+# definition's identity: a batch replays one definition for a thousand leads, and walking
+# its tree for every activity of every lead cost more than the matching. The entry keeps
+# the definition alive, so its id cannot be reused while cached; a handful of
+# definitions are ever in use at once.
+_SIGNALS: dict[int, tuple[Definition, tuple[ActivityMatch, ...]]] = {}
+_SIGNALS_MAX = 64
+
+
+def _signal_matches(defn: Definition) -> tuple[ActivityMatch, ...]:
+    cached = _SIGNALS.get(id(defn))
+    if cached is not None and cached[0] is defn:
+        return cached[1]
+    behaviour = [
         leaf.activity
         for _, leaf in _leaves(defn.behaviour, "")
         if isinstance(leaf, BehaviourCondition)
-    )
-    scoring = (rule.signal for rule in defn.scoring.rules if isinstance(rule.signal, ActivityMatch))
-    return any(match.matches(activity) for match in (*behaviour, *scoring))
+    ]
+    scoring = [rule.signal for rule in defn.scoring.rules if isinstance(rule.signal, ActivityMatch)]
+    matches = (*behaviour, *scoring)
+    if len(_SIGNALS) >= _SIGNALS_MAX:
+        _SIGNALS.clear()
+    _SIGNALS[id(defn)] = (defn, matches)
+    return matches
+
+
+def _is_signal(defn: Definition, activity: ActivityFact) -> bool:
+    return any(match.matches(activity) for match in _signal_matches(defn))
 
 
 def first_qualification(
@@ -1158,17 +1181,18 @@ def first_qualification(
         candidates.add(not_before)
     moments = sorted(candidates)
     indexed = _index_behaviour(defn.behaviour, ordered)
+    # Only the moments at which the behaviour is met can qualify (the same test the walk
+    # made first): the score timeline is computed at those alone.
+    moments = [moment for moment in moments if indexed.met(moment)]
     scoring = defn.scoring
+    threshold = scoring.threshold
     totals: list[float] | None = None
-    if scoring.threshold is not None:
+    if threshold is not None and moments:
         # Totals only, in one pass; exact evaluation confirms the moment found.
         totals = score_timeline(
             scoring.rules, dict(scoring.caps), fields=fields, activities=ordered, moments=moments
         )
     for i, moment in enumerate(moments):
-        if not indexed.met(moment):
-            continue
-        threshold = scoring.threshold
         if (
             totals is not None
             and threshold is not None

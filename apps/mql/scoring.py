@@ -182,6 +182,9 @@ def score(
 ) -> tuple[float, tuple[ScoreLine, ...]]:
     """Total score at `now` and its breakdown; the lines always add up to the total."""
     lines: list[ScoreLine] = []
+    # Newest first, once: each rule's matches are then a filter of it (a stable sort of a
+    # subsequence gives the subsequence of the sorted whole, so the order is the same).
+    recent: list[ActivityFact] | None = None
     for rule in rules:
         label = _rule_label(rule)
         signal = rule.signal
@@ -189,11 +192,11 @@ def score(
             if rule.points and signal.holds(fields):
                 lines.append(ScoreLine(rule.id, label, rule.points, rule.points, None, rule.group))
             continue
-        matching = sorted(
-            (a for a in activities if a.occurred_at <= now and signal.matches(a)),
-            key=_recency_key,
-            reverse=True,
-        )
+        if recent is None:
+            recent = sorted(
+                (a for a in activities if a.occurred_at <= now), key=_recency_key, reverse=True
+            )
+        matching = [a for a in recent if signal.matches(a)]
         if rule.max_count is not None:
             # The most recent ones: they carry the most points under any decay.
             matching = matching[: rule.max_count]
@@ -279,15 +282,15 @@ def score_timeline(
         raise ValueError("moments must be in ascending order")
     uncapped: list[list[float]] = []
     capped: dict[str, list[list[float]]] = {}
+    # Each activity's time in integer microseconds, once for every rule.
+    ticks = [((a.occurred_at - origin) // tick, a) for a in activities]
     for rule in rules:
         signal = rule.signal
         if isinstance(signal, FieldCondition):
             points = rule.points if signal.holds(fields) else 0.0
             series = [points] * len(at)
         else:
-            times = sorted(
-                (a.occurred_at - origin) // tick for a in activities if signal.matches(a)
-            )
+            times = sorted(t for t, a in ticks if signal.matches(a))
             series = _activity_rule_series(rule, times, at)
         # A rule's points have one sign, so a whole series is positive or negative.
         if rule.group is not None and rule.group in caps and rule.points > 0:

@@ -177,9 +177,24 @@ def _rows_insert(rows: Sequence[tuple]) -> None:
     state, created_at).
     """
     if rows:
-        document = [dict(zip(_CLOCK_COLUMNS, row, strict=True)) for row in rows]
+        # A batch's clocks share their creation time and, per event, their start: each
+        # moment is written out once (a thousand events' three clocks: 9,000 -> ~4,000).
+        texts: dict[datetime, str] = {}
+
+        def text(value: Any) -> Any:
+            if isinstance(value, datetime):
+                found = texts.get(value)
+                if found is None:
+                    found = texts[value] = value.isoformat()
+                return found
+            return value
+
+        document = [
+            {name: text(value) for name, value in zip(_CLOCK_COLUMNS, row, strict=True)}
+            for row in rows
+        ]
         with connection.cursor() as cursor:
-            cursor.execute(_CLOCK_INSERT, [json.dumps(document, default=datetime.isoformat)])
+            cursor.execute(_CLOCK_INSERT, [json.dumps(document)])
 
 
 def _clocks_insert(clocks: Sequence[SlaClock]) -> None:

@@ -9,6 +9,7 @@ from django.utils import timezone
 from apps.accounts.exceptions import DomainError
 from apps.handoff import channels
 from apps.leads.models import Activity, Assignment, Lead, StageChange
+from apps.leads.services import rows_update
 from apps.mql.services import Qualified
 from tests.leads.factories import LeadFactory
 
@@ -321,3 +322,29 @@ def test_ingest_of_1000_activities_takes_a_fixed_number_of_queries(
     assert result.created == 1000
     with django_assert_max_num_queries(INGEST_MAX_QUERIES):
         assert ingest(*items).unchanged == 1000
+
+
+def test_rows_update_keeps_every_value_exactly(acme):
+    """The batch update's JSON document carries microseconds, decimals, JSON and NULLs as
+    they are, and leaves the rows it was not given alone."""
+    first, second, untouched = LeadFactory(), LeadFactory(), LeadFactory(annual_revenue=5)
+    moment = datetime(2025, 3, 3, 9, 0, 0, 123456, tzinfo=UTC)
+    first.assigned_at, first.annual_revenue = moment, Decimal("1234567.89")
+    first.properties = {"plan": "pro", "seats": 12, "tags": ["a", "b"], "at": moment}
+    second.assigned_at, second.annual_revenue, second.properties = None, None, {}
+    rows_update(Lead, [first, second], ["assigned_at", "annual_revenue", "properties"])
+    first.refresh_from_db()
+    second.refresh_from_db()
+    untouched.refresh_from_db()
+    assert first.assigned_at == moment
+    assert first.annual_revenue == Decimal("1234567.89")
+    # A JSON field is stored as DjangoJSONEncoder writes it (datetimes in milliseconds).
+    assert first.properties == {
+        "plan": "pro",
+        "seats": 12,
+        "tags": ["a", "b"],
+        "at": "2025-03-03T09:00:00.123Z",
+    }
+    assert second.assigned_at is None and second.annual_revenue is None
+    assert second.properties == {}
+    assert untouched.annual_revenue == Decimal("5.00")

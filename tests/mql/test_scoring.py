@@ -226,3 +226,28 @@ def test_timeline_includes_field_signals_and_requires_ascending_moments():
     assert score_timeline(rules, {}, fields=fields, activities=[], moments=[]) == []
     with pytest.raises(ValueError, match="ascending"):
         score_timeline(rules, {}, fields=fields, activities=[], moments=moments[::-1])
+
+
+@pytest.mark.parametrize(
+    ("op", "expected", "actual", "holds"),
+    [
+        # A text list: one folded lookup, trimmed and case-insensitive like same_value.
+        ("in", ("Director", "VP"), "  vp ", True),
+        ("in", ("Director", "VP"), "manager", False),
+        ("not_in", ("gmail.com", "Yahoo.com"), "YAHOO.COM", False),
+        ("not_in", ("gmail.com", "yahoo.com"), "acme.example", True),
+        # Mixed lists and non-text values still compare value by value (numbers numerically).
+        ("in", ("7", 7), 7.0, True),
+        ("in", (50, 100), "100", True),
+        ("not_in", ("a", 1), "1", False),
+        ("in", ("x",), ["y", "X"], True),
+        ("not_in", ("x",), ["y", "X"], False),
+        # Missing data never meets a condition.
+        ("not_in", ("gmail.com",), "  ", False),
+    ],
+)
+def test_in_and_not_in_agree_with_same_value(op, expected, actual, holds):
+    condition = FieldCondition(field="industry", op=op, value=expected)
+    assert condition.holds({"industry": actual}) is holds
+    # Asked again (the folded set is cached on the condition): the same answer.
+    assert condition.holds({"industry": actual}) is holds
