@@ -805,12 +805,27 @@ def owner_counts_sql(outcomes: Query) -> Query:
     return Query(sql, outcomes.params)
 
 
-def hours_sql(outcomes: Query) -> Query:
-    """The hours column where set (first_contact_time: the contacted MQL events)."""
-    return Query(
-        f"SELECT o.hours FROM ({outcomes.sql}) o WHERE o.hours IS NOT NULL",  # noqa: S608 - table names and placeholders only; values are bound
-        outcomes.params,
-    )
+def hour_bins_sql(outcomes: Query, edges: Sequence[float]) -> Query:
+    """The hours column where set (first_contact_time: the contacted MQL events) as a
+    histogram and its percentiles, in one row: (counts per bin, median, p90). Bin i is
+    [edges[i], edges[i+1]), the last one open-ended; values below edges[0] count in the first
+    (dashboards.calculations.hour_bins); the percentiles are percentile_cont's, as the
+    kind's tile."""
+    if not edges:
+        raise ValueError("an hour histogram needs at least one edge")
+    sql = f"""
+    SELECT array_agg(COALESCE(b.n, 0) ORDER BY g.i), max(p.median), max(p.p90)
+    FROM generate_series(0, %s - 1) AS g(i)
+    LEFT JOIN (
+      SELECT GREATEST(width_bucket(o.hours, %s::float8[]), 1) - 1 AS i, count(*) AS n
+      FROM ({outcomes.sql}) o WHERE o.hours IS NOT NULL GROUP BY 1
+    ) b ON b.i = g.i
+    CROSS JOIN (
+      SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY o.hours) AS median,
+             percentile_cont(0.9) WITHIN GROUP (ORDER BY o.hours) AS p90
+      FROM ({outcomes.sql}) o WHERE o.hours IS NOT NULL
+    ) p"""  # noqa: S608 - table names and placeholders only; values are bound
+    return Query(sql, (len(edges), list(edges), *outcomes.params, *outcomes.params))
 
 
 def event_outcomes_sql(outcomes: Query) -> Query:

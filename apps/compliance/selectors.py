@@ -520,20 +520,25 @@ def commitment_owner_counts(
     }
 
 
-def first_contact_hours(
+def first_contact_hour_bins(
     *,
     kind: CommitmentKind,
     period: Period,
     as_of: datetime,
+    edges: Sequence[float],
     owner_id: int | None = None,
     source: str | None = None,
-) -> list[float]:
-    """Business hours from MQL to first contact of each contacted MQL event of a first-contact
-    kind (the values behind its median and p90), each in its own version's calendar."""
+) -> tuple[list[int], float | None, float | None]:
+    """Business hours from MQL to first contact of the contacted MQL events of a
+    first-contact kind (each in its own version's calendar), counted per histogram bin of
+    ``edges`` (metric_sql.hour_bins_sql), with their median and p90: the values behind the
+    kind's median and p90, binned in the database rather than fetched (a quarter at 1M
+    leads has ~100k of them)."""
     if kind.metric != Metric.FIRST_CONTACT_TIME:
         raise ValueError("hours are measured for first_contact_time only")
     query = _outcomes_query(kind, period, as_of, owner_id, source)
-    return [hours for (hours,) in _fetch(metric_sql.hours_sql(query))]
+    ((counts, median, p90),) = _fetch(metric_sql.hour_bins_sql(query, edges))
+    return list(counts), median, p90
 
 
 def _open_amount(

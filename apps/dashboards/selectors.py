@@ -1300,16 +1300,18 @@ def first_contact_bins(scope: Scope) -> tuple[list[chart_points.HourBin], dict]:
     params = (commitment.params or {}) if commitment else {}
     sla_hours = float(params["hours"]) if params.get("hours") else None
     by_version = {}
+    edges = calculations.contact_hour_edges(sla_hours)
     if kind is not None:
         by_version = {
             c.version.number: float((c.params or {}).get("hours") or 0) for c in kind.commitments
         }
-        # The engine's own hours column (business time in SQL): the histogram and the
-        # tile's median are the same numbers by construction.
-        hours = compliance.first_contact_hours(
+        # The engine's own hours column (business time in SQL), binned there: the histogram
+        # and the tile's median are the same numbers by construction.
+        counts, median, p90 = compliance.first_contact_hour_bins(
             kind=kind,
             period=scope.period,
             as_of=scope.as_of,
+            edges=edges,
             owner_id=scope.owner_id,
             source=scope.source,
         )
@@ -1323,8 +1325,8 @@ def first_contact_bins(scope: Scope) -> tuple[list[chart_points.HourBin], dict]:
                 source=scope.source,
             )
         ]
-    edges = calculations.contact_hour_edges(sla_hours)
-    counts = calculations.hour_bins(hours, edges)
+        counts = calculations.hour_bins(hours, edges)
+        median, p90 = metrics.percentile(hours, 0.5), metrics.percentile(hours, 0.9)
     bins = []
     for index, lower in enumerate(edges):
         upper = edges[index + 1] if index + 1 < len(edges) else None
@@ -1350,8 +1352,8 @@ def first_contact_bins(scope: Scope) -> tuple[list[chart_points.HourBin], dict]:
         "sla_hours": sla_hours,
         "sla_hours_by_version": by_version if len(set(by_version.values())) > 1 else {},
         "clock": "business",
-        "median_hours": metrics.percentile(hours, 0.5),
-        "p90_hours": metrics.percentile(hours, 0.9),
+        "median_hours": median,
+        "p90_hours": p90,
     }
 
 
