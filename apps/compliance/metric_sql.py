@@ -813,19 +813,21 @@ def hour_bins_sql(outcomes: Query, edges: Sequence[float]) -> Query:
     kind's tile."""
     if not edges:
         raise ValueError("an hour histogram needs at least one edge")
+    # The outcomes are computed once (MATERIALIZED: read by the bins and the percentiles).
     sql = f"""
+    WITH h AS MATERIALIZED (SELECT o.hours FROM ({outcomes.sql}) o WHERE o.hours IS NOT NULL)
     SELECT array_agg(COALESCE(b.n, 0) ORDER BY g.i), max(p.median), max(p.p90)
     FROM generate_series(0, %s - 1) AS g(i)
     LEFT JOIN (
-      SELECT GREATEST(width_bucket(o.hours, %s::float8[]), 1) - 1 AS i, count(*) AS n
-      FROM ({outcomes.sql}) o WHERE o.hours IS NOT NULL GROUP BY 1
+      SELECT GREATEST(width_bucket(h.hours, %s::float8[]), 1) - 1 AS i, count(*) AS n
+      FROM h GROUP BY 1
     ) b ON b.i = g.i
     CROSS JOIN (
-      SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY o.hours) AS median,
-             percentile_cont(0.9) WITHIN GROUP (ORDER BY o.hours) AS p90
-      FROM ({outcomes.sql}) o WHERE o.hours IS NOT NULL
+      SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY h.hours) AS median,
+             percentile_cont(0.9) WITHIN GROUP (ORDER BY h.hours) AS p90
+      FROM h
     ) p"""  # noqa: S608 - table names and placeholders only; values are bound
-    return Query(sql, (len(edges), list(edges), *outcomes.params, *outcomes.params))
+    return Query(sql, (*outcomes.params, len(edges), list(edges)))
 
 
 def event_outcomes_sql(outcomes: Query) -> Query:
