@@ -536,7 +536,13 @@ def first_contact_hour_bins(
     leads has ~100k of them)."""
     if kind.metric != Metric.FIRST_CONTACT_TIME:
         raise ValueError("hours are measured for first_contact_time only")
-    query = _outcomes_query(kind, period, as_of, owner_id, source)
+    query = metric_sql.first_contact_hours_sql(
+        terms=_version_terms(kind, period, as_of),
+        period_start=period.start,
+        period_end=period.end,
+        as_of=as_of,
+        cohort=metric_sql.CohortFilter(owner_id=owner_id, source=source),
+    )
     ((counts, median, p90),) = _fetch(metric_sql.hour_bins_sql(query, edges))
     return list(counts), median, p90
 

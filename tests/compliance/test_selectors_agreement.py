@@ -25,11 +25,11 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from apps.compliance import kind_metrics, kind_selectors, metrics, selectors
+from apps.compliance import kind_metrics, kind_selectors, metric_sql, metrics, selectors
 from apps.compliance.facts import facts_rebuild
 from apps.compliance.metrics import MqlFacts, OpportunityFacts
 from apps.compliance.models import MqlEventFact
@@ -571,3 +571,42 @@ def test_the_sweeps_week_month_and_quarter_in_one_statement_equal_each_period_al
             measured += sum(r.denominator or 0 for r in results.values())
         assert measured > 0
         assert any(len(counts) > 1 for _r, o in together for counts in o.values())
+
+
+def test_the_first_contact_hours_alone_equal_the_outcome_rows_hours(acme, make_user):
+    """metric_sql.first_contact_hours_sql (the histogram's read) gives the hours of exactly
+    the outcome rows that have hours, for a sole commitment and for a version's second
+    first-contact commitment (its clock looked up), at moments with touches not yet known."""
+    _world(random.Random(7), make_user, CHANGE)
+    kinds = [
+        k for k in kind_selectors.commitment_kinds(period=MONTH) if k.metric == "first_contact_time"
+    ]
+    assert len(kinds) == 2
+    compared = 0
+    for kind in kinds:
+        for as_of in (CHANGE + timedelta(days=2), MONTH.end):
+            terms = selectors._version_terms(kind, MONTH, as_of)
+            cohort = metric_sql.CohortFilter()
+            alone = metric_sql.first_contact_hours_sql(
+                terms=terms,
+                period_start=MONTH.start,
+                period_end=MONTH.end,
+                as_of=as_of,
+                cohort=cohort,
+            )
+            rows = metric_sql.outcomes_sql(
+                metric=kind.metric,
+                terms=terms,
+                period_start=MONTH.start,
+                period_end=MONTH.end,
+                as_of=as_of,
+                cohort=cohort,
+            )
+            with connection.cursor() as cursor:
+                cursor.execute(alone.sql, alone.params)
+                hours = sorted(h for (h,) in cursor.fetchall())
+                cursor.execute(f"SELECT o.hours FROM ({rows.sql}) o", rows.params)  # noqa: S608 - generated SQL
+                expected = sorted(h for (h,) in cursor.fetchall() if h is not None)
+            assert hours == expected, (kind.key, as_of)
+            compared += len(hours)
+    assert compared > 20
