@@ -582,7 +582,9 @@ def periods_aggregate_sql(
     lead_join = f"LEFT JOIN {LEAD} l ON l.id = c.lead_id" if any_segment else ""
     # Every kind's terms of a version in one row: one hash join per event, not one per kind.
     params["versions"] = sorted({v for _k, _m, known in merged for v in known})
-    sql = f"""WITH events AS MATERIALIZED ({fact_events_sql(cohort, params)}
+    # The events are read once, by ``judged``: inlined (NOT MATERIALIZED), no copy of the
+    # wide rows (10-20 % of a month at 1M leads); test_fact_reads holds the range scan.
+    sql = f"""WITH events AS NOT MATERIALIZED ({fact_events_sql(cohort, params)}
     ),{",".join(ctes)},
     versions AS MATERIALIZED (
       SELECT v.version_id, {_LIST.join(columns)}
